@@ -1,0 +1,1 @@
+"""Benchmarks: variants of a model measured on targets, swept over configurations, reported."""

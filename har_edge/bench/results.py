@@ -1,0 +1,109 @@
+"""One row of a benchmark report: a variant on a target, with its size, memory, latency and accuracy
+figures. Rows are what the sweep caches, the report writes and the gate checks.
+
+Units are in the field names; a figure a target could not produce is None (JSON null), never 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from har_edge.targets.base import TargetFigures
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class VariantFacts:
+    """What is known about a variant before any target runs it (sizes and test-set accuracy).
+
+    ``accuracy_drop_pp`` is float32 accuracy minus this variant's, in percentage points, on the same
+    test windows; ``agreement_with_float32`` the share of test windows with the same top-1 class.
+    """
+
+    variant: str
+    size_bytes: int
+    gzip_bytes: int
+    model: str | None = None
+    precision: str | None = None
+    sparsity: float | None = None
+    split_point: str | None = None
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    accuracy_drop_pp: float | None = None
+    agreement_with_float32: float | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    variant: str
+    target: str
+    size_bytes: int
+    gzip_bytes: int
+    model: str | None = None
+    precision: str | None = None
+    sparsity: float | None = None
+    split_point: str | None = None
+    ram_bytes: int | None = None
+    flash_bytes: int | None = None
+    latency_us_p50: float | None = None
+    latency_us_p90: float | None = None
+    latency_n: int | None = None
+    threads: int | None = None
+    latency_norm_p50: float | None = None
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    accuracy_drop_pp: float | None = None
+    agreement_with_float32: float | None = None
+    measurement: str = "measured"
+    provenance: dict[str, str] = field(default_factory=dict)
+    fits: bool | None = None
+    ram_margin_bytes: int | None = None
+    flash_margin_bytes: int | None = None
+    keras_latency_ratio: float | None = None
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+    config_hash: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def combine(
+        cls,
+        facts: VariantFacts,
+        figures: TargetFigures,
+        *,
+        calibration_us: float | None = None,
+        config_hash: str | None = None,
+    ) -> ResultRow:
+        """A variant's facts plus one target's figures. ``latency_norm_p50`` is a measured latency
+        divided by the calibration workload timed on the same machine in the same run: the target's
+        own (``details["calibration_us_p50"]``, e.g. a remote device) or else ``calibration_us``."""
+        norm = None
+        calibration = figures.details.get("calibration_us_p50", calibration_us)
+        if calibration and figures.latency_us_p50 is not None and figures.provenance.get("latency") == "measured":
+            norm = figures.latency_us_p50 / calibration
+        facts_part = {f.name: getattr(facts, f.name) for f in fields(facts) if f.name != "notes"}
+        figures_part = {
+            f.name: getattr(figures, f.name)
+            for f in fields(figures)
+            if f.name not in ("target", "notes") and f.name in {g.name for g in fields(cls)}
+        }
+        return cls(
+            **facts_part,
+            **figures_part,
+            target=figures.target,
+            latency_norm_p50=norm,
+            measurement=figures.measurement,
+            notes=facts.notes + figures.notes,
+            config_hash=config_hash,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResultRow:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: (tuple(v) if k == "notes" else v) for k, v in data.items() if k in known})

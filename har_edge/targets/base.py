@@ -1,0 +1,91 @@
+"""What every target measures: an ``Artifact`` (the deployable TFLite bytes of one variant) in,
+``TargetFigures`` out, each figure labelled ``measured`` or ``estimated``.
+
+Targets import no TensorFlow: they see TFLite bytes, never Keras models (the tf_keras latency ratio is
+an optional callable the caller supplies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class Provenance(StrEnum):
+    MEASURED = "measured"
+    ESTIMATED = "estimated"
+
+
+@dataclass(frozen=True, eq=False)
+class Artifact:
+    """One variant as it ships.
+
+    ``model_bytes``: the whole model, or a bundle's base, with a dynamic batch (desktop, Pi).
+    ``mcu_bytes``: the int8 batch-1 file TFLM runs (None when the variant is not int8).
+    ``head_bytes``: a bundle's trainable float head (its bytes count towards size; desktop latency
+    includes it). ``macs``: multiply-accumulates per window over base and head.
+    ``sample``: a few model-input windows (n, *window_shape) for parity and timing, float32.
+    ``bundle_path``: the bundle folder, when there is one (the remote runner copies it).
+    ``keras_call``: optional ``fn(window_batch) -> probabilities`` of the same model in tf_keras,
+    for the desktop target's latency ratio.
+    """
+
+    variant: str
+    model_bytes: bytes
+    macs: int
+    sample: np.ndarray
+    mcu_bytes: bytes | None = None
+    head_bytes: bytes | None = None
+    bundle_path: Path | None = None
+    keras_call: Callable[[np.ndarray], Any] | None = None
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.model_bytes) + len(self.head_bytes or b"")
+
+
+@dataclass(frozen=True)
+class TargetFigures:
+    """What one target found for one artifact. Missing figures are None; ``provenance`` maps each
+    figure that is present (``latency``, ``ram``, ``flash``) to measured/estimated. ``fits`` is None
+    when the target has no memory limits; a negative margin says by how much it does not fit.
+    ``error`` is set (and the other figures may be None) when the target could not run the variant."""
+
+    target: str
+    latency_us_p50: float | None = None
+    latency_us_p90: float | None = None
+    latency_n: int | None = None
+    threads: int | None = None
+    ram_bytes: int | None = None
+    flash_bytes: int | None = None
+    fits: bool | None = None
+    ram_margin_bytes: int | None = None
+    flash_margin_bytes: int | None = None
+    keras_latency_ratio: float | None = None
+    provenance: dict[str, str] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def measurement(self) -> str:
+        """``measured`` when every figure present was measured, else ``estimated``."""
+        if any(value == Provenance.ESTIMATED for value in self.provenance.values()):
+            return Provenance.ESTIMATED.value
+        return Provenance.MEASURED.value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "notes": list(self.notes), "measurement": self.measurement}
+
+
+class Target(Protocol):
+    """A place a variant can run. ``name`` is what reports and budgets call it."""
+
+    name: str
+
+    def measure(self, artifact: Artifact) -> TargetFigures: ...

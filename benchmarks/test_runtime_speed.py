@@ -6,6 +6,17 @@
 Pairs compared by ``ratios.py``: Classifier vs bare set_tensor/invoke/get_tensor on the same files vs
 tf_keras ``model(x)`` for one window; the Personalizer's SGD step (batch 32) vs the same math in numpy
 vs tf_keras ``train_on_batch``. Benchmarks measure; nothing here asserts a speed.
+
+Regressions: pytest-benchmark compares a run with a saved one and fails on a slower median. Raw times
+only compare on the same machine, so save and compare in one place (one CI job, one laptop):
+
+    git switch main     && tox -e bench -- --benchmark-save=baseline
+    git switch my-topic && tox -e bench -- --benchmark-compare --benchmark-compare-fail=median:25%
+
+``--benchmark-compare`` picks the latest run saved under ``.benchmarks/<machine id>/``; the check fails
+the run (exit 1, "Performance has regressed") when a median is more than 25 % above the saved one.
+The tf_keras benchmarks are reference points and the noisiest; ``-k "not keras"`` leaves them out.
+Model latency across machines is gated by ``har-edge gate`` on ``latency_norm_p50`` instead.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from har_edge.errors import HarEdgeError, InputError
+from har_edge.gate import GATE_EXAMPLE, add_gate_arguments, run_gate
 from har_edge.types import ACC_CHANNELS, GYRO_CHANNELS
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -49,6 +50,18 @@ PERSONALIZE_EXAMPLE = """examples:
 DEMO_EXAMPLE = """example:
   har-edge demo --out demo-out
 """
+DEMO_TARGETS = "desktop,rpi4,cortex-m4f-80mhz"
+BENCH_EXAMPLE = """examples:
+  har-edge bench demo-out/bundle --targets desktop,rpi4,cortex-m4f-80mhz --out bench-out
+  har-edge bench demo-out/model --variants float32,int8,pruned75+int8 --targets desktop,rpi5 --out bench-model
+  har-edge bench demo-out/bundle --targets ssh://pi@raspberrypi.local --ssh-identity ~/.ssh/id_ed25519 \
+      --out bench-pi
+"""
+SWEEP_EXAMPLE = """examples:
+  har-edge sweep benchmarks/sweep_dense.toml --out sweep-out
+  har-edge sweep benchmarks/sweep_dense.toml --engine ray --workers 2 --out sweep-out
+  har-edge sweep benchmarks/sweep_dense.toml --engine ray --address ray://head:10001 --out sweep-out
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                 PREDICT_EXAMPLE,
                 PERSONALIZE_EXAMPLE,
                 DEMO_EXAMPLE,
+                BENCH_EXAMPLE,
+                SWEEP_EXAMPLE,
+                GATE_EXAMPLE,
             )
         ),
     )
@@ -175,6 +191,53 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--overwrite", action="store_true")
     demo.add_argument("--subjects", type=int, default=30, help="synthetic subjects (default 30)")
     _add_training_arguments(demo)
+
+    bench = verbs.add_parser(
+        "bench",
+        help="size, latency, memory and accuracy loss of a bundle or a model's variants on targets",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=BENCH_EXAMPLE,
+    )
+    bench.add_argument("path", type=Path, help="a bundle folder, or a model folder (all its variants)")
+    bench.add_argument(
+        "--targets",
+        default="desktop",
+        help="comma list: desktop, rpi4, rpi5, rpi-zero2, cortex-m4f-80mhz, cortex-m7-216mhz, "
+        "cortex-m33-78mhz, ssh://user@host[:port] (default desktop)",
+    )
+    bench.add_argument("--variants", help="model folder: comma list (default: all)")
+    bench.add_argument("--data", help="bundle: score it on the labelled windows of this data spec")
+    bench.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    bench.add_argument("--ssh-identity", help="ssh targets: private key file")
+    bench.add_argument("--ssh-option", action="append", default=[], metavar="OPTION", help="ssh -o OPTION")
+    bench.add_argument("--fine-tune-epochs", type=int, default=6)
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--out", required=True, type=Path, help="report folder")
+    bench.add_argument("--overwrite", action="store_true")
+    bench.add_argument("--no-plots", action="store_true")
+    bench.add_argument("--no-progress", action="store_true")
+
+    sweep = verbs.add_parser(
+        "sweep",
+        help="a grid of model x sparsity x precision x split point on targets, locally or on Ray",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=SWEEP_EXAMPLE,
+    )
+    sweep.add_argument("config", type=Path, help="a sweep TOML file")
+    sweep.add_argument("--engine", choices=("local", "ray"), default="local")
+    sweep.add_argument("--address", help="ray: a cluster address (default: a local Ray started here)")
+    sweep.add_argument("--workers", type=int, help="parallel points (default: CPU count)")
+    sweep.add_argument("--out", required=True, type=Path, help="sweep folder (cache/ and report/)")
+    sweep.add_argument("--no-plots", action="store_true")
+    sweep.add_argument("--no-progress", action="store_true")
+
+    gate = verbs.add_parser(
+        "gate",
+        help="check a benchmark report against size/latency/accuracy budgets (exit 1 on a breach)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=GATE_EXAMPLE,
+    )
+    add_gate_arguments(gate)
     return parser
 
 
@@ -247,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         "predict": _cmd_predict,
         "personalize": _cmd_personalize,
         "demo": _cmd_demo,
+        "bench": _cmd_bench,
+        "sweep": _cmd_sweep,
+        "gate": run_gate,
     }
     try:
         return handlers[args.verb](args)
@@ -415,17 +481,14 @@ def _cmd_personalize(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from har_edge.bench.report import render_markdown, write_report
+    from har_edge.bench.run import report_for
+    from har_edge.bench.variants import model_variants
     from har_edge.data.windows import WindowConfig
     from har_edge.export import export_bundle
     from har_edge.fsutil import atomic_directory
-    from har_edge.optimize.pipeline import (
-        OptimizeOptions,
-        bundle_request,
-        compare_variants,
-        optimize_model,
-        variants_json,
-        variants_table,
-    )
+    from har_edge.optimize.pipeline import OptimizeOptions, bundle_request, optimize_model
+    from har_edge.targets import resolve_targets
 
     run = _Run(
         data="synthetic",
@@ -437,28 +500,100 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     _refuse_existing(args.out, args.overwrite)
+    targets = resolve_targets(DEMO_TARGETS)
     with atomic_directory(args.out, overwrite=args.overwrite) as staging:
         outcome = _train_into(staging, run, WindowConfig(channels=ACC_CHANNELS), _train_config(args))
         _print_summary(outcome.metrics, args.out)
         model, card, splits = outcome.trained.model, outcome.card, outcome.splits
-        print("pruning to 50 % and 75 % sparsity (fine-tuning)...")
-        pruned = {
-            f"pruned{round(s * 100)}": optimize_model(
-                model, card, splits, OptimizeOptions(sparsity=s, seed=args.seed)
-            )
-            for s in (0.5, 0.75)
-        }
-        figures = compare_variants(model, splits, {k: v.model for k, v in pruned.items()}, seed=args.seed)
-        (staging / "variants.json").write_text(json.dumps(variants_json(figures), indent=2))
+        print("exporting the bundle: pruned to 50 % sparsity (fine-tuning), int8 base, trainable head...")
         options = OptimizeOptions(sparsity=0.5, seed=args.seed)
-        bundle = export_bundle(bundle_request(pruned["pruned50"], card, splits, options), staging / "bundle")
-        print(variants_table(figures))
+        pruned = optimize_model(model, card, splits, options)
+        bundle = export_bundle(bundle_request(pruned, card, splits, options), staging / "bundle")
         print(
             f"bundle: pruned-50 % int8 base ({bundle.manifest.files['base.tflite'].size_bytes:,} bytes) "
             f"+ trainable head split at {bundle.manifest.split_layer!r}"
         )
-    print(f"wrote {args.out}/ (model/, metrics.json, confusion.png, variants.json, bundle/)")
+        built = model_variants(
+            model,
+            card,
+            splits,
+            workdir=staging,
+            bundle=staging / "bundle",
+            prepared={"pruned50+int8": pruned},
+            seed=args.seed,
+            on_step=lambda name: print(f"variant {name} ...", flush=True),
+        )
+        report = report_for(built, targets, source="har-edge demo", progress=not args.no_progress)
+        write_report(report, staging / "report")
+        print(render_markdown(report))
+    print(f"wrote {args.out}/ (model/, metrics.json, confusion.png, bundle/, report/)")
     return EXIT_OK
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from har_edge.bench.report import render_markdown, write_report
+    from har_edge.bench.run import bench_path
+    from har_edge.bench.variants import ALL_VARIANTS, parse_variant_names
+    from har_edge.targets import resolve_targets
+
+    variants = parse_variant_names(args.variants) if args.variants else ALL_VARIANTS
+    _refuse_existing(args.out, args.overwrite)
+    targets = resolve_targets(
+        args.targets, threads=args.threads, ssh_identity=args.ssh_identity, ssh_options=args.ssh_option
+    )
+    report = bench_path(
+        args.path,
+        targets,
+        variants=variants,
+        data=args.data,
+        fine_tune_epochs=args.fine_tune_epochs,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    write_report(report, args.out, plots=not args.no_plots, overwrite=args.overwrite)
+    print(render_markdown(report))
+    _print_row_errors(report.results)
+    print(f"wrote {args.out}/ (report.json, report.csv, report.md, plots)")
+    return EXIT_OK
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from har_edge.bench.report import build_report, render_markdown, write_report
+    from har_edge.bench.sweep import load_sweep, run_sweep
+    from har_edge.runtime.benchmark import calibration_us
+
+    config = load_sweep(args.config)
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be >= 1, got {args.workers}")
+    outcome = run_sweep(
+        config,
+        args.out,
+        engine=args.engine,
+        workers=args.workers,
+        address=args.address,
+        progress=not args.no_progress,
+    )
+    settings = {**outcome.settings, "wall_seconds": round(outcome.wall_seconds, 1), "cached": outcome.cached}
+    report = build_report(
+        outcome.rows,
+        source=str(args.config),
+        calibration_us_p50=calibration_us().p50_us,
+        failures=outcome.failures,
+        settings=settings,
+    )
+    write_report(report, args.out / "report", plots=not args.no_plots, overwrite=True)
+    print(render_markdown(report))
+    print(
+        f"{outcome.points} points ({outcome.cached} from the cache, {len(outcome.failures)} failed) in "
+        f"{outcome.wall_seconds:.1f} s with {args.engine} x{settings['workers']}; wrote {args.out}/report/"
+    )
+    return EXIT_CHECK_FAILED if outcome.failures else EXIT_OK
+
+
+def _print_row_errors(rows) -> None:
+    for row in rows:
+        if row.error:
+            print(f"note: {row.variant} on {row.target}: {row.error}")
 
 
 # ------------------------------------------------------------------------------------------ helpers

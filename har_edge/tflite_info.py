@@ -100,6 +100,50 @@ def inspect_tflite(data: bytes, source: str = "<bytes>") -> TfliteInfo:
         raise InputError(f"{source}: corrupt or truncated TFLite file ({exc})") from exc
 
 
+_MAC_OPS = frozenset({"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "BATCH_MATMUL"})
+
+
+def count_macs(data: bytes) -> int:
+    """Multiply-accumulates of one window (batch 1) through the main subgraph's FULLY_CONNECTED,
+    CONV_2D, DEPTHWISE_CONV_2D and BATCH_MATMUL ops; element-wise ops are not counted.
+
+    Shapes come from a LiteRT interpreter run once at batch 1 on zeros (a dynamic batch leaves
+    placeholder shapes in the file, resolved only when the model runs). Counts the subgraph of a
+    model's single input; a multi-signature model (a trainable head) counts its first subgraph.
+    """
+    from har_edge.runtime.interpreter import load_interpreter
+
+    schema = _schema()
+    interpreter = load_interpreter(data)
+    if len(interpreter.get_input_details()) == 1:
+        (inp,) = interpreter.get_input_details()
+        interpreter.resize_tensor_input(inp["index"], [1, *inp["shape"][1:]])
+        interpreter.allocate_tensors()
+        interpreter.invoke()
+    else:
+        interpreter.allocate_tensors()
+    shapes = {t["index"]: tuple(int(d) for d in t["shape"]) for t in interpreter.get_tensor_details()}
+    model = schema.Model.GetRootAs(data, 0)
+    op_names = [_op_name(schema, model.OperatorCodes(i)) for i in range(model.OperatorCodesLength())]
+    graph = model.Subgraphs(0)
+    total = 0
+    for j in range(graph.OperatorsLength()):
+        op = graph.Operators(j)
+        name = op_names[op.OpcodeIndex()]
+        if name not in _MAC_OPS:
+            continue
+        weights, outputs = shapes[op.Inputs(1)], int(np.prod(shapes[op.Outputs(0)]))
+        if name == "FULLY_CONNECTED":  # weights (out, in)
+            total += outputs * weights[-1]
+        elif name == "CONV_2D":  # weights (out_c, kh, kw, in_c)
+            total += outputs * int(np.prod(weights[1:]))
+        elif name == "DEPTHWISE_CONV_2D":  # weights (1, kh, kw, out_c)
+            total += outputs * weights[1] * weights[2]
+        else:  # BATCH_MATMUL (..., m, k) x (..., k, n)
+            total += outputs * shapes[op.Inputs(0)][-1]
+    return total
+
+
 def render(info: TfliteInfo, title: str) -> str:
     """A human-readable report."""
     lines = [

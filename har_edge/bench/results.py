@@ -82,7 +82,11 @@ class ResultRow:
         own (``details["calibration_us_p50"]``, e.g. a remote device) or else ``calibration_us``."""
         norm = None
         calibration = figures.details.get("calibration_us_p50", calibration_us)
-        if calibration and figures.latency_us_p50 is not None and figures.provenance.get("latency") == "measured":
+        if (
+            calibration
+            and figures.latency_us_p50 is not None
+            and figures.provenance.get("latency") == "measured"
+        ):
             norm = figures.latency_us_p50 / calibration
         facts_part = {f.name: getattr(facts, f.name) for f in fields(facts) if f.name != "notes"}
         figures_part = {

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from har_edge import models
 from har_edge.data.windows import (
     Normalizer,
@@ -23,12 +21,9 @@ from har_edge.data.windows import (
     split_by_subject,
 )
 from har_edge.errors import InputError
-from har_edge.metrics import classification_metrics
 from har_edge.optimize.prune import PruningSchedule, prune, sparsity_report
-from har_edge.optimize.quantize import Precision, convert, qat, representative_windows
+from har_edge.optimize.quantize import Precision, qat, representative_windows
 from har_edge.optimize.split import new_head, split, trainable_head_weights
-from har_edge.runtime.interpreter import run_model
-from har_edge.tflite_info import gzip_size
 
 
 def training_splits(card: models.ModelCard) -> Splits:
@@ -147,70 +142,6 @@ def bundle_request(optimized: Optimized, card: models.ModelCard, splits: Splits,
             "new_head": bool(options.head_labels),
         },
     )
-
-
-@dataclass(frozen=True)
-class VariantFigures:
-    """Size and accuracy of one whole-model TFLite variant on the held-out test split."""
-
-    name: str
-    size_bytes: int
-    gzip_bytes: int
-    accuracy: float
-    macro_f1: float
-    accuracy_drop_pp: float
-    agreement_with_float32: float
-
-
-def compare_variants(model, splits: Splits, pruned: dict[str, Any] | None = None, *, seed: int = 0):
-    """float32, int8 and pruned+int8 variants of ``model`` (``pruned`` maps a name such as ``pruned50``
-    to an already pruned Keras model): bytes, gzip bytes, test accuracy, drop in percentage points vs
-    float32, and top-1 agreement with the float32 predictions."""
-    test_x = models.to_model_input(model, splits.test.x)
-    calibration = representative_windows(models.to_model_input(model, splits.train.x), seed=seed)
-    tflite = {
-        "float32": convert(model, Precision.FLOAT32),
-        "int8": convert(model, Precision.INT8, representative=calibration),
-    }
-    for name, pruned_model in (pruned or {}).items():
-        tflite[f"{name}+int8"] = convert(pruned_model, Precision.INT8, representative=calibration)
-    predictions = {name: run_model(data, test_x).argmax(axis=1) for name, data in tflite.items()}
-    reference = classification_metrics(splits.test.y, predictions["float32"], splits.test.class_names)
-    figures = []
-    for name, data in tflite.items():
-        metrics = classification_metrics(splits.test.y, predictions[name], splits.test.class_names)
-        figures.append(
-            VariantFigures(
-                name=name,
-                size_bytes=len(data),
-                gzip_bytes=gzip_size(data),
-                accuracy=metrics.accuracy,
-                macro_f1=metrics.macro_f1,
-                accuracy_drop_pp=100 * (reference.accuracy - metrics.accuracy),
-                agreement_with_float32=float(np.mean(predictions[name] == predictions["float32"])),
-            )
-        )
-    return figures
-
-
-def variants_table(figures: list[VariantFigures]) -> str:
-    base = next(f for f in figures if f.name == "float32")
-    header = ("bytes", "ratio", "gzip", "ratio", "accuracy", "drop pp", "agree")
-    widths = (9, 7, 9, 7, 10, 9, 7)
-    rows = [f"{'variant':<16}" + "".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True))]
-    for f in figures:
-        rows.append(
-            f"{f.name:<16}{f.size_bytes:>9,}{f.size_bytes / base.size_bytes:>7.2f}{f.gzip_bytes:>9,}"
-            f"{f.gzip_bytes / base.size_bytes:>7.2f}{f.accuracy:>10.3f}{f.accuracy_drop_pp:>9.2f}"
-            f"{f.agreement_with_float32:>7.3f}"
-        )
-    return "\n".join(rows)
-
-
-def variants_json(figures: list[VariantFigures]) -> list[dict[str, Any]]:
-    from dataclasses import asdict
-
-    return [asdict(f) for f in figures]
 
 
 def load_for_optimize(model_folder: str | Path):

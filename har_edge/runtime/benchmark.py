@@ -1,6 +1,6 @@
 """Latency of a TFLite model or a bundle on this machine, TF-free: the same code runs on the desktop
 target in-process and on a Raspberry Pi through the remote runner (``python -m
-har_edge.runtime.benchmark PATH --json``).
+har_edge.runtime.benchmark PATH``, which prints JSON).
 
 Method: ``warmup`` untimed calls, then timed single-window calls in rounds until at least
 ``min_repeats`` calls and ``min_seconds`` have passed (capped at ``max_seconds``); p50/p90 over all
@@ -65,7 +65,9 @@ def time_call(
     return Timing(float(p50), float(p90), len(samples), threads)
 
 
-def single_window_call(model: bytes | str | Path, window: np.ndarray, *, threads: int = 1) -> Callable[[], object]:
+def single_window_call(
+    model: bytes | str | Path, window: np.ndarray, *, threads: int = 1
+) -> Callable[[], object]:
     """A closure running one window (the model's input shape without batch) through ``model``."""
     interpreter = load_interpreter(model, num_threads=threads)
     (detail,) = interpreter.get_input_details()
@@ -137,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.path.is_dir():
-            timing = time_bundle(args.path, threads=args.threads, seed=args.seed, min_seconds=args.min_seconds)
+            timing = time_bundle(
+                args.path, threads=args.threads, seed=args.seed, min_seconds=args.min_seconds
+            )
         else:
             window = _random_window(args.path, args.seed)
             timing = time_model(args.path, window, threads=args.threads, min_seconds=args.min_seconds)
@@ -145,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     except (HarEdgeError, OSError) as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return 2
-    print(json.dumps({"timing": timing.to_dict(), "calibration": calibration.to_dict(), "machine": machine_info()}))
+    print(
+        json.dumps(
+            {"timing": timing.to_dict(), "calibration": calibration.to_dict(), "machine": machine_info()}
+        )
+    )
     return 0
 
 

@@ -30,6 +30,7 @@ class Artifact:
     ``head_bytes``: a bundle's trainable float head (its bytes count towards size; desktop latency
     includes it). ``macs``: multiply-accumulates per window over base and head.
     ``sample``: a few model-input windows (n, *window_shape) for parity and timing, float32.
+    ``precision``: ``float32``, ``float16``, ``dynamic`` or ``int8`` (estimates scale with it).
     ``bundle_path``: the bundle folder, when there is one (the remote runner copies it).
     ``keras_call``: optional ``fn(window_batch) -> probabilities`` of the same model in tf_keras,
     for the desktop target's latency ratio.
@@ -39,6 +40,7 @@ class Artifact:
     model_bytes: bytes
     macs: int
     sample: np.ndarray
+    precision: str = "int8"
     mcu_bytes: bytes | None = None
     head_bytes: bytes | None = None
     bundle_path: Path | None = None

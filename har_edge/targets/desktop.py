@@ -1,0 +1,46 @@
+"""This machine, measured through the TF-free runtime (``har_edge.runtime.benchmark``): one window per
+call, warm-up, then rounds until the median is stable; p50/p90/n and the thread count. With a
+``keras_call`` on the artifact, the same window through tf_keras is timed too, for the ratio."""
+
+from __future__ import annotations
+
+from har_edge.errors import InputError
+from har_edge.runtime.benchmark import time_bundle, time_call, time_model
+from har_edge.targets.base import Artifact, Provenance, TargetFigures
+
+
+class DesktopTarget:
+    name = "desktop"
+
+    def __init__(self, *, threads: int = 1, min_seconds: float = 0.3) -> None:
+        self.threads = threads
+        self.min_seconds = min_seconds
+
+    def measure(self, artifact: Artifact) -> TargetFigures:
+        timing = self._time(artifact)
+        ratio = None
+        if artifact.keras_call is not None:
+            window = artifact.sample[:1]
+            keras = time_call(
+                lambda: artifact.keras_call(window), warmup=5, min_repeats=30, min_seconds=self.min_seconds
+            )
+            ratio = keras.p50_us / timing.p50_us
+        return TargetFigures(
+            target=self.name,
+            latency_us_p50=timing.p50_us,
+            latency_us_p90=timing.p90_us,
+            latency_n=timing.n,
+            threads=timing.threads,
+            keras_latency_ratio=ratio,
+            provenance={"latency": Provenance.MEASURED.value},
+            details={"what": "bundle: normalize + base + head" if artifact.bundle_path else "whole model"},
+        )
+
+    def _time(self, artifact: Artifact):
+        if artifact.bundle_path is not None:
+            return time_bundle(artifact.bundle_path, threads=self.threads, min_seconds=self.min_seconds)
+        if artifact.head_bytes is None:
+            return time_model(
+                artifact.model_bytes, artifact.sample[0], threads=self.threads, min_seconds=self.min_seconds
+            )
+        raise InputError("a split artifact needs its bundle folder to be timed end to end")

@@ -1,0 +1,393 @@
+"""Microcontroller targets: an artifact's int8 batch-1 model (``mcu_bytes``) run in TensorFlow Lite for
+Microcontrollers, against a device profile from ``mcu_profiles.toml``.
+
+What each figure is: ``ram_bytes`` is the smallest TFLM tensor arena that works, **measured** by running
+the model in TFLM's host interpreter, plus the profile's stated overhead outside the arena; ``flash_bytes``
+is the .tflite size plus an assumed TFLM core size (**estimated**); the latency is MACs over the profile's
+int8 throughput (**estimated**, with the profile's source in ``details``). ``fits`` and the margins
+compare RAM and flash with the profile's; a negative margin is the shortfall. ``details`` also holds
+per-op TFLM support (the static op list and whether the real interpreter rejected the op) and the
+outputs' parity with LiteRT on the artifact's sample windows.
+
+Running the model goes through an ``McuRunner``. The default, ``TflmHostRunner``, runs TFLM on this host
+in a child process (``har_edge.targets.tflm_child``): TFLM segfaults on some models it does not
+support, and a crash or a timeout becomes the figures' ``error``, never an exception that stops a
+benchmark. Generated-C firmware run under emulation (qemu) will plug in as another runner and measure
+latency and flash too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+import har_edge
+from har_edge.errors import DataFormatError, HarEdgeError
+from har_edge.runtime.interpreter import dequantize, interpreter_backend, quantize
+from har_edge.targets import tflm_child
+from har_edge.targets.base import Artifact, Provenance, TargetFigures
+from har_edge.targets.profiles import load_profile_table
+from har_edge.tflite_info import TFLM_BUILTIN_OPS, inspect_tflite
+
+PROFILES_FILE = "mcu_profiles.toml"
+MAX_WINDOWS = 16  # of the artifact's sample, run through TFLM and LiteRT for parity
+LOG_LINES = 3  # of TFLM's diagnostics quoted in an error
+
+_PROFILE_FIELDS: dict[str, type] = {
+    "core": str,
+    "clock_hz": int,
+    "ram_bytes": int,
+    "flash_bytes": int,
+    "macs_per_cycle": float,
+    "tflm_core_flash_bytes": int,
+    "ram_overhead_bytes": int,
+    "source": str,
+    "note": str,
+}
+_POSITIVE_FIELDS = ("clock_hz", "ram_bytes", "flash_bytes", "macs_per_cycle")
+_NON_NEGATIVE_FIELDS = ("tflm_core_flash_bytes", "ram_overhead_bytes")
+
+# How TFLM names an op it cannot run ("Didn't find op for builtin opcode 'REDUCE_PROD'", "Failed to get
+# registration from op code REDUCE_PROD", "Node FULLY_CONNECTED (number 1) failed to prepare ...").
+_REJECTED_OP_PATTERNS = (
+    re.compile(r"Didn't find op for (?:builtin|custom) opcode '([^']+)'"),
+    re.compile(r"Failed to get registration from op code (\w+)"),
+    re.compile(r"Node (\w+) \(number \d+\) failed to (?:prepare|invoke)"),
+)
+# A node also fails to prepare when the arena is too small; that is not a rejection of its op.
+_ALLOCATION_FAILURE = re.compile(r"Failed to (?:allocate|resize)")
+_RECORDED_ARENA = re.compile(r"Arena allocation total (\d+) bytes")
+
+
+@dataclass(frozen=True)
+class McuProfile:
+    """A device class: clock, memory, an int8 throughput estimate, and the TFLM footprint assumptions
+    (see the comments in ``mcu_profiles.toml`` for what is measured and what is assumed)."""
+
+    name: str
+    core: str
+    clock_hz: int
+    ram_bytes: int
+    flash_bytes: int
+    macs_per_cycle: float
+    tflm_core_flash_bytes: int
+    ram_overhead_bytes: int
+    source: str
+    note: str
+
+
+def mcu_profiles() -> dict[str, McuProfile]:
+    """The profiles shipped in ``mcu_profiles.toml``, by name. A missing, mistyped, unknown or
+    non-positive field is a ``DataFormatError`` naming the file, the profile and the field."""
+    table = load_profile_table(PROFILES_FILE, _PROFILE_FIELDS)
+    return {name: _profile(name, fields) for name, fields in table.items()}
+
+
+def _profile(name: str, fields: dict[str, Any]) -> McuProfile:
+    unknown = sorted(set(fields) - set(_PROFILE_FIELDS))
+    if unknown:
+        raise DataFormatError(
+            PROFILES_FILE,
+            f"profile {name!r} has unknown field(s) {', '.join(unknown)}",
+            expected=f"only {', '.join(_PROFILE_FIELDS)}",
+        )
+    bounds = [(key, fields[key] > 0, "a number > 0") for key in _POSITIVE_FIELDS]
+    bounds += [(key, fields[key] >= 0, "a number >= 0") for key in _NON_NEGATIVE_FIELDS]
+    for key, within, expected in bounds:
+        if not within:
+            raise DataFormatError(
+                PROFILES_FILE, f"profile {name!r}: {fields[key]!r}", field=key, expected=expected
+            )
+    return McuProfile(name=name, **{**fields, "macs_per_cycle": float(fields["macs_per_cycle"])})
+
+
+@dataclass(frozen=True, eq=False)
+class McuRun:
+    """One model run on a microcontroller runtime. ``outputs``: dequantized, one row per input window;
+    ``output_scale``: the output's quantization step (None for a float output). When the model could not
+    run, ``error`` says why and ``arena_bytes``/``outputs`` are None. ``log``: the runtime's own
+    diagnostics for the last attempt. ``details``: runner-specific figures (e.g. the arena search)."""
+
+    arena_bytes: int | None
+    outputs: np.ndarray | None
+    output_scale: float | None = None
+    error: str | None = None
+    log: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class McuRunner(Protocol):
+    """Runs an int8 batch-1 model on (a stand-in for) a microcontroller. Never raises for a model it
+    cannot run: that is an ``McuRun`` with ``error`` set."""
+
+    def run(self, model_bytes: bytes, inputs: np.ndarray) -> McuRun: ...
+
+
+class TflmHostRunner:
+    """TFLM's host interpreter (``tflite_micro``) in a child process, one per model: finds the smallest
+    working arena and runs ``inputs`` (see ``tflm_child``). A crash (a signal such as SIGSEGV), a
+    timeout or a child that wrote no result becomes ``McuRun.error``.
+
+    The child imports the same ``har_edge`` as this process (its folder is put first on PYTHONPATH)."""
+
+    def __init__(
+        self, *, timeout_s: float = 120.0, arena_max_bytes: int = tflm_child.DEFAULT_ARENA_MAX
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.arena_max_bytes = arena_max_bytes
+
+    def run(self, model_bytes: bytes, inputs: np.ndarray) -> McuRun:
+        with tempfile.TemporaryDirectory(prefix="har-edge-tflm-") as tmp:
+            folder = Path(tmp)
+            model, windows, result = folder / "model.tflite", folder / "inputs.npy", folder / "result.json"
+            model.write_bytes(model_bytes)
+            np.save(windows, np.asarray(inputs, dtype=np.float32))
+            command = [sys.executable, "-m", tflm_child.__name__, str(model), str(windows), str(result)]
+            command += ["--arena-max", str(self.arena_max_bytes)]
+            try:
+                done = subprocess.run(
+                    command, capture_output=True, text=True, timeout=self.timeout_s, env=_child_environment()
+                )
+            except subprocess.TimeoutExpired as exc:
+                attempt, log = _last_attempt(exc.stderr)
+                return _failed(f"TFLM did not finish within {self.timeout_s:g} s (while {attempt})", log)
+            attempt, log = _last_attempt(done.stderr)
+            if done.returncode < 0:
+                return _failed(f"TFLM crashed with {_signal_name(-done.returncode)} while {attempt}", log)
+            if not result.exists():
+                last_line = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                return McuRun(
+                    None,
+                    None,
+                    error=f"the TFLM child failed (exit code {done.returncode}): {last_line}",
+                    log=log,
+                )
+            outcome = json.loads(result.read_text())
+        if outcome["error"]:
+            return _failed(outcome["error"], log)
+        quantization = outcome["output_quantization"]
+        recorded = _RECORDED_ARENA.search(log)
+        return McuRun(
+            arena_bytes=outcome["arena_bytes"],
+            outputs=np.asarray(outcome["outputs"], dtype=np.float32),
+            output_scale=quantization["scale"] if quantization else None,
+            log=log,
+            details={
+                "arena_search": outcome["arena_search"],
+                "tflm_recorded_arena_bytes": int(recorded.group(1)) if recorded else None,
+            },
+        )
+
+
+def _child_environment() -> dict[str, str]:
+    package_root = str(Path(har_edge.__file__).resolve().parents[1])
+    paths = [package_root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def _last_attempt(stderr: str | bytes | None) -> tuple[str, str]:
+    """What the child was doing last (its last ``MARKER`` line) and TFLM's diagnostics after it."""
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr or ""
+    _, marker, after = text.rpartition(tflm_child.MARKER)
+    if not marker:
+        return "starting", text.strip()
+    attempt, _, log = after.partition("\n")
+    return attempt.strip(), log.strip()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _failed(error: str, log: str) -> McuRun:
+    """An ``McuRun`` for a model that did not run; the error quotes TFLM's first diagnostics."""
+    quoted = [line.strip() for line in log.splitlines() if line.strip()][:LOG_LINES]
+    return McuRun(None, None, error=error + (f" [TFLM: {' / '.join(quoted)}]" if quoted else ""), log=log)
+
+
+class McuTarget:
+    """One microcontroller profile (see the module docstring for what each figure means)."""
+
+    def __init__(self, profile: McuProfile, runner: McuRunner | None = None) -> None:
+        self.profile = profile
+        self.name = profile.name
+        self.runner = runner if runner is not None else TflmHostRunner()
+
+    def measure(self, artifact: Artifact) -> TargetFigures:
+        """Figures for ``artifact.mcu_bytes`` on this profile; a model TFLM cannot run is a row with
+        ``error`` set. Unparsable ``mcu_bytes`` are an ``InputError`` (a bug upstream, not a device limit)."""
+        if artifact.mcu_bytes is None:
+            return TargetFigures(
+                target=self.name,
+                error=f"not an int8 batch-1 variant ({artifact.precision}, no mcu_bytes): "
+                "TFLM runs int8 models only",
+            )
+        inputs = np.asarray(artifact.sample[:MAX_WINDOWS], dtype=np.float32)
+        op_counts = inspect_tflite(artifact.mcu_bytes, source=f"{artifact.variant}: mcu_bytes").op_counts
+        run = self.runner.run(artifact.mcu_bytes, inputs)
+        details: dict[str, Any] = {
+            "profile": {k: v for k, v in asdict(self.profile).items() if k not in ("source", "note")},
+            "runner": type(self.runner).__name__,
+            "ops": _op_rows(op_counts, run),
+            "windows": len(inputs),
+        }
+        if run.error is not None:
+            return TargetFigures(target=self.name, error=run.error, details={**details, "log": run.log})
+        return self._figures(artifact, run, inputs, details)
+
+    def _figures(self, artifact: Artifact, run: McuRun, inputs: np.ndarray, details: dict) -> TargetFigures:
+        p = self.profile
+        ram = run.arena_bytes + p.ram_overhead_bytes
+        flash = len(artifact.mcu_bytes) + p.tflm_core_flash_bytes
+        latency_us = artifact.macs / (p.macs_per_cycle * p.clock_hz) * 1e6
+        ram_margin, flash_margin = p.ram_bytes - ram, p.flash_bytes - flash
+        parity = _parity(artifact.mcu_bytes, inputs, run)
+        details = {
+            **details,
+            "arena_bytes": run.arena_bytes,
+            **run.details,
+            "ram": {
+                "arena_bytes": run.arena_bytes,
+                "overhead_bytes": p.ram_overhead_bytes,
+                "caveat": "arena measured by TFLM on a 64-bit host (a 32-bit MCU needs slightly less); "
+                "overhead stated in the profile; stack and application buffers not included",
+            },
+            "flash": {"model_bytes": len(artifact.mcu_bytes), "tflm_core_bytes": p.tflm_core_flash_bytes},
+            "latency": {"macs": artifact.macs, "macs_per_cycle": p.macs_per_cycle, "clock_hz": p.clock_hz},
+            "source": p.source,
+            "parity": parity,
+        }
+        notes = [
+            f"latency estimated from {artifact.macs:,} MACs at {p.macs_per_cycle:g} MACs/cycle and "
+            f"{p.clock_hz / 1e6:g} MHz; flash estimated (model + {p.tflm_core_flash_bytes:,} B assumed "
+            "for the TFLM core)",
+            *_shortfalls(p, ram_margin, flash_margin),
+            *_parity_notes(parity),
+        ]
+        if artifact.head_bytes is not None:
+            notes.append(
+                f"the trainable head ({len(artifact.head_bytes):,} B .tflite) is not counted: TFLM cannot "
+                "run it; its MACs are in the latency estimate"
+            )
+        return TargetFigures(
+            target=self.name,
+            latency_us_p50=latency_us,
+            latency_us_p90=latency_us,
+            ram_bytes=ram,
+            flash_bytes=flash,
+            fits=ram_margin >= 0 and flash_margin >= 0,
+            ram_margin_bytes=ram_margin,
+            flash_margin_bytes=flash_margin,
+            provenance={
+                "ram": Provenance.MEASURED.value,
+                "flash": Provenance.ESTIMATED.value,
+                "latency": Provenance.ESTIMATED.value,
+            },
+            details=details,
+            notes=tuple(notes),
+        )
+
+
+def _op_rows(op_counts: dict[str, int], run: McuRun) -> list[dict[str, Any]]:
+    """Per op: count, in TFLM's static op list, and whether the interpreter rejected it: True when its
+    diagnostics name the op, False when the model ran, None when it failed without naming the op."""
+    rejected = _rejected_ops(f"{run.error}\n{run.log}") if run.error is not None else set()
+    return [
+        {
+            "op": op,
+            "count": count,
+            "tflm_supported": op in TFLM_BUILTIN_OPS,
+            "tflm_rejected": True if op in rejected else (False if run.error is None else None),
+        }
+        for op, count in op_counts.items()
+    ]
+
+
+def _rejected_ops(text: str) -> set[str]:
+    patterns = _REJECTED_OP_PATTERNS
+    if _ALLOCATION_FAILURE.search(text):
+        patterns = patterns[:2]
+    return {name for pattern in patterns for name in pattern.findall(text)}
+
+
+def _parity(model_bytes: bytes, inputs: np.ndarray, run: McuRun) -> dict[str, Any]:
+    """TFLM's outputs against LiteRT's on the same windows: max |difference| (dequantized), top-1
+    agreement (argmax of each window's flattened output) and, for an integer output, the largest
+    difference in quantization steps."""
+    try:
+        reference = _litert_outputs(model_bytes, inputs).reshape(len(inputs), -1)
+    except (HarEdgeError, ValueError, RuntimeError) as exc:
+        return {"error": f"LiteRT could not run the model for the parity check: {exc}"}
+    ours = run.outputs.reshape(len(inputs), -1)
+    if ours.shape != reference.shape:
+        return {"error": f"output shapes differ: TFLM {list(ours.shape)}, LiteRT {list(reference.shape)}"}
+    difference = float(np.abs(ours - reference).max())
+    return {
+        "reference": f"{interpreter_backend()}, builtin kernels without the XNNPACK delegate",
+        "windows": len(inputs),
+        "max_abs_diff": difference,
+        "top1_agreement": float(np.mean(ours.argmax(axis=1) == reference.argmax(axis=1))),
+        "max_diff_steps": round(difference / run.output_scale) if run.output_scale else None,
+    }
+
+
+def _litert_outputs(model_bytes: bytes, inputs: np.ndarray) -> np.ndarray:
+    """A batch-1 model over ``inputs``, one window at a time, in LiteRT's builtin kernels with default
+    delegates off. TFLM's kernels match these bit for bit (on the golden dense base: 0 steps), while the
+    XNNPACK delegate that ``run_model`` gets by default rounds int8 differently (up to 2 steps there)."""
+    backend = importlib.import_module(interpreter_backend())
+    if not hasattr(backend, "OpResolverType"):
+        raise HarEdgeError(f"{backend.__name__} cannot turn off its default delegates")
+    interpreter = backend.Interpreter(
+        model_content=model_bytes,
+        experimental_op_resolver_type=backend.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interpreter.allocate_tensors()
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    outputs = []
+    for window in inputs:
+        interpreter.set_tensor(inp["index"], quantize(window.reshape(inp["shape"]), inp))
+        interpreter.invoke()
+        outputs.append(dequantize(interpreter.get_tensor(out["index"]), out))
+    return np.stack(outputs)
+
+
+def _parity_notes(parity: dict[str, Any]) -> list[str]:
+    if "error" in parity:
+        return [f"parity not checked: {parity['error']}"]
+    if parity["top1_agreement"] < 1.0 or (parity["max_diff_steps"] or 0) > 1:
+        return [
+            f"TFLM and LiteRT differ: top-1 agreement {parity['top1_agreement']:.0%}, "
+            f"max difference {parity['max_abs_diff']:.4g} ({parity['max_diff_steps']} quantization steps)"
+        ]
+    return []
+
+
+def _shortfalls(profile: McuProfile, ram_margin: int, flash_margin: int) -> list[str]:
+    """'does not fit' notes for a negative margin."""
+    return [
+        f"does not fit: needs {-margin:,} B more {what} than the {_size_text(size)} of {profile.name}"
+        for what, margin, size in (
+            ("RAM", ram_margin, profile.ram_bytes),
+            ("flash", flash_margin, profile.flash_bytes),
+        )
+        if margin < 0
+    ]
+
+
+def _size_text(n: int) -> str:
+    return f"{n // 1024:,} KiB" if n % 1024 == 0 else f"{n:,} B"

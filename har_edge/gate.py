@@ -25,6 +25,7 @@ import json
 import math
 import os
 import re
+import textwrap
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -39,24 +40,6 @@ from har_edge.errors import DataFormatError, InputError
 ALLOW_ENV = "HAR_EDGE_GATE_ALLOW"
 GATE_SCHEMA_VERSION = 1
 EXIT_PASSED, EXIT_FAILED = 0, 1
-
-GATE_EXAMPLE = """examples:
-  har-edge gate report/report.json --budgets budgets.toml
-  har-edge gate report/report.json --budgets pyproject.toml --baseline main-report/report.json --json
-  har-edge gate report/report.json --budgets budgets.toml --allow "new cnn variant, reviewed in #42"
-
-budgets.toml:
-  [budget.desktop]
-  max_size_bytes = 40000
-  max_latency_norm_p50 = 3.5          # latency / calibration workload, same machine and run
-  max_size_increase_pct = 5           # against --baseline
-  [budget.cortex-m4f-80mhz.int8]
-  max_ram_bytes = 65536
-  max_accuracy_drop_pp = 1.0
-
-exit codes: 0 every check passed (or failures accepted by --allow / HAR_EDGE_GATE_ALLOW),
-1 a check failed, 2 bad usage or input (unreadable report, malformed TOML, unknown key)
-"""
 
 
 class Comparison(StrEnum):
@@ -116,6 +99,26 @@ LIMITS: dict[str, LimitKind] = {
     )
 }
 
+GATE_EXAMPLE = """examples:
+  har-edge gate report/report.json --budgets budgets.toml
+  har-edge gate report/report.json --budgets pyproject.toml --baseline main-report/report.json --json
+  har-edge gate report/report.json --budgets budgets.toml --allow "new cnn variant, reviewed in #42"
+
+budgets.toml:
+  [budget.desktop]
+  max_size_bytes = 40000
+  max_latency_norm_p50 = 2.0          # latency / calibration workload, same machine and run
+  max_size_increase_pct = 5           # against --baseline
+  [budget.cortex-m4f-80mhz.int8]
+  max_ram_bytes = 65536
+  max_accuracy_drop_pp = 1.0
+
+budget keys: {keys}
+
+exit codes: 0 every check passed (or failures accepted by --allow / HAR_EDGE_GATE_ALLOW),
+1 a check failed, 2 bad usage or input (unreadable report, malformed TOML, unknown key)
+""".format(keys=textwrap.fill(", ".join(LIMITS), width=100, subsequent_indent="  "))
+
 # Which entry of a row's ``provenance`` says whether a field was measured or estimated.
 _PROVENANCE_OF = {
     "latency_us_p50": "latency",
@@ -146,8 +149,9 @@ class Budget:
 def load_budgets(path: str | Path) -> list[Budget]:
     """Budgets from a budgets TOML (``[budget.*]``) or a pyproject.toml (``[tool.har_edge.budget.*]``).
 
-    Raises ``DataFormatError`` (exit 2) naming the file and table for unreadable or malformed TOML,
-    unknown keys (listing the valid ones), non-numeric or out-of-range limits and empty tables."""
+    Raises ``InputError`` (exit 2) when the file cannot be read, and ``DataFormatError`` naming the file
+    and table for malformed TOML, unknown keys (listing the valid ones), non-numeric or out-of-range
+    limits and empty tables."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -187,10 +191,11 @@ def _budget_tables(path: Path, data: dict[str, Any]) -> tuple[str, dict[str, Any
                 raise DataFormatError(path, f"unknown top-level key {key!r}", field=key, expected=expected)
         prefix, tables = "budget", data["budget"]
     else:
-        tool = data.get("tool", {}).get("har_edge", {})
-        if "budget" not in tool:
+        tool = data.get("tool")
+        har_edge = tool.get("har_edge") if isinstance(tool, dict) else None
+        if not isinstance(har_edge, dict) or "budget" not in har_edge:
             raise DataFormatError(path, "has no budget tables", expected=expected)
-        prefix, tables = "tool.har_edge.budget", tool["budget"]
+        prefix, tables = "tool.har_edge.budget", har_edge["budget"]
     if not isinstance(tables, dict) or not tables:
         raise DataFormatError(path, "names no target", field=prefix, expected=expected)
     return prefix, tables
@@ -295,8 +300,9 @@ def evaluate(
         if not applicable:
             continue
         if row.error:
-            message = f"{_where(row)} could not be measured: {row.error}"
-            checks.append(Check(row.target, row.variant, "error", False, message, applicable[-1].table))
+            table = applicable[-1].table
+            message = f"[{table}] {_where(row)} could not be measured: {row.error}"
+            checks.append(Check(row.target, row.variant, "error", False, message, table))
             continue
         limits = {key: (limit, b) for b in applicable for key, limit in b.limits.items()}
         for key, (limit, budget) in limits.items():

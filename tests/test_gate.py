@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from har_edge.bench.report import Report, report_json
-from har_edge.bench.results import ResultRow
+from har_edge.bench.results import SCHEMA_VERSION, ResultRow
 from har_edge.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, main
 from har_edge.errors import DataFormatError, InputError
 from har_edge.gate import ALLOW_ENV, LIMITS, Budget, GateReport, evaluate, load_budgets, resolve_override
 
+GOLDEN_BUNDLE = Path(__file__).parent / "golden" / "dense_int8"
 MACHINE = {"platform": "Linux-test-x86_64", "cpu_count": 4}
 DESKTOP_BUDGET = """
 [budget.desktop]
@@ -38,16 +39,16 @@ def make_row(variant: str = "int8", target: str = "desktop", **figures) -> Resul
     return ResultRow(variant=variant, target=target, **{**defaults, **figures})
 
 
-def write_report(path: Path, rows, *, machine=None, calibration_us_p50: float | None = 100.0) -> Path:
-    """A schema-valid report.json (written the way ``har-edge bench`` writes it)."""
+def write_report(path: Path, rows) -> Path:
+    """A schema-valid report.json of ``rows`` (serialized and validated as ``har-edge bench`` does)."""
     report = Report(
-        schema_version=1,
+        schema_version=SCHEMA_VERSION,
         created_utc="2025-01-01T00:00:00Z",
         git_commit=None,
-        machine=machine or MACHINE,
+        machine=MACHINE,
         tool_versions={"har-edge": "0.1.0"},
         source="test",
-        calibration_us_p50=calibration_us_p50,
+        calibration_us_p50=100.0,
         results=tuple(rows),
     )
     path.write_text(report_json(report), encoding="utf-8")
@@ -107,6 +108,26 @@ def test_oversize_model_fails_with_exit_1_naming_the_budget_and_the_excess(tmp_p
     )
     assert "1 of 3 checks failed" in out
     assert "verdict: FAIL (exit 1)" in out
+
+
+def test_a_real_bundle_over_its_size_budget_fails_the_gate_after_har_edge_bench(tmp_path, capsys):
+    out = tmp_path / "report"
+    argv = [
+        "bench",
+        str(GOLDEN_BUNDLE),
+        "--targets",
+        "desktop",
+        "--out",
+        str(out),
+        "--no-plots",
+        "--no-progress",
+    ]
+    assert main(argv) == EXIT_OK
+    size = json.loads((out / "report.json").read_text())["results"][0]["size_bytes"]
+    budgets = write_budgets(tmp_path / "budgets.toml", f"[budget.desktop]\nmax_size_bytes = {size - 1000}\n")
+    capsys.readouterr()
+    assert gate(out / "report.json", budgets) == EXIT_CHECK_FAILED
+    assert f"size_bytes {size:,} is over max_size_bytes {size - 1000:,} by 1,000" in capsys.readouterr().out
 
 
 def test_override_accepts_failures_with_exit_0_and_echoes_the_reason(tmp_path, capsys):

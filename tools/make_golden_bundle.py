@@ -57,6 +57,7 @@ def export(trained: TrainedModel, splits: Splits, folder: Path) -> Bundle:
         class_labels=trained.card.class_names,
         precision=Precision.INT8,
         representative=representative_windows(train_x, seed=SEED),
+        mcu_variant=True,
     )
     return export_bundle(request, folder, overwrite=True)
 

@@ -150,9 +150,17 @@ def load_sweep(path: str | Path) -> SweepConfig:
     lists = {key: _grid_list(path, grid, key, kind) for key, kind in GRID_KEYS.items()}
     for name in lists["model"]:
         try:
-            models.architecture(name)
+            split_points = models.architecture(name).split_points({})
         except InputError as exc:
             raise DataFormatError(path, str(exc), field="grid.model") from exc
+        for point in lists["split_point"]:
+            if point != WHOLE_MODEL and point not in split_points:
+                raise DataFormatError(
+                    path,
+                    f"split point {point!r} is not one of model {name!r}",
+                    field="grid.split_point",
+                    expected=f"{WHOLE_MODEL!r} or one of {', '.join(split_points)}",
+                )
     for value in lists["precision"]:
         try:
             Precision.parse(value)

@@ -55,6 +55,7 @@ def run(model: bytes, windows: np.ndarray, arena_max: int = DEFAULT_ARENA_MAX) -
     except TFLM_ERRORS as exc:
         raise ModelRunError(f"TFLM could not load the model with a {arena_max:,} B arena: {exc}") from exc
     _require_one_input_and_output(interpreter)
+    _say("invoking the first window")
     _require_windows_fit(windows, interpreter)
     try:
         _invoke(interpreter, windows[0])
@@ -120,8 +121,14 @@ def _load(model: bytes, arena: int, what: str):
     """A TFLM interpreter over ``model`` with an ``arena``-byte arena (creating it allocates tensors)."""
     from tflite_micro import runtime
 
-    os.write(sys.stderr.fileno(), f"{MARKER} {what}\n".encode())
+    _say(what)
     return runtime.Interpreter.from_bytes(model, arena_size=arena)
+
+
+def _say(what: str) -> None:
+    """A ``MARKER`` line on stderr, written to the file descriptor so it lands in order with TFLM's
+    (unbuffered) diagnostics."""
+    os.write(sys.stderr.fileno(), f"{MARKER} {what}\n".encode())
 
 
 def _detail(tflm_detail: dict) -> dict[str, Any]:
@@ -130,7 +137,8 @@ def _detail(tflm_detail: dict) -> dict[str, Any]:
     params = tflm_detail["quantization_parameters"]
     scales, zero_points = params["scales"], params["zero_points"]
     quantization = (float(scales[0]), int(zero_points[0])) if len(scales) else (0.0, 0)
-    return {"dtype": tflm_detail["dtype"], "shape": tuple(tflm_detail["shape"]), "quantization": quantization}
+    shape = tuple(int(d) for d in tflm_detail["shape"])
+    return {"dtype": tflm_detail["dtype"], "shape": shape, "quantization": quantization}
 
 
 def _invoke(interpreter, window: np.ndarray) -> np.ndarray:
@@ -142,7 +150,8 @@ def _invoke(interpreter, window: np.ndarray) -> np.ndarray:
 
 
 def _require_one_input_and_output(interpreter) -> None:
-    """Index 0 is the only input and output (an index past the last raises IndexError in TFLM)."""
+    """Index 0 is the only input and output (an index past the last raises IndexError in TFLM, after
+    printing that it is out of range)."""
     for getter, what in (
         (interpreter.get_input_details, "input"),
         (interpreter.get_output_details, "output"),

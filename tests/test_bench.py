@@ -1,4 +1,4 @@
-"""Targets (desktop, Pi estimates, the registry), variants with their accuracy loss, and ``har-edge bench``."""
+"""Targets (desktop, Pi estimates, the registry), variants and their accuracy loss, ``har-edge bench``."""
 
 from __future__ import annotations
 
@@ -124,9 +124,8 @@ def test_unknown_variant_names_are_refused_and_float32_is_always_kept():
 
 @pytest.fixture(scope="module")
 def small_variants(tmp_path_factory):
-    from tests.support import trained_small_dense
-
     from har_edge.data.windows import apply_normalizer
+    from tests.support import trained_small_dense
 
     trained, splits = trained_small_dense()
     splits = apply_normalizer(splits, trained.normalizer)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support import export_request
-
 from har_edge.cli import EXIT_OK, main
 from har_edge.export import export_bundle
+from tests.support import export_request
 
 BUDGETS = Path(__file__).resolve().parents[1] / "budgets.toml"
 

@@ -27,14 +27,18 @@ target = ["rpi4"]
 
 def sweep_file(tmp_path, text=None, *, sparsity="[0.0, 0.5]", fine_tune_epochs=4):
     path = tmp_path / "sweep.toml"
-    path.write_text(text if text is not None else TINY.format(sparsity=sparsity, fine_tune_epochs=fine_tune_epochs))
+    if text is None:
+        text = TINY.format(sparsity=sparsity, fine_tune_epochs=fine_tune_epochs)
+    path.write_text(text)
     return path
 
 
 def test_the_grid_is_the_product_of_its_lists_with_distinct_stable_hashes(tmp_path):
-    text = TINY.format(sparsity="[0.0, 0.5, 0.75]", fine_tune_epochs=4).replace(
-        'precision = ["int8"]', 'precision = ["float32", "int8"]'
-    ).replace('split_point = ["none"]', 'split_point = ["none", "headlayer"]')
+    text = (
+        TINY.format(sparsity="[0.0, 0.5, 0.75]", fine_tune_epochs=4)
+        .replace('precision = ["int8"]', 'precision = ["float32", "int8"]')
+        .replace('split_point = ["none"]', 'split_point = ["none", "headlayer"]')
+    )
     points = load_sweep(sweep_file(tmp_path, text)).points()
     assert len(points) == 12
     assert len({p.key() for p in points}) == 12

@@ -51,3 +51,8 @@ class OutputExistsError(InputError):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         super().__init__(f"{self.path} already exists; pass --overwrite to replace it")
+
+
+class RemoteError(InputError):
+    """A device given as ``ssh://…`` could not be reached or refused the login (CLI exit 2: the
+    address or the credentials are the input to fix)."""

@@ -297,3 +297,16 @@ def test_a_split_artifact_without_its_bundle_folder_is_an_input_error(golden_art
 
 def test_remote_figures_serialize_to_json(two_measurements):
     assert json.loads(json.dumps(two_measurements[0][0].to_dict()))["details"]["venv_reused"] is False
+
+
+def test_bench_with_a_refusing_ssh_target_is_exit_2_naming_the_host_before_any_work(
+    ssh_tools, tmp_path, capsys
+):
+    from har_edge.cli import EXIT_BAD_INPUT, main
+
+    port = free_port()
+    out = tmp_path / "report"
+    argv = ["bench", str(GOLDEN), "--targets", f"desktop,ssh://nobody@127.0.0.1:{port}", "--out", str(out)]
+    assert main(argv) == EXIT_BAD_INPUT
+    assert f"127.0.0.1:{port}" in capsys.readouterr().err
+    assert not out.exists()

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from har_edge.errors import HarEdgeError, InputError
+from har_edge.errors import InputError, RemoteError
 from har_edge.targets.base import Artifact, Provenance, TargetFigures
 from har_edge.targets.wheel import build_runtime_wheel
 
@@ -53,10 +53,6 @@ CONNECTION_PROBLEMS = (
     ("network is unreachable", "network unreachable"),
     ("host key verification failed", "host key verification failed (is the host in known_hosts?)"),
 )
-
-
-class RemoteError(HarEdgeError):
-    """The device could not be reached or a command on it failed."""
 
 
 @dataclass(frozen=True)

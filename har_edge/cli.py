@@ -96,11 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
 
-    train = verbs.add_parser(
-        "train",
-        help="train a model and evaluate it on a subject-disjoint test split",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=TRAIN_EXAMPLE,
+    train = _add_verb(
+        verbs, "train", TRAIN_EXAMPLE, "train a model and evaluate it on a subject-disjoint test split"
     )
     _add_data_arguments(train)
     train.add_argument("--test-data", help="evaluate on this data (same format) instead of the test split")
@@ -110,11 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, type=Path, help="output folder")
     train.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
-    optimize = verbs.add_parser(
+    optimize = _add_verb(
+        verbs,
         "optimize",
-        help="prune, quantize and split a trained model into a deployable bundle",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=OPTIMIZE_EXAMPLE,
+        OPTIMIZE_EXAMPLE,
+        "prune, quantize and split a trained model into a deployable bundle",
     )
     optimize.add_argument("model", type=Path, help="a model folder written by 'har-edge train'")
     optimize.add_argument("--prune", type=float, default=0.0, metavar="SPARSITY", help="target in [0, 1)")
@@ -133,19 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.add_argument("--zip", action="store_true", help="also write BUNDLE.zip")
     optimize.add_argument("--overwrite", action="store_true")
 
-    inspect = verbs.add_parser(
+    inspect = _add_verb(
+        verbs,
         "inspect",
-        help="ops, shapes, signatures, sizes and op support of a .tflite file or a bundle",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=INSPECT_EXAMPLE,
+        INSPECT_EXAMPLE,
+        "ops, shapes, signatures, sizes and op support of a .tflite file or a bundle",
     )
     inspect.add_argument("path", type=Path, help="a .tflite file or a bundle folder")
 
-    predict = verbs.add_parser(
+    predict = _add_verb(
+        verbs,
         "predict",
-        help="classify recordings with a bundle (TF-free), offline or as a stream with events",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=PREDICT_EXAMPLE,
+        PREDICT_EXAMPLE,
+        "classify recordings with a bundle (TF-free), offline or as a stream with events",
     )
     _add_runtime_data_arguments(predict)
     predict.add_argument("--stream", action="store_true", help="feed samples one second at a time")
@@ -160,11 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", type=Path, help="write one CSV row per window")
     predict.add_argument("--overwrite", action="store_true")
 
-    personalize = verbs.add_parser(
+    personalize = _add_verb(
+        verbs,
         "personalize",
-        help="train the bundle's head on a user's labelled data (TF-free) and save a checkpoint",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=PERSONALIZE_EXAMPLE,
+        PERSONALIZE_EXAMPLE,
+        "train the bundle's head on a user's labelled data (TF-free) and save a checkpoint",
     )
     _add_runtime_data_arguments(personalize)
     personalize.add_argument("--labels", required=True, metavar="A,B,C", help="the classes to learn")
@@ -181,22 +178,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     personalize.add_argument("--seed", type=int, default=0)
 
-    demo = verbs.add_parser(
+    demo = _add_verb(
+        verbs,
         "demo",
-        help="the quickstart: synthetic data -> train dense -> evaluate -> write a run folder",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=DEMO_EXAMPLE,
+        DEMO_EXAMPLE,
+        "the quickstart: synthetic data -> train dense -> evaluate -> write a run folder",
     )
     demo.add_argument("--out", type=Path, default=Path("demo-out"))
     demo.add_argument("--overwrite", action="store_true")
     demo.add_argument("--subjects", type=int, default=30, help="synthetic subjects (default 30)")
     _add_training_arguments(demo)
 
-    bench = verbs.add_parser(
+    bench = _add_verb(
+        verbs,
         "bench",
-        help="size, latency, memory and accuracy loss of a bundle or a model's variants on targets",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=BENCH_EXAMPLE,
+        BENCH_EXAMPLE,
+        "size, latency, memory and accuracy loss of a bundle or a model's variants on targets",
     )
     bench.add_argument("path", type=Path, help="a bundle folder, or a model folder (all its variants)")
     bench.add_argument(
@@ -217,11 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-plots", action="store_true")
     bench.add_argument("--no-progress", action="store_true")
 
-    sweep = verbs.add_parser(
+    sweep = _add_verb(
+        verbs,
         "sweep",
-        help="a grid of model x sparsity x precision x split point on targets, locally or on Ray",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=SWEEP_EXAMPLE,
+        SWEEP_EXAMPLE,
+        "a grid of model x sparsity x precision x split point on targets, locally or on Ray",
     )
     sweep.add_argument("config", type=Path, help="a sweep TOML file")
     sweep.add_argument("--engine", choices=("local", "ray"), default="local")
@@ -231,14 +228,21 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--no-plots", action="store_true")
     sweep.add_argument("--no-progress", action="store_true")
 
-    gate = verbs.add_parser(
+    gate = _add_verb(
+        verbs,
         "gate",
-        help="check a benchmark report against size/latency/accuracy budgets (exit 1 on a breach)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=GATE_EXAMPLE,
+        GATE_EXAMPLE,
+        "check a benchmark report against size/latency/accuracy budgets (exit 1 on a breach)",
     )
     add_gate_arguments(gate)
     return parser
+
+
+def _add_verb(verbs, name: str, example: str, help_text: str) -> argparse.ArgumentParser:
+    """A verb whose --help ends with its examples."""
+    return verbs.add_parser(
+        name, help=help_text, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=example
+    )
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:

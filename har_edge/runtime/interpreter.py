@@ -36,11 +36,22 @@ def interpreter_backend() -> str:
     return _backend_module().__name__
 
 
-def load_interpreter(model: bytes | str | Path, *, num_threads: int | None = None):
-    """An Interpreter over ``model`` (bytes or a .tflite path). A corrupt file is an ``InputError``."""
+def load_interpreter(
+    model: bytes | str | Path, *, num_threads: int | None = None, default_delegates: bool = True
+):
+    """An Interpreter over ``model`` (bytes or a .tflite path). A corrupt file is an ``InputError``.
+
+    ``default_delegates=False`` runs the builtin kernels without the XNNPACK delegate (whose int8
+    kernels round differently; TFLM matches the builtin ones)."""
     content = Path(model).read_bytes() if isinstance(model, str | Path) else bytes(model)
+    module = _backend_module()
+    options = {}
+    if not default_delegates:
+        if not hasattr(module, "OpResolverType"):
+            raise HarEdgeError(f"{module.__name__} cannot turn off its default delegates")
+        options["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        return _backend_module().Interpreter(model_content=content, num_threads=num_threads)
+        return module.Interpreter(model_content=content, num_threads=num_threads, **options)
     except ValueError as exc:
         raise InputError(f"not a loadable TFLite model ({exc})") from exc
 
@@ -81,12 +92,15 @@ def dequantize(q: np.ndarray, detail: dict) -> np.ndarray:
     return real
 
 
-def run_model(model: bytes | str | Path, x: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+def run_model(
+    model: bytes | str | Path, x: np.ndarray, *, batch_size: int = 256, default_delegates: bool = True
+) -> np.ndarray:
     """Run a single-input, single-output model over ``x`` (float), quantizing in and dequantizing out.
 
     A model with a fixed batch dimension of 1 (the microcontroller variant) is run one window at a time.
+    ``default_delegates``: see ``load_interpreter``.
     """
-    interpreter = load_interpreter(model)
+    interpreter = load_interpreter(model, default_delegates=default_delegates)
     (inp,) = interpreter.get_input_details()
     fixed_batch = int(inp["shape_signature"][0]) if len(inp["shape_signature"]) else 1
     step = 1 if fixed_batch == 1 else batch_size

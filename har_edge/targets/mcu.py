@@ -18,7 +18,6 @@ latency and flash too.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -34,7 +33,7 @@ import numpy as np
 
 import har_edge
 from har_edge.errors import DataFormatError, HarEdgeError
-from har_edge.runtime.interpreter import dequantize, interpreter_backend, quantize
+from har_edge.runtime.interpreter import interpreter_backend, run_model
 from har_edge.targets import tflm_child
 from har_edge.targets.base import Artifact, Provenance, TargetFigures
 from har_edge.targets.profiles import load_profile_table
@@ -329,7 +328,9 @@ def _parity(model_bytes: bytes, inputs: np.ndarray, run: McuRun) -> dict[str, An
     agreement (argmax of each window's flattened output) and, for an integer output, the largest
     difference in quantization steps."""
     try:
-        reference = _litert_outputs(model_bytes, inputs).reshape(len(inputs), -1)
+        # builtin kernels: TFLM matches them bit for bit on the golden dense base (0 steps), while the
+        # default XNNPACK delegate rounds int8 differently (up to 2 steps there)
+        reference = run_model(model_bytes, inputs, default_delegates=False).reshape(len(inputs), -1)
     except (HarEdgeError, ValueError, RuntimeError) as exc:
         return {"error": f"LiteRT could not run the model for the parity check: {exc}"}
     ours = run.outputs.reshape(len(inputs), -1)
@@ -343,27 +344,6 @@ def _parity(model_bytes: bytes, inputs: np.ndarray, run: McuRun) -> dict[str, An
         "top1_agreement": float(np.mean(ours.argmax(axis=1) == reference.argmax(axis=1))),
         "max_diff_steps": round(difference / run.output_scale) if run.output_scale else None,
     }
-
-
-def _litert_outputs(model_bytes: bytes, inputs: np.ndarray) -> np.ndarray:
-    """A batch-1 model over ``inputs``, one window at a time, in LiteRT's builtin kernels with default
-    delegates off. TFLM's kernels match these bit for bit (on the golden dense base: 0 steps), while the
-    XNNPACK delegate that ``run_model`` gets by default rounds int8 differently (up to 2 steps there)."""
-    backend = importlib.import_module(interpreter_backend())
-    if not hasattr(backend, "OpResolverType"):
-        raise HarEdgeError(f"{backend.__name__} cannot turn off its default delegates")
-    interpreter = backend.Interpreter(
-        model_content=model_bytes,
-        experimental_op_resolver_type=backend.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-    )
-    interpreter.allocate_tensors()
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-    outputs = []
-    for window in inputs:
-        interpreter.set_tensor(inp["index"], quantize(window.reshape(inp["shape"]), inp))
-        interpreter.invoke()
-        outputs.append(dequantize(interpreter.get_tensor(out["index"]), out))
-    return np.stack(outputs)
 
 
 def _parity_notes(parity: dict[str, Any]) -> list[str]:

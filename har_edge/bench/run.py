@@ -88,9 +88,9 @@ def report_for(
 
 def bundle_variant(path: Path, data: str | None = None) -> Variant:
     """A bundle as one variant named after its optimization (e.g. ``bundle:pruned50+int8``)."""
-    artifact = bundle_artifact(path)
     from har_edge.runtime.bundle import open_bundle
 
+    artifact = bundle_artifact(path)
     manifest = open_bundle(path).manifest
     sparsity = manifest.optimization.get("sparsity_target")
     pruning = f"pruned{round(sparsity * 100)}+" if sparsity else ""

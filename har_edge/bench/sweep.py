@@ -23,7 +23,8 @@ the points run in parallel. Every finished point is cached under ``OUT/cache/poi
 (the hash of the point's full config, training included), so a re-run skips it; a failed point is
 recorded in the report's ``failures`` with its error and is retried by the next run.
 
-Caveats: workers pin TensorFlow to one thread each, so training and accuracy figures are identical
+Caveats: models train on the accelerometer channels at the default window (4 s at 50 Hz, 2 s hop);
+workers pin TensorFlow to one thread each, so training and accuracy figures are identical
 across engines and worker counts; latencies measured while several workers share the machine's
 cores are noisier than ``har-edge bench`` figures (the report records the worker count).
 """
@@ -434,13 +435,14 @@ def _train(spec: TrainSpec, models_dir: Path) -> Path:
     from har_edge.data.windows import WindowConfig, make_windows, split_by_subject
     from har_edge.tfcompat import seed_everything
     from har_edge.train import TrainConfig, data_note, train_model
+    from har_edge.types import ACC_CHANNELS
 
     folder = models_dir / spec.key()
     if (folder / "card.json").exists():
         return folder
     seed_everything(spec.seed)
     options = {"subjects": spec.subjects} if spec.subjects else {}
-    window = WindowConfig(channels=("acc_x", "acc_y", "acc_z"))
+    window = WindowConfig(channels=ACC_CHANNELS)
     windows, _ = make_windows(load_dataset(spec.data, spec.format, **options), window)
     splits = split_by_subject(windows, seed=spec.seed)
     trained = train_model(splits, spec.model, TrainConfig(epochs=spec.epochs, seed=spec.seed))

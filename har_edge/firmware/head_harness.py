@@ -1,0 +1,270 @@
+"""Build and drive ``firmware/head/head_harness.c``: the C head on the host (gcc) or the emulated board.
+
+``HeadCommands`` encodes a command stream (the opcodes in head_harness.c's header comment) and
+decodes the replies in order; ``HeadFirmware`` writes the head project for a board, builds it once and
+runs command streams against a checkpoint storage image, returning the replies, the storage as the
+firmware left it, and the instruction count of every ``train`` command (0 on the host build).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from har_edge.codegen.head import HeadSpec, write_head
+from har_edge.errors import InputError
+from har_edge.trainable_head import HeadWeights, parameter_names
+
+BOARDS = ("host", "mps2-an386")
+SET_WEIGHTS, GET_WEIGHTS, INFER, TRAIN, SAVE, LOAD, COUNTERS, INIT = range(1, 9)
+NO_TEAR = 0xFFFFFFFF
+ERASED = 0xFF
+HOST_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
+RUN_TIMEOUT_S = 600.0
+_TRAIN_LINE = re.compile(r"^HAR train (\d+) batch (\d+) instructions (\d+)$", re.MULTILINE)
+_RAM_LINE = re.compile(r"^HAR ram head_bytes (\d+) batch_cache_bytes (\d+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class TrainReply:
+    loss: float
+    status: int  # head_step_status: 0 applied, 1 rolled back, 2 bad batch
+
+
+@dataclass(frozen=True)
+class SlotReply:
+    """A SAVE or LOAD reply: status (head_ckpt_status), the active slot (-1 none) and its sequence;
+    LOAD adds every slot's status."""
+
+    status: int
+    active_slot: int
+    sequence: int
+    slot_status: tuple[int, ...] = ()
+
+
+class HeadCommands:
+    """A command stream for one harness run, and the decoder of its replies."""
+
+    def __init__(self, spec: HeadSpec) -> None:
+        self.spec = spec
+        self._chunks: list[bytes] = []
+        self._replies: list[tuple[str, int]] = []  # (kind, size in bytes)
+
+    def _add(self, opcode: int, *parts: bytes, reply: tuple[str, int] | None = None) -> None:
+        self._chunks.append(np.uint32(opcode).tobytes() + b"".join(parts))
+        if reply is not None:
+            self._replies.append(reply)
+
+    def set_weights(self, weights: HeadWeights) -> None:
+        flat = np.concatenate([a.ravel() for layer in weights.layers for a in layer]).astype("<f4")
+        self._add(SET_WEIGHTS, flat.tobytes())
+
+    def get_weights(self) -> None:
+        self._add(GET_WEIGHTS, reply=("weights", 4 * self.spec.n_parameters))
+
+    def infer(self, features: np.ndarray) -> None:
+        x = np.ascontiguousarray(features, "<f4")
+        self._add(
+            INFER,
+            np.uint32(len(x)).tobytes(),
+            x.tobytes(),
+            reply=("infer", 4 * len(x) * self.spec.weights.n_classes),
+        )
+
+    def train(self, features: np.ndarray, onehot: np.ndarray, rate: float) -> None:
+        x, y = np.ascontiguousarray(features, "<f4"), np.ascontiguousarray(onehot, "<f4")
+        header = np.uint32(len(x)).tobytes() + np.float32(rate).tobytes()
+        self._add(TRAIN, header, x.tobytes(), y.tobytes(), reply=("train", 8))
+
+    def save(self, tear_after: int | None = None) -> None:
+        """Checkpoint; ``tear_after`` bytes: the storage accepts only that many (a power loss)."""
+        self._add(
+            SAVE, np.uint32(NO_TEAR if tear_after is None else tear_after).tobytes(), reply=("save", 12)
+        )
+
+    def load(self) -> None:
+        self._add(LOAD, reply=("load", 20))
+
+    def counters(self) -> None:
+        self._add(COUNTERS, reply=("counters", 4))
+
+    def init(self) -> None:
+        self._add(INIT)
+
+    def encode(self) -> bytes:
+        return b"".join(self._chunks)
+
+    def decode(self, data: bytes) -> list:
+        """The replies in command order: weights dicts, probability arrays, replies, counters."""
+        expected = sum(size for _, size in self._replies)
+        if len(data) != expected:
+            raise InputError(f"head harness replied {len(data)} bytes, the commands expect {expected}")
+        results, offset = [], 0
+        for kind, size in self._replies:
+            chunk = data[offset : offset + size]
+            offset += size
+            results.append(self._decode_one(kind, chunk))
+        return results
+
+    def _decode_one(self, kind: str, chunk: bytes):
+        if kind == "weights":
+            return unflatten(self.spec.weights, np.frombuffer(chunk, "<f4"))
+        if kind == "infer":
+            return np.frombuffer(chunk, "<f4").reshape(-1, self.spec.weights.n_classes).copy()
+        words = np.frombuffer(chunk, "<u4")
+        if kind == "train":
+            return TrainReply(float(np.frombuffer(chunk[:4], "<f4")[0]), int(words[1]))
+        if kind == "counters":
+            return int(words[0])
+        slot = int(np.int32(words[1]))
+        return SlotReply(int(words[0]), slot, int(words[2]), tuple(int(w) for w in words[3:]))
+
+
+def unflatten(like: HeadWeights, flat: np.ndarray) -> dict[str, np.ndarray]:
+    """``{w0, b0, ...}`` from the flat parameter order, shaped like ``like`` (unchecked: may be NaN)."""
+    shapes = [a.shape for layer in like.layers for a in layer]
+    ends = np.cumsum([int(np.prod(s)) for s in shapes])
+    arrays = [
+        flat[end - int(np.prod(s)) : end].reshape(s).astype(np.float32)
+        for s, end in zip(shapes, ends, strict=True)
+    ]
+    return dict(zip(parameter_names(len(like.layers)), arrays, strict=True))
+
+
+@dataclass(frozen=True)
+class HarnessRun:
+    results: list
+    storage: bytes
+    train_instructions: tuple[int, ...]
+    ram_bytes: int
+    batch_cache_bytes: int
+    stdout: str
+
+
+class HeadFirmware:
+    """The head harness for ``spec`` built for ``board`` in ``workdir`` (a temporary folder if None)."""
+
+    def __init__(self, spec: HeadSpec, board: str = "host", workdir: str | Path | None = None) -> None:
+        if board not in BOARDS:
+            raise InputError(f"board {board!r}, expected one of {BOARDS}")
+        self.spec, self.board = spec, board
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="har_edge_head_"))
+        self.binary = self._build()
+
+    def _build(self) -> Path:
+        project = self.workdir / "project"
+        write_head(self.spec, project / "head", harness=True)
+        board_dir = project / "board"
+        board_dir.mkdir(exist_ok=True)
+        _write_board_interface(board_dir, self.board)
+        if self.board == "host":
+            return compile_host(
+                sorted(project.glob("*/*.c")), [project / "head", board_dir], project / "head_harness"
+            )
+        from har_edge.firmware import mps2
+
+        for name in mps2.BOARD_FILES:
+            shutil.copyfile(mps2.SOURCE_DIR / name, board_dir / name)
+        makefile = (mps2.SOURCE_DIR / mps2.MAKEFILE).read_text()
+        if "-lm" not in makefile:  # until the board Makefile links newlib's libm (requested)
+            makefile = makefile.replace("-lrdimon", "-lm -lrdimon")
+        (project / mps2.MAKEFILE).write_text(makefile)
+        done = subprocess.run(["make", "-C", str(project)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise InputError(f"make for {self.board} failed:\n{done.stdout[-4000:]}{done.stderr[-4000:]}")
+        return project / mps2.ELF_NAME
+
+    def run(self, commands: HeadCommands, storage: bytes | None = None) -> HarnessRun:
+        """Run ``commands``; ``storage`` is the two-slot image (default: erased flash)."""
+        size = 2 * self.spec.slot_bytes
+        storage = bytes([ERASED]) * size if storage is None else storage
+        if len(storage) != size:
+            raise InputError(f"storage image has {len(storage)} bytes; this head's two slots need {size}")
+        run_dir = Path(tempfile.mkdtemp(prefix="run_", dir=self.workdir))
+        try:
+            (run_dir / "har_head_in.bin").write_bytes(commands.encode())
+            (run_dir / "har_ckpt.bin").write_bytes(storage)
+            stdout = self._execute(run_dir)
+            replies = (run_dir / "har_head_out.bin").read_bytes()
+            image = (run_dir / "har_ckpt.bin").read_bytes()
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        ram = _RAM_LINE.search(stdout)
+        return HarnessRun(
+            results=commands.decode(replies),
+            storage=image,
+            train_instructions=tuple(int(m.group(3)) for m in _TRAIN_LINE.finditer(stdout)),
+            ram_bytes=int(ram.group(1)) if ram else 0,
+            batch_cache_bytes=int(ram.group(2)) if ram else 0,
+            stdout=stdout,
+        )
+
+    def _execute(self, run_dir: Path) -> str:
+        if self.board == "host":
+            done = subprocess.run(
+                [str(self.binary)],
+                cwd=run_dir,
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT_S,
+                check=False,
+            )
+            code, stdout = done.returncode, done.stdout
+        else:
+            from har_edge.firmware import mps2
+
+            done = mps2.run_image(self.binary, run_dir, timeout_s=RUN_TIMEOUT_S)
+            code, stdout = done.returncode, done.stdout
+        if code != 0:
+            raise InputError(f"head harness on {self.board} exited with {code}:\n{stdout[-2000:]}")
+        return stdout
+
+
+def compile_host(sources: list[Path], includes: list[Path], output: Path) -> Path:
+    """gcc with the project's warning flags; a compiler error is an ``InputError`` with its text."""
+    command = [
+        "gcc",
+        *HOST_FLAGS,
+        *(f"-I{d}" for d in includes),
+        *map(str, sources),
+        "-lm",
+        "-o",
+        str(output),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise InputError(f"gcc failed:\n{done.stderr}")
+    return output
+
+
+FIRMWARE_DIR = Path(__file__).parent
+# Until the int8 helper ships harness/har_board.h and host/board_host.c: the contract's declarations.
+_CONTRACT_HEADER = """#ifndef HAR_BOARD_H
+#define HAR_BOARD_H
+#include <stdint.h>
+void har_board_init(void);
+uint64_t har_board_instructions(void);
+uint32_t har_board_stack_high_water(void);
+void har_board_exit(int code);
+#endif
+"""
+_HOST_HOOKS = """#include <stdlib.h>
+#include "har_board.h"
+void har_board_init(void) {}
+uint64_t har_board_instructions(void) { return 0; }
+uint32_t har_board_stack_high_water(void) { return 0; }
+void har_board_exit(int code) { exit(code); }
+"""
+
+
+def _write_board_interface(board_dir: Path, board: str) -> None:
+    header, hooks = FIRMWARE_DIR / "harness" / "har_board.h", FIRMWARE_DIR / "host" / "board_host.c"
+    (board_dir / "har_board.h").write_text(header.read_text() if header.exists() else _CONTRACT_HEADER)
+    if board == "host":
+        (board_dir / "board_host.c").write_text(hooks.read_text() if hooks.exists() else _HOST_HOOKS)

@@ -1,0 +1,55 @@
+/* CONV_2D, int8, NHWC, batch 1. For each output position the receptive field is either read in
+ * place (it is contiguous when the kernel spans the whole input width and lies inside the input) or
+ * gathered into scratch with padding set to the input zero point (so it adds nothing); then four
+ * output channels at a time share each input load (har_dot.h). */
+#include <string.h>
+
+#include "har_dot.h"
+#include "har_nn.h"
+#include "requant.h"
+
+static const int8_t *window(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0)
+{
+    const int32_t row = p->k_w * p->in_c;
+    if (y0 >= 0 && y0 + p->k_h <= p->in_h && x0 == 0 && p->k_w == p->in_w) {
+        return input + y0 * row;
+    }
+    const int8_t pad = (int8_t)(-p->input_offset);
+    int8_t *column = p->scratch;
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        const int32_t y = y0 + ky;
+        for (int32_t kx = 0; kx < p->k_w; ++kx) {
+            const int32_t x = x0 + kx;
+            int8_t *dst = column + (ky * p->k_w + kx) * p->in_c;
+            if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) {
+                memset(dst, pad, (size_t)p->in_c);
+            } else {
+                memcpy(dst, input + (y * p->in_w + x) * p->in_c, (size_t)p->in_c);
+            }
+        }
+    }
+    return column;
+}
+
+void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t k = p->k_h * p->k_w * p->in_c;
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        for (int32_t ox = 0; ox < p->out_w; ++ox) {
+            const int8_t *x = window(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left);
+            int8_t *out = output + (oy * p->out_w + ox) * p->out_c;
+            for (int32_t c = 0; c < p->out_c; c += 4) {
+                const int32_t n = p->out_c - c < 4 ? p->out_c - c : 4;
+                int32_t acc[4] = {0, 0, 0, 0};
+                if (p->bias) {
+                    for (int32_t j = 0; j < n; ++j) acc[j] = p->bias[c + j];
+                }
+                har_dot_rows(x, p->weights + c * k, k, k, p->input_offset, n, acc);
+                for (int32_t j = 0; j < n; ++j) {
+                    const int32_t v = har_requant(acc[j], p->multiplier[c + j], p->shift[c + j]) + p->output_zero;
+                    out[c + j] = har_clamp_s8(v, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}

@@ -5,7 +5,7 @@ LiteRT) together with the identity a device checkpoint carries (SHA-256 of base.
 CRC-32 of the labels); ``head_sources`` turns it into ``head_config.h`` (shapes, ``HEAD_MAX_BATCH``,
 ``HEAD_SLOT_BYTES``, identity) and ``head_params.c`` (the initial parameters as an ``alignas(16)
 const`` array in flash, which ``head_init`` copies to RAM); ``write_head`` puts them and the hand-
-written head runtime (head.c, checkpoint.c, optionally the harness) into a project folder.
+written head runtime (head.c, checkpoint.c, optionally one harness) into a project folder.
 Floats are written in the shortest decimal form that reads back to the same float32.
 """
 
@@ -29,7 +29,8 @@ TRAILER_BYTES = 4
 SLOT_ALIGN = 1024  # slots start on 1 KiB boundaries (a common flash page); any multiple of 4 works
 DEFAULT_MAX_BATCH = 32
 RUNTIME_FILES = ("head.h", "head.c", "checkpoint.h", "checkpoint.c")
-HARNESS_FILE = "head_harness.c"
+HARNESSES = ("head_harness.c", "personalize_harness.c")  # each has its own main(): at most one per project
+HARNESS_IO_FILES = ("head_io.h", "head_io.c")
 SHA256_HEX = 64
 
 
@@ -159,15 +160,17 @@ const uint8_t head_head_sha256[32] = {{{_c_bytes(spec.head_sha256)}}};
     return {"head_config.h": config, "head_params.c": params}
 
 
-def write_head(spec: HeadSpec, out_dir: str | Path, *, harness: bool = False) -> list[Path]:
-    """Write the generated files and the head runtime (and ``head_harness.c``) into ``out_dir``."""
+def write_head(spec: HeadSpec, out_dir: str | Path, *, harness: str | None = None) -> list[Path]:
+    """Write the generated files and the head runtime into ``out_dir``, plus one of ``HARNESSES``."""
+    if harness is not None and harness not in HARNESSES:
+        raise InputError(f"harness {harness!r}, expected one of {HARNESSES}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in head_sources(spec).items():
         (out_dir / name).write_text(text)
         written.append(out_dir / name)
-    for name in (*RUNTIME_FILES, *((HARNESS_FILE,) if harness else ())):
+    for name in (*RUNTIME_FILES, *((harness, *HARNESS_IO_FILES) if harness else ())):
         with resources.as_file(resources.files("har_edge.firmware").joinpath(f"head/{name}")) as source:
             shutil.copyfile(source, out_dir / name)
         written.append(out_dir / name)

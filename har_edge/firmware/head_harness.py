@@ -25,7 +25,7 @@ BOARDS = ("host", "mps2-an386")
 SET_WEIGHTS, GET_WEIGHTS, INFER, TRAIN, SAVE, LOAD, COUNTERS, INIT = range(1, 9)
 NO_TEAR = 0xFFFFFFFF
 ERASED = 0xFF
-HOST_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
+HOST_FLAGS = ("-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")  # as the boards build
 RUN_TIMEOUT_S = 600.0
 _TRAIN_LINE = re.compile(r"^HAR train (\d+) batch (\d+) instructions (\d+)$", re.MULTILINE)
 _RAM_LINE = re.compile(r"^HAR ram head_bytes (\d+) batch_cache_bytes (\d+)$", re.MULTILINE)
@@ -159,26 +159,8 @@ class HeadFirmware:
 
     def _build(self) -> Path:
         project = self.workdir / "project"
-        write_head(self.spec, project / "head", harness=True)
-        board_dir = project / "board"
-        board_dir.mkdir(exist_ok=True)
-        _write_board_interface(board_dir, self.board)
-        if self.board == "host":
-            return compile_host(
-                sorted(project.glob("*/*.c")), [project / "head", board_dir], project / "head_harness"
-            )
-        from har_edge.firmware import mps2
-
-        for name in mps2.BOARD_FILES:
-            shutil.copyfile(mps2.SOURCE_DIR / name, board_dir / name)
-        makefile = (mps2.SOURCE_DIR / mps2.MAKEFILE).read_text()
-        if "-lm" not in makefile:  # until the board Makefile links newlib's libm (requested)
-            makefile = makefile.replace("-lrdimon", "-lm -lrdimon")
-        (project / mps2.MAKEFILE).write_text(makefile)
-        done = subprocess.run(["make", "-C", str(project)], capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise InputError(f"make for {self.board} failed:\n{done.stdout[-4000:]}{done.stderr[-4000:]}")
-        return project / mps2.ELF_NAME
+        write_head(self.spec, project / "head", harness="head_harness.c")
+        return build_project(project, self.board)
 
     def run(self, commands: HeadCommands, storage: bytes | None = None) -> HarnessRun:
         """Run ``commands``; ``storage`` is the two-slot image (default: erased flash)."""
@@ -190,7 +172,7 @@ class HeadFirmware:
         try:
             (run_dir / "har_head_in.bin").write_bytes(commands.encode())
             (run_dir / "har_ckpt.bin").write_bytes(storage)
-            stdout = self._execute(run_dir)
+            stdout = run_binary(self.binary, self.board, run_dir)
             replies = (run_dir / "har_head_out.bin").read_bytes()
             image = (run_dir / "har_ckpt.bin").read_bytes()
         finally:
@@ -205,32 +187,51 @@ class HeadFirmware:
             stdout=stdout,
         )
 
-    def _execute(self, run_dir: Path) -> str:
-        if self.board == "host":
+
+def build_project(project: Path, board: str, defines: dict[str, int] | None = None) -> Path:
+    """Build every ``*/*.c`` of ``project`` for ``board`` (gcc on the host; the board's Makefile
+    otherwise) with ``-D`` ``defines``; returns the executable or image."""
+    flags = ["-ffp-contract=off", *(f"-D{name}={value}" for name, value in (defines or {}).items())]
+    _add_board_files(project, board)
+    if board == "host":
+        includes = sorted({path.parent for path in project.glob("*/*.h")})
+        return compile_host(sorted(project.glob("*/*.c")), includes, project / "app", flags)
+    from har_edge.firmware import mps2
+
+    command = ["make", "-C", str(project), f"CFLAGS_EXTRA={' '.join(flags)}"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise InputError(f"make for {board} failed:\n{done.stdout[-4000:]}{done.stderr[-4000:]}")
+    return project / mps2.ELF_NAME
+
+
+def run_binary(binary: Path, board: str, run_dir: Path, timeout_s: float = RUN_TIMEOUT_S) -> str:
+    """Run a built harness with ``run_dir`` as its working directory; its stdout. A nonzero exit is an
+    ``InputError`` showing the output's end."""
+    if board == "host":
+        try:
             done = subprocess.run(
-                [str(self.binary)],
-                cwd=run_dir,
-                capture_output=True,
-                text=True,
-                timeout=RUN_TIMEOUT_S,
-                check=False,
+                [str(binary)], cwd=run_dir, capture_output=True, text=True, timeout=timeout_s, check=False
             )
-            code, stdout = done.returncode, done.stdout
-        else:
-            from har_edge.firmware import mps2
+        except subprocess.TimeoutExpired as exc:
+            raise InputError(f"{binary} ran past {timeout_s} s") from exc
+        code, stdout = done.returncode, done.stdout
+    else:
+        from har_edge.firmware import mps2
 
-            done = mps2.run_image(self.binary, run_dir, timeout_s=RUN_TIMEOUT_S)
-            code, stdout = done.returncode, done.stdout
-        if code != 0:
-            raise InputError(f"head harness on {self.board} exited with {code}:\n{stdout[-2000:]}")
-        return stdout
+        done = mps2.run_image(binary, run_dir, timeout_s=timeout_s)
+        code, stdout = done.returncode, done.stdout
+    if code != 0:
+        raise InputError(f"{binary.name} on {board} exited with {code}:\n{stdout[-2000:]}")
+    return stdout
 
 
-def compile_host(sources: list[Path], includes: list[Path], output: Path) -> Path:
+def compile_host(sources: list[Path], includes: list[Path], output: Path, flags: list[str]) -> Path:
     """gcc with the project's warning flags; a compiler error is an ``InputError`` with its text."""
     command = [
         "gcc",
         *HOST_FLAGS,
+        *flags,
         *(f"-I{d}" for d in includes),
         *map(str, sources),
         "-lm",
@@ -244,27 +245,22 @@ def compile_host(sources: list[Path], includes: list[Path], output: Path) -> Pat
 
 
 FIRMWARE_DIR = Path(__file__).parent
-# Until the int8 helper ships harness/har_board.h and host/board_host.c: the contract's declarations.
-_CONTRACT_HEADER = """#ifndef HAR_BOARD_H
-#define HAR_BOARD_H
-#include <stdint.h>
-void har_board_init(void);
-uint64_t har_board_instructions(void);
-uint32_t har_board_stack_high_water(void);
-void har_board_exit(int code);
-#endif
-"""
-_HOST_HOOKS = """#include <stdlib.h>
-#include "har_board.h"
-void har_board_init(void) {}
-uint64_t har_board_instructions(void) { return 0; }
-uint32_t har_board_stack_high_water(void) { return 0; }
-void har_board_exit(int code) { exit(code); }
-"""
 
 
-def _write_board_interface(board_dir: Path, board: str) -> None:
-    header, hooks = FIRMWARE_DIR / "harness" / "har_board.h", FIRMWARE_DIR / "host" / "board_host.c"
-    (board_dir / "har_board.h").write_text(header.read_text() if header.exists() else _CONTRACT_HEADER)
+def _add_board_files(project: Path, board: str) -> None:
+    """The board interface (harness/har_board.h) and the board's own files, where a project lacks them."""
+    (project / "harness").mkdir(exist_ok=True)
+    if not (project / "harness" / "har_board.h").exists():
+        shutil.copyfile(FIRMWARE_DIR / "harness" / "har_board.h", project / "harness" / "har_board.h")
     if board == "host":
-        (board_dir / "board_host.c").write_text(hooks.read_text() if hooks.exists() else _HOST_HOOKS)
+        (project / "host").mkdir(exist_ok=True)
+        if not (project / "host" / "board_host.c").exists():
+            shutil.copyfile(FIRMWARE_DIR / "host" / "board_host.c", project / "host" / "board_host.c")
+        return
+    from har_edge.firmware import mps2
+
+    (project / "board").mkdir(exist_ok=True)
+    for name in mps2.BOARD_FILES:
+        if not (project / "board" / name).exists():
+            shutil.copyfile(mps2.SOURCE_DIR / name, project / "board" / name)
+    shutil.copyfile(mps2.SOURCE_DIR / mps2.MAKEFILE, project / mps2.MAKEFILE)

@@ -20,75 +20,26 @@
 #include "checkpoint.h"
 #include "har_board.h"
 #include "head.h"
+#include "head_io.h"
 
 enum { CMD_SET_WEIGHTS = 1, CMD_GET_WEIGHTS, CMD_INFER, CMD_TRAIN, CMD_SAVE, CMD_LOAD, CMD_COUNTERS, CMD_INIT };
-
-typedef struct {
-    FILE *file;
-    uint32_t budget; /* bytes still accepted before the simulated power loss */
-} file_storage;
 
 static float batch_features[HEAD_MAX_BATCH * HEAD_FEATURES]; /* the mini-batch features cache */
 static float batch_onehot[HEAD_MAX_BATCH * HEAD_CLASSES];
 static float probabilities[HEAD_CLASSES];
 
-static int storage_read(void *context, uint32_t offset, void *data, uint32_t size)
-{
-    FILE *file = ((file_storage *)context)->file;
-    return fseek(file, (long)offset, SEEK_SET) != 0 || fread(data, 1, size, file) != size;
-}
-
-static int storage_write(void *context, uint32_t offset, const void *data, uint32_t size)
-{
-    file_storage *storage = context;
-    const uint32_t accepted = size < storage->budget ? size : storage->budget;
-    storage->budget -= accepted;
-    if (fseek(storage->file, (long)offset, SEEK_SET) != 0
-        || fwrite(data, 1, accepted, storage->file) != accepted || fflush(storage->file) != 0) {
-        return 1;
-    }
-    return accepted != size;
-}
-
-static void fail(const char *what)
-{
-    printf("HAR error %s\n", what);
-    har_board_exit(2);
-}
-
-static void read_exact(FILE *in, void *data, size_t size)
-{
-    if (fread(data, 1, size, in) != size) {
-        fail("truncated command stream");
-    }
-}
-
-static uint32_t read_u32(FILE *in)
-{
-    uint32_t value;
-    read_exact(in, &value, sizeof value);
-    return value;
-}
-
-static void write_exact(FILE *out, const void *data, size_t size)
-{
-    if (fwrite(data, 1, size, out) != size) {
-        fail("cannot write har_head_out.bin");
-    }
-}
-
 static void write_state(FILE *out, head_ckpt_status status, const head_ckpt_state *state, int with_slots)
 {
     const uint32_t reply[5] = {(uint32_t)status, (uint32_t)state->active_slot, state->active_sequence,
                                (uint32_t)state->slot_status[0], (uint32_t)state->slot_status[1]};
-    write_exact(out, reply, (with_slots ? 5u : 3u) * sizeof reply[0]);
+    head_io_write(out, reply, (with_slots ? 5u : 3u) * sizeof reply[0]);
 }
 
 static uint32_t read_batch(FILE *in)
 {
-    const uint32_t n = read_u32(in);
+    const uint32_t n = head_io_read_u32(in);
     if (n == 0 || n > HEAD_MAX_BATCH) {
-        fail("batch size out of range");
+        head_io_fail("batch size out of range");
     }
     return n;
 }
@@ -97,26 +48,26 @@ static void train(FILE *in, FILE *out, uint32_t step)
 {
     const uint32_t n = read_batch(in);
     float rate;
-    read_exact(in, &rate, sizeof rate);
-    read_exact(in, batch_features, n * HEAD_FEATURES * sizeof(float));
-    read_exact(in, batch_onehot, n * HEAD_CLASSES * sizeof(float));
+    head_io_read(in, &rate, sizeof rate);
+    head_io_read(in, batch_features, n * HEAD_FEATURES * sizeof(float));
+    head_io_read(in, batch_onehot, n * HEAD_CLASSES * sizeof(float));
     const uint64_t before = har_board_instructions();
     const float loss = head_train_step(batch_features, batch_onehot, n, rate);
     const uint64_t used = har_board_instructions() - before;
     const uint32_t status = (uint32_t)head_last_step_status();
     printf("HAR train %lu batch %lu instructions %llu\n", (unsigned long)step, (unsigned long)n,
            (unsigned long long)used);
-    write_exact(out, &loss, sizeof loss);
-    write_exact(out, &status, sizeof status);
+    head_io_write(out, &loss, sizeof loss);
+    head_io_write(out, &status, sizeof status);
 }
 
 static void infer(FILE *in, FILE *out)
 {
-    const uint32_t n = read_u32(in);
+    const uint32_t n = head_io_read_u32(in);
     for (uint32_t s = 0; s < n; s++) {
-        read_exact(in, batch_features, HEAD_FEATURES * sizeof(float));
+        head_io_read(in, batch_features, HEAD_FEATURES * sizeof(float));
         head_infer(batch_features, probabilities);
-        write_exact(out, probabilities, sizeof probabilities);
+        head_io_write(out, probabilities, sizeof probabilities);
     }
 }
 
@@ -126,36 +77,36 @@ int main(void)
     head_init();
     FILE *in = fopen("har_head_in.bin", "rb");
     FILE *out = fopen("har_head_out.bin", "wb");
-    file_storage slots = {fopen("har_ckpt.bin", "r+b"), UINT32_MAX};
+    head_file_storage slots = {fopen("har_ckpt.bin", "r+b"), UINT32_MAX};
     if (in == NULL || out == NULL || slots.file == NULL) {
-        fail("cannot open har_head_in.bin, har_head_out.bin or har_ckpt.bin");
+        head_io_fail("cannot open har_head_in.bin, har_head_out.bin or har_ckpt.bin");
     }
-    const head_storage storage = {storage_read, storage_write, &slots};
+    const head_storage storage = head_io_storage(&slots);
     head_ckpt_state state;
     head_ckpt_scan(&storage, &state);
     uint32_t opcode, steps = 0;
     while (fread(&opcode, sizeof opcode, 1, in) == 1) {
         if (opcode == CMD_SET_WEIGHTS) {
-            read_exact(in, head_parameters(), HEAD_PARAM_COUNT * sizeof(float));
+            head_io_read(in, head_parameters(), HEAD_PARAM_COUNT * sizeof(float));
         } else if (opcode == CMD_GET_WEIGHTS) {
-            write_exact(out, head_parameters(), HEAD_PARAM_COUNT * sizeof(float));
+            head_io_write(out, head_parameters(), HEAD_PARAM_COUNT * sizeof(float));
         } else if (opcode == CMD_INFER) {
             infer(in, out);
         } else if (opcode == CMD_TRAIN) {
             train(in, out, steps++);
         } else if (opcode == CMD_SAVE) {
-            slots.budget = read_u32(in);
+            slots.budget = head_io_read_u32(in);
             write_state(out, head_ckpt_save(&storage, &state), &state, 0);
             slots.budget = UINT32_MAX;
         } else if (opcode == CMD_LOAD) {
             write_state(out, head_ckpt_load(&storage, &state), &state, 1);
         } else if (opcode == CMD_COUNTERS) {
             const uint32_t rolled_back = head_rolled_back_steps();
-            write_exact(out, &rolled_back, sizeof rolled_back);
+            head_io_write(out, &rolled_back, sizeof rolled_back);
         } else if (opcode == CMD_INIT) {
             head_init();
         } else {
-            fail("unknown command");
+            head_io_fail("unknown command");
         }
     }
     fclose(out);

@@ -15,6 +15,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from har_edge.firmware.boards import Board, register
+
 NAME = "mps2-an386"
 SOURCE_DIR = Path(__file__).with_name(NAME)
 # Copied into a project's board folder; the Makefile goes to the project root.
@@ -74,6 +76,24 @@ def qemu_command(elf: Path) -> list[str]:
         "-kernel",
         str(Path(elf).resolve()),
     ]
+
+
+BOARD = register(
+    Board(
+        name=NAME,
+        folder=NAME,
+        binary=ELF_NAME,
+        tools=_TOOLS,
+        packages=DEBIAN_PACKAGES,
+        command=qemu_command,
+        timeout_s=600.0,
+    )
+)
+
+
+def map_path(elf: Path) -> Path:
+    """The linker map the board Makefile writes next to ``elf`` (``app.elf`` -> ``app.map``)."""
+    return Path(elf).with_suffix(".map")
 
 
 def run_image(elf: Path, workdir: Path, *, timeout_s: float) -> QemuRun:

@@ -3,8 +3,10 @@ Microcontrollers, against a device profile from ``mcu_profiles.toml``.
 
 What each figure is: ``ram_bytes`` is the smallest TFLM tensor arena that works, **measured** by running
 the model in TFLM's host interpreter, plus the profile's stated overhead outside the arena; ``flash_bytes``
-is the .tflite size plus an assumed TFLM core size (**estimated**); the latency is MACs over the profile's
-int8 throughput (**estimated**, with the profile's source in ``details``). ``fits`` and the margins
+is the .tflite size plus an assumed TFLM core size (**estimated**); the latency of an int8 model is MACs
+over the profile's int8 throughput (**estimated**, with the profile's source in ``details``; a float32
+model gets none). ``tflm_arena_bytes`` is the arena alone. A variant without a batch-1 model (float16,
+dynamic range) is a *not applicable* row. ``fits`` and the margins
 compare RAM and flash with the profile's; a negative margin is the shortfall. ``details`` also holds
 per-op TFLM support (the static op list and whether the real interpreter rejected the op) and the
 outputs' parity with LiteRT on the artifact's sample windows.
@@ -12,8 +14,9 @@ outputs' parity with LiteRT on the artifact's sample windows.
 Running the model goes through an ``McuRunner``. The default, ``TflmHostRunner``, runs TFLM on this host
 in a child process (``har_edge.targets.tflm_child``): TFLM segfaults on some models it does not
 support, and a crash or a timeout becomes the figures' ``error``, never an exception that stops a
-benchmark. Generated-C firmware run under emulation (qemu) will plug in as another runner and measure
-latency and flash too.
+benchmark. ``FirmwareRunner`` (``har_edge.targets.firmware_runner``) is the other runner: generated C
+built for and run on an emulated board, with flash, RAM and instructions measured; a profile with a
+``firmware_board`` uses it by default when the board's tools are installed.
 """
 
 from __future__ import annotations
@@ -54,6 +57,13 @@ _PROFILE_FIELDS: dict[str, type] = {
     "source": str,
     "note": str,
 }
+# Optional: the emulated board whose generated-C firmware measures this profile's int8 variants, and the
+# factor that turns its instruction count into cycles (with its source).
+_OPTIONAL_FIELDS: dict[str, type] = {
+    "firmware_board": str,
+    "cycles_per_instruction": float,
+    "cpi_source": str,
+}
 _POSITIVE_FIELDS = ("clock_hz", "ram_bytes", "flash_bytes", "macs_per_cycle")
 _NON_NEGATIVE_FIELDS = ("tflm_core_flash_bytes", "ram_overhead_bytes")
 
@@ -84,6 +94,9 @@ class McuProfile:
     ram_overhead_bytes: int
     source: str
     note: str
+    firmware_board: str | None = None
+    cycles_per_instruction: float | None = None
+    cpi_source: str | None = None
 
 
 def mcu_profiles() -> dict[str, McuProfile]:
@@ -94,13 +107,14 @@ def mcu_profiles() -> dict[str, McuProfile]:
 
 
 def _profile(name: str, fields: dict[str, Any]) -> McuProfile:
-    unknown = sorted(set(fields) - set(_PROFILE_FIELDS))
+    unknown = sorted(set(fields) - set(_PROFILE_FIELDS) - set(_OPTIONAL_FIELDS))
     if unknown:
         raise DataFormatError(
             PROFILES_FILE,
             f"profile {name!r} has unknown field(s) {', '.join(unknown)}",
-            expected=f"only {', '.join(_PROFILE_FIELDS)}",
+            expected=f"only {', '.join([*_PROFILE_FIELDS, *_OPTIONAL_FIELDS])}",
         )
+    _check_firmware_fields(name, fields)
     bounds = [(key, fields[key] > 0, "a number > 0") for key in _POSITIVE_FIELDS]
     bounds += [(key, fields[key] >= 0, "a number >= 0") for key in _NON_NEGATIVE_FIELDS]
     for key, within, expected in bounds:
@@ -108,7 +122,32 @@ def _profile(name: str, fields: dict[str, Any]) -> McuProfile:
             raise DataFormatError(
                 PROFILES_FILE, f"profile {name!r}: {fields[key]!r}", field=key, expected=expected
             )
-    return McuProfile(name=name, **{**fields, "macs_per_cycle": float(fields["macs_per_cycle"])})
+    floats = {
+        key: float(fields[key]) for key in ("macs_per_cycle", "cycles_per_instruction") if key in fields
+    }
+    return McuProfile(name=name, **{**fields, **floats})
+
+
+def _check_firmware_fields(name: str, fields: dict[str, Any]) -> None:
+    """The optional firmware fields: right types, and a board always comes with a positive
+    cycles-per-instruction factor and its source."""
+    for key, kind in _OPTIONAL_FIELDS.items():
+        value = fields.get(key)
+        accepted = (int, float) if kind is float else kind
+        if value is not None and (not isinstance(value, accepted) or isinstance(value, bool)):
+            raise DataFormatError(
+                PROFILES_FILE, f"profile {name!r}", field=key, expected=f"a {kind.__name__}"
+            )
+    if "firmware_board" in fields:
+        for key in ("cycles_per_instruction", "cpi_source"):
+            if key not in fields:
+                raise DataFormatError(
+                    PROFILES_FILE, f"profile {name!r} names a firmware_board", field=key, expected="a value"
+                )
+        if fields["cycles_per_instruction"] <= 0:
+            raise DataFormatError(
+                PROFILES_FILE, f"profile {name!r}", field="cycles_per_instruction", expected="a number > 0"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,40 +258,56 @@ def _failed(error: str, log: str) -> McuRun:
 
 
 class McuTarget:
-    """One microcontroller profile (see the module docstring for what each figure means)."""
+    """One microcontroller profile (see the module docstring for what each figure means). Without a
+    ``runner``, a profile with a ``firmware_board`` whose tools are installed gets the firmware runner
+    (generated C, built and run under emulation); otherwise TFLM on the host, and ``fallback`` says why."""
 
     def __init__(self, profile: McuProfile, runner: McuRunner | None = None) -> None:
         self.profile = profile
         self.name = profile.name
-        self.runner = runner if runner is not None else TflmHostRunner()
+        self.fallback: str | None = None
+        if runner is None:
+            from har_edge.targets.firmware_runner import default_runner
+
+            runner, self.fallback = default_runner(profile)
+        self.runner = runner
 
     def measure(self, artifact: Artifact) -> TargetFigures:
         """Figures for ``artifact.mcu_bytes`` on this profile; a model TFLM cannot run is a row with
-        ``error`` set. Unparsable ``mcu_bytes`` are an ``InputError`` (a bug upstream, not a device limit)."""
+        ``error`` set, a variant without ``mcu_bytes`` (float16, dynamic range) a not-applicable row.
+        Unparsable ``mcu_bytes`` are an ``InputError`` (a bug upstream, not a device limit)."""
         if artifact.mcu_bytes is None:
             return TargetFigures(
                 target=self.name,
-                error=f"not an int8 batch-1 variant ({artifact.precision}, no mcu_bytes): "
-                "TFLM runs int8 models only",
+                applicable=False,
+                error=f"not applicable: a {artifact.precision} variant has no batch-1 model for a "
+                "microcontroller (TFLM runs int8 and float32 ones; the firmware generator int8)",
             )
         inputs = np.asarray(artifact.sample[:MAX_WINDOWS], dtype=np.float32)
         op_counts = inspect_tflite(artifact.mcu_bytes, source=f"{artifact.variant}: mcu_bytes").op_counts
         run = self.runner.run(artifact.mcu_bytes, inputs)
         details: dict[str, Any] = {
-            "profile": {k: v for k, v in asdict(self.profile).items() if k not in ("source", "note")},
+            "profile": {
+                k: v for k, v in asdict(self.profile).items() if k not in ("source", "note", "cpi_source")
+            },
             "runner": type(self.runner).__name__,
             "ops": _op_rows(op_counts, run),
             "windows": len(inputs),
         }
         if run.error is not None:
             return TargetFigures(target=self.name, error=run.error, details={**details, "log": run.log})
+        if "firmware" in run.details:
+            from har_edge.targets.firmware_runner import firmware_figures
+
+            return firmware_figures(self.profile, artifact, run, details)
         return self._figures(artifact, run, inputs, details)
 
     def _figures(self, artifact: Artifact, run: McuRun, inputs: np.ndarray, details: dict) -> TargetFigures:
         p = self.profile
         ram = run.arena_bytes + p.ram_overhead_bytes
         flash = len(artifact.mcu_bytes) + p.tflm_core_flash_bytes
-        latency_us = artifact.macs / (p.macs_per_cycle * p.clock_hz) * 1e6
+        int8 = artifact.precision == "int8"
+        latency_us = artifact.macs / (p.macs_per_cycle * p.clock_hz) * 1e6 if int8 else None
         ram_margin, flash_margin = p.ram_bytes - ram, p.flash_bytes - flash
         parity = _parity(artifact.mcu_bytes, inputs, run)
         details = {
@@ -270,10 +325,23 @@ class McuTarget:
             "source": p.source,
             "parity": parity,
         }
-        notes = [
+        latency_note = (
             f"latency estimated from {artifact.macs:,} MACs at {p.macs_per_cycle:g} MACs/cycle and "
-            f"{p.clock_hz / 1e6:g} MHz; flash estimated (model + {p.tflm_core_flash_bytes:,} B assumed "
-            "for the TFLM core)",
+            f"{p.clock_hz / 1e6:g} MHz"
+            if int8
+            else f"no latency: the profile's {p.macs_per_cycle:g} MACs/cycle is an int8 figure, "
+            f"not {artifact.precision}"
+        )
+        refused = run.details.get("firmware_not_used")
+        notes = [
+            *([self.fallback] if self.fallback else []),
+            *(
+                [f"figures from TFLM: the firmware generator did not take the model ({refused})"]
+                if refused
+                else []
+            ),
+            f"{latency_note}; flash estimated (model + {p.tflm_core_flash_bytes:,} B assumed for the "
+            "TFLM core)",
             *_shortfalls(p, ram_margin, flash_margin),
             *_parity_notes(parity),
         ]
@@ -291,10 +359,11 @@ class McuTarget:
             fits=ram_margin >= 0 and flash_margin >= 0,
             ram_margin_bytes=ram_margin,
             flash_margin_bytes=flash_margin,
+            tflm_arena_bytes=run.arena_bytes,
             provenance={
                 "ram": Provenance.MEASURED.value,
                 "flash": Provenance.ESTIMATED.value,
-                "latency": Provenance.ESTIMATED.value,
+                **({"latency": Provenance.ESTIMATED.value} if int8 else {}),
             },
             details=details,
             notes=tuple(notes),

@@ -50,8 +50,10 @@ class GeneratedModel:
 
 def check_name(name: str) -> str:
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
-        raise InputError(f"model name {name!r}: expected a C identifier in lower case (a-z, 0-9, _), "
-                         "starting with a letter, at most 40 characters")
+        raise InputError(
+            f"model name {name!r}: expected a C identifier in lower case (a-z, 0-9, _), "
+            "starting with a letter, at most 40 characters"
+        )
     return name
 
 
@@ -65,7 +67,8 @@ def generate(model: bytes | Graph, name: str = "har") -> GeneratedModel:
     plan = plan_memory(usages, sizes, graph.inputs[0], graph.outputs[0])
     arrays = [a for lay in layers for a in lay.arrays]
     infos = tuple(
-        LayerInfo(lay.index, lay.name, lay.macs, lay.writes[0], graph.tensor(lay.writes[0]).nbytes) for lay in layers
+        LayerInfo(lay.index, lay.name, lay.macs, lay.writes[0], graph.tensor(lay.writes[0]).nbytes)
+        for lay in layers
     )
     header = _header(name, graph, plan, infos)
     source = _source(name, graph, layers, plan, arrays)
@@ -79,7 +82,9 @@ _NUMPY = {"int8_t": np.int8, "int32_t": np.int32, "float": np.float32}
 def _io_type(graph: Graph, tensor: int) -> str:
     dtype = graph.tensor(tensor).dtype
     if dtype not in C_TYPES:
-        raise InputError(f"model input/output tensor {graph.tensor(tensor).name!r} is {dtype}; int8 or float32")
+        raise InputError(
+            f"model input/output tensor {graph.tensor(tensor).name!r} is {dtype}; int8 or float32"
+        )
     return C_TYPES[dtype]
 
 
@@ -104,8 +109,10 @@ def _header(name: str, graph: Graph, plan: MemoryPlan, layers: tuple[LayerInfo, 
     ]
     for label, tensor in (("INPUT", x), ("OUTPUT", y)):
         if tensor.scale.size:
-            lines += [f"#define {upper}_{label}_SCALE {float(tensor.single_scale())!r}f",
-                      f"#define {upper}_{label}_ZERO_POINT ({tensor.single_zero_point()})"]
+            lines += [
+                f"#define {upper}_{label}_SCALE {float(tensor.single_scale())!r}f",
+                f"#define {upper}_{label}_ZERO_POINT ({tensor.single_zero_point()})",
+            ]
     lines += [
         f"#define {upper}_ARENA_BYTES {plan.arena_bytes}",
         f"#define {upper}_LAYER_COUNT {len(layers)}",
@@ -131,6 +138,14 @@ def _array(a: CArray) -> str:
     rows = [", ".join(items[i : i + 16]) for i in range(0, len(items), 16)] or ["0"]
     body = ",\n    ".join(rows)
     return f"_Alignas(16) static const {a.ctype} {a.name}[{max(len(items), 1)}] = {{\n    {body}\n}};"
+
+
+_PLACEHOLDER = re.compile(r"\{(p|out|scratch|in\d+)\}")
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    """Replace the buffer placeholders ({p}, {out}, {scratch}, {in0}…) of a layer's C text."""
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
 def _source(name: str, graph: Graph, layers: list[Layer], plan: MemoryPlan, arrays: list[CArray]) -> str:
@@ -172,12 +187,14 @@ def _source(name: str, graph: Graph, layers: list[Layer], plan: MemoryPlan, arra
             values["scratch"] = plan.buffer_expression(plan.scratch[lay.index])
         if lay.params is not None:
             struct, fields = lay.params
-            out.append(f"static const {struct} l{lay.index}_p = {{{fields.format(**values)}}};")
+            out.append(f"static const {struct} l{lay.index}_p = {{{_fill(fields, values)}}};")
         body.append(f"    HAR_LAYER_BEGIN({lay.index});")
         if lay.call:
-            body.append("    " + lay.call.format(**values))
+            body.append("    " + _fill(lay.call, values))
         body.append(f"    HAR_LAYER_END({lay.index});")
-        body.append(f"    HAR_LAYER_OUTPUT({lay.index}, {values['out']}, {graph.tensor(lay.writes[0]).nbytes});")
+        body.append(
+            f"    HAR_LAYER_OUTPUT({lay.index}, {values['out']}, {graph.tensor(lay.writes[0]).nbytes});"
+        )
     if plan.root[graph.outputs[0]] == plan.root[graph.inputs[0]]:
         body.append(f"    memcpy(output, input, {upper}_OUTPUT_SIZE);")
     out += [

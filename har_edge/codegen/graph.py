@@ -17,15 +17,24 @@ import numpy as np
 
 from har_edge.errors import InputError
 
-_DTYPES = {"INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
-           "FLOAT32": np.float32, "FLOAT16": np.float16, "BOOL": np.bool_}
+_DTYPES = {
+    "INT8": np.int8,
+    "UINT8": np.uint8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FLOAT32": np.float32,
+    "FLOAT16": np.float16,
+    "BOOL": np.bool_,
+}
 
 
 class UnsupportedModelError(InputError):
     """The model cannot be generated: names the op (with its index) or tensor and what is supported."""
 
-    def __init__(self, problem: str, *, op: str | None = None, index: int | None = None,
-                 supported: str | None = None) -> None:
+    def __init__(
+        self, problem: str, *, op: str | None = None, index: int | None = None, supported: str | None = None
+    ) -> None:
         self.op, self.index, self.problem, self.supported = op, index, problem, supported
         where = f"op {index} ({op}): " if op is not None else ""
         text = f"{where}{problem}"
@@ -64,7 +73,9 @@ class Tensor:
     def single_scale(self) -> float:
         """The (per-tensor) scale as float32, or an error when the tensor is not quantized."""
         if self.scale.size != 1:
-            raise UnsupportedModelError(f"tensor {self.name!r} needs one quantization scale, has {self.scale.size}")
+            raise UnsupportedModelError(
+                f"tensor {self.name!r} needs one quantization scale, has {self.scale.size}"
+            )
         return np.float32(self.scale[0])
 
     def single_zero_point(self) -> int:
@@ -122,11 +133,22 @@ def read_graph(data: bytes, source: str = "<model>") -> Graph:
         if name == "CUSTOM":
             name = f"CUSTOM:{(code.customCode or b'?').decode(errors='replace')}"
         ops.append(
-            Op(i, name, tuple(int(x) for x in _list(op.inputs)), tuple(int(x) for x in _list(op.outputs)),
-               op.builtinOptions, int(code.version))
+            Op(
+                i,
+                name,
+                tuple(int(x) for x in _list(op.inputs)),
+                tuple(int(x) for x in _list(op.outputs)),
+                op.builtinOptions,
+                int(code.version),
+            )
         )
-    result = Graph(tensors, tuple(ops), tuple(int(x) for x in _list(graph.inputs)),
-                   tuple(int(x) for x in _list(graph.outputs)), {"source": source, "bytes": bytes(data)})
+    result = Graph(
+        tensors,
+        tuple(ops),
+        tuple(int(x) for x in _list(graph.inputs)),
+        tuple(int(x) for x in _list(graph.outputs)),
+        {"source": source, "bytes": bytes(data)},
+    )
     _refuse_dynamic_shapes(result)
     return result
 
@@ -165,7 +187,8 @@ def _refuse_dynamic_shapes(graph: Graph) -> None:
             if t is not None and any(d < 0 for d in t.shape):
                 raise UnsupportedModelError(
                     f"tensor {t.name!r} has a dynamic shape {list(t.shape)}",
-                    op=op.name, index=op.index,
+                    op=op.name,
+                    index=op.index,
                     supported="fixed shapes with batch 1 (convert with fixed_batch=True)",
                 )
 

@@ -61,7 +61,7 @@ def supported_ops() -> str:
 
 def lower_graph(graph: Graph) -> list[Layer]:
     """Every op lowered, or the first refusal. Needs exactly one model input and one output."""
-    from har_edge.codegen import ops_conv, ops_misc  # noqa: F401 (registers the lowerings)
+    from har_edge.codegen import ops_conv, ops_misc, ops_shape  # noqa: F401 (registers the lowerings)
 
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedModelError(
@@ -72,8 +72,9 @@ def lower_graph(graph: Graph) -> list[Layer]:
     for op in graph.ops:
         function = LOWERINGS.get(op.name)
         if function is None:
-            raise UnsupportedModelError("no int8 kernel for this op", op=op.name, index=op.index,
-                                        supported=supported_ops())
+            raise UnsupportedModelError(
+                "no int8 kernel for this op", op=op.name, index=op.index, supported=supported_ops()
+            )
         layers.append(function(graph, op))
     _refuse_float_between_layers(graph, layers)
     return layers
@@ -86,8 +87,10 @@ def _refuse_float_between_layers(graph: Graph, layers: list[Layer]) -> None:
             tensor = graph.tensor(t)
             if tensor.dtype != "int8" and t not in boundary:
                 raise UnsupportedModelError(
-                    f"tensor {tensor.name!r} is {tensor.dtype} inside the graph", op=layer.op,
-                    index=layer.index, supported="int8 activations (float32 only as the model's input "
+                    f"tensor {tensor.name!r} is {tensor.dtype} inside the graph",
+                    op=layer.op,
+                    index=layer.index,
+                    supported="int8 activations (float32 only as the model's input "
                     "into QUANTIZE or output of DEQUANTIZE)",
                 )
 

@@ -58,7 +58,9 @@ class Usage:
     scratch: int = 0  # bytes of scratch the kernel needs during this op
 
 
-def plan_memory(usages: list[Usage], sizes: dict[int, int], model_input: int, model_output: int) -> MemoryPlan:
+def plan_memory(
+    usages: list[Usage], sizes: dict[int, int], model_input: int, model_output: int
+) -> MemoryPlan:
     """Offsets for every tensor in ``usages`` (``sizes`` in bytes)."""
     root: dict[int, int] = {}
     for usage in usages:

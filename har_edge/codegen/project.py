@@ -73,8 +73,15 @@ def runtime_files_for(source: str) -> tuple[str, ...]:
     return tuple(sorted({KERNEL_FILES[f] for f in called if f in KERNEL_FILES}))
 
 
-def write_project(model_bytes: bytes, out_dir: str | Path, board: str | Board = "host", name: str = "har",
-                  with_head=None, *, overwrite: bool = False) -> ProjectInfo:
+def write_project(
+    model_bytes: bytes,
+    out_dir: str | Path,
+    board: str | Board = "host",
+    name: str = "har",
+    with_head=None,
+    *,
+    overwrite: bool = False,
+) -> ProjectInfo:
     """Generate ``model_bytes`` (an int8 .tflite) as ``name`` and write the project to ``out_dir``.
     ``with_head`` is a head spec (``har_edge.codegen.head.head_spec``) whose C goes to ``head/``."""
     board = get_board(board)
@@ -113,16 +120,18 @@ def _copy_board(board: Board, staging: Path) -> None:
 
 def _harness_view(name: str) -> str:
     upper = name.upper()
-    return "\n".join([
-        "/* The harness's names for the generated model. */",
-        "#ifndef HAR_MODEL_H",
-        "#define HAR_MODEL_H",
-        f'#include "{name}_model.h"',
-        f"#define HAR_MODEL_INPUT_SIZE {upper}_INPUT_SIZE",
-        f"#define HAR_MODEL_OUTPUT_SIZE {upper}_OUTPUT_SIZE",
-        f"#define HAR_MODEL_LAYER_COUNT {upper}_LAYER_COUNT",
-        f"#define har_model_invoke {name}_invoke",
-        f"#define har_model_layer_names {name}_layer_names",
-        "#endif",
-        "",
-    ])
+    return "\n".join(
+        [
+            "/* The harness's names for the generated model. */",
+            "#ifndef HAR_MODEL_H",
+            "#define HAR_MODEL_H",
+            f'#include "{name}_model.h"',
+            f"#define HAR_MODEL_INPUT_SIZE {upper}_INPUT_SIZE",
+            f"#define HAR_MODEL_OUTPUT_SIZE {upper}_OUTPUT_SIZE",
+            f"#define HAR_MODEL_LAYER_COUNT {upper}_LAYER_COUNT",
+            f"#define har_model_invoke {name}_invoke",
+            f"#define har_model_layer_names {name}_layer_names",
+            "#endif",
+            "",
+        ]
+    )

@@ -3,8 +3,8 @@ float: multipliers and shifts (``QuantizeMultiplier``), activation clamps, and t
 and thresholds of ops whose int8 result TFLite derives through float math.
 
 ``requantize`` is the one integer rescale every kernel applies (``requant.h`` in C): TFLite's
-``MultiplyByQuantizedMultiplier`` as built into LiteRT (single rounding: the 64-bit product plus half,
-shifted right once; ``TFLITE_SINGLE_ROUNDING``). Caveat: the tables of LOGISTIC, TANH and SOFTMAX
+``MultiplyByQuantizedMultiplier``, which LiteRT's reference kernels round in two ways (single rounding
+in FULLY_CONNECTED, gemmlowp's double rounding elsewhere; checked against BUILTIN_REF). Caveat: the tables of LOGISTIC, TANH and SOFTMAX
 call the C library's ``expf``/``tanhf`` through ctypes, as TFLite does at Prepare time; without a
 loadable libm they fall back to numpy, which may differ in the last bit.
 """
@@ -46,12 +46,29 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return q, shift
 
 
-def requantize(x: np.ndarray | int, multiplier: int, shift: int) -> np.ndarray:
-    """``MultiplyByQuantizedMultiplier`` (single rounding): (x * m + 2^(30 - shift)) >> (31 - shift),
-    on int64 arrays (the C kernel does the same in one 64-bit multiply)."""
-    total = 31 - shift
+SINGLE, DOUBLE = "single", "double"
+
+
+def requantize(x: np.ndarray | int, multiplier: int, shift: int, rounding: str = DOUBLE) -> np.ndarray:
+    """``MultiplyByQuantizedMultiplier`` on int64 arrays, as ``requant.h`` computes it. ``single``
+    (LiteRT's reference FULLY_CONNECTED): (x * m + 2^(30 - shift)) >> (31 - shift). ``double`` (the
+    other reference kernels): gemmlowp's SaturatingRoundingDoublingHighMul of x * 2^max(shift, 0),
+    then RoundingDivideByPOT by max(-shift, 0), both rounding half away from zero."""
     x = np.asarray(x, np.int64)
-    return (x * np.int64(multiplier) + (np.int64(1) << np.int64(total - 1))) >> np.int64(total)
+    if rounding == SINGLE:
+        total = 31 - shift
+        return (x * np.int64(multiplier) + (np.int64(1) << np.int64(total - 1))) >> np.int64(total)
+    left, right = max(shift, 0), max(-shift, 0)
+    a = ((x << left) + (1 << 31)) % (1 << 32) - (1 << 31)  # int32 wrap, as the C shift does
+    product = a * np.int64(multiplier)
+    nudged = product + np.where(product >= 0, 1 << 30, 1 - (1 << 30))
+    high = np.sign(nudged) * (np.abs(nudged) >> 31)
+    high = np.where((a == -(1 << 31)) & (multiplier == -(1 << 31)), (1 << 31) - 1, high)
+    if right == 0:
+        return high
+    mask = (1 << right) - 1
+    threshold = (mask >> 1) + (high < 0)
+    return (high >> right) + ((high & mask) > threshold)
 
 
 def multipliers(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,8 +122,11 @@ def requantize_table(in_scale, in_zero, out_scale, out_zero, lo=INT8_MIN, hi=INT
 def relu_bounds(low: float, high: float | None, out_scale, out_zero: int) -> tuple[int, int]:
     """Clamp of a standalone RELU (high None), RELU6 or RELU_N1_TO_1 as TFLite's ``QuantizedReluX``."""
     lo = max(INT8_MIN, out_zero + round_half_away(float(np.float32(low) / np.float32(out_scale))))
-    hi = INT8_MAX if high is None else min(INT8_MAX, out_zero + round_half_away(
-        float(np.float32(high) / np.float32(out_scale))))
+    hi = (
+        INT8_MAX
+        if high is None
+        else min(INT8_MAX, out_zero + round_half_away(float(np.float32(high) / np.float32(out_scale))))
+    )
     return lo, hi
 
 
@@ -153,26 +173,16 @@ def monotone_thresholds(outputs: np.ndarray, first: int) -> np.ndarray:
     return thresholds.astype(np.int32)
 
 
-def mean_outputs(kind: str, sums: np.ndarray, count: int, in_scale, in_zero, out_scale, out_zero):
-    """int8 MEAN of ``count`` int8 values with the given raw sums, by TFLite's three reference paths:
-    ``integer`` (4-D, axes 1 and 2, keep_dims: rescale of sum - count*zp then a rounded division),
-    ``same`` (same scale and zero point: truncating division), ``float`` (float32 formula)."""
-    sums = np.asarray(sums, np.int64)
-    if kind == "integer":
-        m, s = quantize_multiplier(float(np.float64(np.float32(in_scale)) / np.float64(np.float32(out_scale))))
-        acc = requantize(sums - count * in_zero, m, s)
-        half = count // 2
-        rounded = np.where(acc > 0, (acc + half) // count, -((-(acc - half)) // count))
-        return np.clip(rounded + out_zero, INT8_MIN, INT8_MAX)
-    if kind == "same":
-        return np.clip(np.sign(sums) * (np.abs(sums) // count), INT8_MIN, INT8_MAX)
-    scale = np.float32(in_scale) / np.float32(out_scale)
-    bias = np.float32(np.float32(-in_zero) * scale) + np.float32(0.5)
-    mean = sums.astype(np.float32) / np.float32(count)
-    value = (mean * scale).astype(np.float32) + bias
-    wide = value.astype(np.float64)
-    rounded = np.sign(wide) * np.floor(np.abs(wide) + 0.5)
-    return np.clip(rounded + out_zero, INT8_MIN, INT8_MAX).astype(np.int64)
+def mean_outputs(sums: np.ndarray, count: int, in_scale, in_zero, out_scale, out_zero) -> np.ndarray:
+    """int8 MEAN of ``count`` int8 values with the given raw sums, as LiteRT's reference kernel: the
+    multiplier of in_scale / out_scale divided by ``count`` in fixed point (shifted left by
+    floor(log2(count)), at most 32 and 31 + shift, then integer-divided), applied with double rounding
+    to sum - count * zero_point (checked against BUILTIN_REF)."""
+    m, s = quantize_multiplier(float(np.float64(np.float32(in_scale)) / np.float64(np.float32(out_scale))))
+    headroom = min(int(count).bit_length() - 1, 32, 31 + s)
+    multiplier, shift = (m << headroom) // count, s - headroom
+    shifted = np.asarray(sums, np.int64) - count * in_zero
+    return np.clip(requantize(shifted, multiplier, shift, DOUBLE) + out_zero, INT8_MIN, INT8_MAX)
 
 
 class _NumpyMath:

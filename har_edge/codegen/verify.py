@@ -23,15 +23,18 @@ SHOWN_INPUTS = 3
 def reference_interpreter(model_bytes: bytes):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_content=model_bytes,
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-                              experimental_preserve_all_tensors=True)
+    interpreter = Interpreter(
+        model_content=model_bytes,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+        experimental_preserve_all_tensors=True,
+    )
     interpreter.allocate_tensors()
     return interpreter
 
 
-def reference_run(model_bytes: bytes, inputs: np.ndarray, layer_tensors: tuple[int, ...] = (),
-                  layer_inputs: int = 0) -> tuple[np.ndarray, list[list[bytes]]]:
+def reference_run(
+    model_bytes: bytes, inputs: np.ndarray, layer_tensors: tuple[int, ...] = (), layer_inputs: int = 0
+) -> tuple[np.ndarray, list[list[bytes]]]:
     """Output bytes (n, output bytes) of every input, and the bytes of ``layer_tensors`` for the first
     ``layer_inputs`` inputs."""
     interpreter = reference_interpreter(model_bytes)
@@ -97,19 +100,27 @@ class CrossCheck:
 
     def __str__(self) -> str:
         verdict = "bit-exact" if self else "MISMATCH"
-        lines = [f"{self.label}: {verdict}: {self.inputs} inputs x {self.output_bytes} output bytes, "
-                 f"{self.mismatched_bytes} bytes differ on {len(self.mismatches)} inputs"]
+        lines = [
+            f"{self.label}: {verdict}: {self.inputs} inputs x {self.output_bytes} output bytes, "
+            f"{self.mismatched_bytes} bytes differ on {len(self.mismatches)} inputs"
+        ]
         for m in self.mismatches[:SHOWN_INPUTS]:
-            lines += [f"  input {m.input_index}: {m.differing} bytes differ, max |difference| {m.max_difference}",
-                      f"    input    {_preview(m.input)}",
-                      f"    expected {_preview(m.expected)}",
-                      f"    firmware {_preview(m.actual)}"]
+            lines += [
+                f"  input {m.input_index}: {m.differing} bytes differ, max |difference| {m.max_difference}",
+                f"    input    {_preview(m.input)}",
+                f"    expected {_preview(m.expected)}",
+                f"    firmware {_preview(m.actual)}",
+            ]
         if self.layers:
-            lines.append(f"  per layer (first {self.layer_inputs} inputs): bytes differing / max |difference|")
+            lines.append(
+                f"  per layer (first {self.layer_inputs} inputs): bytes differing / max |difference|"
+            )
             for layer in self.layers:
                 mark = "" if layer.mismatches == 0 else "   <- differs"
-                lines.append(f"    {layer.name:<28} {layer.bytes:>7} B  {layer.mismatches:>7} / "
-                             f"{layer.max_difference}{mark}")
+                lines.append(
+                    f"    {layer.name:<28} {layer.bytes:>7} B  {layer.mismatches:>7} / "
+                    f"{layer.max_difference}{mark}"
+                )
         return "\n".join(lines)
 
 
@@ -120,8 +131,16 @@ def _preview(values: np.ndarray, n: int = 16) -> str:
     return text + (f" … ({values.size} values)" if values.size > n else "")
 
 
-def cross_check(model_bytes: bytes, inputs: np.ndarray, firmware_outputs: np.ndarray, *, label: str = "model",
-                layers: tuple[LayerInfo, ...] = (), layer_dump: bytes = b"", layer_inputs: int = 0) -> CrossCheck:
+def cross_check(
+    model_bytes: bytes,
+    inputs: np.ndarray,
+    firmware_outputs: np.ndarray,
+    *,
+    label: str = "model",
+    layers: tuple[LayerInfo, ...] = (),
+    layer_dump: bytes = b"",
+    layer_inputs: int = 0,
+) -> CrossCheck:
     """Compare firmware outputs (n, output bytes) with the reference; with ``layers`` and a
     ``layer_dump`` (HAR_DUMP_LAYERS), also each layer's output for the first ``layer_inputs`` inputs."""
     per_inference = sum(layer.output_bytes for layer in layers)
@@ -144,24 +163,53 @@ def cross_check(model_bytes: bytes, inputs: np.ndarray, firmware_outputs: np.nda
             got = dump[:, start : start + layer.output_bytes].view(np.int8).astype(np.int64)
             want = np.stack([np.frombuffer(reference_layers[i][j], np.int8) for i in range(layer_inputs)])
             diff = np.abs(got - want.astype(np.int64))
-            checks.append(LayerCheck(layer.index, layer.name, layer.output_bytes, int(np.count_nonzero(diff)),
-                                     int(diff.max()) if diff.size else 0))
+            checks.append(
+                LayerCheck(
+                    layer.index,
+                    layer.name,
+                    layer.output_bytes,
+                    int(np.count_nonzero(diff)),
+                    int(diff.max()) if diff.size else 0,
+                )
+            )
             start += layer.output_bytes
-    return CrossCheck(label, len(expected), expected.shape[1], int(np.count_nonzero(expected != actual)),
-                      mismatches, tuple(checks), layer_inputs)
+    return CrossCheck(
+        label,
+        len(expected),
+        expected.shape[1],
+        int(np.count_nonzero(expected != actual)),
+        mismatches,
+        tuple(checks),
+        layer_inputs,
+    )
 
 
-def verify_project(project, inputs: np.ndarray, *, board: str | None = None, layer_inputs: int = 8,
-                   model_bytes: bytes | None = None) -> CrossCheck:
+def verify_project(
+    project,
+    inputs: np.ndarray,
+    *,
+    board: str | None = None,
+    layer_inputs: int = 8,
+    model_bytes: bytes | None = None,
+) -> CrossCheck:
     """Build ``project`` (a ``ProjectInfo``) with HAR_DUMP_LAYERS, run ``inputs`` and cross-check."""
     from har_edge.firmware.build import build, run
 
     board = board or project.board
-    binary = build(project.path, board, defines=("HAR_DUMP_LAYERS",), binary=_dump_binary(project.path, board))
+    binary = build(
+        project.path, board, defines=("HAR_DUMP_LAYERS",), binary=_dump_binary(project.path, board)
+    )
     result = run(binary, board, inputs, project.output_bytes)
     model_bytes = model_bytes if model_bytes is not None else project.model.graph.description["bytes"]
-    return cross_check(model_bytes, inputs, result.outputs, label=f"{project.name} on {board}",
-                       layers=project.model.layers, layer_dump=result.layer_dump, layer_inputs=layer_inputs)
+    return cross_check(
+        model_bytes,
+        inputs,
+        result.outputs,
+        label=f"{project.name} on {board}",
+        layers=project.model.layers,
+        layer_dump=result.layer_dump,
+        layer_inputs=layer_inputs,
+    )
 
 
 def _dump_binary(path: Path, board: str) -> str:

@@ -41,8 +41,14 @@ def require_toolchain(board: str | Board) -> Board:
     return board
 
 
-def build(project_dir: str | Path, board: str | Board, *, defines: tuple[str, ...] = (),
-          binary: str | None = None, timeout_s: float = 300.0) -> Path:
+def build(
+    project_dir: str | Path,
+    board: str | Board,
+    *,
+    defines: tuple[str, ...] = (),
+    binary: str | None = None,
+    timeout_s: float = 300.0,
+) -> Path:
     """``make`` in the project folder; returns the binary. ``defines`` become ``-D`` flags
     (e.g. ``HAR_DUMP_LAYERS``, ``HAR_PROFILE_LAYERS``); ``binary`` names the output file."""
     board = require_toolchain(board)
@@ -54,7 +60,9 @@ def build(project_dir: str | Path, board: str | Board, *, defines: tuple[str, ..
     except subprocess.TimeoutExpired as exc:
         raise FirmwareError(f"build in {project_dir} timed out after {timeout_s:.0f} s") from exc
     if done.returncode != 0:
-        raise FirmwareError(f"build in {project_dir} failed ({' '.join(command)}):\n{done.stdout}{done.stderr}")
+        raise FirmwareError(
+            f"build in {project_dir} failed ({' '.join(command)}):\n{done.stdout}{done.stderr}"
+        )
     return project_dir / name
 
 
@@ -91,8 +99,14 @@ def parse_harness_output(stdout: str) -> tuple[tuple[int, ...], dict[int, int], 
     return tuple(inferences), layers, stack, done
 
 
-def run(binary: str | Path, board: str | Board, inputs: np.ndarray, output_bytes: int,
-        *, timeout_s: float | None = None) -> HarnessResult:
+def run(
+    binary: str | Path,
+    board: str | Board,
+    inputs: np.ndarray,
+    output_bytes: int,
+    *,
+    timeout_s: float | None = None,
+) -> HarnessResult:
     """Run the built firmware on ``inputs`` ((n, input bytes) of any 1-byte or float32 dtype)."""
     board = require_toolchain(board)
     data = np.ascontiguousarray(inputs)
@@ -101,16 +115,29 @@ def run(binary: str | Path, board: str | Board, inputs: np.ndarray, output_bytes
         run_dir = Path(tmp)
         (run_dir / "har_in.bin").write_bytes(data.tobytes())
         try:
-            done = subprocess.run(board.command(Path(binary).resolve()), cwd=run_dir, capture_output=True,
-                                  text=True, timeout=timeout_s or board.timeout_s)
+            done = subprocess.run(
+                board.command(Path(binary).resolve()),
+                cwd=run_dir,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s or board.timeout_s,
+            )
         except subprocess.TimeoutExpired as exc:
             raise FirmwareError(f"{binary} on {board.name} timed out") from exc
         inferences, layers, stack, finished = parse_harness_output(done.stdout)
         if done.returncode != 0 or finished != n:
-            raise FirmwareError(f"{binary} on {board.name} exited {done.returncode} after {finished} of {n} "
-                                f"inputs:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+            raise FirmwareError(
+                f"{binary} on {board.name} exited {done.returncode} after {finished} of {n} "
+                f"inputs:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
         outputs = np.frombuffer((run_dir / "har_out.bin").read_bytes(), np.uint8).reshape(n, output_bytes)
         dump = run_dir / "har_layers.bin"
-        return HarnessResult(outputs.copy(), inferences, layers, stack["stack_bytes"],
-                             stack["inference_stack_bytes"], done.stdout,
-                             dump.read_bytes() if dump.exists() else b"")
+        return HarnessResult(
+            outputs.copy(),
+            inferences,
+            layers,
+            stack["stack_bytes"],
+            stack["inference_stack_bytes"],
+            done.stdout,
+            dump.read_bytes() if dump.exists() else b"",
+        )

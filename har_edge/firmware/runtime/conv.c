@@ -46,7 +46,7 @@ void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
                 }
                 har_dot_rows(x, p->weights + c * k, k, k, p->input_offset, n, acc);
                 for (int32_t j = 0; j < n; ++j) {
-                    const int32_t v = har_requant(acc[j], p->multiplier[c + j], p->shift[c + j]) + p->output_zero;
+                    const int32_t v = har_requant(acc[j], p->multiplier[c + j], p->shift[c + j], HAR_ROUND_DOUBLE) + p->output_zero;
                     out[c + j] = har_clamp_s8(v, p->act_min, p->act_max);
                 }
             }

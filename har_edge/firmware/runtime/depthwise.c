@@ -22,7 +22,7 @@ void har_depthwise_s8(const har_conv_params *p, const int8_t *input, int8_t *out
                         acc += (row[kx * p->in_c] + p->input_offset) * w[kx * p->out_c];
                     }
                 }
-                const int32_t v = har_requant(acc, p->multiplier[c], p->shift[c]) + p->output_zero;
+                const int32_t v = har_requant(acc, p->multiplier[c], p->shift[c], HAR_ROUND_DOUBLE) + p->output_zero;
                 out[c] = har_clamp_s8(v, p->act_min, p->act_max);
             }
         }

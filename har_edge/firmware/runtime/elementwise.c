@@ -11,14 +11,14 @@ void har_lookup_s8(const int8_t *table, int32_t size, const int8_t *input, int8_
 
 static int32_t add_one(const har_binary_params *p, int32_t a, int32_t b)
 {
-    const int32_t x = har_requant((a + p->offset1) * (1 << p->left_shift), p->multiplier1, p->shift1);
-    const int32_t y = har_requant((b + p->offset2) * (1 << p->left_shift), p->multiplier2, p->shift2);
-    return har_requant(x + y, p->multiplier, p->shift) + p->output_zero;
+    const int32_t x = har_requant((a + p->offset1) * (1 << p->left_shift), p->multiplier1, p->shift1, HAR_ROUND_DOUBLE);
+    const int32_t y = har_requant((b + p->offset2) * (1 << p->left_shift), p->multiplier2, p->shift2, HAR_ROUND_DOUBLE);
+    return har_requant(x + y, p->multiplier, p->shift, HAR_ROUND_DOUBLE) + p->output_zero;
 }
 
 static int32_t mul_one(const har_binary_params *p, int32_t a, int32_t b)
 {
-    return har_requant((a + p->offset1) * (b + p->offset2), p->multiplier, p->shift) + p->output_zero;
+    return har_requant((a + p->offset1) * (b + p->offset2), p->multiplier, p->shift, HAR_ROUND_DOUBLE) + p->output_zero;
 }
 
 static void broadcast(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out,

@@ -17,7 +17,7 @@ void har_fc_s8(const har_fc_params *p, const int8_t *input, int8_t *output)
             }
             har_dot_rows(x, p->weights + u * p->weight_stride, p->weight_stride, p->depth, p->input_offset, n, acc);
             for (int32_t j = 0; j < n; ++j) {
-                const int32_t v = har_requant(acc[j], p->multiplier[u + j], p->shift[u + j]) + p->output_zero;
+                const int32_t v = har_requant(acc[j], p->multiplier[u + j], p->shift[u + j], HAR_ROUND_SINGLE) + p->output_zero;
                 out[u + j] = har_clamp_s8(v, p->act_min, p->act_max);
             }
         }

@@ -54,7 +54,7 @@ typedef struct {
 } har_softmax_params;
 
 typedef struct {
-    int32_t outer, copy, count;  /* count inputs; each copies copy[i] bytes per outer step */
+    int32_t outer, count;  /* count inputs, each copying sizes[i] bytes per outer step */
     const int32_t *sizes;
 } har_concat_params;
 
@@ -75,7 +75,7 @@ void har_lookup_s8(const int8_t *table, int32_t size, const int8_t *input, int8_
 void har_softmax_s8(const har_softmax_params *p, const int8_t *input, int8_t *output);
 void har_concat_s8(const har_concat_params *p, const int8_t *const *inputs, int8_t *output);
 void har_pad_s8(const har_pad_params *p, const int8_t *input, int8_t *output);
-void har_quantize_f32(float inverse_free_scale, int32_t zero_point, int32_t size, const float *input, int8_t *output);
+void har_quantize_f32(float scale, int32_t zero_point, int32_t size, const float *input, int8_t *output);
 void har_dequantize_s8(const float *table, int32_t size, const int8_t *input, float *output);
 
 #endif

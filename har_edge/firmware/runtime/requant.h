@@ -1,25 +1,40 @@
-/* The one fixed-point rescale every int8 kernel applies: TFLite's MultiplyByQuantizedMultiplier with
- * single rounding (as LiteRT builds it): (x * multiplier + 2^(30 - shift)) >> (31 - shift), the
- * multiplier in [2^30, 2^31) and the shift in [-31, 30] coming from the generator.
- *
- * For shift <= -2 (every usual convolution) the rounding term has a zero low word, so the result is
- * the high word of the 64-bit product plus 2^(-shift - 2), shifted right by -shift - 1: the same
- * bits with a 32-bit shift (on the M4: SMULL, ADD, ASR). Right shifts of negative values are
- * arithmetic (true of every compiler this code targets). */
+/* The one fixed-point rescale every int8 kernel applies: TFLite's MultiplyByQuantizedMultiplier,
+ * x * multiplier * 2^(shift - 31) rounded to an integer, with the multiplier in [2^30, 2^31) and the
+ * shift in [-31, 30] from the generator. LiteRT's reference kernels round it two ways (checked
+ * against BUILTIN_REF), so the kernel says which:
+ *   HAR_ROUND_SINGLE (FULLY_CONNECTED): (x * m + 2^(30 - shift)) >> (31 - shift), one rounding;
+ *   HAR_ROUND_DOUBLE (the others): gemmlowp's SaturatingRoundingDoublingHighMul (round half away
+ *   from zero) of x * 2^max(shift, 0), then RoundingDivideByPOT by max(-shift, 0) (half away too).
+ * The mode is a constant at every call site, so each kernel compiles to one of the two paths.
+ * Right shifts of negative values are arithmetic (true of every compiler this code targets). */
 #ifndef HAR_REQUANT_H
 #define HAR_REQUANT_H
 
 #include <stdint.h>
 
-static inline int32_t har_requant(int32_t x, int32_t multiplier, int32_t shift)
+enum { HAR_ROUND_SINGLE = 1, HAR_ROUND_DOUBLE = 2 };
+
+static inline int32_t har_requant(int32_t x, int32_t multiplier, int32_t shift, int mode)
 {
-    const int64_t product = (int64_t)x * multiplier;
-    if (shift <= -2) {
-        const int32_t high = (int32_t)(product >> 32);
-        return (high + ((int32_t)1 << (-shift - 2))) >> (-shift - 1);
+    if (mode == HAR_ROUND_SINGLE) {
+        const int64_t product = (int64_t)x * multiplier;
+        if (shift <= -2) { /* the rounding term has a zero low word: a 32-bit shift of the high word */
+            const int32_t high = (int32_t)(product >> 32);
+            return (high + ((int32_t)1 << (-shift - 2))) >> (-shift - 1);
+        }
+        const int32_t total = 31 - shift;
+        return (int32_t)((product + ((int64_t)1 << (total - 1))) >> total);
     }
-    const int32_t total = 31 - shift;
-    return (int32_t)((product + ((int64_t)1 << (total - 1))) >> total);
+    const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+    const int32_t a = (int32_t)((uint32_t)x << left);
+    if (a == INT32_MIN && multiplier == INT32_MIN) return INT32_MAX;
+    const int64_t product = (int64_t)a * multiplier;
+    const int64_t nudged = product + (product >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30)));
+    const int32_t high = (int32_t)(nudged >= 0 ? nudged >> 31 : -((-nudged) >> 31));
+    if (right == 0) return high;
+    const int32_t mask = (int32_t)(((int64_t)1 << right) - 1);
+    const int32_t remainder = high & mask, threshold = (mask >> 1) + (high < 0 ? 1 : 0);
+    return (high >> right) + (remainder > threshold ? 1 : 0);
 }
 
 static inline int8_t har_clamp_s8(int32_t x, int32_t lo, int32_t hi)

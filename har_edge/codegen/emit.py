@@ -49,7 +49,7 @@ class GeneratedModel:
 
 
 def check_name(name: str) -> str:
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name) or name == "har_harness":
         raise InputError(
             f"model name {name!r}: expected a C identifier in lower case (a-z, 0-9, _), "
             "starting with a letter, at most 40 characters"

@@ -1,7 +1,7 @@
 """Write a self-contained C project for a board: the generated model, the runtime sources it calls,
 the harness and the board folder, with the board's Makefile at the root.
 
-Layout: ``model/<name>_model.{c,h}`` + ``model/har_model.h`` (the harness's view of the model),
+Layout: ``model/<name>_model.{c,h}`` + ``model/har_harness_model.h`` (the harness's view of the model),
 ``runtime/`` (headers + the kernel files the model calls), ``harness/``, the board's files in
 ``host/`` or ``board/``, ``Makefile``; ``head/`` when a trainable head is included. Everything is
 generated (and refused, for unsupported models) before the folder is written, atomically.
@@ -92,7 +92,7 @@ def write_project(
         (staging / "model").mkdir()
         (staging / "model" / f"{name}_model.h").write_text(model.header)
         (staging / "model" / f"{name}_model.c").write_text(model.source)
-        (staging / "model" / "har_model.h").write_text(_harness_view(name))
+        (staging / "model" / "har_harness_model.h").write_text(_harness_view(name))
         (staging / "runtime").mkdir()
         for path in sorted(RUNTIME_DIR.glob("*.h")):
             shutil.copy(path, staging / "runtime" / path.name)

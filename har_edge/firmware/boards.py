@@ -57,3 +57,5 @@ register(
         timeout_s=300.0,
     )
 )
+
+from har_edge.firmware import mps2  # noqa: E402, F401  (registers mps2-an386)

@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 #include "har_board.h"
-#include "har_model.h"
+#include "har_harness_model.h"
 
 static unsigned char input[HAR_MODEL_INPUT_SIZE];
 static unsigned char output[HAR_MODEL_OUTPUT_SIZE];

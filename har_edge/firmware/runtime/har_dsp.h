@@ -13,7 +13,7 @@
 #define har_sxtb16 __sxtb16
 #define har_sxtab16 __sxtab16
 #define har_smlad __smlad
-#define har_ror __ror
+static inline uint32_t har_ror(uint32_t x, uint32_t n) { return (x >> n) | (x << (32 - n)); } /* one ROR */
 #elif defined(HAR_EMULATE_DSP)
 #define HAR_USE_DSP 1
 static inline uint32_t har_ror(uint32_t x, uint32_t n) { return (x >> n) | (x << (32 - n)); }

@@ -21,12 +21,10 @@ from har_edge.codegen.head import HeadSpec, write_head
 from har_edge.errors import InputError
 from har_edge.trainable_head import HeadWeights, parameter_names
 
-BOARDS = ("host", "mps2-an386")
 SET_WEIGHTS, GET_WEIGHTS, INFER, TRAIN, SAVE, LOAD, COUNTERS, INIT = range(1, 9)
 NO_TEAR = 0xFFFFFFFF
 ERASED = 0xFF
 HOST_FLAGS = ("-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")  # as the boards build
-RUN_TIMEOUT_S = 600.0
 _TRAIN_LINE = re.compile(r"^HAR train (\d+) batch (\d+) instructions (\d+)$", re.MULTILINE)
 _RAM_LINE = re.compile(r"^HAR ram head_bytes (\d+) batch_cache_bytes (\d+)$", re.MULTILINE)
 
@@ -151,8 +149,6 @@ class HeadFirmware:
     """The head harness for ``spec`` built for ``board`` in ``workdir`` (a temporary folder if None)."""
 
     def __init__(self, spec: HeadSpec, board: str = "host", workdir: str | Path | None = None) -> None:
-        if board not in BOARDS:
-            raise InputError(f"board {board!r}, expected one of {BOARDS}")
         self.spec, self.board = spec, board
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="har_edge_head_"))
         self.binary = self._build()
@@ -190,40 +186,44 @@ class HeadFirmware:
 
 def build_project(project: Path, board: str, defines: dict[str, int] | None = None) -> Path:
     """Build every ``*/*.c`` of ``project`` for ``board`` (gcc on the host; the board's Makefile
-    otherwise) with ``-D`` ``defines``; returns the executable or image."""
-    flags = ["-ffp-contract=off", *(f"-D{name}={value}" for name, value in (defines or {}).items())]
-    _add_board_files(project, board)
-    if board == "host":
-        includes = sorted({path.parent for path in project.glob("*/*.h")})
-        return compile_host(sorted(project.glob("*/*.c")), includes, project / "app", flags)
-    from har_edge.firmware import mps2
+    otherwise) with ``-D`` ``defines``; returns the executable or image. A missing tool is a
+    ``ToolchainMissingError`` naming the Debian packages."""
+    from har_edge.firmware.build import require_toolchain
 
+    spec = require_toolchain(board)
+    flags = ["-ffp-contract=off", *(f"-D{name}={value}" for name, value in (defines or {}).items())]
+    _add_board_files(project, spec.name)
+    if spec.name == "host":
+        includes = sorted({path.parent for path in project.glob("*/*.h")})
+        return compile_host(sorted(project.glob("*/*.c")), includes, project / spec.binary, flags)
     command = ["make", "-C", str(project), f"CFLAGS_EXTRA={' '.join(flags)}"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise InputError(f"make for {board} failed:\n{done.stdout[-4000:]}{done.stderr[-4000:]}")
-    return project / mps2.ELF_NAME
+    return project / spec.binary
 
 
-def run_binary(binary: Path, board: str, run_dir: Path, timeout_s: float = RUN_TIMEOUT_S) -> str:
-    """Run a built harness with ``run_dir`` as its working directory; its stdout. A nonzero exit is an
-    ``InputError`` showing the output's end."""
-    if board == "host":
-        try:
-            done = subprocess.run(
-                [str(binary)], cwd=run_dir, capture_output=True, text=True, timeout=timeout_s, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise InputError(f"{binary} ran past {timeout_s} s") from exc
-        code, stdout = done.returncode, done.stdout
-    else:
-        from har_edge.firmware import mps2
+def run_binary(binary: Path, board: str, run_dir: Path) -> str:
+    """Run a built harness (the board's command, ``run_dir`` as the working directory, the board's
+    timeout); its stdout. A nonzero exit or a timeout is an ``InputError`` showing the output's end."""
+    from har_edge.firmware.boards import get_board
 
-        done = mps2.run_image(binary, run_dir, timeout_s=timeout_s)
-        code, stdout = done.returncode, done.stdout
-    if code != 0:
-        raise InputError(f"{binary.name} on {board} exited with {code}:\n{stdout[-2000:]}")
-    return stdout
+    spec = get_board(board)
+    try:
+        done = subprocess.run(
+            spec.command(binary),
+            cwd=run_dir,
+            capture_output=True,
+            text=True,
+            timeout=spec.timeout_s,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise InputError(f"{binary.name} on {board} ran past {spec.timeout_s:.0f} s") from exc
+    if done.returncode != 0:
+        raise InputError(f"{binary.name} on {board} exited with {done.returncode}:\n{done.stdout[-2000:]}")
+    return done.stdout
 
 
 def compile_host(sources: list[Path], includes: list[Path], output: Path, flags: list[str]) -> Path:

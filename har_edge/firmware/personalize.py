@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -158,14 +157,11 @@ def write_personalization_project(
     """The project folder (int8 base as ``base``, head, personalize harness) for ``n_pool`` training
     and held-out windows and ``n_eval`` evaluation windows; returns its -D values."""
     from har_edge.codegen.project import write_project
-    from har_edge.firmware.boards import BOARDS
 
     spec = head_spec(bundle)
     base = mcu_base_bundle(bundle).base  # refuses a bundle without an MCU base
-    info = write_project(base, out_dir, board if board in BOARDS else "host", BASE_NAME)
+    info = write_project(base, out_dir, board, BASE_NAME)
     (out_dir / "harness" / "harness.c").unlink()  # personalize_harness.c has the main()
-    if board != "host" and (out_dir / "host").exists():
-        shutil.rmtree(out_dir / "host")
     write_head(spec, out_dir / "head", harness="personalize_harness.c")
     cached = n_pool if n_pool * info.output_bytes <= FEATURE_CACHE_LIMIT_BYTES else 0
     return {"PERSONALIZE_MAX_WINDOWS": n_pool + n_eval, "PERSONALIZE_CACHED_WINDOWS": cached}

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from har_edge.firmware import mps2  # noqa: F401  (registers mps2-an386)
 from har_edge.firmware.boards import Board, get_board
 
 PROJECT_NAME = "net"  # the generated model's C name: net_model.h, net_invoke()

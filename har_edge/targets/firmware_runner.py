@@ -163,6 +163,7 @@ def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any]) 
         details={
             **details,
             "firmware": measured,
+            "parity": parity,
             "cycles_per_instruction": profile.cycles_per_instruction,
             "cpi_source": profile.cpi_source,
             "source": profile.source,

@@ -1,0 +1,225 @@
+"""The trainable head on the microcontroller, measured on the emulated Cortex-M4F (mps2-an386, QEMU
+``-icount shift=0``: instruction counts with a resolution of 40).
+
+1. Per head shape: instructions per SGD step at batch 1 and 32, RAM (parameters + step scratch + the
+   mini-batch cache at ``HEAD_MAX_BATCH`` 32), whether it fits a 256 KiB-RAM board (and the largest
+   batch that does), and the worst relative difference to the head's ``train`` signature in LiteRT
+   after 1 and 100 steps (alternating batches of 1 and 32, rate 0.01, seeded random features).
+2. A whole personalization run on the golden dense bundle for a new wearer (wrist smartwatch): the
+   firmware (int8 C base + C SGD) against the host ``Personalizer`` on base.tflite and on the MCU
+   base's features, with the same schedule and seed.
+
+    python benchmarks/head_firmware_report.py [--board mps2-an386] [--epochs 60] [--out report.json]
+
+Needs TensorFlow (``head_tflite`` builds the LiteRT reference heads) and the ARM toolchain + QEMU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from har_edge.codegen.head import HeadSpec, head_spec
+from har_edge.firmware.checkpoint import SlotStorage
+from har_edge.firmware.head_harness import HeadCommands, HeadFirmware
+from har_edge.firmware.personalize import Schedule, personalize_on_board, personalize_on_host
+from har_edge.runtime.bundle import open_bundle
+from har_edge.runtime.classifier import HeadSession
+from har_edge.trainable_head import HeadWeights, head_tflite
+
+GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden" / "dense_int8"
+RAM_BUDGET = 256 * 1024
+SHAPES = (  # name, features, hidden, classes
+    ("cnn pooled features, 4 classes", 48, None, 4),
+    ("cnn pooled features, 32 hidden, 4 classes", 48, 32, 4),
+    ("golden dense bundle (400 features), 4 classes", 400, None, 4),
+    ("dense seed model's 1,600 features, 4 classes", 1600, None, 4),
+    ("dense seed model's 1,600 features, 12 classes", 1600, None, 12),
+)
+STEPS, RATE = 100, 0.01
+
+
+def ram_bytes(spec: HeadSpec, max_batch: int) -> int:
+    w = spec.weights
+    hidden = w.hidden or 0
+    return 4 * (spec.n_parameters + max_batch * (w.n_classes + 2 * hidden + w.n_features + w.n_classes))
+
+
+def largest_fitting_batch(spec: HeadSpec) -> int:
+    return max((b for b in range(0, 257) if ram_bytes(spec, b) <= RAM_BUDGET), default=0)
+
+
+def _relative(got: np.ndarray, want: np.ndarray) -> float:
+    return float(np.abs(got.astype(np.float64) - want).max() / np.abs(want).max())
+
+
+def measure_shape(name: str, f: int, hidden: int | None, c: int, board: str, workdir: Path) -> dict:
+    weights = HeadWeights.random(f, c, hidden, seed=0)
+    spec = HeadSpec(weights, tuple(f"class{i}" for i in range(c)), "0" * 64, "0" * 64, max_batch=32)
+    session = HeadSession(head_tflite(weights), num_threads=1)
+    rng = np.random.default_rng(0)
+    commands, losses, after_1 = HeadCommands(spec), [], None
+    for k in range(STEPS):
+        n = 1 if k % 2 == 0 else 32
+        x = rng.normal(0, 1, (n, f)).astype(np.float32)
+        y = np.eye(c, dtype=np.float32)[rng.integers(0, c, n)]
+        commands.train(x, y, RATE)
+        losses.append(session.train_step(x, y, RATE))
+        if k == 0:
+            commands.get_weights()
+            after_1 = session.named_weights()
+    commands.get_weights()
+    run = HeadFirmware(spec, board, workdir / f"shape_{f}_{hidden}_{c}").run(commands)
+    trains = [r for r in run.results if hasattr(r, "loss")]
+    c_after_1, c_after_100 = (r for r in run.results if isinstance(r, dict))
+    after_100 = session.named_weights()
+    return {
+        "shape": name,
+        "features": f,
+        "hidden": hidden,
+        "classes": c,
+        "instructions_batch_1": int(np.median(run.train_instructions[0::2])),
+        "instructions_batch_32": int(np.median(run.train_instructions[1::2])),
+        "parameter_bytes": 4 * spec.n_parameters,
+        "ram_bytes_batch_32": ram_bytes(spec, 32),
+        "fits_256k_at_batch_32": ram_bytes(spec, 32) <= RAM_BUDGET,
+        "largest_batch_in_256k": largest_fitting_batch(spec),
+        "checkpoint_slot_bytes": spec.slot_bytes,
+        "worst_loss_rel_diff": float(
+            np.max(np.abs(np.array([r.loss for r in trains]) - losses) / np.abs(losses))
+        ),
+        "worst_weight_rel_diff_after_1": max(_relative(c_after_1[k], v) for k, v in after_1.items()),
+        "worst_weight_rel_diff_after_100": max(_relative(c_after_100[k], v) for k, v in after_100.items()),
+        "rolled_back_steps": sum(r.status != 0 for r in trains),
+    }
+
+
+def wearer(seed: int = 11):
+    from har_edge.data.synthetic import SyntheticConfig, generate
+    from har_edge.data.windows import WindowConfig, make_windows
+    from har_edge.types import ACC_CHANNELS
+
+    bundle = open_bundle(GOLDEN)
+    config = SyntheticConfig(
+        subjects=1,
+        seconds_per_activity=40,
+        position="wrist",
+        device="smartwatch",
+        seed=seed,
+        classes=tuple(bundle.manifest.class_labels),
+        gyroscope=False,
+    )
+    windows, _ = make_windows(generate(config), WindowConfig(window=50, hop=25, channels=ACC_CHANNELS))
+    labels = np.asarray(windows.class_names)[windows.y]
+    first = windows.start < windows.start.max() / 2
+    return windows.x[first], labels[first], windows.x[~first], labels[~first]
+
+
+def measure_personalization(board: str, epochs: int, workdir: Path) -> dict:
+    data = wearer()
+    schedule = Schedule(epochs=epochs)
+    on_board = personalize_on_board(
+        GOLDEN, *data, board=board, schedule=schedule, workdir=workdir / "personalize"
+    )
+    host = personalize_on_host(GOLDEN, *data, schedule=schedule, learning_rate=on_board.learning_rate)
+    same_features = personalize_on_host(
+        GOLDEN, *data, schedule=schedule, learning_rate=on_board.learning_rate, mcu_base=True
+    )
+    slot_index, slot = SlotStorage(on_board.storage, head_spec(open_bundle(GOLDEN)).slot_bytes).newest()
+    return {
+        "windows_train_pool": len(data[1]),
+        "windows_eval": len(data[3]),
+        "epochs": epochs,
+        "learning_rate": on_board.learning_rate,
+        "board": {
+            "before": on_board.accuracy_before,
+            "after": on_board.accuracy_after,
+            "best_epoch": on_board.best_epoch,
+            "rolled_back_steps": on_board.rolled_back_steps,
+        },
+        "host_base_tflite": {
+            "before": host.accuracy_before,
+            "after": host.accuracy_after,
+            "best_epoch": host.history.best_epoch,
+        },
+        "host_mcu_base_features": {
+            "before": same_features.accuracy_before,
+            "after": same_features.accuracy_after,
+            "best_epoch": same_features.history.best_epoch,
+        },
+        "worst_weight_rel_diff_vs_host_same_features": max(
+            _relative(on_board.weights[k], v) for k, v in same_features.weights.items()
+        ),
+        "step_instructions": on_board.step_instructions,
+        "base_instructions_per_window": on_board.base_instructions,
+        "ram_bytes": on_board.ram_bytes,
+        "stack_bytes": on_board.stack_bytes,
+        "checkpoint": {"slot": slot_index, "sequence": slot.sequence, "storage_bytes": len(on_board.storage)},
+    }
+
+
+def markdown(shapes: list[dict], run: dict) -> str:
+    lines = [
+        "| head | instr/step b=1 | instr/step b=32 | params B | RAM B (b=32) | fits 256 KiB | max batch | "
+        "worst rel diff 1 / 100 steps |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in shapes:
+        fits = "yes" if s["fits_256k_at_batch_32"] else "NO"
+        cells = [
+            s["shape"],
+            f"{s['instructions_batch_1']:,}",
+            f"{s['instructions_batch_32']:,}",
+            f"{s['parameter_bytes']:,}",
+            f"{s['ram_bytes_batch_32']:,}",
+            fits,
+            str(s["largest_batch_in_256k"]),
+            f"{s['worst_weight_rel_diff_after_1']:.1e} / {s['worst_weight_rel_diff_after_100']:.1e}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    runs = (
+        ("firmware", run["board"]),
+        ("host Personalizer, base.tflite", run["host_base_tflite"]),
+        ("host Personalizer, MCU base", run["host_mcu_base_features"]),
+    )
+    lines += [
+        "",
+        f"Personalization ({run['windows_train_pool']} windows, {run['epochs']} epochs, "
+        f"rate {run['learning_rate']:.4f}):",
+    ]
+    lines += [
+        f"- {name}: {r['before']:.1%} -> {r['after']:.1%} (best epoch {r['best_epoch']})" for name, r in runs
+    ]
+    lines += [
+        f"- instructions per SGD step by batch size: {run['step_instructions']}; "
+        f"int8 base per window: {run['base_instructions_per_window']:,}",
+        f"- RAM bytes: {run['ram_bytes']}; checkpoint: {run['checkpoint']}",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--board", default="mps2-an386")
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="head_report_") as tmp:
+        workdir = Path(tmp)
+        shapes = [measure_shape(*shape, args.board, workdir) for shape in SHAPES]
+        run = measure_personalization(args.board, args.epochs, workdir)
+    print(markdown(shapes, run))
+    if args.out:
+        args.out.write_text(
+            json.dumps({"board": args.board, "shapes": shapes, "personalization": run}, indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()

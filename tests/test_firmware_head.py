@@ -168,3 +168,32 @@ def test_ram_report_counts_parameters_scratch_and_batch_cache(host_firmware):
     f, c, batch = spec.weights.n_features, spec.weights.n_classes, spec.max_batch
     assert run.ram_bytes == spec.ram_bytes == 4 * (f * c + c + batch * c)
     assert run.batch_cache_bytes == spec.batch_cache_bytes == 4 * batch * (f + c)
+
+
+def test_step_near_overflow_is_checked_exactly_and_applied_when_finite(host_firmware):
+    """Weights of 2e38 exceed the fast bound (FLT_MAX / 2), but their feature is 0 in the batch: every
+    updated value is finite, so the exact check passes and the step matches the train signature."""
+    spec, rng = host_firmware.spec, np.random.default_rng(6)
+    w0, b0 = (np.array(a) for a in spec.weights.layers[0])
+    w0[5] = 2e38
+    huge = HeadWeights(((w0, b0),))
+    x = rng.normal(0, 1, (8, spec.weights.n_features)).astype(np.float32)
+    x[:, 5] = 0.0
+    y = np.eye(spec.weights.n_classes, dtype=np.float32)[rng.integers(0, 4, 8)]
+    commands = HeadCommands(spec)
+    commands.set_weights(huge)
+    commands.train(x, y, RATE)
+    commands.get_weights()
+    commands.counters()
+    step, after, rolled_back = host_firmware.run(commands).results
+    session = HeadSession(open_bundle(GOLDEN).head, num_threads=1)
+    session.set_weights(huge)
+    loss = session.train_step(x, y, RATE)
+    assert (step.status, rolled_back) == (APPLIED, 0)
+    assert abs(step.loss - loss) < TRAIN_TOLERANCE * loss
+    expected = session.named_weights()
+    np.testing.assert_array_equal(after["w0"][5], expected["w0"][5])
+    assert (
+        relative_difference(np.delete(after["w0"], 5, 0), np.delete(expected["w0"], 5, 0)) < TRAIN_TOLERANCE
+    )
+    assert relative_difference(after["b0"], expected["b0"]) < TRAIN_TOLERANCE

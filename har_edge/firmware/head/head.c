@@ -1,6 +1,7 @@
 /* Float head: inference and a guarded SGD step (see head.h for the math contract and the rollback). */
 #include "head.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -158,18 +159,91 @@ static bool update_layer(const layer *l, const float *in, const float *delta, ui
     return true;
 }
 
-/* Both passes (check, then store) over every layer; the gradients of all layers are computed from the
- * weights before the step, since hidden_delta was derived before any store. */
-static bool update_all(const float *features, uint32_t batch, float rate, bool store)
+/* One layer's part of a step: its parameters, its input and the loss gradient at its output. */
+typedef struct {
+    layer l;
+    const float *in;
+    const float *delta;
+} layer_step;
+
+#define HEAD_LAYERS (HEAD_HIDDEN > 0 ? 2 : 1)
+#define SAFE_MAGNITUDE (FLT_MAX / 2) /* below this, rounding in a bound cannot reach infinity */
+
+static float weight_bound[HEAD_LAYERS]; /* >= the largest |parameter| of each layer */
+static bool bounds_known;
+
+/* The gradients of all layers come from the weights before the step: hidden_delta is derived before
+ * any store, and the output layer (stored first) is no input of the hidden layer's gradient. */
+static void layer_steps(const float *features, layer_step *steps)
 {
-    const layer last = output_layer();
 #if HEAD_HIDDEN > 0
-    const layer first = hidden_layer();
-    return update_layer(&last, hidden, logits, batch, rate, store)
-        && update_layer(&first, features, hidden_delta, batch, rate, store);
+    const layer_step first = {hidden_layer(), features, hidden_delta};
+    const layer_step last = {output_layer(), hidden, logits};
+    steps[0] = last;
+    steps[1] = first;
 #else
-    return update_layer(&last, features, logits, batch, rate, store);
+    const layer_step last = {output_layer(), features, logits};
+    steps[0] = last;
 #endif
+}
+
+/* The largest |v[k]|, or INFINITY when any element is NaN or infinite (then every bound fails). */
+static float abs_max(const float *v, uint32_t n)
+{
+    float largest = 0.0f;
+    for (uint32_t k = 0; k < n; k++) {
+        const float a = fabsf(v[k]);
+        if (!(a <= FLT_MAX)) {
+            return INFINITY;
+        }
+        largest = a > largest ? a : largest;
+    }
+    return largest;
+}
+
+/* An upper bound of |rate * gradient| for every parameter of the layer: |sum_s in[s][i] delta[s][j]|
+ * <= max|in| * sum_s max_j |delta[s][j]|, and the bias gradient <= sum_s max_j |delta[s][j]|. NaN or
+ * infinite when the rate, the inputs or the deltas are not finite. */
+static float change_bound(const layer_step *step, uint32_t batch, float rate)
+{
+    float delta_mass = 0.0f;
+    for (uint32_t s = 0; s < batch; s++) {
+        delta_mass += abs_max(step->delta + s * step->l.outputs, step->l.outputs);
+    }
+    const float in = abs_max(step->in, batch * step->l.inputs);
+    return fabsf(rate) * delta_mass * (in > 1.0f ? in : 1.0f);
+}
+
+static float layer_magnitude(const layer *l) { return abs_max(l->w, (l->inputs + 1) * l->outputs); }
+
+/* Store the step when every updated parameter is finite (else leave all unchanged); returns whether
+ * it was stored. Fast path: when the weights' bound plus the change bound stays far from overflow for
+ * every layer, no updated value can be NaN or infinite, and one store pass suffices; otherwise an exact
+ * check pass (the same arithmetic, not stored) decides first. */
+static bool apply_if_finite(const float *features, uint32_t batch, float rate)
+{
+    layer_step steps[HEAD_LAYERS];
+    layer_steps(features, steps);
+    float change[HEAD_LAYERS];
+    bool bounded = true;
+    for (int k = 0; k < HEAD_LAYERS; k++) {
+        if (!bounds_known) {
+            weight_bound[k] = layer_magnitude(&steps[k].l);
+        }
+        change[k] = change_bound(&steps[k], batch, rate);
+        bounded = bounded && weight_bound[k] + change[k] <= SAFE_MAGNITUDE;
+    }
+    bounds_known = true;
+    for (int k = 0; k < HEAD_LAYERS && !bounded; k++) {
+        if (!update_layer(&steps[k].l, steps[k].in, steps[k].delta, batch, rate, false)) {
+            return false;
+        }
+    }
+    for (int k = 0; k < HEAD_LAYERS; k++) {
+        update_layer(&steps[k].l, steps[k].in, steps[k].delta, batch, rate, true);
+        weight_bound[k] = bounded ? weight_bound[k] + change[k] : layer_magnitude(&steps[k].l);
+    }
+    return true;
 }
 
 #if HEAD_HIDDEN > 0
@@ -211,12 +285,11 @@ float head_train_step(const float *features, const float *onehot, uint32_t batch
     backprop_hidden(batch);
 #endif
     const bool sane_loss = isfinite(loss) && loss <= HEAD_DIVERGED_LOSS;
-    if (!sane_loss || !update_all(features, batch, learning_rate, false)) {
+    if (!sane_loss || !apply_if_finite(features, batch, learning_rate)) {
         rolled_back++;
         last_status = HEAD_STEP_ROLLED_BACK;
         return loss;
     }
-    update_all(features, batch, learning_rate, true);
     last_status = HEAD_STEP_APPLIED;
     return loss;
 }
@@ -228,12 +301,21 @@ uint32_t head_rolled_back_steps(void) { return rolled_back; }
 void head_init(void)
 {
     memcpy(params, head_initial_params, sizeof params);
+    bounds_known = false;
     rolled_back = 0;
     last_status = HEAD_STEP_APPLIED;
 }
 
 void head_get_weights(float *out) { memcpy(out, params, sizeof params); }
 
-void head_set_weights(const float *in) { memcpy(params, in, sizeof params); }
+void head_set_weights(const float *in)
+{
+    memcpy(params, in, sizeof params);
+    bounds_known = false;
+}
 
-float *head_parameters(void) { return params; }
+float *head_parameters(void)
+{
+    bounds_known = false; /* the caller may write them */
+    return params;
+}

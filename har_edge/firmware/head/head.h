@@ -10,9 +10,14 @@
  *
  * Guard rail: a step whose loss (computed before the step, as `train` reports it) is NaN/Inf or above
  * HEAD_DIVERGED_LOSS, or that would make any parameter NaN/Inf, is rolled back and counted. Rollback
- * costs no RAM: the step first computes every updated parameter without storing it and checks that it
- * is finite, then, only if all are, computes and stores them (a second pass over the same arithmetic,
- * so the stored values are exactly the checked ones). */
+ * costs no RAM (no gradient buffer, no second copy of the weights): before storing anything the step
+ * proves that every updated parameter is finite. Usually by a bound: it keeps an upper bound of each
+ * layer's largest |parameter| and bounds |rate * gradient| by |rate| * max|input| * sum over the batch
+ * of max|delta| (a scan of the inputs and deltas, no extra pass over the weights); while their sum stays
+ * below FLT_MAX / 2 no update can overflow, and with finite inputs none can be NaN. When the bound is
+ * inconclusive (a huge rate or weights near overflow, or non-finite inputs), an exact check pass
+ * computes every updated parameter without storing it first, and the store pass then repeats the same
+ * arithmetic, so the stored values are exactly the checked ones. */
 #ifndef HAR_HEAD_H
 #define HAR_HEAD_H
 

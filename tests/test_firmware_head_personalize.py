@@ -67,3 +67,20 @@ def test_the_checkpoint_the_firmware_wrote_holds_its_final_weights_for_the_host(
     for name, array in checkpoint.weights.named().items():
         np.testing.assert_array_equal(array, on_board.weights[name])
     assert checkpoint.labels == CLASSES
+
+
+def test_a_new_label_set_starts_the_same_fresh_head_on_the_board_as_on_the_host(tmp_path):
+    renamed = {"WALKING": "walk", "SITTING": "sit", "STANDING": "stand", "LAYING": "lie"}
+    x, y, x_eval, y_eval = wearer()
+    data = (x, [renamed[v] for v in y], x_eval, [renamed[v] for v in y_eval])
+    labels = ("lie", "sit", "stand", "walk")
+    short = Schedule(epochs=4, learning_rate=0.5, holdout=0.2, seed=5)
+    on_board = personalize_on_board(
+        GOLDEN, *data, board="host", schedule=short, head_labels=labels, workdir=tmp_path
+    )
+    host = personalize_on_host(GOLDEN, *data, schedule=short, mcu_base=True, head_labels=labels)
+    assert on_board.accuracy_before == host.accuracy_before
+    assert abs(on_board.accuracy_after - host.accuracy_after) <= 0.01
+    for name, array in host.weights.items():
+        assert np.abs(on_board.weights[name] - array).max() <= 1e-4 * np.abs(array).max()
+    assert host_checkpoint(on_board.storage, head_spec(open_bundle(GOLDEN), labels=labels)).labels == labels

@@ -91,9 +91,14 @@ class HeadSpec:
 
 
 def head_spec(
-    bundle: Bundle, *, max_batch: int = DEFAULT_MAX_BATCH, weights: HeadWeights | None = None
+    bundle: Bundle,
+    *,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    weights: HeadWeights | None = None,
+    labels: Sequence[str] | None = None,
 ) -> HeadSpec:
-    """The spec of ``bundle``'s head (weights as exported unless ``weights`` is given), read with LiteRT."""
+    """The spec of ``bundle``'s head, read with LiteRT: its exported weights and the manifest's labels
+    unless ``weights`` (of the exported shapes) or ``labels`` (as many as the head has classes) are given."""
     from har_edge.runtime.classifier import HeadSession, check_head_shapes
 
     session = HeadSession(bundle.head, num_threads=1)
@@ -103,7 +108,7 @@ def head_spec(
     files = bundle.manifest.files
     return HeadSpec(
         weights=weights,
-        labels=tuple(bundle.manifest.class_labels),
+        labels=tuple(bundle.manifest.class_labels if labels is None else labels),
         base_sha256=files[BASE_FILE].sha256,
         head_sha256=files[HEAD_FILE].sha256,
         max_batch=max_batch,

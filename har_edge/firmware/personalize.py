@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from har_edge.codegen.head import head_spec, write_head
+from har_edge.codegen.head import HeadSpec, head_spec, write_head
 from har_edge.errors import InputError
 from har_edge.firmware.head_harness import ERASED, build_project, run_binary, unflatten
 from har_edge.runtime.bundle import BASE_FILE, MCU_BASE_FILE, Bundle, open_bundle
@@ -40,6 +40,7 @@ from har_edge.runtime.personalize import (
     auto_learning_rate,
     scheduled_rate,
 )
+from har_edge.trainable_head import HeadWeights
 
 NO_PATIENCE = 0xFFFFFFFF
 BASE_NAME = "base"
@@ -143,22 +144,39 @@ def board_inputs(bundle: Bundle, windows: np.ndarray) -> np.ndarray:
     return quantize(normalized, {"dtype": np.int8, "quantization": (q.scale, q.zero_point)})
 
 
-def label_indices(bundle: Bundle, labels: Sequence[str]) -> np.ndarray:
-    known = list(bundle.manifest.class_labels)
+def label_indices(known: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    known = list(known)
     unknown = sorted(set(labels) - set(known))
     if unknown:
-        raise InputError(f"unknown label(s) {unknown}; the bundle's head knows {known}")
+        raise InputError(f"unknown label(s) {unknown}; the head learns {known}")
     return np.array([known.index(label) for label in labels], np.int64)
 
 
+def board_head(
+    bundle: Bundle, head_labels: Sequence[str] | None, start: HeadWeights | None, seed: int
+) -> HeadSpec:
+    """The head the firmware starts from, as ``Personalizer`` chooses it: the bundle's head for its own
+    labels, a Glorot head seeded with ``seed`` for other label names (as many as the head has
+    outputs); ``start`` (e.g. a resumed checkpoint's weights) overrides the weights."""
+    from har_edge.runtime.classifier import checked_labels
+
+    exported = head_spec(bundle)
+    labels = checked_labels(
+        exported.labels if head_labels is None else head_labels, exported.weights.n_classes
+    )
+    if start is None and labels != exported.labels:
+        w = exported.weights
+        start = HeadWeights.random(w.n_features, w.n_classes, w.hidden, seed)
+    return head_spec(bundle, weights=start, labels=labels)
+
+
 def write_personalization_project(
-    bundle: Bundle, out_dir: Path, board: str, n_pool: int, n_eval: int
+    bundle: Bundle, spec: HeadSpec, out_dir: Path, board: str, n_pool: int, n_eval: int
 ) -> dict[str, int]:
     """The project folder (int8 base as ``base``, head, personalize harness) for ``n_pool`` training
     and held-out windows and ``n_eval`` evaluation windows; returns its -D values."""
     from har_edge.codegen.project import write_project
 
-    spec = head_spec(bundle)
     base = mcu_base_bundle(bundle).base  # refuses a bundle without an MCU base
     info = write_project(base, out_dir, board, BASE_NAME)
     (out_dir / "harness" / "harness.c").unlink()  # personalize_harness.c has the main()
@@ -176,11 +194,15 @@ def personalize_on_board(
     *,
     board: str = "mps2-an386",
     schedule: Schedule = Schedule(),
+    head_labels: Sequence[str] | None = None,
+    start: HeadWeights | None = None,
     workdir: str | Path | None = None,
 ) -> BoardPersonalization:
-    """Personalize the bundle's head inside the firmware on ``board`` (see the module docstring)."""
+    """Personalize the bundle's head inside the firmware on ``board`` (see the module docstring);
+    ``head_labels`` and ``start`` as ``board_head`` takes them."""
     bundle = open_bundle(bundle_path)
-    y, y_eval = label_indices(bundle, list(labels)), label_indices(bundle, list(eval_labels))
+    spec = board_head(bundle, head_labels, start, schedule.seed)
+    y, y_eval = label_indices(spec.labels, list(labels)), label_indices(spec.labels, list(eval_labels))
     if len(y) != len(windows) or len(y_eval) != len(eval_windows):
         raise InputError(f"{len(y)} labels for {len(windows)} windows, {len(y_eval)} for {len(eval_windows)}")
     rate = schedule.learning_rate
@@ -194,7 +216,7 @@ def personalize_on_board(
     plan = Plan.of(len(y), schedule, rate)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="har_edge_personalize_"))
     project = workdir / "project"
-    defines = write_personalization_project(bundle, project, board, len(y), len(y_eval))
+    defines = write_personalization_project(bundle, spec, project, board, len(y), len(y_eval))
     binary = build_project(project, board, defines)
     run_dir = workdir / "run"
     run_dir.mkdir(exist_ok=True)
@@ -202,7 +224,6 @@ def personalize_on_board(
         np.concatenate([board_inputs(bundle, windows), board_inputs(bundle, eval_windows)]).tobytes()
     )
     (run_dir / "har_plan.bin").write_bytes(plan.to_bytes(y, y_eval))
-    spec = head_spec(bundle)
     (run_dir / "har_ckpt.bin").write_bytes(bytes([ERASED]) * (2 * spec.slot_bytes))
     stdout = run_binary(binary, board, run_dir)
     return _result(
@@ -293,6 +314,7 @@ def personalize_on_host(
     schedule: Schedule = Schedule(),
     learning_rate: float | None = None,
     mcu_base: bool = False,
+    head_labels: Sequence[str] | None = None,
 ) -> HostPersonalization:
     """The same run through the host ``Personalizer`` (LiteRT), for comparison; ``mcu_base``: on the
     features of the bundle's MCU base (the firmware's) instead of base.tflite's."""
@@ -300,9 +322,8 @@ def personalize_on_host(
     from har_edge.runtime.personalize import Personalizer
 
     bundle = open_bundle(bundle_path)
-    personalizer = Personalizer(
-        Classifier(mcu_base_bundle(bundle) if mcu_base else bundle), seed=schedule.seed
-    )
+    classifier = Classifier(mcu_base_bundle(bundle) if mcu_base else bundle)
+    personalizer = Personalizer(classifier, labels=head_labels, seed=schedule.seed)
     personalizer.add(windows, list(labels))
     before = personalizer.evaluate(eval_windows, list(eval_labels)).accuracy
     history = personalizer.fit(

@@ -197,3 +197,36 @@ def test_step_near_overflow_is_checked_exactly_and_applied_when_finite(host_firm
         relative_difference(np.delete(after["w0"], 5, 0), np.delete(expected["w0"], 5, 0)) < TRAIN_TOLERANCE
     )
     assert relative_difference(after["b0"], expected["b0"]) < TRAIN_TOLERANCE
+
+
+COMPILERS = {
+    "host": ["gcc"],
+    "mps2-an386": [
+        "arm-none-eabi-gcc",
+        "-mcpu=cortex-m4",
+        "-mthumb",
+        "-mfpu=fpv4-sp-d16",
+        "-mfloat-abi=hard",
+    ],
+}
+
+
+@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("standard", ["c99", "c11"])
+def test_head_sources_compile_warning_free_as_iso_c(board, standard, golden_spec, tmp_path):
+    import subprocess
+
+    from har_edge.codegen.head import write_head
+    from har_edge.firmware.head_harness import FIRMWARE_DIR
+
+    if board != "host":
+        from tests.arm_tools import require_arm_tools
+
+        require_arm_tools()
+    write_head(golden_spec, tmp_path, harness="head_harness.c")
+    flags = [f"-std={standard}", "-pedantic", "-Wall", "-Wextra", "-Werror", "-O2"]
+    includes = [f"-I{tmp_path}", f"-I{FIRMWARE_DIR / 'harness'}"]
+    for source in sorted(tmp_path.glob("*.c")):
+        command = [*COMPILERS[board], *flags, *includes, "-c", str(source), "-o", str(tmp_path / "out.o")]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -53,6 +54,31 @@ def largest_fitting_batch(spec: HeadSpec) -> int:
     return max((b for b in range(0, 257) if ram_bytes(spec, b) <= RAM_BUDGET), default=0)
 
 
+def built_sizes(project: Path, board: str) -> dict[str, int]:
+    """From the built objects (``arm-none-eabi-size``): the head's RAM (.data + .bss of head.o) and flash
+    (code of head.o and checkpoint.o, the initial weights in head_params.o)."""
+    if board == "host":
+        return {}
+    sizes = {}
+    for name in ("head", "checkpoint", "head_params"):
+        out = (
+            subprocess.run(
+                ["arm-none-eabi-size", "-B", str(next(project.glob(f"build/**/head/{name}.o")))],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.splitlines()[1]
+            .split()
+        )
+        sizes[name] = tuple(int(v) for v in out[:3])  # text (with rodata), data, bss
+    return {
+        "measured_head_ram_bytes": sizes["head"][1] + sizes["head"][2],
+        "measured_code_flash_bytes": sizes["head"][0] + sizes["checkpoint"][0],
+        "measured_initial_weights_flash_bytes": sizes["head_params"][0],
+    }
+
+
 def _relative(got: np.ndarray, want: np.ndarray) -> float:
     return float(np.abs(got.astype(np.float64) - want).max() / np.abs(want).max())
 
@@ -73,7 +99,8 @@ def measure_shape(name: str, f: int, hidden: int | None, c: int, board: str, wor
             commands.get_weights()
             after_1 = session.named_weights()
     commands.get_weights()
-    run = HeadFirmware(spec, board, workdir / f"shape_{f}_{hidden}_{c}").run(commands)
+    firmware = HeadFirmware(spec, board, workdir / f"shape_{f}_{hidden}_{c}")
+    run = firmware.run(commands)
     trains = [r for r in run.results if hasattr(r, "loss")]
     c_after_1, c_after_100 = (r for r in run.results if isinstance(r, dict))
     after_100 = session.named_weights()
@@ -89,6 +116,7 @@ def measure_shape(name: str, f: int, hidden: int | None, c: int, board: str, wor
         "fits_256k_at_batch_32": ram_bytes(spec, 32) <= RAM_BUDGET,
         "largest_batch_in_256k": largest_fitting_batch(spec),
         "checkpoint_slot_bytes": spec.slot_bytes,
+        **built_sizes(firmware.workdir / "project", board),
         "worst_loss_rel_diff": float(
             np.max(np.abs(np.array([r.loss for r in trains]) - losses) / np.abs(losses))
         ),
@@ -165,8 +193,8 @@ def measure_personalization(board: str, epochs: int, workdir: Path) -> dict:
 def markdown(shapes: list[dict], run: dict) -> str:
     lines = [
         "| head | instr/step b=1 | instr/step b=32 | params B | RAM B (b=32) | fits 256 KiB | max batch | "
-        "worst rel diff 1 / 100 steps |",
-        "|---|---|---|---|---|---|---|---|",
+        "worst rel diff 1 / 100 steps | head.o RAM B | code B |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in shapes:
         fits = "yes" if s["fits_256k_at_batch_32"] else "NO"
@@ -179,6 +207,8 @@ def markdown(shapes: list[dict], run: dict) -> str:
             fits,
             str(s["largest_batch_in_256k"]),
             f"{s['worst_weight_rel_diff_after_1']:.1e} / {s['worst_weight_rel_diff_after_100']:.1e}",
+            f"{s.get('measured_head_ram_bytes', '-'):,}",
+            f"{s.get('measured_code_flash_bytes', '-'):,}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     runs = (

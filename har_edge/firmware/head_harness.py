@@ -146,11 +146,13 @@ class HarnessRun:
 
 
 class HeadFirmware:
-    """The head harness for ``spec`` built for ``board`` in ``workdir`` (a temporary folder if None)."""
+    """The head harness for ``spec`` built for ``board`` in ``workdir`` (if None, a temporary folder
+    removed with the object)."""
 
     def __init__(self, spec: HeadSpec, board: str = "host", workdir: str | Path | None = None) -> None:
         self.spec, self.board = spec, board
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="har_edge_head_"))
+        self._scratch = None if workdir else tempfile.TemporaryDirectory(prefix="har_edge_head_")
+        self.workdir = Path(workdir or self._scratch.name)
         self.binary = self._build()
 
     def _build(self) -> Path:

@@ -214,27 +214,19 @@ def personalize_on_board(
         schedule.epochs, schedule.batch_size, rate, schedule.schedule, schedule.holdout, schedule.patience
     )
     plan = Plan.of(len(y), schedule, rate)
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="har_edge_personalize_"))
-    project = workdir / "project"
-    defines = write_personalization_project(bundle, spec, project, board, len(y), len(y_eval))
-    binary = build_project(project, board, defines)
-    run_dir = workdir / "run"
-    run_dir.mkdir(exist_ok=True)
-    (run_dir / "har_in.bin").write_bytes(
-        np.concatenate([board_inputs(bundle, windows), board_inputs(bundle, eval_windows)]).tobytes()
-    )
-    (run_dir / "har_plan.bin").write_bytes(plan.to_bytes(y, y_eval))
-    (run_dir / "har_ckpt.bin").write_bytes(bytes([ERASED]) * (2 * spec.slot_bytes))
-    stdout = run_binary(binary, board, run_dir)
-    return _result(
-        board,
-        spec,
-        y_eval,
-        (run_dir / "har_out.bin").read_bytes(),
-        (run_dir / "har_ckpt.bin").read_bytes(),
-        rate,
-        stdout,
-    )
+    inputs = np.concatenate([board_inputs(bundle, windows), board_inputs(bundle, eval_windows)])
+    with tempfile.TemporaryDirectory(prefix="har_edge_personalize_") as scratch:
+        workdir = Path(workdir or scratch)  # a given workdir keeps the project and the run files
+        project, run_dir = workdir / "project", workdir / "run"
+        defines = write_personalization_project(bundle, spec, project, board, len(y), len(y_eval))
+        binary = build_project(project, board, defines)
+        run_dir.mkdir(exist_ok=True)
+        (run_dir / "har_in.bin").write_bytes(inputs.tobytes())
+        (run_dir / "har_plan.bin").write_bytes(plan.to_bytes(y, y_eval))
+        (run_dir / "har_ckpt.bin").write_bytes(bytes([ERASED]) * (2 * spec.slot_bytes))
+        stdout = run_binary(binary, board, run_dir)
+        out, storage = (run_dir / "har_out.bin").read_bytes(), (run_dir / "har_ckpt.bin").read_bytes()
+    return _result(board, spec, y_eval, out, storage, rate, stdout)
 
 
 def _result(

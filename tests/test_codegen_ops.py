@@ -13,7 +13,9 @@ from tests.firmware_support import host_cross_check, int8_model, random_inputs
 
 
 def _conv(filters, kernel, strides=1, padding="same", activation=None):
-    return lambda k, x: k.layers.Conv2D(filters, kernel, strides=strides, padding=padding, activation=activation)(x)
+    return lambda k, x: k.layers.Conv2D(
+        filters, kernel, strides=strides, padding=padding, activation=activation
+    )(x)
 
 
 def _two_branch(merge):
@@ -32,32 +34,52 @@ CASES = {
     "conv_valid_stride2_relu6": ((9, 8, 3), _conv(5, 3, 2, "valid", "relu6"), "CONV_2D"),
     "conv_same_stride2_time": ((21, 1, 4), _conv(8, (5, 1), (2, 1)), "CONV_2D"),
     "depthwise_same_multiplier2": (
-        (8, 6, 3), lambda k, x: k.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same")(x),
-        "DEPTHWISE_CONV_2D"),
+        (8, 6, 3),
+        lambda k, x: k.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same")(x),
+        "DEPTHWISE_CONV_2D",
+    ),
     "depthwise_valid_stride2_relu": (
-        (9, 9, 4), lambda k, x: k.layers.DepthwiseConv2D(3, strides=2, activation="relu")(x),
-        "DEPTHWISE_CONV_2D"),
+        (9, 9, 4),
+        lambda k, x: k.layers.DepthwiseConv2D(3, strides=2, activation="relu")(x),
+        "DEPTHWISE_CONV_2D",
+    ),
     "add": ((6, 5, 3), _two_branch(lambda k: k.layers.Add()), "ADD"),
     "mul": ((6, 5, 3), _two_branch(lambda k: k.layers.Multiply()), "MUL"),
     "concatenation": ((6, 5, 3), _two_branch(lambda k: k.layers.Concatenate()), "CONCATENATION"),
     "max_pool_same_stride2": (
-        (9, 7, 3), lambda k, x: k.layers.MaxPooling2D(3, strides=2, padding="same")(k.layers.Conv2D(3, 1)(x)),
-        "MAX_POOL_2D"),
+        (9, 7, 3),
+        lambda k, x: k.layers.MaxPooling2D(3, strides=2, padding="same")(k.layers.Conv2D(3, 1)(x)),
+        "MAX_POOL_2D",
+    ),
     "average_pool_valid": (
-        (8, 8, 3), lambda k, x: k.layers.AveragePooling2D(2)(k.layers.Conv2D(3, 1)(x)), "AVERAGE_POOL_2D"),
+        (8, 8, 3),
+        lambda k, x: k.layers.AveragePooling2D(2)(k.layers.Conv2D(3, 1)(x)),
+        "AVERAGE_POOL_2D",
+    ),
     "average_pool_same_stride1": (
         (7, 5, 2),
         lambda k, x: k.layers.AveragePooling2D(3, strides=1, padding="same")(k.layers.Conv2D(2, 1)(x)),
-        "AVERAGE_POOL_2D"),
-    "mean_global": ((7, 5, 4), lambda k, x: k.layers.GlobalAveragePooling2D()(k.layers.Conv2D(4, 1)(x)), "MEAN"),
+        "AVERAGE_POOL_2D",
+    ),
+    "mean_global": (
+        (7, 5, 4),
+        lambda k, x: k.layers.GlobalAveragePooling2D()(k.layers.Conv2D(4, 1)(x)),
+        "MEAN",
+    ),
     "mean_keepdims": (
-        (6, 3, 4), lambda k, x: k.layers.GlobalAveragePooling2D(keepdims=True)(k.layers.Conv2D(4, 1)(x)), "MEAN"),
+        (6, 3, 4),
+        lambda k, x: k.layers.GlobalAveragePooling2D(keepdims=True)(k.layers.Conv2D(4, 1)(x)),
+        "MEAN",
+    ),
     "softmax": ((10,), lambda k, x: k.layers.Softmax()(k.layers.Dense(6)(x)), "SOFTMAX"),
-    "pad": ((5, 4, 2), lambda k, x: k.layers.ZeroPadding2D(((1, 2), (0, 1)))(k.layers.Conv2D(2, 1)(x)), "PAD"),
+    "pad": (
+        (5, 4, 2),
+        lambda k, x: k.layers.ZeroPadding2D(((1, 2), (0, 1)))(k.layers.Conv2D(2, 1)(x)),
+        "PAD",
+    ),
     "logistic": ((12,), lambda k, x: k.layers.Activation("sigmoid")(k.layers.Dense(6)(x)), "LOGISTIC"),
     "tanh": ((12,), lambda k, x: k.layers.Activation("tanh")(k.layers.Dense(6)(x)), "TANH"),
-    "reshape_squeeze_expand": (
-        (12,), lambda k, x: k.layers.Dense(4)(k.layers.Reshape((3, 4))(x)), "RESHAPE"),
+    "reshape_squeeze_expand": ((12,), lambda k, x: k.layers.Dense(4)(k.layers.Reshape((3, 4))(x)), "RESHAPE"),
 }
 
 
@@ -76,7 +98,9 @@ def test_single_op_model_is_bit_exact_with_reference_kernels(name):
     assert check, str(check)
 
 
-@pytest.mark.parametrize("name", ["conv_valid_stride2_relu6", "fc_3d_per_time_step", "depthwise_same_multiplier2"])
+@pytest.mark.parametrize(
+    "name", ["conv_valid_stride2_relu6", "fc_3d_per_time_step", "depthwise_same_multiplier2"]
+)
 def test_dsp_loops_give_the_same_bytes_as_the_reference(name):
     model = case_model(name)
     check = host_cross_check(model, random_inputs(model, 64, seed=2), dsp=True, label=name)

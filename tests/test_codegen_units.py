@@ -59,8 +59,13 @@ def test_monotone_thresholds_reproduce_the_function():
 
 def test_memory_plan_reuses_dead_buffers_and_aliases_reshapes():
     # 0 -> A(100) -> reshape B -> C(100) -> D(100) -> out(10); A dies once C is computed
-    usages = [Usage((0,), (1,)), Usage((1,), (2,), alias=True), Usage((2,), (3,)), Usage((3,), (4,)),
-              Usage((4,), (5,))]
+    usages = [
+        Usage((0,), (1,)),
+        Usage((1,), (2,), alias=True),
+        Usage((2,), (3,)),
+        Usage((3,), (4,)),
+        Usage((4,), (5,)),
+    ]
     sizes = {0: 100, 1: 100, 2: 100, 3: 100, 4: 100, 5: 10}
     plan = plan_memory(usages, sizes, model_input=0, model_output=5)
     assert plan.root[2] == plan.root[1]

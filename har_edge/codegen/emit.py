@@ -131,10 +131,7 @@ def _header(name: str, graph: Graph, plan: MemoryPlan, layers: tuple[LayerInfo, 
 
 def _array(a: CArray) -> str:
     values = a.values.ravel()
-    if a.ctype == "float":
-        items = [_float_literal(v) for v in values]
-    else:
-        items = [str(int(v)) for v in values]
+    items = [_float_literal(v) for v in values] if a.ctype == "float" else [str(int(v)) for v in values]
     rows = [", ".join(items[i : i + 16]) for i in range(0, len(items), 16)] or ["0"]
     body = ",\n    ".join(rows)
     return f"_Alignas(16) static const {a.ctype} {a.name}[{max(len(items), 1)}] = {{\n    {body}\n}};"

@@ -102,7 +102,9 @@ def float_function(graph: Graph, op: Op) -> Layer:
     return _table_layer(op, x, out, table)
 
 
-def operands(graph: Graph, op: Op, positions, prefix: str, arrays: list[CArray]) -> tuple[list[str], list[int]]:
+def operands(
+    graph: Graph, op: Op, positions, prefix: str, arrays: list[CArray]
+) -> tuple[list[str], list[int]]:
     """C expressions of the given inputs: ``{inK}`` placeholders for activations (K counts the
     activations read), constant arrays (appended to ``arrays``) otherwise; and the activations read."""
     expressions, reads = [], []

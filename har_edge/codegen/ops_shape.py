@@ -26,8 +26,11 @@ MEAN_SUM_LIMIT = 1 << 24  # possible sums tabulated at generation time
 
 def _same_quantization(op: Op, a: Tensor, b: Tensor) -> None:
     if a.single_scale() != b.single_scale() or a.single_zero_point() != b.single_zero_point():
-        raise refuse(op, f"{a.name!r} and {b.name!r} are quantized differently",
-                     "the same scale and zero point on input and output")
+        raise refuse(
+            op,
+            f"{a.name!r} and {b.name!r} are quantized differently",
+            "the same scale and zero point on input and output",
+        )
 
 
 def _axes(op: Op, graph: Graph, position: int, rank: int) -> list[int]:
@@ -55,17 +58,26 @@ def mean(graph: Graph, op: Op) -> Layer:
     if count * 256 > MEAN_SUM_LIMIT:
         raise refuse(op, f"a mean over {count} values", f"at most {MEAN_SUM_LIMIT // 256} values per output")
     sums = np.arange(-128 * count, 127 * count + 1, dtype=np.int64)
-    outputs = quant.mean_outputs(sums, count, x.single_scale(), x.single_zero_point(), out.single_scale(),
-                                 out.single_zero_point())
+    outputs = quant.mean_outputs(
+        sums, count, x.single_scale(), x.single_zero_point(), out.single_scale(), out.single_zero_point()
+    )
     prefix = f"l{op.index}"
     thresholds = quant.monotone_thresholds(outputs, int(sums[0]))
     out_dims = [1 if a in reduced else d for a, d in enumerate(dims)]
     red_dims = [d if a in reduced else 1 for a, d in enumerate(dims)]
-    fields = (f".out_dims = {c_ints(out_dims)}, .in_strides = {c_ints(contiguous_strides(dims))}, "
-              f".red_dims = {c_ints(red_dims)}, .thresholds = {prefix}_thresholds")
-    return Layer(op.index, op.name, (x.index,), (out.index,), call="har_mean_s8(&{p}, {in0}, {out});",
-                 params=("har_mean_params", fields),
-                 arrays=[CArray(f"{prefix}_thresholds", "int32_t", thresholds)])
+    fields = (
+        f".out_dims = {c_ints(out_dims)}, .in_strides = {c_ints(contiguous_strides(dims))}, "
+        f".red_dims = {c_ints(red_dims)}, .thresholds = {prefix}_thresholds"
+    )
+    return Layer(
+        op.index,
+        op.name,
+        (x.index,),
+        (out.index,),
+        call="har_mean_s8(&{p}, {in0}, {out});",
+        params=("har_mean_params", fields),
+        arrays=[CArray(f"{prefix}_thresholds", "int32_t", thresholds)],
+    )
 
 
 @lowering("MAX_POOL_2D", "AVERAGE_POOL_2D")
@@ -82,13 +94,21 @@ def pool(graph: Graph, op: Op) -> Layer:
     pad_top = padding(op, in_h, o.filterHeight, o.strideH, out_h)
     pad_left = padding(op, in_w, o.filterWidth, o.strideW, out_w)
     lo, hi = quant.activation_range(fused_activation(op), out.single_scale(), out.single_zero_point())
-    fields = (f".in_h = {in_h}, .in_w = {in_w}, .channels = {channels}, .out_h = {out_h}, .out_w = {out_w}, "
-              f".k_h = {o.filterHeight}, .k_w = {o.filterWidth}, .stride_h = {o.strideH}, "
-              f".stride_w = {o.strideW}, .pad_top = {pad_top}, .pad_left = {pad_left}, "
-              f".act_min = {lo}, .act_max = {hi}")
+    fields = (
+        f".in_h = {in_h}, .in_w = {in_w}, .channels = {channels}, .out_h = {out_h}, .out_w = {out_w}, "
+        f".k_h = {o.filterHeight}, .k_w = {o.filterWidth}, .stride_h = {o.strideH}, "
+        f".stride_w = {o.strideW}, .pad_top = {pad_top}, .pad_left = {pad_left}, "
+        f".act_min = {lo}, .act_max = {hi}"
+    )
     kernel = "har_max_pool_s8" if op.name == "MAX_POOL_2D" else "har_avg_pool_s8"
-    return Layer(op.index, op.name, (x.index,), (out.index,), call=f"{kernel}(&{{p}}, {{in0}}, {{out}});",
-                 params=("har_pool_params", fields))
+    return Layer(
+        op.index,
+        op.name,
+        (x.index,),
+        (out.index,),
+        call=f"{kernel}(&{{p}}, {{in0}}, {{out}});",
+        params=("har_pool_params", fields),
+    )
 
 
 @lowering("CONCATENATION")
@@ -108,8 +128,15 @@ def concatenation(graph: Graph, op: Op) -> Layer:
     expressions, reads = operands(graph, op, range(len(parts)), prefix, arrays)
     fields = f".outer = {outer}, .count = {len(parts)}, .sizes = {prefix}_sizes"
     pointers = "(const int8_t *const[]){" + ", ".join(expressions) + "}"
-    return Layer(op.index, op.name, tuple(reads), (out.index,), call=f"har_concat_s8(&{{p}}, {pointers}, {{out}});",
-                 params=("har_concat_params", fields), arrays=arrays)
+    return Layer(
+        op.index,
+        op.name,
+        tuple(reads),
+        (out.index,),
+        call=f"har_concat_s8(&{{p}}, {pointers}, {{out}});",
+        params=("har_concat_params", fields),
+        arrays=arrays,
+    )
 
 
 @lowering("PAD", "PADV2")
@@ -131,7 +158,15 @@ def pad(graph: Graph, op: Op) -> Layer:
             raise refuse(op, "a non-constant pad value", "a constant pad value")
         value = int(np.ravel(constant.data)[0])
     lead = [0] * (4 - len(x.shape))
-    fields = (f".in_dims = {c_ints(shape4(x.shape))}, .before = {c_ints(lead + before)}, "
-              f".out_dims = {c_ints(shape4(out.shape))}, .value = {value}")
-    return Layer(op.index, op.name, (x.index,), (out.index,), call="har_pad_s8(&{p}, {in0}, {out});",
-                 params=("har_pad_params", fields))
+    fields = (
+        f".in_dims = {c_ints(shape4(x.shape))}, .before = {c_ints(lead + before)}, "
+        f".out_dims = {c_ints(shape4(out.shape))}, .value = {value}"
+    )
+    return Layer(
+        op.index,
+        op.name,
+        (x.index,),
+        (out.index,),
+        call="har_pad_s8(&{p}, {in0}, {out});",
+        params=("har_pad_params", fields),
+    )

@@ -70,7 +70,7 @@ def plan_memory(
             root[usage.writes[0]] = root[usage.reads[0]]
     buffers: dict[int, Buffer] = {}
     end = len(usages)
-    for t, key in root.items():
+    for key in root.values():
         buffers.setdefault(key, Buffer(key, sizes[key], first=end, last=-1))
     buffers[root[model_input]].first = -1
     for i, usage in enumerate(usages):

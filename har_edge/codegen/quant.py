@@ -4,9 +4,11 @@ and thresholds of ops whose int8 result TFLite derives through float math.
 
 ``requantize`` is the one integer rescale every kernel applies (``requant.h`` in C): TFLite's
 ``MultiplyByQuantizedMultiplier``, which LiteRT's reference kernels round in two ways (single rounding
-in FULLY_CONNECTED, gemmlowp's double rounding elsewhere; checked against BUILTIN_REF). Caveat: the tables of LOGISTIC, TANH and SOFTMAX
-call the C library's ``expf``/``tanhf`` through ctypes, as TFLite does at Prepare time; without a
-loadable libm they fall back to numpy, which may differ in the last bit.
+in FULLY_CONNECTED, gemmlowp's double rounding elsewhere; checked against BUILTIN_REF).
+
+Caveat: the tables of LOGISTIC, TANH and SOFTMAX call the C library's ``expf``/``tanhf`` through
+ctypes, as TFLite does at Prepare time; without a loadable libm they fall back to numpy, which may
+differ in the last bit.
 """
 
 from __future__ import annotations

@@ -144,10 +144,7 @@ def cross_check(
     """Compare firmware outputs (n, output bytes) with the reference; with ``layers`` and a
     ``layer_dump`` (HAR_DUMP_LAYERS), also each layer's output for the first ``layer_inputs`` inputs."""
     per_inference = sum(layer.output_bytes for layer in layers)
-    if layer_dump and per_inference:
-        layer_inputs = min(layer_inputs, len(layer_dump) // per_inference)
-    else:
-        layer_inputs = 0
+    layer_inputs = min(layer_inputs, len(layer_dump) // per_inference) if layer_dump and per_inference else 0
     tensors = tuple(layer.output_tensor for layer in layers)
     expected, reference_layers = reference_run(model_bytes, inputs, tensors, layer_inputs)
     actual = np.asarray(firmware_outputs, np.uint8).reshape(expected.shape)

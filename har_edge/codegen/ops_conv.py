@@ -20,6 +20,16 @@ from har_edge.codegen.lower import (
 SAME, VALID = 0, 1
 
 
+def interleave(rows: np.ndarray) -> np.ndarray:
+    """(units, k) int8 weights in the layout of ``har_dot4``: units and k padded with zeros to
+    multiples of 4, then per group of 4 units and per 4 inputs the 16 bytes rows 0..3 x inputs."""
+    units, k = rows.shape
+    padded = np.zeros((-(-units // 4) * 4, -(-k // 4) * 4), np.int8)
+    padded[:units, :k] = rows
+    groups, blocks = padded.shape[0] // 4, padded.shape[1] // 4
+    return padded.reshape(groups, 4, blocks, 4).transpose(0, 2, 1, 3).ravel()
+
+
 def _constant_weights(op: Op, weights: Tensor, bias: Tensor | None, channels: int) -> None:
     if not weights.is_constant:
         raise refuse(op, f"weights {weights.name!r} are not constant", "constant int8 weights")
@@ -80,11 +90,11 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     rows = x.size // depth
     prefix = f"l{op.index}"
     arrays = [
-        CArray(f"{prefix}_weights", "int8_t", weights.data.ravel()),
+        CArray(f"{prefix}_weights", "int8_t", interleave(weights.data)),
         *_requant_arrays(prefix, x, weights, out, units, bias),
     ]
     fields = (
-        f".rows = {rows}, .depth = {depth}, .units = {units}, .weight_stride = {depth}, "
+        f".rows = {rows}, .depth = {depth}, .units = {units}, "
         f".weights = {prefix}_weights, " + _tail_fields(prefix, op, x, out, bias)
     )
     return Layer(
@@ -150,7 +160,7 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
     geometry = _window(op, x, out, k_h, k_w)
     prefix = f"l{op.index}"
     arrays = [
-        CArray(f"{prefix}_weights", "int8_t", weights.data.ravel()),
+        CArray(f"{prefix}_weights", "int8_t", interleave(weights.data.reshape(out_c, -1))),
         *_requant_arrays(prefix, x, weights, out, out_c, bias),
     ]
     fields = (

@@ -31,24 +31,29 @@ static const int8_t *window(const har_conv_params *p, const int8_t *input, int32
     return column;
 }
 
+static inline int8_t finish(int32_t acc, int32_t multiplier, int32_t shift, int32_t zero, int32_t lo, int32_t hi)
+{
+    return har_clamp_s8(har_requant(acc, multiplier, shift, HAR_ROUND_DOUBLE) + zero, lo, hi);
+}
+
 void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
 {
-    const int32_t k = p->k_h * p->k_w * p->in_c;
+    const int32_t k = p->k_h * p->k_w * p->in_c, out_c = p->out_c, offset = p->input_offset;
+    const int32_t group = har_group_bytes(k);
+    const int32_t zero = p->output_zero, lo = p->act_min, hi = p->act_max;
+    const int8_t *weights = p->weights;
+    const int32_t *bias = p->bias, *multiplier = p->multiplier, *shift = p->shift;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         for (int32_t ox = 0; ox < p->out_w; ++ox) {
             const int8_t *x = window(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left);
-            int8_t *out = output + (oy * p->out_w + ox) * p->out_c;
-            for (int32_t c = 0; c < p->out_c; c += 4) {
-                const int32_t n = p->out_c - c < 4 ? p->out_c - c : 4;
-                int32_t acc[4] = {0, 0, 0, 0};
-                if (p->bias) {
-                    for (int32_t j = 0; j < n; ++j) acc[j] = p->bias[c + j];
-                }
-                har_dot_rows(x, p->weights + c * k, k, k, p->input_offset, n, acc);
-                for (int32_t j = 0; j < n; ++j) {
-                    const int32_t v = har_requant(acc[j], p->multiplier[c + j], p->shift[c + j], HAR_ROUND_DOUBLE) + p->output_zero;
-                    out[c + j] = har_clamp_s8(v, p->act_min, p->act_max);
-                }
+            int8_t *out = output + (oy * p->out_w + ox) * out_c;
+            for (int32_t c = 0; c < out_c; c += 4) {
+                const int32_t n = out_c - c < 4 ? out_c - c : 4;
+                har_acc4 acc = {0, 0, 0, 0};
+                if (bias) acc = (har_acc4){bias[c], n > 1 ? bias[c + 1] : 0, n > 2 ? bias[c + 2] : 0, n > 3 ? bias[c + 3] : 0};
+                acc = har_dot4(x, weights + (c / 4) * group, k, offset, acc);
+                const int32_t values[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
+                for (int32_t j = 0; j < n; ++j) out[c + j] = finish(values[j], multiplier[c + j], shift[c + j], zero, lo, hi);
             }
         }
     }

@@ -1,24 +1,37 @@
 /* FULLY_CONNECTED, int8: out[r][u] = clamp(requant(bias[u] + sum_i (x[r][i] + input_offset) * w[u][i])
- * + output_zero). A 3-D input is applied per time step (rows). Four units share each input load. */
-#include "har_nn.h"
+ * + output_zero). A 3-D input is applied per time step (rows). Four units share each input load
+ * (har_dot4, weights interleaved by the generator). */
 #include "har_dot.h"
+#include "har_nn.h"
 #include "requant.h"
+
+static inline int8_t finish(int32_t acc, int32_t multiplier, int32_t shift, int32_t zero, int32_t lo, int32_t hi)
+{
+    return har_clamp_s8(har_requant(acc, multiplier, shift, HAR_ROUND_SINGLE) + zero, lo, hi);
+}
 
 void har_fc_s8(const har_fc_params *p, const int8_t *input, int8_t *output)
 {
-    for (int32_t r = 0; r < p->rows; ++r) {
-        const int8_t *x = input + r * p->depth;
-        int8_t *out = output + r * p->units;
-        for (int32_t u = 0; u < p->units; u += 4) {
-            const int32_t n = p->units - u < 4 ? p->units - u : 4;
-            int32_t acc[4] = {0, 0, 0, 0};
-            if (p->bias) {
-                for (int32_t j = 0; j < n; ++j) acc[j] = p->bias[u + j];
-            }
-            har_dot_rows(x, p->weights + u * p->weight_stride, p->weight_stride, p->depth, p->input_offset, n, acc);
-            for (int32_t j = 0; j < n; ++j) {
-                const int32_t v = har_requant(acc[j], p->multiplier[u + j], p->shift[u + j], HAR_ROUND_SINGLE) + p->output_zero;
-                out[u + j] = har_clamp_s8(v, p->act_min, p->act_max);
+    const int32_t rows = p->rows, depth = p->depth, units = p->units, group = har_group_bytes(p->depth);
+    const int32_t offset = p->input_offset, zero = p->output_zero, lo = p->act_min, hi = p->act_max;
+    const int8_t *weights = p->weights;
+    const int32_t *bias = p->bias, *multiplier = p->multiplier, *shift = p->shift;
+    for (int32_t r = 0; r < rows; ++r) {
+        const int8_t *x = input + r * depth;
+        int8_t *out = output + r * units;
+        for (int32_t u = 0; u < units; u += 4) {
+            const int32_t n = units - u < 4 ? units - u : 4;
+            har_acc4 acc = {0, 0, 0, 0};
+            if (bias) acc = (har_acc4){bias[u], n > 1 ? bias[u + 1] : 0, n > 2 ? bias[u + 2] : 0, n > 3 ? bias[u + 3] : 0};
+            acc = har_dot4(x, weights + (u / 4) * group, depth, offset, acc);
+            if (n == 4) {
+                out[u] = finish(acc.a0, multiplier[u], shift[u], zero, lo, hi);
+                out[u + 1] = finish(acc.a1, multiplier[u + 1], shift[u + 1], zero, lo, hi);
+                out[u + 2] = finish(acc.a2, multiplier[u + 2], shift[u + 2], zero, lo, hi);
+                out[u + 3] = finish(acc.a3, multiplier[u + 3], shift[u + 3], zero, lo, hi);
+            } else {
+                const int32_t values[3] = {acc.a0, acc.a1, acc.a2};
+                for (int32_t j = 0; j < n; ++j) out[u + j] = finish(values[j], multiplier[u + j], shift[u + j], zero, lo, hi);
             }
         }
     }

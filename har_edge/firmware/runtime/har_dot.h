@@ -1,54 +1,49 @@
 /* The int8 multiply-accumulate core shared by FULLY_CONNECTED and CONV_2D: four weight rows against
- * one input vector, acc[r] += sum_i (x[i] + x_offset) * w[r * stride + i] for i < k.
- * The DSP loop unpacks 4 inputs with SXTAB16 (adding the offset for free) and each row's 4 weights
- * with SXTB16, then two SMLADs; exact int32 sums, so both loops give the same bits. */
+ * one input vector, acc_r += sum_i (x[i] + x_offset) * w_r[i] for i < k, exact int32 sums (so the
+ * DSP and portable loops give the same bits).
+ *
+ * Weights come interleaved by the generator (see har_edge/codegen/ops_conv.py): per group of 4 rows
+ * and per 4 inputs, 16 bytes = rows 0..3 x inputs i..i+3; k is padded to a multiple of 4 and the rows
+ * to a multiple of 4 with zeros. The DSP loop reads 4 inputs (SXTAB16 adds the offset for free) and
+ * the 16 weights with sequential loads, then 8 SMLADs. */
 #ifndef HAR_DOT_H
 #define HAR_DOT_H
 
 #include "har_dsp.h"
 
-static inline void har_dot_rows(const int8_t *x, const int8_t *w, int32_t stride, int32_t k, int32_t x_offset,
-                                int32_t rows, int32_t *acc)
+typedef struct {
+    int32_t a0, a1, a2, a3;
+} har_acc4;
+
+/* ``w`` is one group's interleaved block (k rounded up to 4 times 4 rows) */
+static inline har_acc4 har_dot4(const int8_t *x, const int8_t *w, int32_t k, int32_t x_offset, har_acc4 acc)
 {
     int32_t i = 0;
 #if HAR_USE_DSP
     const uint32_t offsets = ((uint32_t)x_offset & 0xFFFFu) | ((uint32_t)x_offset << 16);
-    if (rows == 4) {
-        int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-        for (; i + 4 <= k; i += 4) {
-            const uint32_t xs = har_load4(x + i);
-            const uint32_t x02 = har_sxtab16(offsets, xs), x13 = har_sxtab16(offsets, har_ror(xs, 8));
-            uint32_t ws = har_load4(w + i);
-            a0 = har_smlad(x02, har_sxtb16(ws), a0);
-            a0 = har_smlad(x13, har_sxtb16(har_ror(ws, 8)), a0);
-            ws = har_load4(w + stride + i);
-            a1 = har_smlad(x02, har_sxtb16(ws), a1);
-            a1 = har_smlad(x13, har_sxtb16(har_ror(ws, 8)), a1);
-            ws = har_load4(w + 2 * stride + i);
-            a2 = har_smlad(x02, har_sxtb16(ws), a2);
-            a2 = har_smlad(x13, har_sxtb16(har_ror(ws, 8)), a2);
-            ws = har_load4(w + 3 * stride + i);
-            a3 = har_smlad(x02, har_sxtb16(ws), a3);
-            a3 = har_smlad(x13, har_sxtb16(har_ror(ws, 8)), a3);
-        }
-        acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-    } else {
-        for (; i + 4 <= k; i += 4) {
-            const uint32_t xs = har_load4(x + i);
-            const uint32_t x02 = har_sxtab16(offsets, xs), x13 = har_sxtab16(offsets, har_ror(xs, 8));
-            for (int32_t r = 0; r < rows; ++r) {
-                const uint32_t ws = har_load4(w + r * stride + i);
-                acc[r] = har_smlad(x13, har_sxtb16(har_ror(ws, 8)), har_smlad(x02, har_sxtb16(ws), acc[r]));
-            }
-        }
+    for (; i + 4 <= k; i += 4, w += 16) {
+        const uint32_t xs = har_load4(x + i);
+        const uint32_t x02 = har_sxtab16(offsets, xs), x13 = har_sxtab16_ror8(offsets, xs);
+        const uint32_t w0 = har_load4(w), w1 = har_load4(w + 4), w2 = har_load4(w + 8), w3 = har_load4(w + 12);
+        acc.a0 = har_smlad(x13, har_sxtb16_ror8(w0), har_smlad(x02, har_sxtb16(w0), acc.a0));
+        acc.a1 = har_smlad(x13, har_sxtb16_ror8(w1), har_smlad(x02, har_sxtb16(w1), acc.a1));
+        acc.a2 = har_smlad(x13, har_sxtb16_ror8(w2), har_smlad(x02, har_sxtb16(w2), acc.a2));
+        acc.a3 = har_smlad(x13, har_sxtb16_ror8(w3), har_smlad(x02, har_sxtb16(w3), acc.a3));
     }
+    w -= i * 4; /* back to the group's start: the tail below indexes from there */
 #endif
     for (; i < k; ++i) {
         const int32_t xv = x[i] + x_offset;
-        for (int32_t r = 0; r < rows; ++r) {
-            acc[r] += xv * w[r * stride + i];
-        }
+        const int8_t *wi = w + (i >> 2) * 16 + (i & 3);
+        acc.a0 += xv * wi[0];
+        acc.a1 += xv * wi[4];
+        acc.a2 += xv * wi[8];
+        acc.a3 += xv * wi[12];
     }
+    return acc;
 }
+
+/* bytes of one group's interleaved weights */
+static inline int32_t har_group_bytes(int32_t k) { return ((k + 3) & ~3) * 4; }
 
 #endif

@@ -13,7 +13,19 @@
 #define har_sxtb16 __sxtb16
 #define har_sxtab16 __sxtab16
 #define har_smlad __smlad
-static inline uint32_t har_ror(uint32_t x, uint32_t n) { return (x >> n) | (x << (32 - n)); } /* one ROR */
+/* SXTB16/SXTAB16 of bytes 1 and 3: one instruction with the ROR #8 operand (ACLE has no form of it) */
+static inline uint32_t har_sxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+static inline uint32_t har_sxtab16_ror8(uint32_t a, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
 #elif defined(HAR_EMULATE_DSP)
 #define HAR_USE_DSP 1
 static inline uint32_t har_ror(uint32_t x, uint32_t n) { return (x >> n) | (x << (32 - n)); }
@@ -27,6 +39,8 @@ static inline int32_t har_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
     return acc + (int16_t)(a & 0xFFFF) * (int16_t)(b & 0xFFFF) + (int16_t)(a >> 16) * (int16_t)(b >> 16);
 }
+static inline uint32_t har_sxtb16_ror8(uint32_t x) { return har_sxtb16(har_ror(x, 8)); }
+static inline uint32_t har_sxtab16_ror8(uint32_t a, uint32_t x) { return har_sxtab16(a, har_ror(x, 8)); }
 #else
 #define HAR_USE_DSP 0
 #endif

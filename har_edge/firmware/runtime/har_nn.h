@@ -9,8 +9,7 @@
 
 typedef struct {
     int32_t rows, depth, units; /* rows: time steps of a 3-D input (1 for 2-D); depth: inputs per row */
-    int32_t weight_stride;      /* bytes between weight rows (>= depth) */
-    const int8_t *weights;      /* [units][weight_stride] */
+    const int8_t *weights;      /* interleaved by 4 units x 4 inputs (har_dot.h) */
     const int32_t *bias;        /* [units] or NULL */
     const int32_t *multiplier, *shift;
     int32_t input_offset, output_zero, act_min, act_max;
@@ -20,7 +19,7 @@ typedef struct {
     int32_t in_h, in_w, in_c, out_h, out_w, out_c;
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
     int32_t depth_multiplier;   /* depthwise only */
-    const int8_t *weights;      /* conv: [out_c][k_h][k_w][in_c]; depthwise: [k_h][k_w][out_c] */
+    const int8_t *weights;      /* conv: [out_c][k_h][k_w][in_c] interleaved (har_dot.h); depthwise: [k_h][k_w][out_c] */
     const int32_t *bias;
     const int32_t *multiplier, *shift;
     int32_t input_offset, output_zero, act_min, act_max;

@@ -3,8 +3,8 @@
  * shift in [-31, 30] from the generator. LiteRT's reference kernels round it two ways (checked
  * against BUILTIN_REF), so the kernel says which:
  *   HAR_ROUND_SINGLE (FULLY_CONNECTED): (x * m + 2^(30 - shift)) >> (31 - shift), one rounding;
- *   HAR_ROUND_DOUBLE (the others): gemmlowp's SaturatingRoundingDoublingHighMul (round half away
- *   from zero) of x * 2^max(shift, 0), then RoundingDivideByPOT by max(-shift, 0) (half away too).
+ *   HAR_ROUND_DOUBLE (the others): gemmlowp's SaturatingRoundingDoublingHighMul (ties up) of
+ *   x * 2^max(shift, 0), then RoundingDivideByPOT by max(-shift, 0) (ties away from zero).
  * The mode is a constant at every call site, so each kernel compiles to one of the two paths.
  * Right shifts of negative values are arithmetic (true of every compiler this code targets). */
 #ifndef HAR_REQUANT_H
@@ -25,16 +25,16 @@ static inline int32_t har_requant(int32_t x, int32_t multiplier, int32_t shift, 
         const int32_t total = 31 - shift;
         return (int32_t)((product + ((int64_t)1 << (total - 1))) >> total);
     }
+    /* SaturatingRoundingDoublingHighMul: gemmlowp nudges by +-2^30 and truncates; for both signs
+     * that equals floor((a * m + 2^30) / 2^31). (a = m = INT32_MIN cannot occur: m >= 0.) */
     const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
     const int32_t a = (int32_t)((uint32_t)x << left);
-    if (a == INT32_MIN && multiplier == INT32_MIN) return INT32_MAX;
-    const int64_t product = (int64_t)a * multiplier;
-    const int64_t nudged = product + (product >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30)));
-    const int32_t high = (int32_t)(nudged >= 0 ? nudged >> 31 : -((-nudged) >> 31));
+    const int32_t high = (int32_t)(((int64_t)a * multiplier + ((int64_t)1 << 30)) >> 31);
     if (right == 0) return high;
-    const int32_t mask = (int32_t)(((int64_t)1 << right) - 1);
-    const int32_t remainder = high & mask, threshold = (mask >> 1) + (high < 0 ? 1 : 0);
-    return (high >> right) + (remainder > threshold ? 1 : 0);
+    /* RoundingDivideByPOT (half away from zero) = floor((high + 2^(right-1) - [high < 0]) / 2^right) */
+    const int32_t round = ((int32_t)1 << (right - 1)) - (high < 0 ? 1 : 0);
+    if (high > INT32_MAX - round) return (int32_t)(((int64_t)high + round) >> right);
+    return (high + round) >> right;
 }
 
 static inline int8_t har_clamp_s8(int32_t x, int32_t lo, int32_t hi)

@@ -42,21 +42,33 @@ static layer hidden_layer(void)
 }
 #endif
 
-/* out[j] = sum_i in[i] * w[i][j] + b[j], accumulated in input order; relu clamps at 0. */
+/* sum over k < n of a[k * a_stride] * b[k * b_stride]: four partial sums (k mod 4) added pairwise at
+ * the end, which halves the loop overhead on a scalar FPU. */
+static inline float strided_dot(const float *a, uint32_t a_stride, const float *b, uint32_t b_stride, uint32_t n)
+{
+    float sum0 = 0.0f, sum1 = 0.0f, sum2 = 0.0f, sum3 = 0.0f;
+    uint32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        sum0 += a[0] * b[0];
+        sum1 += a[a_stride] * b[b_stride];
+        sum2 += a[2 * a_stride] * b[2 * b_stride];
+        sum3 += a[3 * a_stride] * b[3 * b_stride];
+        a += 4 * a_stride;
+        b += 4 * b_stride;
+    }
+    for (; k < n; k++) {
+        sum0 += a[0] * b[0];
+        a += a_stride;
+        b += b_stride;
+    }
+    return (sum0 + sum1) + (sum2 + sum3);
+}
+
+/* out[j] = sum_i in[i] * w[i][j] + b[j]; relu clamps at 0. */
 static void dense(const layer *l, const float *in, float *out, bool relu)
 {
     for (uint32_t j = 0; j < l->outputs; j++) {
-        out[j] = 0.0f;
-    }
-    for (uint32_t i = 0; i < l->inputs; i++) {
-        const float x = in[i];
-        const float *row = l->w + i * l->outputs;
-        for (uint32_t j = 0; j < l->outputs; j++) {
-            out[j] += x * row[j];
-        }
-    }
-    for (uint32_t j = 0; j < l->outputs; j++) {
-        const float value = out[j] + l->b[j];
+        const float value = strided_dot(in, 1, l->w + j, l->outputs, l->inputs) + l->b[j];
         out[j] = (relu && value < 0.0f) ? 0.0f : value; /* NaN stays NaN, for the guard */
     }
 }
@@ -132,10 +144,8 @@ static bool update_layer(const layer *l, const float *in, const float *delta, ui
     for (uint32_t i = 0; i < l->inputs; i++) {
         float *row = l->w + i * l->outputs;
         for (uint32_t j = 0; j < l->outputs; j++) {
-            float gradient = 0.0f;
-            for (uint32_t s = 0; s < batch; s++) {
-                gradient += in[s * l->inputs + i] * delta[s * l->outputs + j];
-            }
+            const float gradient = batch == 1 ? in[i] * delta[j] /* one product: no loop to set up */
+                                              : strided_dot(in + i, l->inputs, delta + j, l->outputs, batch);
             const float updated = row[j] - rate * gradient;
             if (store) {
                 row[j] = updated;
@@ -253,10 +263,7 @@ static void backprop_hidden(uint32_t batch)
     const layer last = output_layer();
     for (uint32_t s = 0; s < batch; s++) {
         for (uint32_t h = 0; h < HEAD_HIDDEN; h++) {
-            float sum = 0.0f;
-            for (uint32_t j = 0; j < HEAD_CLASSES; j++) {
-                sum += logits[s * HEAD_CLASSES + j] * last.w[h * HEAD_CLASSES + j];
-            }
+            const float sum = strided_dot(logits + s * HEAD_CLASSES, 1, last.w + h * HEAD_CLASSES, 1, HEAD_CLASSES);
             hidden_delta[s * HEAD_HIDDEN + h] = hidden[s * HEAD_HIDDEN + h] > 0.0f ? sum : 0.0f;
         }
     }

@@ -122,6 +122,19 @@ def test_an_op_tflm_lacks_is_named_in_the_error_and_marked_rejected(windows, m4f
     assert rows["FULLY_CONNECTED"]["tflm_rejected"] is None  # TFLM stopped before judging it
 
 
+def test_a_tflm_crash_on_a_too_small_arena_is_retried_above_that_size(rng):
+    from har_edge import models
+    from har_edge.optimize.quantize import Precision, convert
+
+    model = models.build("cnn", window=16, channels=CHANNELS, classes=CLASSES, seed=0)
+    calibration = rng.normal(size=(16, 16, CHANNELS)).astype(np.float32)
+    cnn = convert(model, Precision.INT8, representative=calibration, int8_io=True, fixed_batch=True)
+    found = TflmHostRunner().run(cnn, calibration[:2])
+    crashed = found.details["tflm_crashed_on_arena_bytes"]  # TFLM segfaults at 4 KiB for this cnn
+    assert found.error is None and crashed and found.arena_bytes > max(crashed)
+    assert found.details["arena_search"]["largest_failing_bytes"] == found.arena_bytes - ARENA_GRANULARITY
+
+
 def test_a_child_that_overruns_its_timeout_is_an_error_not_an_exception(int8_model, windows):
     outcome = TflmHostRunner(timeout_s=0.001).run(int8_model, windows)
     assert outcome.arena_bytes is None and "did not finish within 0.001 s" in outcome.error

@@ -21,30 +21,23 @@ built for and run on an emulated board, with flash, RAM and instructions measure
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import tempfile
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
-import har_edge
 from har_edge.errors import DataFormatError, HarEdgeError
 from har_edge.runtime.interpreter import interpreter_backend, run_model
-from har_edge.targets import tflm_child
 from har_edge.targets.base import Artifact, Provenance, TargetFigures
 from har_edge.targets.profiles import load_profile_table
+from har_edge.targets.tflm_runner import McuRun, McuRunner, TflmHostRunner
 from har_edge.tflite_info import TFLM_BUILTIN_OPS, inspect_tflite
+
+__all__ = ["McuProfile", "McuRun", "McuRunner", "McuTarget", "TflmHostRunner", "mcu_profiles"]
 
 PROFILES_FILE = "mcu_profiles.toml"
 MAX_WINDOWS = 16  # of the artifact's sample, run through TFLM and LiteRT for parity
-LOG_LINES = 3  # of TFLM's diagnostics quoted in an error
 
 _PROFILE_FIELDS: dict[str, type] = {
     "core": str,
@@ -76,7 +69,6 @@ _REJECTED_OP_PATTERNS = (
 )
 # A node also fails to prepare when the arena is too small; that is not a rejection of its op.
 _ALLOCATION_FAILURE = re.compile(r"Failed to (?:allocate|resize)")
-_RECORDED_ARENA = re.compile(r"Arena allocation total (\d+) bytes")
 
 
 @dataclass(frozen=True)
@@ -148,113 +140,6 @@ def _check_firmware_fields(name: str, fields: dict[str, Any]) -> None:
             raise DataFormatError(
                 PROFILES_FILE, f"profile {name!r}", field="cycles_per_instruction", expected="a number > 0"
             )
-
-
-@dataclass(frozen=True, eq=False)
-class McuRun:
-    """One model run on a microcontroller runtime. ``outputs``: dequantized, one row per input window;
-    ``output_scale``: the output's quantization step (None for a float output). When the model could not
-    run, ``error`` says why and ``arena_bytes``/``outputs`` are None. ``log``: the runtime's own
-    diagnostics for the last attempt. ``details``: runner-specific figures (e.g. the arena search)."""
-
-    arena_bytes: int | None
-    outputs: np.ndarray | None
-    output_scale: float | None = None
-    error: str | None = None
-    log: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-class McuRunner(Protocol):
-    """Runs an int8 batch-1 model on (a stand-in for) a microcontroller. Never raises for a model it
-    cannot run: that is an ``McuRun`` with ``error`` set."""
-
-    def run(self, model_bytes: bytes, inputs: np.ndarray) -> McuRun: ...
-
-
-class TflmHostRunner:
-    """TFLM's host interpreter (``tflite_micro``) in a child process, one per model: finds the smallest
-    working arena and runs ``inputs`` (see ``tflm_child``). A crash (a signal such as SIGSEGV), a
-    timeout or a child that wrote no result becomes ``McuRun.error``.
-
-    The child imports the same ``har_edge`` as this process (its folder is put first on PYTHONPATH)."""
-
-    def __init__(
-        self, *, timeout_s: float = 120.0, arena_max_bytes: int = tflm_child.DEFAULT_ARENA_MAX
-    ) -> None:
-        self.timeout_s = timeout_s
-        self.arena_max_bytes = arena_max_bytes
-
-    def run(self, model_bytes: bytes, inputs: np.ndarray) -> McuRun:
-        with tempfile.TemporaryDirectory(prefix="har-edge-tflm-") as tmp:
-            folder = Path(tmp)
-            model, windows, result = folder / "model.tflite", folder / "inputs.npy", folder / "result.json"
-            model.write_bytes(model_bytes)
-            np.save(windows, np.asarray(inputs, dtype=np.float32))
-            command = [sys.executable, "-m", tflm_child.__name__, str(model), str(windows), str(result)]
-            command += ["--arena-max", str(self.arena_max_bytes)]
-            try:
-                done = subprocess.run(
-                    command, capture_output=True, text=True, timeout=self.timeout_s, env=_child_environment()
-                )
-            except subprocess.TimeoutExpired as exc:
-                attempt, log = _last_attempt(exc.stderr)
-                return _failed(f"TFLM did not finish within {self.timeout_s:g} s (while {attempt})", log)
-            attempt, log = _last_attempt(done.stderr)
-            if done.returncode < 0:
-                return _failed(f"TFLM crashed with {_signal_name(-done.returncode)} while {attempt}", log)
-            if not result.exists():
-                last_line = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                return McuRun(
-                    None,
-                    None,
-                    error=f"the TFLM child failed (exit code {done.returncode}): {last_line}",
-                    log=log,
-                )
-            outcome = json.loads(result.read_text())
-        if outcome["error"]:
-            return _failed(outcome["error"], log)
-        quantization = outcome["output_quantization"]
-        recorded = _RECORDED_ARENA.search(log)
-        return McuRun(
-            arena_bytes=outcome["arena_bytes"],
-            outputs=np.asarray(outcome["outputs"], dtype=np.float32),
-            output_scale=quantization["scale"] if quantization else None,
-            log=log,
-            details={
-                "arena_search": outcome["arena_search"],
-                "tflm_recorded_arena_bytes": int(recorded.group(1)) if recorded else None,
-            },
-        )
-
-
-def _child_environment() -> dict[str, str]:
-    package_root = str(Path(har_edge.__file__).resolve().parents[1])
-    paths = [package_root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-
-
-def _last_attempt(stderr: str | bytes | None) -> tuple[str, str]:
-    """What the child was doing last (its last ``MARKER`` line) and TFLM's diagnostics after it."""
-    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr or ""
-    _, marker, after = text.rpartition(tflm_child.MARKER)
-    if not marker:
-        return "starting", text.strip()
-    attempt, _, log = after.partition("\n")
-    return attempt.strip(), log.strip()
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def _failed(error: str, log: str) -> McuRun:
-    """An ``McuRun`` for a model that did not run; the error quotes TFLM's first diagnostics."""
-    quoted = [line.strip() for line in log.splitlines() if line.strip()][:LOG_LINES]
-    return McuRun(None, None, error=error + (f" [TFLM: {' / '.join(quoted)}]" if quoted else ""), log=log)
 
 
 class McuTarget:

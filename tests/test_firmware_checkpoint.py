@@ -14,6 +14,7 @@ from har_edge.firmware.checkpoint import (
     CorruptSlotError,
     ModelMismatchError,
     ShapeMismatchError,
+    Slot,
     SlotIdentity,
     SlotStorage,
     device_storage,
@@ -26,7 +27,7 @@ from har_edge.runtime.personalize import Checkpoint, Personalizer
 from har_edge.trainable_head import HeadWeights
 
 GOLDEN = Path(__file__).parent / "golden" / "dense_int8"
-OK, WRONG_SHAPE, WRONG_MODEL, BAD_CRC, IO_ERROR, NO_VALID_SLOT = 0, 3, 4, 5, 7, 8
+OK, WRONG_SHAPE, WRONG_MODEL, BAD_CRC, NOT_FINITE, IO_ERROR, NO_VALID_SLOT = 0, 3, 4, 5, 6, 7, 8
 
 
 @pytest.fixture(scope="module")
@@ -177,8 +178,6 @@ def test_python_newest_slot_wins_across_the_sequence_wrap(spec):
     identity = SlotIdentity.of(spec)
     storage = SlotStorage.erased(spec.slot_bytes)
     old, new = HeadWeights.random(400, 4, seed=1), HeadWeights.random(400, 4, seed=2)
-    from har_edge.firmware.checkpoint import Slot
-
     image = Slot(2**32 - 1, old, identity).to_bytes().ljust(spec.slot_bytes, b"\xff") + Slot(
         0, new, identity
     ).to_bytes().ljust(spec.slot_bytes, b"\xff")
@@ -227,3 +226,29 @@ def test_exchange_refuses_another_base_and_another_shape_with_typed_errors(spec,
     )
     with pytest.raises(ShapeMismatchError):
         device_storage(narrow, spec)
+
+
+def test_a_slot_with_a_valid_crc_but_nan_weights_is_refused_by_c_and_python(spec, firmware):
+    import struct
+    import zlib
+
+    good = Slot(1, HeadWeights.random(400, 4, seed=1), SlotIdentity.of(spec)).to_bytes()
+    body = bytearray(good[:-4])
+    body[HEADER_BYTES : HEADER_BYTES + 4] = np.float32(np.nan).tobytes()
+    image = (bytes(body) + struct.pack("<I", zlib.crc32(body))).ljust(spec.slot_bytes, b"\xff")
+    storage = image + b"\xff" * spec.slot_bytes
+    reply, loaded = load_in_c(firmware, storage)
+    assert (reply.status, reply.slot_status[0]) == (NO_VALID_SLOT, NOT_FINITE)
+    assert_same_weights(loaded, spec.weights)
+    with pytest.raises(CorruptSlotError, match="NaN"):
+        SlotStorage(storage, spec.slot_bytes).slot(0)
+
+
+def test_python_refuses_an_unknown_version_and_a_storage_of_the_wrong_size(spec):
+    good = Slot(1, HeadWeights.random(400, 4, seed=1), SlotIdentity.of(spec)).to_bytes()
+    newer = bytearray(good)
+    newer[4] = 2  # format version 2
+    with pytest.raises(CorruptSlotError, match="format version 2"):
+        Slot.from_bytes(bytes(newer), "slot")
+    with pytest.raises(CorruptSlotError, match="two slots"):
+        SlotStorage(good, spec.slot_bytes)

@@ -5,11 +5,12 @@
    mini-batch cache at ``HEAD_MAX_BATCH`` 32), whether it fits a 256 KiB-RAM board (and the largest
    batch that does), and the worst relative difference to the head's ``train`` signature in LiteRT
    after 1 and 100 steps (alternating batches of 1 and 32, rate 0.01, seeded random features).
-2. A whole personalization run on the golden dense bundle for a new wearer (wrist smartwatch): the
+2. A whole personalization run (default: the golden dense bundle) for a new wearer (wrist smartwatch): the
    firmware (int8 C base + C SGD) against the host ``Personalizer`` on base.tflite and on the MCU
    base's features, with the same schedule and seed.
 
-    python benchmarks/head_firmware_report.py [--board mps2-an386] [--epochs 60] [--out report.json]
+    python benchmarks/head_firmware_report.py [--board mps2-an386] [--epochs 60] [--bundle DIR]
+        [--out report.json]
 
 Needs TensorFlow (``head_tflite`` builds the LiteRT reference heads) and the ARM toolchain + QEMU.
 """
@@ -126,38 +127,40 @@ def measure_shape(name: str, f: int, hidden: int | None, c: int, board: str, wor
     }
 
 
-def wearer(seed: int = 11):
+def wearer(bundle_path: Path, seed: int = 11):
+    """A new wearer (wrist smartwatch, synthetic) in the bundle's window, channels and classes: the
+    first half of the recording to personalize on, the second half to evaluate on."""
     from har_edge.data.synthetic import SyntheticConfig, generate
     from har_edge.data.windows import WindowConfig, make_windows
-    from har_edge.types import ACC_CHANNELS
 
-    bundle = open_bundle(GOLDEN)
+    m = open_bundle(bundle_path).manifest
     config = SyntheticConfig(
         subjects=1,
         seconds_per_activity=40,
         position="wrist",
         device="smartwatch",
         seed=seed,
-        classes=tuple(bundle.manifest.class_labels),
-        gyroscope=False,
+        classes=tuple(m.class_labels),
+        gyroscope=any(c.startswith("gyr") for c in m.channels),
     )
-    windows, _ = make_windows(generate(config), WindowConfig(window=50, hop=25, channels=ACC_CHANNELS))
+    window = WindowConfig(rate_hz=m.rate_hz, window=m.window, hop=m.hop, channels=tuple(m.channels))
+    windows, _ = make_windows(generate(config), window)
     labels = np.asarray(windows.class_names)[windows.y]
     first = windows.start < windows.start.max() / 2
     return windows.x[first], labels[first], windows.x[~first], labels[~first]
 
 
-def measure_personalization(board: str, epochs: int, workdir: Path) -> dict:
-    data = wearer()
+def measure_personalization(bundle_path: Path, board: str, epochs: int, workdir: Path) -> dict:
+    data = wearer(bundle_path)
     schedule = Schedule(epochs=epochs)
     on_board = personalize_on_board(
-        GOLDEN, *data, board=board, schedule=schedule, workdir=workdir / "personalize"
+        bundle_path, *data, board=board, schedule=schedule, workdir=workdir / "personalize"
     )
-    host = personalize_on_host(GOLDEN, *data, schedule=schedule, learning_rate=on_board.learning_rate)
+    host = personalize_on_host(bundle_path, *data, schedule=schedule, learning_rate=on_board.learning_rate)
     same_features = personalize_on_host(
-        GOLDEN, *data, schedule=schedule, learning_rate=on_board.learning_rate, mcu_base=True
+        bundle_path, *data, schedule=schedule, learning_rate=on_board.learning_rate, mcu_base=True
     )
-    slot_index, slot = SlotStorage(on_board.storage, head_spec(open_bundle(GOLDEN)).slot_bytes).newest()
+    slot_index, slot = SlotStorage(on_board.storage, head_spec(open_bundle(bundle_path)).slot_bytes).newest()
     return {
         "windows_train_pool": len(data[1]),
         "windows_eval": len(data[3]),
@@ -238,12 +241,15 @@ def main() -> None:
     )
     parser.add_argument("--board", default="mps2-an386")
     parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument(
+        "--bundle", type=Path, default=GOLDEN, help="bundle to personalize (with base_mcu.tflite)"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="head_report_") as tmp:
         workdir = Path(tmp)
         shapes = [measure_shape(*shape, args.board, workdir) for shape in SHAPES]
-        run = measure_personalization(args.board, args.epochs, workdir)
+        run = measure_personalization(args.bundle, args.board, args.epochs, workdir)
     print(markdown(shapes, run))
     if args.out:
         args.out.write_text(

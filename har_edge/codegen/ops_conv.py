@@ -178,7 +178,7 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
         params=("har_conv_params", fields),
         arrays=arrays,
         macs=macs,
-        scratch=k_h * k_w * in_c,
+        scratch=-(-k_h * k_w * in_c // 4) * 4,
     )
 
 

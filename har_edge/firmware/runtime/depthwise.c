@@ -9,6 +9,7 @@ void har_depthwise_s8(const har_conv_params *p, const int8_t *input, int8_t *out
     const int32_t k_w = p->k_w, zero = p->output_zero, lo = p->act_min, hi = p->act_max;
     const int8_t *weights = p->weights;
     const int32_t *bias = p->bias, *multiplier = p->multiplier, *shift = p->shift;
+    const int32_t row_step = p->in_w * in_c, w_step = k_w * out_c;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_top;
         const int32_t ky_lo = y0 < 0 ? -y0 : 0, ky_hi = p->in_h - y0 < p->k_h ? p->in_h - y0 : p->k_h;
@@ -20,10 +21,16 @@ void har_depthwise_s8(const har_conv_params *p, const int8_t *input, int8_t *out
                 for (int32_t m = 0; m < mult; ++m) {
                     const int32_t c = ic * mult + m;
                     int32_t acc = bias ? bias[c] : 0;
-                    for (int32_t ky = ky_lo; ky < ky_hi; ++ky) {
-                        const int8_t *row = input + ((y0 + ky) * p->in_w + x0) * in_c + ic;
-                        const int8_t *w = weights + ky * k_w * out_c + c;
-                        for (int32_t kx = kx_lo; kx < kx_hi; ++kx) acc += (row[kx * in_c] + offset) * w[kx * out_c];
+                    const int8_t *row = input + ((y0 + ky_lo) * p->in_w + x0) * in_c + ic;
+                    const int8_t *w = weights + ky_lo * k_w * out_c + c;
+                    if (kx_hi - kx_lo == 1) { /* one tap per row (k_w 1, or clipped): a single stride */
+                        row += kx_lo * in_c;
+                        w += kx_lo * out_c;
+                        for (int32_t ky = ky_lo; ky < ky_hi; ++ky, row += row_step, w += w_step) acc += (*row + offset) * *w;
+                    } else {
+                        for (int32_t ky = ky_lo; ky < ky_hi; ++ky, row += row_step, w += w_step) {
+                            for (int32_t kx = kx_lo; kx < kx_hi; ++kx) acc += (row[kx * in_c] + offset) * w[kx * out_c];
+                        }
                     }
                     out[c] = har_clamp_s8(har_requant(acc, multiplier[c], shift[c], HAR_ROUND_DOUBLE) + zero, lo, hi);
                 }

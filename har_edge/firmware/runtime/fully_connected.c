@@ -23,7 +23,7 @@ void har_fc_s8(const har_fc_params *p, const int8_t *input, int8_t *output)
             const int32_t n = units - u < 4 ? units - u : 4;
             har_acc4 acc = {0, 0, 0, 0};
             if (bias) acc = (har_acc4){bias[u], n > 1 ? bias[u + 1] : 0, n > 2 ? bias[u + 2] : 0, n > 3 ? bias[u + 3] : 0};
-            acc = har_dot4(x, weights + (u / 4) * group, depth, offset, acc);
+            acc = har_dot4(x, weights + (u / 4) * group, depth, (rows - r) * depth, offset, acc);
             if (n == 4) {
                 out[u] = finish(acc.a0, multiplier[u], shift[u], zero, lo, hi);
                 out[u + 1] = finish(acc.a1, multiplier[u + 1], shift[u + 1], zero, lo, hi);

@@ -98,3 +98,20 @@ def test_missing_tools_are_named_when_path_has_none_of_them(monkeypatch, tmp_pat
     monkeypatch.setenv("PATH", str(tmp_path))
     missing = mps2.missing_tools()
     assert {"arm-none-eabi-gcc", "qemu-system-arm"} <= set(missing)
+
+
+def test_every_firmware_source_file_ships_as_package_data():
+    import fnmatch
+    import tomllib
+
+    root = Path(mps2.SOURCE_DIR).parent
+    patterns = tomllib.loads((root.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = patterns["package-data"]["har_edge.firmware"]
+    sources = [
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if path.is_file() and (path.suffix in (".c", ".h", ".ld") or path.name == "Makefile")
+    ]
+    assert {"mps2-an386/startup.c", "mps2-an386/linker.ld", "mps2-an386/Makefile"} <= set(sources)
+    unshipped = [s for s in sources if not any(fnmatch.fnmatch(s, g) for g in globs)]
+    assert unshipped == []

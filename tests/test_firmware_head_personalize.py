@@ -12,7 +12,7 @@ import pytest
 from har_edge.codegen.head import head_spec
 from har_edge.data.synthetic import SyntheticConfig, generate
 from har_edge.data.windows import WindowConfig, make_windows
-from har_edge.firmware.checkpoint import host_checkpoint
+from har_edge.firmware.checkpoint import SlotStorage, host_checkpoint
 from har_edge.firmware.personalize import Schedule, personalize_on_board, personalize_on_host
 from har_edge.runtime.bundle import open_bundle
 from har_edge.types import ACC_CHANNELS
@@ -67,6 +67,11 @@ def test_the_checkpoint_the_firmware_wrote_holds_its_final_weights_for_the_host(
     for name, array in checkpoint.weights.named().items():
         np.testing.assert_array_equal(array, on_board.weights[name])
     assert checkpoint.labels == CLASSES
+    assert on_board.host_checkpoint().to_bytes() == checkpoint.to_bytes()
+    summary = "\n".join(on_board.summary())
+    assert f"accuracy {on_board.accuracy_before:.3f} -> {on_board.accuracy_after:.3f}" in summary
+    index, slot = SlotStorage(on_board.storage, on_board.spec.slot_bytes).newest()
+    assert f"checkpoint: slot {index}, sequence {slot.sequence}" in summary and slot.sequence > 1
 
 
 def test_a_new_label_set_starts_the_same_fresh_head_on_the_board_as_on_the_host(tmp_path):

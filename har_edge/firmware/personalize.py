@@ -30,10 +30,12 @@ import numpy as np
 
 from har_edge.codegen.head import HeadSpec, head_spec, write_head
 from har_edge.errors import InputError
+from har_edge.firmware.checkpoint import SlotStorage, host_checkpoint
 from har_edge.firmware.head_harness import ERASED, build_project, run_binary, unflatten
 from har_edge.runtime.bundle import BASE_FILE, MCU_BASE_FILE, Bundle, open_bundle
 from har_edge.runtime.interpreter import quantize
 from har_edge.runtime.personalize import (
+    Checkpoint,
     _batches,
     _check_fit_arguments,
     _split_holdout,
@@ -121,10 +123,29 @@ class BoardPersonalization:
     ram_bytes: dict[str, int]  # head (parameters + scratch), batch_cache, feature_cache
     stack_bytes: int
     stdout: str
+    spec: HeadSpec  # the head the firmware was generated with (labels, shapes, identity)
 
     @property
     def epochs_run(self) -> int:
         return len(self.train_loss)
+
+    def host_checkpoint(self) -> Checkpoint:
+        """The newest checkpoint slot the firmware wrote, as the host ``Personalizer`` restores it."""
+        return host_checkpoint(self.storage, self.spec, f"{self.board} checkpoint slots")
+
+    def summary(self) -> list[str]:
+        """What the CLI prints: accuracy, instructions per SGD step, RAM, the checkpoint."""
+        index, slot = SlotStorage(self.storage, self.spec.slot_bytes).newest()
+        steps = ", ".join(f"batch {b}: {n:,}" for b, n in sorted(self.step_instructions.items()))
+        ram = ", ".join(f"{name} {value:,} B" for name, value in self.ram_bytes.items())
+        return [
+            f"on {self.board}: accuracy {self.accuracy_before:.3f} -> {self.accuracy_after:.3f} after "
+            f"{self.epochs_run} epochs (best epoch {self.best_epoch}, "
+            f"{self.rolled_back_steps} steps rolled back)",
+            f"instructions per SGD step: {steps}; int8 base per window: {self.base_instructions:,}",
+            f"RAM: {ram}; stack {self.stack_bytes:,} B",
+            f"checkpoint: slot {index}, sequence {slot.sequence} ({self.spec.slot_bytes:,} B per slot)",
+        ]
 
 
 def board_inputs(bundle: Bundle, windows: np.ndarray) -> np.ndarray:
@@ -270,6 +291,7 @@ def _result(
         else {},
         stack_bytes=int(numbers["stack"].group(1)) if numbers["stack"] else 0,
         stdout=stdout,
+        spec=spec,
     )
 
 

@@ -19,13 +19,10 @@ gate ``latency_norm_p50`` (latency divided by the calibration workload timed in 
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
 import math
-import os
 import re
-import textwrap
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -98,26 +95,6 @@ LIMITS: dict[str, LimitKind] = {
         LimitKind("max_accuracy_decrease_pp", "accuracy", Comparison.DECREASE_PP),
     )
 }
-
-GATE_EXAMPLE = """examples:
-  har-edge gate report/report.json --budgets budgets.toml
-  har-edge gate report/report.json --budgets pyproject.toml --baseline main-report/report.json --json
-  har-edge gate report/report.json --budgets budgets.toml --allow "new cnn variant, reviewed in #42"
-
-budgets.toml:
-  [budget.desktop]
-  max_size_bytes = 40000
-  max_latency_norm_p50 = 2.0          # latency / calibration workload, same machine and run
-  max_size_increase_pct = 5           # against --baseline
-  [budget.cortex-m4f-80mhz.int8]
-  max_ram_bytes = 65536
-  max_accuracy_drop_pp = 1.0
-
-budget keys: {keys}
-
-exit codes: 0 every check passed (or failures accepted by --allow / HAR_EDGE_GATE_ALLOW),
-1 a check failed, 2 bad usage or input (unreadable report, malformed TOML, unknown key)
-""".format(keys=textwrap.fill(", ".join(LIMITS), width=100, subsequent_indent="  "))
 
 # Which entry of a row's ``provenance`` says whether a field was measured or estimated.
 _PROVENANCE_OF = {
@@ -521,48 +498,3 @@ def gate_document(
         "failed": sum(not check.passed for check in checks),
         "checks": [asdict(check) for check in checks],
     }
-
-
-# --------------------------------------------------------------------------------------------- CLI
-
-
-def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``har-edge gate`` arguments (see ``GATE_EXAMPLE`` for the epilog)."""
-    parser.add_argument("report", type=Path, help="report.json written by 'har-edge bench'")
-    parser.add_argument(
-        "--budgets",
-        required=True,
-        type=Path,
-        help="a TOML file of [budget.TARGET] tables, or a pyproject.toml with [tool.har_edge.budget.TARGET]",
-    )
-    parser.add_argument(
-        "--baseline",
-        type=Path,
-        help="an earlier report (e.g. of the main branch, ideally same machine) for the *_increase_* limits",
-    )
-    parser.add_argument("--json", action="store_true", help="print a JSON document instead of the table")
-    parser.add_argument(
-        "--allow",
-        metavar="REASON",
-        help=f"accept failing checks (exit 0) and print REASON; {ALLOW_ENV}=REASON does the same",
-    )
-
-
-def run_gate(args: argparse.Namespace) -> int:
-    """Evaluate and print; 0 when every check passes or an override accepts the failures, else 1.
-    Bad input raises ``InputError`` (exit 2 in the CLI)."""
-    override = resolve_override(args.allow, os.environ)
-    budgets = load_budgets(args.budgets)
-    report = GateReport.read(args.report)
-    baseline = GateReport.read(args.baseline) if args.baseline else None
-    checks = evaluate(report, budgets, baseline)
-    document = gate_document(
-        checks, override, report=args.report, budgets=args.budgets, baseline=args.baseline
-    )
-    if args.json:
-        print(json.dumps(document, indent=2))
-    else:
-        against = f", baseline {args.baseline}" if args.baseline else ""
-        print(f"har-edge gate: {args.report} against {args.budgets}{against}")
-        print(render_checks(checks, override))
-    return document["exit_code"]

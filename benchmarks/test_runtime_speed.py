@@ -33,10 +33,10 @@ from har_edge.data.windows import WindowConfig, apply_normalizer, make_windows, 
 from har_edge.export import export_bundle  # noqa: E402
 from har_edge.optimize.pipeline import Optimized, OptimizeOptions, bundle_request  # noqa: E402
 from har_edge.runtime.classifier import Classifier, HeadSession  # noqa: E402
+from har_edge.runtime.head import reference_sgd_step  # noqa: E402
 from har_edge.runtime.interpreter import load_interpreter, quantize  # noqa: E402
 from har_edge.runtime.signatures import SignatureCall  # noqa: E402
 from har_edge.train import TrainConfig, train_model  # noqa: E402
-from har_edge.trainable_head import reference_sgd_step  # noqa: E402
 from har_edge.types import ACC_CHANNELS  # noqa: E402
 
 BATCH = 32

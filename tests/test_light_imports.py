@@ -14,7 +14,7 @@ LIGHT_MODULES = (
     "har_edge.runtime.bundle",
     "har_edge.runtime.stream",
     "har_edge.tflite_info",
-    "har_edge.trainable_head",
+    "har_edge.runtime.head",
     "har_edge.gate",
     "har_edge.runtime.benchmark",
     "har_edge.targets",
@@ -39,6 +39,25 @@ def test_package_data_stage_runtime_and_cli_import_without_tensorflow_pandas_or_
         "import importlib, sys\n"
         f"for name in {LIGHT_MODULES!r}: importlib.import_module(name)\n"
         f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+RUNTIME_MODULES = (
+    "har_edge.runtime",
+    "har_edge.runtime.head",
+    "har_edge.runtime.benchmark",
+    "har_edge.runtime.stream",
+)
+TF_BUILDING_MODULES = ("har_edge.tfcompat", "har_edge.export", "har_edge.export.head", "har_edge.models")
+
+
+def test_the_runtime_imports_no_module_that_builds_tensorflow_graphs():
+    code = (
+        "import importlib, sys\n"
+        f"for name in {RUNTIME_MODULES!r}: importlib.import_module(name)\n"
+        f"print(sorted(m for m in {TF_BUILDING_MODULES!r} if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

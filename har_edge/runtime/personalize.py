@@ -33,7 +33,7 @@ from har_edge.fsutil import atomic_write_bytes
 from har_edge.metrics import Metrics, classification_metrics
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE
 from har_edge.runtime.classifier import Classifier, HeadSession, check_head_shapes, checked_labels
-from har_edge.trainable_head import HeadWeights
+from har_edge.runtime.head import HeadWeights
 
 CHECKPOINT_MAGIC = b"HAR-EDGE-HEAD-CHECKPOINT\n"
 CHECKPOINT_FORMAT_VERSION = 1

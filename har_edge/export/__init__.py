@@ -1,0 +1,10 @@
+"""The export stage: an optimized, split model -> a deployable bundle folder. Needs TensorFlow.
+
+``writer.py``: ``ExportRequest`` and ``export_bundle`` (convert, write, verify); ``head.py``:
+``head_tflite``, the trainable head with its signatures.
+"""
+
+from har_edge.export.head import head_tflite
+from har_edge.export.writer import ExportRequest, export_bundle
+
+__all__ = ["ExportRequest", "export_bundle", "head_tflite"]

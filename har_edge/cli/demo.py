@@ -22,9 +22,9 @@ def run_demo(args: argparse.Namespace) -> int:
     from har_edge.bench.run import report_for
     from har_edge.bench.variants import model_variants
     from har_edge.data.windows import WindowConfig
-    from har_edge.export import export_bundle
+    from har_edge.export import bundle_request, export_bundle
     from har_edge.fsutil import atomic_directory
-    from har_edge.optimize.pipeline import OptimizeOptions, bundle_request, optimize_model
+    from har_edge.optimize.pipeline import OptimizeOptions, optimize_model
     from har_edge.targets import resolve_targets
 
     run = Run(

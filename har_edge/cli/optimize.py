@@ -16,8 +16,8 @@ OPTIMIZE_EXAMPLE = """examples:
 
 
 def run_optimize(args: argparse.Namespace) -> int:
-    from har_edge.export import export_bundle
-    from har_edge.optimize.pipeline import OptimizeOptions, bundle_request, load_for_optimize, optimize_model
+    from har_edge.export import bundle_request, export_bundle
+    from har_edge.optimize.pipeline import OptimizeOptions, load_for_optimize, optimize_model
     from har_edge.optimize.quantize import Precision
     from har_edge.tflite_info import inspect_tflite, render
 

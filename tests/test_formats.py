@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from har_edge.data import formats
 from har_edge.data.formats import (
     FORMATS,
     HHAR_CLASSES,
@@ -20,6 +19,7 @@ from har_edge.data.formats import (
     load_pamap2,
     load_uea,
     load_wisdm,
+    text,
 )
 from har_edge.errors import DataFormatError, InputError
 from har_edge.types import ACC_CHANNELS, GRAVITY_M_S2, GYRO_CHANNELS, UNLABELLED
@@ -825,7 +825,7 @@ def test_invalid_option_values_are_input_errors(tmp_path, options):
 
 
 def test_large_files_are_read_in_chunks_with_correct_line_numbers(tmp_path, rng, monkeypatch):
-    monkeypatch.setattr(formats, "_CHUNK_LINES", 7)
+    monkeypatch.setattr(text, "CHUNK_LINES", 7)
     table = _pamap2_table(rng, n=30)
     path = _pamap2_file(tmp_path / "subject101.dat", table)
     path.write_text(path.read_text().replace("\n", "\n\n", 3))  # blank lines shift later line numbers

@@ -46,6 +46,7 @@ __all__ = [
 JSON_FILE, CSV_FILE, MARKDOWN_FILE = "report.json", "report.csv", "report.md"
 
 
+# Distribution names whose versions a report records when they are installed (never imported).
 TOOL_DISTRIBUTIONS = (
     "har-edge",
     "numpy",

@@ -23,6 +23,7 @@ from har_edge.gate.budgets import LIMITS, Budget, Comparison, LimitKind
 ALLOW_ENV = "HAR_EDGE_GATE_ALLOW"
 
 
+# Which entry of a row's ``provenance`` says whether a field was measured or estimated.
 _PROVENANCE_OF = {
     "latency_us_p50": "latency",
     "latency_us_p90": "latency",

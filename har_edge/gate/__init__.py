@@ -5,15 +5,7 @@
 ``har_edge.cli.gate``."""
 
 from har_edge.gate.budgets import LIMITS, Budget, Comparison, LimitKind, load_budgets
-from har_edge.gate.checks import (
-    ALLOW_ENV,
-    Check,
-    GateReport,
-    Override,
-    evaluate,
-    resolve_override,
-    verdict,
-)
+from har_edge.gate.checks import ALLOW_ENV, Check, GateReport, Override, evaluate, resolve_override, verdict
 from har_edge.gate.render import GATE_SCHEMA_VERSION, gate_document, render_checks
 
 __all__ = [

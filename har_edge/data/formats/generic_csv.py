@@ -24,13 +24,7 @@ from har_edge.data.formats.text import (
     stack_columns,
 )
 from har_edge.errors import DataFormatError, InputError
-from har_edge.types import (
-    ACC_CHANNELS,
-    GRAVITY_M_S2,
-    LABEL_DTYPE,
-    UNLABELLED,
-    Dataset,
-)
+from har_edge.types import ACC_CHANNELS, GRAVITY_M_S2, LABEL_DTYPE, UNLABELLED, Dataset
 
 _TIME_UNITS_S: Mapping[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 

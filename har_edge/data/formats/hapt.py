@@ -20,14 +20,7 @@ from har_edge.data.formats.text import (
     stack_columns,
 )
 from har_edge.errors import DataFormatError
-from har_edge.types import (
-    ACC_CHANNELS,
-    GRAVITY_M_S2,
-    GYRO_CHANNELS,
-    LABEL_DTYPE,
-    UNLABELLED,
-    Dataset,
-)
+from har_edge.types import ACC_CHANNELS, GRAVITY_M_S2, GYRO_CHANNELS, LABEL_DTYPE, UNLABELLED, Dataset
 
 HAPT_RATE_HZ = 50.0
 

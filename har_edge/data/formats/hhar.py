@@ -23,13 +23,7 @@ from har_edge.data.formats.text import (
     row_groups,
 )
 from har_edge.errors import DataFormatError
-from har_edge.types import (
-    ACC_CHANNELS,
-    GYRO_CHANNELS,
-    UNLABELLED,
-    Dataset,
-    Recording,
-)
+from har_edge.types import ACC_CHANNELS, GYRO_CHANNELS, UNLABELLED, Dataset, Recording
 
 HHAR_CLASSES: tuple[str, ...] = ("stand", "sit", "walk", "stairsup", "stairsdown", "bike")
 

@@ -20,13 +20,7 @@ from har_edge.data.formats.text import (
     stack_columns,
 )
 from har_edge.errors import DataFormatError
-from har_edge.types import (
-    ACC_CHANNELS,
-    GYRO_CHANNELS,
-    UNLABELLED,
-    Dataset,
-    Recording,
-)
+from har_edge.types import ACC_CHANNELS, GYRO_CHANNELS, UNLABELLED, Dataset, Recording
 
 PAMAP2_RATE_HZ = 100.0
 

@@ -18,10 +18,7 @@ from typing import TextIO
 import numpy as np
 
 from har_edge.errors import DataFormatError, InputError
-from har_edge.types import (
-    LABEL_DTYPE,
-    Recording,
-)
+from har_edge.types import LABEL_DTYPE, Recording
 
 XYZ = ("x", "y", "z")
 

@@ -8,19 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from har_edge.data.formats.text import (
-    make_recording,
-    one_of,
-    open_text,
-    require_file,
-    require_rate,
-)
+from har_edge.data.formats.text import make_recording, one_of, open_text, require_file, require_rate
 from har_edge.errors import DataFormatError, InputError
-from har_edge.types import (
-    LABEL_DTYPE,
-    UNLABELLED,
-    Dataset,
-)
+from har_edge.types import LABEL_DTYPE, UNLABELLED, Dataset
 
 UEA_DEFAULT_RATE_HZ = 1.0
 

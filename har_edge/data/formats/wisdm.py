@@ -21,10 +21,7 @@ from har_edge.data.formats.text import (
     row_groups,
 )
 from har_edge.errors import DataFormatError
-from har_edge.types import (
-    ACC_CHANNELS,
-    Dataset,
-)
+from har_edge.types import ACC_CHANNELS, Dataset
 
 WISDM_CLASSES: tuple[str, ...] = ("Walking", "Jogging", "Upstairs", "Downstairs", "Sitting", "Standing")
 

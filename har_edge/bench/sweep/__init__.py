@@ -1,22 +1,7 @@
 """Trade-off sweeps: a grid over model × sparsity × precision × split point, every point measured on
 every listed target, run on a local process pool or on Ray.
 
-The sweep file (TOML)::
-
-    [sweep]
-    name = "dense-tradeoffs"
-    data = "synthetic"        # a load_dataset spec or a path (with format = "hapt" ...)
-    subjects = 12             # synthetic only
-    seed = 0
-    epochs = 15               # training, once per model
-    fine_tune_epochs = 4      # pruning / QAT fine-tuning per point
-
-    [grid]
-    model = ["dense"]
-    sparsity = [0.0, 0.5, 0.75]
-    precision = ["float32", "int8"]
-    split_point = ["none", "headlayer"]     # "none": the whole model; a layer: a bundle split there
-    target = ["desktop", "rpi4", "cortex-m4f-80mhz"]
+The sweep file (TOML) names the data, training and the grid (example and keys: ``config.py``).
 
 Work happens in two phases: each distinct model is trained once (in parallel across models), then
 the points run in parallel. Every finished point is cached under ``OUT/cache/points/<hash>.json``

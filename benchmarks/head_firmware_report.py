@@ -26,12 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from har_edge.codegen.head import HeadSpec, head_spec
+from har_edge.export.head import head_tflite
 from har_edge.firmware.checkpoint import SlotStorage
 from har_edge.firmware.head_harness import HeadCommands, HeadFirmware
 from har_edge.firmware.personalize import Schedule, personalize_on_board, personalize_on_host
 from har_edge.runtime.bundle import open_bundle
 from har_edge.runtime.classifier import HeadSession
-from har_edge.trainable_head import HeadWeights, head_tflite
+from har_edge.runtime.head import HeadWeights
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden" / "dense_int8"
 RAM_BUDGET = 256 * 1024

@@ -22,9 +22,10 @@ from har_edge.firmware.checkpoint import (
 )
 from har_edge.firmware.head_harness import HeadCommands, HeadFirmware
 from har_edge.runtime.bundle import open_bundle
+from har_edge.runtime.checkpoint import Checkpoint
 from har_edge.runtime.classifier import Classifier
-from har_edge.runtime.personalize import Checkpoint, Personalizer
-from har_edge.trainable_head import HeadWeights
+from har_edge.runtime.head import HeadWeights
+from har_edge.runtime.personalize import Personalizer
 
 GOLDEN = Path(__file__).parent / "golden" / "dense_int8"
 OK, WRONG_SHAPE, WRONG_MODEL, BAD_CRC, NOT_FINITE, IO_ERROR, NO_VALID_SLOT = 0, 3, 4, 5, 6, 7, 8

@@ -12,8 +12,8 @@ from har_edge.codegen.head import HeadSpec, head_spec
 from har_edge.firmware.head_harness import HeadCommands, HeadFirmware
 from har_edge.runtime.bundle import open_bundle
 from har_edge.runtime.classifier import HeadSession
-from har_edge.runtime.personalize import DIVERGED_LOSS
-from har_edge.trainable_head import HeadWeights
+from har_edge.runtime.head import HeadWeights
+from har_edge.runtime.training import DIVERGED_LOSS
 
 GOLDEN = Path(__file__).parent / "golden" / "dense_int8"
 APPLIED, ROLLED_BACK = 0, 1
@@ -37,7 +37,7 @@ def golden_spec() -> HeadSpec:
 @pytest.fixture(scope="module")
 def hidden_head() -> tuple[HeadSpec, bytes]:
     """A two-layer head (ReLU between) of 24 features, 8 hidden units, 4 classes, and its .tflite."""
-    from har_edge.trainable_head import head_tflite
+    from har_edge.export.head import head_tflite
 
     weights = HeadWeights.random(24, 4, hidden=8, seed=3)
     rng = np.random.default_rng(4)

@@ -22,7 +22,7 @@ import numpy as np
 
 from har_edge.errors import InputError
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE, Bundle
-from har_edge.trainable_head import HeadWeights
+from har_edge.runtime.head import HeadWeights
 
 HEADER_BYTES = 96
 TRAILER_BYTES = 4

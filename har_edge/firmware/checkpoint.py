@@ -23,8 +23,8 @@ import numpy as np
 from har_edge.codegen.head import HEADER_BYTES, TRAILER_BYTES, HeadSpec, labels_crc32
 from har_edge.errors import InputError
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE
-from har_edge.runtime.personalize import Checkpoint
-from har_edge.trainable_head import HeadWeights
+from har_edge.runtime.checkpoint import Checkpoint
+from har_edge.runtime.head import HeadWeights
 
 MAGIC = b"HHCK"
 FORMAT_VERSION = 1

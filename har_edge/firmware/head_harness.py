@@ -19,7 +19,7 @@ import numpy as np
 
 from har_edge.codegen.head import HeadSpec, write_head
 from har_edge.errors import InputError
-from har_edge.trainable_head import HeadWeights, parameter_names
+from har_edge.runtime.head import HeadWeights, parameter_names
 
 SET_WEIGHTS, GET_WEIGHTS, INFER, TRAIN, SAVE, LOAD, COUNTERS, INIT = range(1, 9)
 NO_TEAR = 0xFFFFFFFF

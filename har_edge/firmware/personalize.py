@@ -33,16 +33,11 @@ from har_edge.errors import InputError
 from har_edge.firmware.checkpoint import SlotStorage, host_checkpoint
 from har_edge.firmware.head_harness import ERASED, build_project, run_binary, unflatten
 from har_edge.runtime.bundle import BASE_FILE, MCU_BASE_FILE, Bundle, open_bundle
+from har_edge.runtime.checkpoint import Checkpoint
+from har_edge.runtime.head import HeadWeights
 from har_edge.runtime.interpreter import quantize
-from har_edge.runtime.personalize import (
-    Checkpoint,
-    _batches,
-    _check_fit_arguments,
-    _split_holdout,
-    auto_learning_rate,
-    scheduled_rate,
-)
-from har_edge.trainable_head import HeadWeights
+from har_edge.runtime.personalize import _check_fit_arguments
+from har_edge.runtime.training import auto_learning_rate, batch_slices, scheduled_rate, split_holdout
 
 NO_PATIENCE = 0xFFFFFFFF
 BASE_NAME = "base"
@@ -80,9 +75,9 @@ class Plan:
     def of(cls, n: int, schedule: Schedule, learning_rate: float) -> Plan:
         s = schedule
         rng = np.random.default_rng(s.seed)
-        train, held = _split_holdout(n, s.holdout, rng)
+        train, held = split_holdout(n, s.holdout, rng)
         orders = tuple(
-            np.concatenate(_batches(rng.permutation(train), s.batch_size)) for _ in range(s.epochs)
+            np.concatenate(batch_slices(rng.permutation(train), s.batch_size)) for _ in range(s.epochs)
         )
         rates = tuple(scheduled_rate(s.schedule, learning_rate, epoch, s.epochs) for epoch in range(s.epochs))
         return cls(held, orders, rates, s)

@@ -1,5 +1,6 @@
 /* The trainable float32 head on the device: inference and one SGD step with exactly the math of the
- * head's TFLite `train` signature (har_edge.trainable_head), weights in RAM, no malloc.
+ * head's TFLite `train` signature (har_edge.export.head; its numpy twin: har_edge.runtime.head), weights
+ * in RAM, no malloc.
  *
  * Shapes come from the generated head_config.h (HEAD_FEATURES F, HEAD_HIDDEN H (0: one layer),
  * HEAD_CLASSES C, HEAD_MAX_BATCH). The parameters live in one RAM array of HEAD_PARAM_COUNT floats in

@@ -113,7 +113,7 @@ class BoardPersonalization:
     weights: dict[str, np.ndarray]
     storage: bytes  # the two checkpoint slots as the firmware left them
     learning_rate: float
-    step_instructions: dict[int, int]  # batch size -> instructions of its first SGD step (0 on host)
+    step_instructions: dict[int, int]  # batch size -> instructions of one SGD step (rate-0 probes; 0 on host)
     base_instructions: int  # one window through the int8 base
     ram_bytes: dict[str, int]  # head (parameters + scratch), batch_cache, feature_cache
     stack_bytes: int

@@ -11,7 +11,8 @@
  *   har_out.bin   u32 eval predictions before [n_eval]; per epoch run: f32 mean train loss, holdout
  *                 loss, holdout accuracy (NaN without a holdout); u32 eval predictions after [n_eval];
  *                 u32 epochs run, best epoch, rolled-back steps; the final parameters (HEAD_PARAM_COUNT)
- * stdout: "HAR base instructions N" (one window), "HAR step batch B instructions N" per SGD step,
+ * stdout: "HAR base instructions N" (one window), "HAR step batch B instructions N" per SGD step (the
+ * first two: rate-0 probes at batch 1 and at the plan's batch size, which leave the weights unchanged),
  * "HAR ram ...", "HAR stack_bytes N", "HAR done".
  *
  * Compile-time capacities: PERSONALIZE_MAX_WINDOWS (n + n_eval labels, n_held indices; default 1024)
@@ -142,6 +143,19 @@ static float train_batch(uint32_t count, float rate)
     return loss;
 }
 
+/* Instructions of one SGD step at batch 1 and at the plan's batch size, on the first pool windows, with
+ * a learning rate of 0: the same arithmetic as a real step, and the weights stay exactly as they are. */
+static void probe_step_costs(const plan_header *p)
+{
+    const uint32_t sizes[2] = {1, p->batch_size < p->n ? p->batch_size : p->n};
+    for (int k = 0; k < 2; k++) {
+        for (uint32_t s = 0; s < sizes[k]; s++) {
+            batch_indices[s] = s;
+        }
+        train_batch(sizes[k], 0.0f);
+    }
+}
+
 static void check_plan(const plan_header *p)
 {
     if (p->n + p->n_eval > PERSONALIZE_MAX_WINDOWS || p->batch_size == 0 || p->batch_size > HEAD_MAX_BATCH
@@ -201,6 +215,7 @@ int main(void)
     head_ckpt_scan(&storage, &state);
 
     write_predictions(p.n, p.n_eval);
+    probe_step_costs(&p);
     float best_loss = INFINITY, epoch_metrics[3];
     uint32_t best_epoch = 0, since_best = 0, epochs_run = 0;
     if (p.n_held > 0) {

@@ -54,7 +54,8 @@ def variant_model(variant: str) -> bytes:
     classes = len(splits.train.class_names)
     model = models.build(architecture, window=WINDOW, channels=3, classes=classes, seed=0, **options)
     if optimization == "prune":
-        model = prune(model, splits.train, splits.val, PruningSchedule(kind="constant", target_sparsity=0.5), epochs=1).model
+        schedule = PruningSchedule(kind="constant", target_sparsity=0.5)
+        model = prune(model, splits.train, splits.val, schedule, epochs=1).model
     elif optimization == "qat":
         model = qat(model, splits.train, splits.val, epochs=1)
     calibration = representative_windows(models.to_model_input(model, splits.train.x), seed=0)

@@ -1,6 +1,6 @@
 """``har-edge firmware``: an int8 model (a ``.tflite`` or a bundle's ``base_mcu.tflite``) as a
 self-contained C project for a board, optionally built, run and verified byte for byte against LiteRT's
-reference kernels. ``add_firmware_arguments`` / ``run_firmware`` are what the CLI wires up.
+reference kernels (the generation, build, run and measurement are ``har_edge.firmware.flow``'s).
 
 Exit codes: 0 ok (and, with ``--verify``, every output byte matched), 1 a byte differed (the cross-check's
 text is printed), 2 bad input, an unsupported model, or a missing toolchain (naming the Debian packages).
@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from har_edge.errors import HarEdgeError, InputError
+from har_edge.cli.common import EXIT_CHECK_FAILED, EXIT_OK, Verb
+from har_edge.errors import InputError
 
 FIRMWARE_EXAMPLE = """examples:
   har-edge firmware demo-out/bundle --board host --out fw-host --verify 1000
@@ -30,30 +31,6 @@ and compares every output byte with LiteRT's reference kernels (exit 1 on any di
 """
 BUNDLE_MCU_FILE = "base_mcu.tflite"
 JSON_SCHEMA_VERSION = 1
-EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def firmware_main(argv: list[str], out=None) -> int:
-    """``har-edge firmware ARGS`` on its own, with the CLI's exit codes (until the verb module exists):
-    an ``InputError`` prints ``error: …`` and is 2, another har_edge failure prints ``failed: …``, 1."""
-    parser = argparse.ArgumentParser(
-        prog="har-edge firmware",
-        epilog=FIRMWARE_EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_firmware_arguments(parser)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2)
-        return int(exc.code or 0)
-    try:
-        return run_firmware(args, out)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except HarEdgeError as exc:
-        print(f"failed: {exc}", file=sys.stderr)
-        return EXIT_MISMATCH
 
 
 def add_firmware_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +53,7 @@ def add_firmware_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_firmware(args: argparse.Namespace, out=None) -> int:
     """Write (and build/run/verify) the project; see the module docstring for the exit codes.
-    ``InputError`` (bad source, unsupported model, missing toolchain) propagates: exit 2 in the CLI."""
+    ``InputError`` (bad source, unsupported model, missing toolchain) propagates: exit 2 in ``main``."""
     from har_edge.codegen.project import write_project
     from har_edge.firmware.boards import get_board
     from har_edge.firmware.build import require_toolchain
@@ -113,7 +90,7 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
             if args.verify is not None:
                 document["verify"] = {"inputs": len(inputs), "seed": args.seed, **measured.figures["parity"]}
                 if not measured.cross_check:
-                    code = EXIT_MISMATCH
+                    code = EXIT_CHECK_FAILED
                     document["verify"]["text"] = _mismatch_text(info, inputs, model_bytes)
     print(json.dumps(document, indent=2) if args.json else _summary(document), file=out)
     return code
@@ -175,3 +152,12 @@ def _summary(document: dict[str, Any]) -> str:
     if verdict:
         lines.append(verdict.get("text") or verdict["summary"])
     return "\n".join(lines)
+
+
+VERB = Verb(
+    name="firmware",
+    help="generate C for an int8 model, build it for a board and verify it byte for byte",
+    example=FIRMWARE_EXAMPLE,
+    add_arguments=add_firmware_arguments,
+    run=run_firmware,
+)

@@ -24,7 +24,7 @@ BOARD_FILES = ("startup.c", "board.c", "board_internal.h", "linker.ld")
 MAKEFILE = "Makefile"
 ELF_NAME, MAP_NAME = "app.elf", "app.map"
 INSTRUCTIONS_PER_TICK = 40
-DEBIAN_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm")
+DEBIAN_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm", "make")
 ARCH_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard")
 FAULT_EXIT_CODE = 3
 _TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-system-arm", "make")

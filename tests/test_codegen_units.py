@@ -146,3 +146,17 @@ def test_model_name_must_be_a_c_identifier():
 
     with pytest.raises(InputError, match="C identifier"):
         check_name("9-lives")
+
+
+def test_layer_macs_count_each_layer_of_a_dense_model():
+    from har_edge import models
+    from har_edge.codegen import layer_macs
+    from har_edge.optimize.quantize import Precision, convert
+
+    model = models.build("dense", window=20, channels=3, classes=4, seed=0)
+    rep = np.random.default_rng(0).normal(size=(16, 20, 3)).astype(np.float32)
+    data = convert(model, Precision.INT8, representative=rep, int8_io=True, fixed_batch=True)
+    per_layer = dict(layer_macs(data))
+    fc = [macs for name, macs in per_layer.items() if name.endswith("FULLY_CONNECTED")]
+    assert fc == [20 * 3 * 32, 20 * 32 * 16, 20 * 16 * 8, 20 * 8 * 4]
+    assert all(macs == 0 for name, macs in per_layer.items() if name.endswith(("RESHAPE", "SOFTMAX")))

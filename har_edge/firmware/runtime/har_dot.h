@@ -15,6 +15,22 @@ typedef struct {
     int32_t a0, a1, a2, a3;
 } har_acc4;
 
+#if HAR_USE_DSP
+/* One block of 4 inputs against the 4 rows' 16 interleaved weights (the DSP step of har_dot4). */
+static inline har_acc4 har_block4(uint32_t xs, const int8_t *w, uint32_t offsets, har_acc4 acc)
+{
+    const uint32_t x02 = har_sxtab16(offsets, xs), x13 = har_sxtab16_ror8(offsets, xs);
+    const uint32_t w0 = har_load4(w), w1 = har_load4(w + 4), w2 = har_load4(w + 8), w3 = har_load4(w + 12);
+    acc.a0 = har_smlad(x13, har_sxtb16_ror8(w0), har_smlad(x02, har_sxtb16(w0), acc.a0));
+    acc.a1 = har_smlad(x13, har_sxtb16_ror8(w1), har_smlad(x02, har_sxtb16(w1), acc.a1));
+    acc.a2 = har_smlad(x13, har_sxtb16_ror8(w2), har_smlad(x02, har_sxtb16(w2), acc.a2));
+    acc.a3 = har_smlad(x13, har_sxtb16_ror8(w3), har_smlad(x02, har_sxtb16(w3), acc.a3));
+    return acc;
+}
+
+static inline uint32_t har_offsets(int32_t x_offset) { return ((uint32_t)x_offset & 0xFFFFu) | ((uint32_t)x_offset << 16); }
+#endif
+
 /* ``w`` is one group's interleaved block (k rounded up to 4 times 4 rows). ``readable`` bytes may be
  * read from ``x`` (>= k): the DSP loop reads the last partial block whole when it can, since the
  * padding weights are zero and add nothing whatever the bytes past k hold. */
@@ -23,17 +39,9 @@ static inline har_acc4 har_dot4(const int8_t *x, const int8_t *w, int32_t k, int
 {
     int32_t i = 0;
 #if HAR_USE_DSP
-    const uint32_t offsets = ((uint32_t)x_offset & 0xFFFFu) | ((uint32_t)x_offset << 16);
+    const uint32_t offsets = har_offsets(x_offset);
     const int32_t blocks_end = readable >= ((k + 3) & ~3) ? k : (k & ~3);
-    for (; i < blocks_end; i += 4, w += 16) {
-        const uint32_t xs = har_load4(x + i);
-        const uint32_t x02 = har_sxtab16(offsets, xs), x13 = har_sxtab16_ror8(offsets, xs);
-        const uint32_t w0 = har_load4(w), w1 = har_load4(w + 4), w2 = har_load4(w + 8), w3 = har_load4(w + 12);
-        acc.a0 = har_smlad(x13, har_sxtb16_ror8(w0), har_smlad(x02, har_sxtb16(w0), acc.a0));
-        acc.a1 = har_smlad(x13, har_sxtb16_ror8(w1), har_smlad(x02, har_sxtb16(w1), acc.a1));
-        acc.a2 = har_smlad(x13, har_sxtb16_ror8(w2), har_smlad(x02, har_sxtb16(w2), acc.a2));
-        acc.a3 = har_smlad(x13, har_sxtb16_ror8(w3), har_smlad(x02, har_sxtb16(w3), acc.a3));
-    }
+    for (; i < blocks_end; i += 4, w += 16) acc = har_block4(har_load4(x + i), w, offsets, acc);
     w -= i * 4; /* back to the group's start: the tail below indexes from there */
 #else
     (void)readable;

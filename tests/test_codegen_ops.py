@@ -79,6 +79,16 @@ CASES = {
     ),
     "logistic": ((12,), lambda k, x: k.layers.Activation("sigmoid")(k.layers.Dense(6)(x)), "LOGISTIC"),
     "tanh": ((12,), lambda k, x: k.layers.Activation("tanh")(k.layers.Dense(6)(x)), "TANH"),
+    "relu_standalone": (
+        (6, 5, 3),
+        _two_branch(lambda k: lambda xs: k.layers.ReLU()(k.layers.Concatenate()(xs))),
+        "RELU",
+    ),
+    "relu6_standalone": (
+        (6, 5, 3),
+        _two_branch(lambda k: lambda xs: k.layers.ReLU(6.0)(k.layers.Concatenate()(xs))),
+        "RELU6",
+    ),
     "reshape_squeeze_expand": ((12,), lambda k, x: k.layers.Dense(4)(k.layers.Reshape((3, 4))(x)), "RESHAPE"),
 }
 

@@ -133,6 +133,32 @@ def test_unknown_op_lists_what_is_supported(tmp_path):
     assert error.op == "LEAKY_RELU" and "FULLY_CONNECTED" in str(error)
 
 
+def _with_builtin(model: bytes, op_index: int, builtin: str) -> bytes:
+    """``model`` with op ``op_index`` relabelled as another builtin (a quick stand-in for a converted
+    model containing that op: converting an LSTM takes half a minute)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    tree = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = getattr(schema.BuiltinOperator, builtin)
+    code.version = 1
+    tree.operatorCodes.append(code)
+    tree.subgraphs[0].operators[op_index].opcodeIndex = len(tree.operatorCodes) - 1
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_lstm_is_refused_naming_the_op_and_its_index(tmp_path):
+    from tests.firmware_support import int8_model
+
+    model = int8_model(lambda k, x: k.layers.Dense(4)(k.layers.Dense(5)(x)), (6,))
+    error = _refused(_with_builtin(model, 1, "UNIDIRECTIONAL_SEQUENCE_LSTM"), tmp_path, "no int8 kernel")
+    assert (error.op, error.index) == ("UNIDIRECTIONAL_SEQUENCE_LSTM", 1)
+    assert "op 1 (UNIDIRECTIONAL_SEQUENCE_LSTM)" in str(error)
+
+
 def test_not_a_tflite_file_is_an_input_error(tmp_path):
     from har_edge.codegen.project import write_project
 

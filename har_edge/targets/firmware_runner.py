@@ -133,6 +133,11 @@ def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any]) 
     ]
     if not parity["bit_exact"]:
         notes.append(f"firmware differs from LiteRT's reference kernels: {parity['summary']}")
+    if artifact.head_bytes is not None:
+        notes.append(
+            f"base only: the trainable head ({len(artifact.head_bytes):,} B .tflite) is not in the "
+            "firmware's flash, RAM or instructions"
+        )
     if run.details.get("tflm_error"):
         notes.append(f"no TFLM arena for comparison: {run.details['tflm_error']}")
     notes += [

@@ -37,6 +37,13 @@ static inline int32_t har_requant(int32_t x, int32_t multiplier, int32_t shift, 
     return (high + round) >> right;
 }
 
+/* HAR_ROUND_SINGLE with the per-channel constants hoisted (shift <= -2): round = 2^(-shift - 2),
+ * right = -shift - 1; the same bits as har_requant. */
+static inline int32_t har_requant_single_hoisted(int32_t x, int32_t multiplier, int32_t round, int32_t right)
+{
+    return ((int32_t)(((int64_t)x * multiplier) >> 32) + round) >> right;
+}
+
 static inline int8_t har_clamp_s8(int32_t x, int32_t lo, int32_t hi)
 {
     return (int8_t)(x < lo ? lo : (x > hi ? hi : x));

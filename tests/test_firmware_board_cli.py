@@ -38,6 +38,26 @@ def test_writes_a_project_without_building_when_only_out_is_given(tmp_path, caps
     assert "model/net_model.c" in written and not (tmp_path / "fw" / "app.elf").exists()
 
 
+def test_with_head_adds_the_bundles_float_head_and_the_project_still_verifies(tmp_path, capsys):
+    require_arm_tools()
+    argv = [
+        BUNDLE,
+        "--board",
+        "mps2-an386",
+        "--out",
+        tmp_path / "fw",
+        "--with-head",
+        "--verify",
+        10,
+        "--json",
+    ]
+    code, text, _ = run(capsys, argv)
+    assert code == 0 and json.loads(text)["with_head"] and json.loads(text)["verify"]["bit_exact"]
+    assert {"head.c", "checkpoint.c"} <= {p.name for p in (tmp_path / "fw" / "head").iterdir()}
+    code, _, error = run(capsys, [MODEL, "--board", "host", "--out", tmp_path / "bare", "--with-head"])
+    assert code == 2 and "--with-head needs a bundle folder" in error
+
+
 def test_verify_on_the_emulated_board_is_bit_exact_and_json_has_the_figures(tmp_path, capsys):
     require_arm_tools()
     argv = [BUNDLE, "--board", "mps2-an386", "--out", tmp_path / "fw", "--verify", 100, "--json"]
@@ -57,9 +77,9 @@ def test_a_kernel_one_step_off_fails_verify_with_exit_1_and_the_cross_check(tmp_
     shutil.copytree(project.RUNTIME_DIR, broken)
     requant = broken / "requant.h"
     text = requant.read_text()
-    assert "har_requant(" in text
-    # every call site after the definition gets a result one step too high
-    off_by_one = "#define har_requant(x, m, s, mode) (har_requant((x), (m), (s), (mode)) + 1)\n"
+    assert "har_clamp_s8(" in text
+    # every kernel's output clamp (after its definition) gets a value one step too high
+    off_by_one = "#define har_clamp_s8(x, lo, hi) (har_clamp_s8((x) + 1, (lo), (hi)))\n"
     requant.write_text(text.replace("#endif", off_by_one + "#endif"))
     monkeypatch.setattr(project, "RUNTIME_DIR", broken)
     code, text, _ = run(capsys, [MODEL, "--board", "host", "--out", tmp_path / "fw", "--verify", 20])

@@ -48,6 +48,9 @@ def add_firmware_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the --verify inputs (default 0)")
     parser.add_argument("--json", action="store_true", help="print the figures and verdict as JSON")
+    parser.add_argument(
+        "--with-head", action="store_true", help="also write a bundle's trainable float head as C (head/)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
 
 
@@ -63,11 +66,12 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
     if args.verify is not None and args.verify < 1:
         raise InputError(f"--verify {args.verify}: the number of inputs must be at least 1")
     model_bytes = read_model(args.source)
+    head = head_of(args.source) if args.with_head else None
     board = get_board(args.board)
     wants_build = args.build or args.run or args.verify is not None
     if wants_build:
         require_toolchain(board)  # before writing anything
-    info = write_project(model_bytes, args.out, board, PROJECT_NAME, overwrite=args.overwrite)
+    info = write_project(model_bytes, args.out, board, PROJECT_NAME, with_head=head, overwrite=args.overwrite)
     document: dict[str, Any] = {
         "schema_version": JSON_SCHEMA_VERSION,
         "source": str(args.source),
@@ -75,6 +79,7 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
         "project": str(info.path),
         "macs": info.macs,
         "layers": list(info.layer_names),
+        "with_head": head is not None,
         "built": False,
         "figures": None,
         "verify": None,
@@ -109,6 +114,16 @@ def read_model(source: Path) -> bytes:
     if not source.is_file():
         raise InputError(f"{source}: no such bundle folder or .tflite file")
     return source.read_bytes()
+
+
+def head_of(source: Path):
+    """The head spec of a bundle (``--with-head``); a bare .tflite has no head to take."""
+    from har_edge.codegen.head import head_spec
+    from har_edge.runtime.bundle import open_bundle
+
+    if not source.is_dir():
+        raise InputError(f"{source}: --with-head needs a bundle folder (the head comes from its head.tflite)")
+    return head_spec(open_bundle(source))
 
 
 def verify_inputs(input_bytes: int, n: int, seed: int) -> np.ndarray:

@@ -6,15 +6,16 @@ RAM and the checkpoint slots the firmware wrote.
 The schedule is the host ``Personalizer.fit``'s, computed here and sent to the firmware as a plan:
 the same seeded holdout split, the same per-epoch shuffling (one ``rng.permutation`` per epoch), the
 same batches, learning rates (``scheduled_rate``; ``auto_learning_rate`` on the host's features when no
-rate is given), best-held-out-epoch selection and patience. What differs from the host, by design:
-features come from the C base, which is bit-exact with LiteRT's *reference* kernels, while the host
-uses LiteRT's optimized kernels (one quantization step apart on some outputs); float32 sums run in
-another order (~1e-7 relative per step); the divergence guard rejects the offending step itself
-(weights unchanged) where the host restores the weights before the previous step; and the best
-epoch's weights are kept in the checkpoint slots (flash) instead of a RAM copy. The windows are
-normalized and quantized here with the manifest's statistics and the base's input quantization, as
-the host runtime does; the firmware receives int8 windows. New label sets are not supported on the
-board (the head starts from the bundle's).
+rate is given), best-held-out-epoch selection and patience, and the same starting head (the bundle's,
+or for another label set the Personalizer's seeded Glorot head). What differs from the host: the
+features come from the bundle's MCU base (base_mcu.tflite, the C being bit-exact with it), which is not
+the same integer model as base.tflite that the host runs (``mcu_base_bundle`` says how; on the same
+features the runs agree, see ``personalize_on_host(..., mcu_base=True)``); float32 sums run in another
+order (~1e-7 relative per step); the divergence guard rejects the offending step itself (weights
+unchanged) where the host restores the weights before the previous step; the best epoch's weights are
+kept in the checkpoint slots (flash) instead of a RAM copy; and the holdout loss is summed in float32.
+The windows are normalized and quantized here with the manifest's statistics and the base's input
+quantization, as the host runtime does; the firmware receives int8 windows.
 """
 
 from __future__ import annotations

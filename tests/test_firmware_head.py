@@ -230,3 +230,27 @@ def test_head_sources_compile_warning_free_as_iso_c(board, standard, golden_spec
         command = [*COMPILERS[board], *flags, *includes, "-c", str(source), "-o", str(tmp_path / "out.o")]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"base_sha256": "xyz"}, "base_sha256 must be 64 lowercase hex digits"),
+        ({"max_batch": 0}, "max_batch must be a positive integer"),
+        ({"labels": ("a", "b")}, "2 labels for a head with 4 classes"),
+    ],
+)
+def test_head_spec_refuses_a_bad_identity_batch_or_label_count(golden_spec, change, message):
+    import dataclasses
+
+    from har_edge.errors import InputError
+
+    with pytest.raises(InputError, match=message):
+        dataclasses.replace(golden_spec, **change)
+
+
+def test_head_spec_refuses_weights_of_another_shape_than_the_bundle_head():
+    from har_edge.errors import InputError
+
+    with pytest.raises(InputError, match="exported with"):
+        head_spec(open_bundle(GOLDEN), weights=HeadWeights.random(400, 3, seed=0))

@@ -26,9 +26,9 @@ def real_array(values, what: str) -> np.ndarray:
         try:
             array = np.asarray(values)
         except (ValueError, TypeError, OverflowError) as exc:
-            raise InputError(f"{what}: not a rectangular array of numbers ({exc})") from exc
+            raise InputError(f"{what}: not a rectangular array of numeric values ({exc})") from exc
     if array.dtype.kind not in _REAL_KINDS:
-        raise InputError(f"{what}: expected real numbers (int or float), got dtype {array.dtype}")
+        raise InputError(f"{what}: expected numeric values (int or float), got dtype {array.dtype}")
     return array
 
 
@@ -61,7 +61,8 @@ def checked_windows(windows, window: int, channels: Sequence[str]) -> np.ndarray
     bad = out_of_range_rows(x)
     if len(bad):
         raise InputError(
-            f"windows: {len(bad)} contain NaN, infinite or beyond-float32 values (first: window {bad[0]})"
+            f"windows: {len(bad)} contain NaN or infinite values (first: window {bad[0]}); values beyond "
+            "float32's range count as infinite"
         )
     return x
 
@@ -78,8 +79,8 @@ def checked_samples(samples, channels: Sequence[str], first_sample: int) -> np.n
     if len(bad_rows):
         row = int(bad_rows[0])
         raise InputError(
-            f"sample row {row} of the chunk (stream sample {first_sample + row}) is NaN, infinite or "
-            f"beyond float32's range: {chunk[row].tolist()}; {len(bad_rows)} bad rows in this chunk"
+            f"sample row {row} of the chunk (stream sample {first_sample + row}) is NaN or infinite "
+            f"(or beyond float32's range): {chunk[row].tolist()}; {len(bad_rows)} bad rows in this chunk"
         )
     return chunk.astype(np.float32, copy=False)
 

@@ -15,7 +15,7 @@ from stat import S_ISREG
 from typing import Any
 
 from har_edge.errors import InputError
-from har_edge.runtime.manifest_schema import MAX_MANIFEST_BYTES, parse_manifest
+from har_edge.runtime.schemas import MAX_MANIFEST_BYTES, parse_manifest
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_SCHEMA_VERSION = 1

@@ -33,6 +33,9 @@ from har_edge.fsutil import atomic_write_bytes
 from har_edge.metrics import Metrics, classification_metrics
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE
 from har_edge.runtime.classifier import Classifier, HeadSession, check_head_shapes, checked_labels
+from har_edge.runtime.model_checks import check_weights
+from har_edge.runtime.schemas import check_checkpoint_header
+from har_edge.runtime.strict_json import parse_strict_json
 from har_edge.trainable_head import HeadWeights
 
 CHECKPOINT_MAGIC = b"HAR-EDGE-HEAD-CHECKPOINT\n"
@@ -175,13 +178,11 @@ class Checkpoint:
             raise InputError(f"{source}: not a har_edge head checkpoint (no {CHECKPOINT_MAGIC!r} line)")
         header_line, _, rest = data[len(CHECKPOINT_MAGIC) :].partition(b"\n")
         try:
-            header = json.loads(header_line)
-            version = header["format_version"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(
-                f"{source}: corrupted or truncated checkpoint (unreadable header: {exc})"
-            ) from exc
-        if version != CHECKPOINT_FORMAT_VERSION:
+            header = parse_strict_json(header_line, "header")
+        except InputError as exc:
+            raise InputError(f"{source}: corrupted or truncated checkpoint (unreadable {exc})") from exc
+        version = header.get("format_version") if isinstance(header, dict) else None
+        if version != CHECKPOINT_FORMAT_VERSION or isinstance(version, bool | float):
             expected = CHECKPOINT_FORMAT_VERSION
             raise InputError(
                 f"{source}: checkpoint format version {version!r}; this runtime reads {expected}"
@@ -189,23 +190,26 @@ class Checkpoint:
         body, checksum = data[:-CHECKSUM_BYTES], data[-CHECKSUM_BYTES:]
         if len(rest) < CHECKSUM_BYTES or hashlib.sha256(body).digest() != checksum:
             raise InputError(f"{source}: corrupted or truncated checkpoint (SHA-256 checksum mismatch)")
+        header = check_checkpoint_header(header, source)
         return cls._from_verified(header, rest[:-CHECKSUM_BYTES], source)
 
     @classmethod
     def _from_verified(cls, header: dict, payload: bytes, source: str) -> Checkpoint:
+        shapes = [(name, tuple(shape)) for name, shape in header["parameters"]]
+        sizes = [math.prod(shape) * PAYLOAD_DTYPE.itemsize for _, shape in shapes]
+        if sum(sizes) != len(payload):
+            raise InputError(f"{source}: payload has {len(payload)} bytes, the shapes need {sum(sizes)}")
+        offsets = np.cumsum([0, *sizes])
+        named = {
+            name: np.frombuffer(payload[start:end], PAYLOAD_DTYPE).reshape(shape).astype(np.float32)
+            for (name, shape), start, end in zip(shapes, offsets[:-1], offsets[1:], strict=True)
+        }
+        check_weights(named, source)
         try:
-            shapes = [(str(name), tuple(int(d) for d in shape)) for name, shape in header["parameters"]]
-            sizes = [math.prod(shape) * PAYLOAD_DTYPE.itemsize for _, shape in shapes]
-            if sum(sizes) != len(payload):
-                raise ValueError(f"payload has {len(payload)} bytes, the shapes need {sum(sizes)}")
-            offsets = np.cumsum([0, *sizes])
-            named = {
-                name: np.frombuffer(payload[start:end], PAYLOAD_DTYPE).reshape(shape).astype(np.float32)
-                for (name, shape), start, end in zip(shapes, offsets[:-1], offsets[1:], strict=True)
-            }
-            return cls(tuple(header["labels"]), HeadWeights.from_named(named), dict(header["bundle"]))
-        except (KeyError, TypeError, ValueError) as exc:
+            weights = HeadWeights.from_named(named)
+        except InputError as exc:
             raise InputError(f"{source}: malformed checkpoint ({exc})") from exc
+        return cls(tuple(header["labels"]), weights, dict(header["bundle"]))
 
 
 def bundle_identity(classifier: Classifier) -> dict[str, str]:

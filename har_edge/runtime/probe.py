@@ -42,11 +42,12 @@ def probe_models(
     models: list[tuple[bytes, str]], *, timeout: float = PROBE_TIMEOUT_S
 ) -> list[dict[int, tuple[int, ...]]]:
     """``probe_model`` of several ``(data, source)`` at once, their children running in parallel."""
-    for data, source in models:
-        verify_tflite(data, source)
     keys = [hashlib.sha256(data).hexdigest() for data, _ in models]
     with _lock:
         pending = {key: data for key, (data, _) in zip(keys, models, strict=True) if key not in _results}
+    for key, (data, source) in zip(keys, models, strict=True):
+        if key in pending:
+            verify_tflite(data, source)
     children = {key: (_start_child(), data) for key, data in pending.items()}
     for key, (child, data) in children.items():
         verdict = _child_verdict(child, data, timeout)

@@ -39,6 +39,7 @@ OUTCOMES = ("typed error", "other exception", "crash", "hang", "accepted", "sile
 BAD = ("other exception", "crash", "hang", "silent wrong answer")
 MEMORY_LIMIT_BYTES = 6 << 30  # a runaway allocation becomes a MemoryError, not a machine out of memory
 EXAMPLES_PER_OUTCOME = 3
+PROGRESS_EVERY = 500  # cases between progress lines on stderr
 
 
 def run_case(surface: str, seed: int, index: int, seeds: dict, case_dir: Path) -> tuple[str, str]:
@@ -73,16 +74,16 @@ def _prepare(workdir: Path) -> dict:
     """Seeds, warm imports, and the golden models' test runs remembered in this (the parent) process."""
     from har_edge.bench import report  # noqa: F401 - warm imports the children share
     from har_edge.data import formats  # noqa: F401
-    from har_edge.runtime import classifier, personalize, stream  # noqa: F401
-    from har_edge.runtime.probe import probe_models
+    from har_edge.runtime import classifier, personalize, probe, stream  # noqa: F401
 
+    probe.START_METHOD = "fork"  # the harness and its children are single-threaded
     seeds = fuzz_cases.build_seeds(workdir / "seeds")
     pid = os.fork()
     if pid == 0:
         fuzz_cases.write_checkpoint_seed(seeds["checkpoint"])
         os._exit(0)
     os.waitpid(pid, 0)
-    probe_models([((fuzz_cases.GOLDEN / name).read_bytes(), name) for name in fuzz_cases.MODEL_FILES])
+    probe.probe_models([((fuzz_cases.GOLDEN / name).read_bytes(), name) for name in fuzz_cases.MODEL_FILES])
     return seeds
 
 
@@ -93,7 +94,7 @@ def campaign(cases: int, seed: int, surfaces: list[str], workers: int, timeout: 
     counts: dict[str, Counter] = defaultdict(Counter)
     examples: dict[tuple[str, str], list[str]] = defaultdict(list)
     running: dict[int, tuple[str, int, int, float]] = {}
-    next_case = 0
+    next_case = reported = 0
     while next_case < len(schedule) or running:
         while next_case < len(schedule) and len(running) < workers:
             surface, index = schedule[next_case]
@@ -106,6 +107,10 @@ def campaign(cases: int, seed: int, surfaces: list[str], workers: int, timeout: 
             running[pid] = (surface, index, read_fd, time.monotonic())
             next_case += 1
         _reap(running, counts, examples, timeout)
+        done = next_case - len(running)
+        if done and done % PROGRESS_EVERY == 0 and done != reported:
+            print(f"{done}/{len(schedule)} cases", file=sys.stderr, flush=True)
+            reported = done
     return counts, examples
 
 

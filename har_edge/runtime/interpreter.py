@@ -124,6 +124,13 @@ def run_model(
     ``default_delegates``: see ``load_interpreter``.
     """
     interpreter = load_interpreter(model, default_delegates=default_delegates)
+    try:
+        return _run_batches(interpreter, x, batch_size)
+    except (RuntimeError, ValueError) as exc:
+        raise InputError(f"the model failed to run ({exc})") from exc
+
+
+def _run_batches(interpreter, x: np.ndarray, batch_size: int) -> np.ndarray:
     (inp,) = interpreter.get_input_details()
     fixed_batch = int(inp["shape_signature"][0]) if len(inp["shape_signature"]) else 1
     step = 1 if fixed_batch == 1 else batch_size

@@ -16,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +50,9 @@ def probe_models(
     for key, (data, source) in zip(keys, models, strict=True):
         if key in pending:
             verify_tflite(data, source)
-    children = {key: (_start_child(), data) for key, data in pending.items()}
-    for key, (child, data) in children.items():
-        verdict = _child_verdict(child, data, timeout)
+    children = {key: _start_child(data) for key, data in pending.items()}
+    for key, child in children.items():
+        verdict = _verdict(child.finish(timeout), timeout)
         with _lock:
             _results[key] = verdict
     answers = []
@@ -62,30 +64,79 @@ def probe_models(
     return answers
 
 
-def _start_child() -> subprocess.Popen:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-    command = [sys.executable, "-m", "har_edge.runtime.probe"]
-    return subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
+class _ExecChild:
+    """``python -m har_edge.runtime.probe`` with the model on stdin."""
+
+    def __init__(self, data: bytes) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        command = [sys.executable, "-m", "har_edge.runtime.probe"]
+        pipe = subprocess.PIPE
+        self._data = data
+        self._process = subprocess.Popen(command, stdin=pipe, stdout=pipe, stderr=pipe, env=env)
+
+    def finish(self, timeout: float) -> tuple[int, bytes] | None:
+        """(return code, stdout), or None after killing a child that ran out of time."""
+        try:
+            stdout, _ = self._process.communicate(self._data, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.communicate()
+            return None
+        return self._process.returncode, stdout
 
 
-def _child_verdict(child: subprocess.Popen, data: bytes, timeout: float) -> dict[int, tuple[int, ...]] | str:
-    try:
-        stdout, stderr = child.communicate(data, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.communicate()
+class _ForkedChild:
+    """A fork of this process running ``_run_once``: no interpreter start-up, but only safe in a
+    single-threaded process (the fuzz harness sets ``START_METHOD = "fork"``)."""
+
+    def __init__(self, data: bytes) -> None:
+        read_end, write_end = os.pipe()
+        self._pid = os.fork()
+        if self._pid == 0:  # pragma: no cover - runs in the child
+            os.close(read_end)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+            os.write(write_end, _answer(data).encode())
+            os._exit(0)
+        os.close(write_end)
+        self._read_end = read_end
+
+    def finish(self, timeout: float) -> tuple[int, bytes] | None:
+        deadline = time.monotonic() + timeout
+        chunks = []
+        with os.fdopen(self._read_end, "rb") as pipe:
+            while select.select([pipe], [], [], max(deadline - time.monotonic(), 0))[0]:
+                chunk = pipe.read1(1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        if time.monotonic() >= deadline:
+            os.kill(self._pid, signal.SIGKILL)
+            os.waitpid(self._pid, 0)
+            return None
+        _, status = os.waitpid(self._pid, 0)
+        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        return code, b"".join(chunks)
+
+
+START_METHOD = "exec"  # or "fork" (see _ForkedChild)
+
+
+def _start_child(data: bytes) -> _ExecChild | _ForkedChild:
+    return _ForkedChild(data) if START_METHOD == "fork" else _ExecChild(data)
+
+
+def _verdict(finished: tuple[int, bytes] | None, timeout: float) -> dict[int, tuple[int, ...]] | str:
+    if finished is None:
         return f"the TFLite interpreter did not finish one run of the model within {timeout:.0f} s"
-    if child.returncode < 0:
-        name = signal.Signals(-child.returncode).name
+    code, stdout = finished
+    if code < 0:
+        name = signal.Signals(-code).name
         return f"the model crashed the TFLite interpreter ({name}) in a test run: corrupt or hostile file"
     try:
         answer = json.loads(stdout.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
-        tail = stderr.decode(errors="replace").strip().splitlines()[-1:]
-        return f"the model test run failed (exit {child.returncode}: {' '.join(tail) or 'no output'})"
+        return f"the model test run failed (exit {code}, no answer)"
     if answer.get("error"):
         return f"not a runnable TFLite model ({answer['error']})"
     return {int(index): tuple(shape) for index, shape in answer["shapes"].items()}
@@ -115,13 +166,16 @@ def _run_once(data: bytes) -> dict[str, list[int]]:
     return shapes
 
 
-def _child_main() -> int:
-    data = sys.stdin.buffer.read()
+def _answer(data: bytes) -> str:
     try:
         answer = {"shapes": _run_once(data)}
     except Exception as exc:  # noqa: BLE001 - any failure of the model is the answer
         answer = {"error": f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]}
-    print(json.dumps(answer))
+    return json.dumps(answer)
+
+
+def _child_main() -> int:
+    print(_answer(sys.stdin.buffer.read()))
     return 0
 
 

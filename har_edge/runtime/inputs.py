@@ -34,15 +34,23 @@ def real_array(values, what: str) -> np.ndarray:
 
 def out_of_range_rows(array: np.ndarray) -> np.ndarray:
     """Indices along axis 0 of rows holding a NaN, an infinity or a value beyond float32's range
-    (integers are always in range: even 2**64 is far below float32's maximum)."""
+    (integers are always in range: even 2**64 is far below float32's maximum).
+
+    Fast path: the largest magnitude (NaN makes it NaN, which compares False); rows are scanned only
+    when it is out of range."""
     if array.dtype.kind != "f" or not array.size:
-        return np.zeros(0, np.int64)
-    flat = array.reshape(len(array), -1)
+        return _NO_ROWS
+    if float(np.abs(array).max()) <= FLOAT32_MAX:
+        return _NO_ROWS
+    rows = array.reshape(len(array), -1)
     if array.dtype.itemsize <= 4:
-        good = np.isfinite(flat).all(axis=1)
+        good = np.isfinite(rows).all(axis=1)
     else:
-        good = (np.abs(flat) <= FLOAT32_MAX).all(axis=1)  # NaN compares False
+        good = (np.abs(rows) <= FLOAT32_MAX).all(axis=1)  # NaN compares False
     return np.flatnonzero(~good)
+
+
+_NO_ROWS = np.zeros(0, np.int64)
 
 
 def checked_windows(windows, window: int, channels: Sequence[str]) -> np.ndarray:
@@ -87,7 +95,7 @@ def checked_samples(samples, channels: Sequence[str], first_sample: int) -> np.n
 
 def checked_probabilities(probabilities: np.ndarray, source: str) -> np.ndarray:
     """Model outputs that are finite, or an ``InputError``: a NaN never becomes a label."""
-    if not np.isfinite(probabilities).all():
+    if len(out_of_range_rows(probabilities)):
         rows = np.flatnonzero(~np.isfinite(probabilities).all(axis=1))
         raise InputError(
             f"{source}: the model produced NaN or infinite probabilities for {len(rows)} window(s) "

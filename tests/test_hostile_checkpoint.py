@@ -15,8 +15,9 @@ import pytest
 
 from har_edge.errors import InputError
 from har_edge.fsutil import atomic_write_bytes
+from har_edge.runtime.checkpoint import CHECKPOINT_MAGIC, CHECKSUM_BYTES
 from har_edge.runtime.classifier import Classifier
-from har_edge.runtime.personalize import CHECKPOINT_MAGIC, CHECKSUM_BYTES, Personalizer
+from har_edge.runtime.personalize import Personalizer
 from tests.hostile_support import GOLDEN, REPO
 
 

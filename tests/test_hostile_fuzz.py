@@ -17,9 +17,8 @@ BAD = ("other exception", "crash", "hang", "silent wrong answer")
 def test_a_seeded_fuzz_slice_has_no_crash_hang_untyped_error_or_silent_wrong_answer(tmp_path):
     out = tmp_path / "fuzz.json"
     command = [sys.executable, "tools/fuzz.py", "--cases", str(SLICE_CASES), "--seed", "20261201"]
-    result = subprocess.run(
-        [*command, "--timeout", "30", "--json", str(out)], cwd=REPO, capture_output=True, text=True, timeout=600
-    )
+    command += ["--timeout", "30", "--json", str(out)]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     counts = json.loads(out.read_text())["counts"]
     bad = {surface: {o: c[o] for o in BAD if c.get(o)} for surface, c in counts.items()}
     assert {surface: found for surface, found in bad.items() if found} == {}, result.stdout[-3000:]

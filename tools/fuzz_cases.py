@@ -209,8 +209,9 @@ def surface_manifest(rng: random.Random, seeds: dict, case_dir: Path) -> Verdict
 
 
 def surface_checkpoint(rng: random.Random, seeds: dict, case_dir: Path) -> Verdict:
+    from har_edge.runtime.checkpoint import CHECKPOINT_MAGIC, CHECKSUM_BYTES
     from har_edge.runtime.classifier import Classifier
-    from har_edge.runtime.personalize import CHECKPOINT_MAGIC, CHECKSUM_BYTES, Personalizer
+    from har_edge.runtime.personalize import Personalizer
 
     data = seeds["checkpoint"].read_bytes()
     header_line, _, rest = data[len(CHECKPOINT_MAGIC) :].partition(b"\n")

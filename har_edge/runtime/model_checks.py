@@ -1,7 +1,7 @@
 """Load-time checks of a bundle's models beyond hashes: each model verified and run once in a child
 process (``probe_model``), the head's signature contract, and finite, sane head weights.
 
-The head contract (``har_edge.trainable_head``): ``infer(features) -> probabilities``,
+The head contract (``har_edge.runtime.head``): ``infer(features) -> probabilities``,
 ``train(features, labels, learning_rate) -> loss``, ``get_weights() -> w0, b0[, w1, b1]`` and
 ``set_weights(w0, b0[, w1, b1]) -> n_assigned``. A renamed input or output is refused here, not found
 missing later by ``Personalizer``.

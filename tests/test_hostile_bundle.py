@@ -124,7 +124,7 @@ MANIFEST_TEXTS = {
     "5,000 digits": (_text_with("9" * 5000), "a 5000-digit number"),
     "deep nesting": (_text_with("[" * 100_000 + "]" * 100_000), "nested deeper than 32 levels"),
     "duplicate key": (_text_with('50, "window": 51'), "the key 'window' appears twice"),
-    "truncated": ((GOLDEN / "manifest.json").read_bytes()[:300], "not valid JSON"),
+    "truncated": ((GOLDEN / "manifest.json").read_bytes()[:300], "not JSON"),
 }
 
 

@@ -88,6 +88,7 @@ LIMITS: dict[str, LimitKind] = {
 
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+MAX_BUDGETS_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -110,14 +111,7 @@ def load_budgets(path: str | Path) -> list[Budget]:
     and table for malformed TOML, unknown keys (listing the valid ones), non-numeric or out-of-range
     limits and empty tables."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the budgets file ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(path, "is not UTF-8 text", expected="a TOML budgets file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise DataFormatError(path, f"is not valid TOML: {exc}") from exc
+    data = _read_toml(path)
     prefix, targets = _budget_tables(path, data)
     budgets = []
     for target, table in targets.items():
@@ -137,6 +131,33 @@ def load_budgets(path: str | Path) -> list[Budget]:
             variant_name = _table_name(prefix, target, variant)
             budgets.append(Budget(target, variant, _parse_limits(path, variant_name, limits), variant_name))
     return budgets
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the budgets file ({exc.strerror or exc})") from exc
+    if len(raw) > MAX_BUDGETS_BYTES:
+        raise DataFormatError(
+            path, f"{len(raw)} bytes", expected=f"a budgets file of at most {MAX_BUDGETS_BYTES}"
+        )
+    if raw.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        raise DataFormatError(
+            path,
+            "starts with a byte-order mark (BOM), which TOML does not allow",
+            expected="UTF-8 without a BOM",
+        )
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, "is not UTF-8 text", expected="a TOML budgets file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise DataFormatError(path, f"is not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise DataFormatError(path, "is nested too deeply", expected="a TOML budgets file") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise DataFormatError(path, f"holds a value TOML cannot read here ({exc})") from None
 
 
 def _budget_tables(path: Path, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -177,8 +198,9 @@ def _parse_limits(path: Path, table: str, items: dict[str, Any]) -> dict[str, fl
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise DataFormatError(path, f"unknown key {key!r}{hint}", field=where, expected=f"one of {valid}")
         kind = LIMITS[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise DataFormatError(path, f"{value!r} is not a finite number", field=where, expected="a number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+            shown = repr(value) if len(repr(value)) <= 40 else f"a {len(repr(value))}-character value"
+            raise DataFormatError(path, f"{shown} is not a finite number", field=where, expected="a number")
         if not kind.low <= value <= kind.high:
             bounds = (
                 "a fraction in [0, 1], like the report" if kind.high == 1 else f"a number >= {kind.low:g}"
@@ -186,6 +208,13 @@ def _parse_limits(path: Path, table: str, items: dict[str, Any]) -> dict[str, fl
             raise DataFormatError(path, f"{value!r} is out of range", field=where, expected=bounds)
         limits[key] = value
     return limits
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        return False
 
 
 def _quoted(name: str) -> str:

@@ -290,7 +290,7 @@ class TypedExit(Exception):
 DATA_FORMATS = {  # format -> (load options, whether every number in the seed is read)
     "hapt": ({}, True),
     "hhar": ({}, False),
-    "wisdm": ({}, True),
+    "wisdm": ({}, False),  # broken records are skipped with a note, by design
     "pamap2": ({}, False),
     "uea": ({}, True),
     "csv": ({"columns": {"acc_x": "ax", "acc_y": "ay", "acc_z": "az"}, "time_column": "t_ms"}, True),

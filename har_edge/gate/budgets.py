@@ -19,14 +19,14 @@ import difflib
 import json
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from har_edge.bench.results import ResultRow
-from har_edge.errors import DataFormatError, InputError
+from har_edge.errors import DataFormatError
+from har_edge.tomlfile import read_toml
 
 
 class Comparison(StrEnum):
@@ -88,7 +88,6 @@ LIMITS: dict[str, LimitKind] = {
 
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-MAX_BUDGETS_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ def load_budgets(path: str | Path) -> list[Budget]:
     and table for malformed TOML, unknown keys (listing the valid ones), non-numeric or out-of-range
     limits and empty tables."""
     path = Path(path)
-    data = _read_toml(path)
+    data = read_toml(path, "budgets file")
     prefix, targets = _budget_tables(path, data)
     budgets = []
     for target, table in targets.items():
@@ -131,33 +130,6 @@ def load_budgets(path: str | Path) -> list[Budget]:
             variant_name = _table_name(prefix, target, variant)
             budgets.append(Budget(target, variant, _parse_limits(path, variant_name, limits), variant_name))
     return budgets
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the budgets file ({exc.strerror or exc})") from exc
-    if len(raw) > MAX_BUDGETS_BYTES:
-        raise DataFormatError(
-            path, f"{len(raw)} bytes", expected=f"a budgets file of at most {MAX_BUDGETS_BYTES}"
-        )
-    if raw.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
-        raise DataFormatError(
-            path,
-            "starts with a byte-order mark (BOM), which TOML does not allow",
-            expected="UTF-8 without a BOM",
-        )
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(path, "is not UTF-8 text", expected="a TOML budgets file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise DataFormatError(path, f"is not valid TOML: {exc}") from exc
-    except RecursionError:
-        raise DataFormatError(path, "is nested too deeply", expected="a TOML budgets file") from None
-    except ValueError as exc:  # e.g. an integer of more digits than Python converts
-        raise DataFormatError(path, f"holds a value TOML cannot read here ({exc})") from None
 
 
 def _budget_tables(path: Path, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:

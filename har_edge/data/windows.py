@@ -246,7 +246,8 @@ class Normalizer:
     @classmethod
     def fit(cls, train: WindowSet) -> Normalizer:
         flat = train.x.reshape(-1, train.x.shape[-1]).astype(np.float64)
-        mean, std = flat.mean(axis=0), np.maximum(flat.std(axis=0), cls.MIN_STD)
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite statistics are refused below
+            mean, std = flat.mean(axis=0), np.maximum(flat.std(axis=0), cls.MIN_STD)
         if not (np.isfinite(mean).all() and np.isfinite(std).all()):
             raise InputError(
                 f"training windows hold infinite or NaN values (channel means {mean.tolist()}): "
@@ -273,7 +274,9 @@ class Normalizer:
             or not all(math.isfinite(v) for v in mean + std)
             or min(std, default=1.0) <= 0
         ):
-            raise InputError("normalization statistics: 'mean' and 'std' must match in length, std > 0")
+            raise InputError(
+                "normalization statistics: 'mean' and 'std' must match in length, be finite, std > 0"
+            )
         return cls(mean, std)
 
 

@@ -148,8 +148,6 @@ def verify_tflite(data: bytes, source: str = "<bytes>") -> None:
         _verify(bytes(data))
     except _Bad as exc:
         raise InputError(f"{source}: corrupt TFLite model: {exc}") from None
-    except RecursionError:  # pragma: no cover - the walk is iterative; kept as a guard
-        raise InputError(f"{source}: corrupt TFLite model: structure nested too deeply") from None
 
 
 def _verify(data: bytes) -> None:

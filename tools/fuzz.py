@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
 import fuzz_cases  # noqa: E402 - after the path set-up above
+import fuzz_seeds  # noqa: E402
 
 OUTCOMES = ("typed error", "other exception", "crash", "hang", "accepted", "silent wrong answer")
 BAD = ("other exception", "crash", "hang", "silent wrong answer")
@@ -77,10 +78,10 @@ def _prepare(workdir: Path) -> dict:
     from har_edge.runtime import classifier, personalize, probe, stream  # noqa: F401
 
     probe.START_METHOD = "fork"  # the harness and its children are single-threaded
-    seeds = fuzz_cases.build_seeds(workdir / "seeds")
+    seeds = fuzz_seeds.build_seeds(workdir / "seeds")
     pid = os.fork()
     if pid == 0:
-        fuzz_cases.write_checkpoint_seed(seeds["checkpoint"])
+        fuzz_seeds.write_checkpoint_seed(seeds["checkpoint"])
         os._exit(0)
     os.waitpid(pid, 0)
     probe.probe_models([((fuzz_cases.GOLDEN / name).read_bytes(), name) for name in fuzz_cases.MODEL_FILES])

@@ -109,7 +109,7 @@ def campaign(cases: int, seed: int, surfaces: list[str], workers: int, timeout: 
             next_case += 1
         _reap(running, counts, examples, timeout)
         done = next_case - len(running)
-        if done and done % PROGRESS_EVERY == 0 and done != reported:
+        if done // PROGRESS_EVERY > reported // PROGRESS_EVERY:
             print(f"{done}/{len(schedule)} cases", file=sys.stderr, flush=True)
             reported = done
     return counts, examples

@@ -106,9 +106,10 @@ def test_missing_arm_toolchain_is_exit_2_naming_the_debian_packages(tmp_path, mo
     [
         (["missing.tflite", "--board", "host", "--out", "fw"], "no such bundle folder or .tflite file"),
         ([Path(__file__).parent / "golden", "--board", "host", "--out", "fw"], "needs base_mcu.tflite"),
-        ([MODEL, "--board", "host", "--out", "fw", "--verify", 0], "must be at least 1"),
+        ([MODEL, "--board", "host", "--out", "fw", "--verify", 0], "a positive integer"),
+        ([MODEL, "--board", "host", "--out", "fw", "--seed", -1], "a seed"),
     ],
-    ids=["missing-file", "folder-without-mcu-model", "verify-zero"],
+    ids=["missing-file", "folder-without-mcu-model", "verify-zero", "negative-seed"],
 )
 def test_bad_input_is_exit_2_with_the_reason(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)

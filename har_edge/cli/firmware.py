@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from har_edge.cli.argtypes import positive_int, seed
 from har_edge.cli.common import EXIT_CHECK_FAILED, EXIT_OK, Verb
 from har_edge.errors import InputError
 
@@ -44,9 +45,12 @@ def add_firmware_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--build", action="store_true", help="compile the project")
     parser.add_argument("--run", action="store_true", help="build and run it once; print its figures")
     parser.add_argument(
-        "--verify", type=int, metavar="N", help="build, run N inputs and compare every byte with LiteRT"
+        "--verify",
+        type=positive_int,
+        metavar="N",
+        help="build, run N inputs and compare every byte with LiteRT",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the --verify inputs (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the --verify inputs (default 0)")
     parser.add_argument("--json", action="store_true", help="print the figures and verdict as JSON")
     parser.add_argument(
         "--with-head", action="store_true", help="also write a bundle's trainable float head as C (head/)"
@@ -63,8 +67,6 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
     from har_edge.firmware.flow import PROJECT_NAME, build_project, run_built
 
     out = out or sys.stdout
-    if args.verify is not None and args.verify < 1:
-        raise InputError(f"--verify {args.verify}: the number of inputs must be at least 1")
     model_bytes = read_model(args.source)
     head = head_of(args.source) if args.with_head else None
     board = get_board(args.board)

@@ -115,3 +115,13 @@ def test_every_firmware_source_file_ships_as_package_data():
     assert {"mps2-an386/startup.c", "mps2-an386/linker.ld", "mps2-an386/Makefile"} <= set(sources)
     unshipped = [s for s in sources if not any(fnmatch.fnmatch(s, g) for g in globs)]
     assert unshipped == []
+
+
+def test_missing_tools_fail_instead_of_skipping_when_ci_requires_toolchains(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("HAR_EDGE_REQUIRE_TOOLCHAINS", "1")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install gcc-arm-none-eabi"):
+        require_arm_tools()
+    monkeypatch.setenv("HAR_EDGE_REQUIRE_TOOLCHAINS", "0")
+    with pytest.raises(pytest.skip.Exception):
+        require_arm_tools()

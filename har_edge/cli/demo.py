@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from har_edge.cli.common import EXIT_OK, Verb, add_training_arguments, refuse_existing, train_config
+from har_edge.cli.common import (
+    EXIT_OK,
+    Verb,
+    WindowRequest,
+    add_training_arguments,
+    refuse_existing,
+    train_config,
+)
 from har_edge.cli.train import Run, print_summary, train_into
-from har_edge.types import ACC_CHANNELS
 
 DEMO_EXAMPLE = """example:
   har-edge demo --out demo-out
@@ -21,7 +27,6 @@ def run_demo(args: argparse.Namespace) -> int:
     from har_edge.bench.report import render_markdown, write_report
     from har_edge.bench.run import report_for
     from har_edge.bench.variants import model_variants
-    from har_edge.data.windows import WindowConfig
     from har_edge.export import bundle_request, export_bundle
     from har_edge.fsutil import atomic_directory
     from har_edge.optimize.pipeline import OptimizeOptions, optimize_model
@@ -39,7 +44,7 @@ def run_demo(args: argparse.Namespace) -> int:
     refuse_existing(args.out, args.overwrite)
     targets = resolve_targets(DEMO_TARGETS)
     with atomic_directory(args.out, overwrite=args.overwrite) as staging:
-        outcome = train_into(staging, run, WindowConfig(channels=ACC_CHANNELS), train_config(args))
+        outcome = train_into(staging, run, WindowRequest(channels="acc"), train_config(args))
         print_summary(outcome.metrics, args.out)
         model, card, splits = outcome.trained.model, outcome.card, outcome.splits
         print("exporting the bundle: pruned to 50 % sparsity (fine-tuning), int8 base, trainable head...")

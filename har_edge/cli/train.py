@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from har_edge.cli.common import (
     EXIT_OK,
     Verb,
@@ -73,33 +75,40 @@ class TrainOutcome:
     splits: Any  # normalized with the training statistics
 
 
-def train_into(folder: Path, run: Run, window_config, train_config) -> TrainOutcome:
+def train_into(folder: Path, run: Run, window_request, train_config) -> TrainOutcome:
     """Load, window, split, train, evaluate (test split or --test-data) and write into ``folder``:
     ``model/`` (model.keras + card.json, which records the data so later stages can rebuild the
-    splits), ``metrics.json`` and ``confusion.png``."""
+    splits), ``metrics.json`` and ``confusion.png``. ``window_request.for_dataset`` gives the window
+    geometry once the data is loaded. With ``run.test_data`` no test split is held out of the data."""
     from dataclasses import replace
 
     from har_edge import models
     from har_edge.baseline import KnnClassifier
-    from har_edge.data import load_dataset
-    from har_edge.data.windows import apply_normalizer, make_windows, split_by_subject
+    from har_edge.cli.common import load_noted
+    from har_edge.data.plan import describe_split, split_windows
+    from har_edge.data.windows import apply_normalizer, make_windows
     from har_edge.metrics import plot_confusion
     from har_edge.train import data_note, evaluate, train_model
 
-    dataset = load_dataset(run.data, run.fmt, **run.load_options)
+    dataset = load_noted(run.data, run.fmt, run.load_options)
+    window_config = window_request.for_dataset(dataset)
     windows, report = make_windows(dataset, window_config)
-    print(f"data: {dataset.name}: {len(dataset.subjects)} subjects; {report.summary()}")
-    splits = split_by_subject(windows, seed=train_config.seed)
+    units = f"{len(dataset.recordings)} cases" if dataset.cases else f"{len(dataset.subjects)} subjects"
+    print(f"data: {dataset.name}: {units}; {window_config.window}-sample windows at {window_config.rate_hz:g} Hz")
+    print(f"  {report.summary()}")
+    test_fraction = 0.0 if run.test_data is not None else 0.2
+    splits = split_windows(windows, cases=dataset.cases, test_fraction=test_fraction, seed=train_config.seed)
+    print(f"  {describe_split(splits)}" + (f"; testing on {run.test_data}" if run.test_data else ""))
     trained = train_model(
         splits, run.architecture, train_config, model_options=run.model_options, progress=run.progress
     )
-    note = data_note(run.data, run.fmt, run.load_options, window_config, train_config.seed)
+    note = data_note(run.data, run.fmt, run.load_options, window_config, train_config.seed, run.test_data)
     card = replace(trained.card, notes={**trained.card.notes, "data": note})
     if run.test_data is not None:
         test_windows = _external_test_windows(run, window_config, windows)
         evaluated_on = run.test_data
     else:
-        test_windows, evaluated_on = splits.test, "test split (subject-disjoint)"
+        test_windows, evaluated_on = splits.test, f"the test split ({splits.grouping}-disjoint)"
     if len(test_windows) == 0:
         raise InputError(f"no test windows to evaluate on ({evaluated_on})")
     metrics = evaluate(trained.model, test_windows.with_x(trained.normalizer.apply(test_windows.x)))
@@ -125,10 +134,10 @@ def train_into(folder: Path, run: Run, window_config, train_config) -> TrainOutc
 
 
 def _external_test_windows(run: Run, window_config, train_windows):
-    from har_edge.data import load_dataset
+    from har_edge.cli.common import load_noted
     from har_edge.data.windows import make_windows
 
-    test_dataset = load_dataset(run.test_data, run.fmt, **run.load_options)
+    test_dataset = load_noted(run.test_data, run.fmt, run.load_options)
     if test_dataset.class_names != train_windows.class_names:
         raise InputError(
             f"--test-data {run.test_data}: classes {list(test_dataset.class_names)} differ from the training "
@@ -136,6 +145,9 @@ def _external_test_windows(run: Run, window_config, train_windows):
         )
     test_windows, report = make_windows(test_dataset, window_config)
     print(f"test data: {test_dataset.name}: {report.summary()}")
+    if len(test_windows) and len(np.unique(test_windows.y)) < len(train_windows.class_names):
+        missing = sorted(set(train_windows.class_names) - {train_windows.class_names[k] for k in test_windows.y})
+        print(f"note: --test-data has no windows of {', '.join(missing)}")
     return test_windows
 
 

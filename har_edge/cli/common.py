@@ -13,6 +13,8 @@ from har_edge.errors import InputError
 from har_edge.types import ACC_CHANNELS, GYRO_CHANNELS
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+VERBOSE_FLAGS = ("-v", "--verbose")
+VERBOSE_HELP = "show TensorFlow's and LiteRT's native log lines (hidden by default)"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Verb:
     def add_to(self, verbs) -> None:
         parser = verbs.add_parser(self.name, help=self.help, formatter_class=HelpFormatter, epilog=self.example)
         self.add_arguments(parser)
+        parser.add_argument(*VERBOSE_FLAGS, action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

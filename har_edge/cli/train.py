@@ -108,7 +108,7 @@ def train_into(folder: Path, run: Run, window_request, train_config) -> TrainOut
         test_windows = _external_test_windows(run, window_config, windows)
         evaluated_on = run.test_data
     else:
-        test_windows, evaluated_on = splits.test, f"the test split ({splits.grouping}-disjoint)"
+        test_windows, evaluated_on = splits.test, f"test split ({splits.grouping}-disjoint)"
     if len(test_windows) == 0:
         raise InputError(f"no test windows to evaluate on ({evaluated_on})")
     metrics = evaluate(trained.model, test_windows.with_x(trained.normalizer.apply(test_windows.x)))
@@ -163,7 +163,7 @@ def print_summary(metrics: dict[str, Any], out: Path) -> None:
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
     parser.add_argument("--test-data", help="evaluate on this data (same format) instead of the test split")
-    parser.add_argument("--model", default="dense", choices=("dense", "cnn", "lstm"))
+    parser.add_argument("--model", default="dense", choices=("dense", "cnn", "lstm"), help="architecture")
     parser.add_argument("--spectrogram", action="store_true", help="cnn: add the spectrogram branch")
     add_training_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, help="output folder")

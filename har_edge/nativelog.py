@@ -25,6 +25,7 @@ NOISE = re.compile(
     rb"|To enable the following instructions:"
     rb"|This TensorFlow binary is optimized)"
 )
+_SHORTEST_NOISE_START = 16  # native loggers write a prefix ("INFO: ") apart: hold a shorter partial line
 _MAYBE_NOISE = re.compile(rb"^(?:[IWE]\d|WARNING: All|INFO: Cre|fully_q|To enable|This Tensor)")
 
 
@@ -56,7 +57,7 @@ def _forward(read_end: int, real: int) -> None:
         while chunk := pipe.read(65536):
             *lines, pending = (pending + chunk).split(b"\n")
             kept = [line + b"\n" for line in lines if not NOISE.match(line)]
-            if pending and not _MAYBE_NOISE.match(pending):  # a progress bar's partial line: show it now
+            if len(pending) >= _SHORTEST_NOISE_START and not _MAYBE_NOISE.match(pending):  # a progress bar
                 kept.append(pending)
                 pending = b""
             if kept:

@@ -61,23 +61,41 @@ def write_hhar_shuffled(path: Path, *, users=("a", "b", "c"), seconds: float = 1
     2 % of each device's rows moved out of time order and 1 % repeating the previous row's
     Creation_Time (half exact copies). Returns the counts written."""
     rng = np.random.default_rng(seed)
-    dataset = generate(SyntheticConfig(subjects=len(users), seconds_per_activity=seconds / 2,
-                                       classes=("WALKING", "SITTING"), rate_hz=100.0, gyroscope=False, seed=seed))
+    dataset = generate(
+        SyntheticConfig(
+            subjects=len(users),
+            seconds_per_activity=seconds / 2,
+            classes=("WALKING", "SITTING"),
+            rate_hz=100.0,
+            gyroscope=False,
+            seed=seed,
+        )
+    )
     gt = {"WALKING": "walk", "SITTING": "sit"}
     rows, repeats = [], 0
     for user, rec in zip(users, dataset.recordings, strict=True):
         for device in ("nexus4_1", "s3_1"):
             t_ns = (1_424_696_633_908_000_000 + (rec.timestamps_s * 1e9).astype(np.int64)).tolist()
             device_rows = [
-                [t_ns[i], *rec.samples[i], user, device.split("_")[0], device, gt[rec.class_names[rec.labels[i]]]]
-                for i in range(len(rec)) if rec.labels[i] >= 0
+                [
+                    t_ns[i],
+                    *rec.samples[i],
+                    user,
+                    device.split("_")[0],
+                    device,
+                    gt[rec.class_names[rec.labels[i]]],
+                ]
+                for i in range(len(rec))
+                if rec.labels[i] >= 0
             ]
             for i in rng.choice(np.arange(1, len(device_rows)), size=len(device_rows) // 100, replace=False):
                 repeats += 1
                 device_rows[i][0] = device_rows[i - 1][0]
                 if i % 2:
                     device_rows[i][1:] = device_rows[i - 1][1:]
-            for i in rng.choice(np.arange(5, len(device_rows) - 5), size=len(device_rows) // 50, replace=False):
+            for i in rng.choice(
+                np.arange(5, len(device_rows) - 5), size=len(device_rows) // 50, replace=False
+            ):
                 device_rows[i], device_rows[i + 3] = device_rows[i + 3], device_rows[i]
             rows.append(device_rows)
     interleaved = [group[i] for i in range(max(map(len, rows))) for group in rows if i < len(group)]

@@ -159,7 +159,9 @@ def test_hhar_keeps_the_first_of_rows_repeating_a_creation_time_and_counts_them(
     dataset = load_hhar(_phones_file(tmp_path, rows))
     recording = dataset.recordings[0]
     np.testing.assert_allclose(recording.samples[:, 0], [rows[i][1] for i in (0, 1, 3, 4, 6)], atol=1e-6)
-    assert "dropped 2 rows repeating a device's Creation_Time (1 of them with other values" in dataset.notes[0]
+    assert (
+        "dropped 2 rows repeating a device's Creation_Time (1 of them with other values" in dataset.notes[0]
+    )
 
 
 def test_hhar_repeated_creation_time_names_the_line_without_sort_by_time(tmp_path, rng):

@@ -12,7 +12,7 @@ from har_edge.data.windows import make_windows
 from har_edge.errors import DataFormatError, InputError
 from har_edge.types import ACC_CHANNELS
 from tests.format_files import write_file
-from tests.realdata_files import UEA_CLASSES, UEA_LENGTH, write_hhar_shuffled, write_uea_pair
+from tests.realdata_files import UEA_LENGTH, write_hhar_shuffled, write_uea_pair
 
 
 def test_uea_case_is_one_window_at_the_files_rate_with_all_dimensions(tmp_path):
@@ -35,7 +35,9 @@ def test_uea_with_a_known_rate_keeps_one_window_per_case_when_resampled(tmp_path
 
 def test_uea_unequal_cases_give_one_window_each_of_the_shortest_length(tmp_path):
     header = "@problemName toy\n@dimensions 1\n@classLabel true a b\n@data\n"
-    path = write_file(tmp_path / "toy.ts", header + "1,2,3,4:a\n1,2,3,4,5,6,7,8,9:b\n1,2,3,4,5:a\n5,6,7,8:b\n")
+    path = write_file(
+        tmp_path / "toy.ts", header + "1,2,3,4:a\n1,2,3,4,5,6,7,8,9:b\n1,2,3,4,5:a\n5,6,7,8:b\n"
+    )
     dataset = load_uea(path)
     windows, _ = make_windows(dataset, window_config_for(dataset))
     assert windows.window == 4 and list(windows.recording) == [0, 1, 2, 3]
@@ -127,10 +129,16 @@ def test_csv_implausible_magnitude_for_the_declared_unit_is_noted_with_the_unit_
 
 def test_csv_with_one_subject_and_one_class_says_why_it_cannot_be_split(tmp_path):
     rows = "\n".join(f"{i / 50},0.1,0.2,9.7,walk" for i in range(1000))
-    dataset = load_csv(write_file(tmp_path / "one.csv", "time,ax,ay,az,act\n" + rows + "\n"), columns=COLUMNS,
-                       label_column="act", time_column="time")
+    dataset = load_csv(
+        write_file(tmp_path / "one.csv", "time,ax,ay,az,act\n" + rows + "\n"),
+        columns=COLUMNS,
+        label_column="act",
+        time_column="time",
+    )
     windows, _ = make_windows(dataset, window_config_for(dataset))
-    with pytest.raises(InputError, match="only one class \\('walk'\\) has windows: a classifier needs at least 2"):
+    with pytest.raises(
+        InputError, match="only one class \\('walk'\\) has windows: a classifier needs at least 2"
+    ):
         split_windows(windows, cases=False)
 
 
@@ -140,7 +148,9 @@ def test_unknown_format_option_lists_the_valid_keys(tmp_path):
 
 
 def test_two_subjects_say_how_to_split_them(tmp_path):
-    rows = "\n".join(f"{i / 50},0.1,0.2,9.7,{'walk' if i % 400 < 200 else 'sit'},{i // 1000}" for i in range(2000))
+    rows = "\n".join(
+        f"{i / 50},0.1,0.2,9.7,{'walk' if i % 400 < 200 else 'sit'},{i // 1000}" for i in range(2000)
+    )
     path = write_file(tmp_path / "two.csv", "time,ax,ay,az,act,user\n" + rows + "\n")
     dataset = load_csv(path, columns=COLUMNS, label_column="act", time_column="time", subject_column="user")
     windows, _ = make_windows(dataset, window_config_for(dataset))

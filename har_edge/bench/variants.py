@@ -107,7 +107,7 @@ class _Context:
                 splits.test.y,
                 splits.test.class_names,
                 run_model(float32, test_x).argmax(axis=1),
-                scored_on=_test_windows_description(card, splits),
+                scored_on=test_windows_description(card, splits),
             ),
         )
 
@@ -149,7 +149,7 @@ class _Context:
         )
 
 
-def _test_windows_description(card: models.ModelCard, splits: Splits) -> str:
+def test_windows_description(card: models.ModelCard, splits: Splits) -> str:
     test_spec = card.notes.get("data", {}).get("test_spec")
     if test_spec:
         return f"the {len(splits.test):,} labelled windows of the separate test data {test_spec}"

@@ -4,7 +4,8 @@ and training arguments and their translation into loader options and configs."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ class Verb:
     run: Callable[[argparse.Namespace], int]
 
     def add_to(self, verbs) -> None:
-        parser = verbs.add_parser(self.name, help=self.help, formatter_class=HelpFormatter, epilog=self.example)
+        parser = verbs.add_parser(
+            self.name, help=self.help, formatter_class=HelpFormatter, epilog=self.example
+        )
         self.add_arguments(parser)
         parser.add_argument(*VERBOSE_FLAGS, action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
 
@@ -39,7 +42,11 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "default" in text or action.default in (None, False, [], argparse.SUPPRESS) or not action.option_strings:
+        if (
+            "default" in text
+            or action.default in (None, False, [], argparse.SUPPRESS)
+            or not action.option_strings
+        ):
             return text
         return f"{text} (default %(default)s)".lstrip()
 
@@ -60,7 +67,9 @@ FORMAT_CHOICES = ("hapt", "hhar", "wisdm", "pamap2", "uea", "csv")
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
-    group.add_argument("--data", default="synthetic", help="synthetic[:position[:device]] or a path (default synthetic)")
+    group.add_argument(
+        "--data", default="synthetic", help="synthetic[:position[:device]] or a path (default synthetic)"
+    )
     group.add_argument("--format", choices=FORMAT_CHOICES, help="the format of a --data path")
     group.add_argument("--subjects", type=int, help="synthetic: number of subjects (default 30)")
     group.add_argument(
@@ -75,11 +84,13 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--window", type=int, help="window length in samples (default 200; uea: one window per case)"
     )
-    group.add_argument("--hop", type=int, help="hop between windows in samples (default 100; uea: one per case)")
+    group.add_argument(
+        "--hop", type=int, help="hop between windows in samples (default 100; uea: one per case)"
+    )
     group.add_argument(
         "--labeling", default="majority", choices=("majority", "strict"), help="how a window gets its label"
     )
-    _add_loader_arguments(group)
+    add_loader_arguments(group)
 
 
 def add_runtime_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,10 +99,10 @@ def add_runtime_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", help="synthetic[:position[:device]] or a path")
     parser.add_argument("--format", choices=FORMAT_CHOICES, help="the format of a DATA path")
     parser.add_argument("--subjects", type=int, help="synthetic: number of subjects (default 30)")
-    _add_loader_arguments(parser)
+    add_loader_arguments(parser)
 
 
-def _add_loader_arguments(group) -> None:
+def add_loader_arguments(group) -> None:
     group.add_argument(
         "--source-rate",
         type=float,
@@ -113,7 +124,7 @@ def _add_loader_arguments(group) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a loader option, e.g. imu=chest (pamap2), acc_unit=mg (csv), channels=acc_x,acc_y,acc_z (uea); repeat",
+        help="a loader option, e.g. imu=chest (pamap2), acc_unit=mg (csv), channels=a,b,c (uea); repeat",
     )
 
 
@@ -166,7 +177,9 @@ def load_options(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError("--column, --label-column, --subject-column and --time-column apply to --format csv")
     if args.source_rate is not None:
         if args.format not in ("csv", "uea"):
-            raise InputError("--source-rate applies to --format csv and uea (the other formats know their rate)")
+            raise InputError(
+                "--source-rate applies to --format csv and uea (the other formats know their rate)"
+            )
         options["rate_hz"] = args.source_rate
     for item in args.format_option:
         key, sep, value = item.partition("=")
@@ -260,3 +273,41 @@ def manifest_windows(dataset, manifest, *, keep_unlabelled: bool = False):
         rate_hz=manifest.rate_hz, window=manifest.window, hop=manifest.hop, channels=manifest.channels
     )
     return make_windows(dataset, config, keep_unlabelled=keep_unlabelled)[0]
+
+
+BUNDLE_ZIP_FILES = frozenset({"manifest.json", "base.tflite", "base_mcu.tflite", "head.tflite"})
+
+
+@contextmanager
+def bundle_folder(path: Path) -> Iterator[Path]:
+    """``path`` itself when it is a folder; a bundle ``.zip`` (``optimize --zip``) unpacked into a
+    temporary folder for the block. Only the bundle's own flat file names are taken from a zip, so a
+    member cannot be written outside the folder."""
+    import tempfile
+    import zipfile
+
+    if not (path.is_file() and zipfile.is_zipfile(path)):
+        yield path
+        return
+    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory(prefix="har-edge-bundle-") as folder:
+        members = {Path(name).name: name for name in archive.namelist() if not name.endswith("/")}
+        unknown = sorted(
+            n for n in archive.namelist() if Path(n).name not in BUNDLE_ZIP_FILES and not n.endswith("/")
+        )
+        if unknown or "manifest.json" not in members:
+            raise InputError(
+                f"{path}: not a bundle zip (expected {', '.join(sorted(BUNDLE_ZIP_FILES))}; "
+                f"found {unknown or 'no manifest.json'})"
+            )
+        for name, member in members.items():
+            (Path(folder) / name).write_bytes(archive.read(member))
+        yield Path(folder)
+
+
+def open_classifier(bundle: Path, checkpoint: Path | None = None):
+    """A ``Classifier`` of ``bundle``, with the personalized head of ``checkpoint`` (its labels) if given."""
+    from har_edge.runtime.classifier import Classifier
+    from har_edge.runtime.personalize import apply_checkpoint
+
+    classifier = Classifier(bundle)
+    return apply_checkpoint(classifier, checkpoint) if checkpoint is not None else classifier

@@ -94,7 +94,10 @@ def train_into(folder: Path, run: Run, window_request, train_config) -> TrainOut
     window_config = window_request.for_dataset(dataset)
     windows, report = make_windows(dataset, window_config)
     units = f"{len(dataset.recordings)} cases" if dataset.cases else f"{len(dataset.subjects)} subjects"
-    print(f"data: {dataset.name}: {units}; {window_config.window}-sample windows at {window_config.rate_hz:g} Hz")
+    print(
+        f"data: {dataset.name}: {units}; {window_config.window}-sample windows "
+        f"at {window_config.rate_hz:g} Hz"
+    )
     print(f"  {report.summary()}")
     test_fraction = 0.0 if run.test_data is not None else 0.2
     splits = split_windows(windows, cases=dataset.cases, test_fraction=test_fraction, seed=train_config.seed)
@@ -146,7 +149,9 @@ def _external_test_windows(run: Run, window_config, train_windows):
     test_windows, report = make_windows(test_dataset, window_config)
     print(f"test data: {test_dataset.name}: {report.summary()}")
     if len(test_windows) and len(np.unique(test_windows.y)) < len(train_windows.class_names):
-        missing = sorted(set(train_windows.class_names) - {train_windows.class_names[k] for k in test_windows.y})
+        missing = sorted(
+            set(train_windows.class_names) - {train_windows.class_names[k] for k in test_windows.y}
+        )
         print(f"note: --test-data has no windows of {', '.join(missing)}")
     return test_windows
 

@@ -2,8 +2,9 @@
 model (``har_edge.export.bundle_request`` then splits it and describes its bundle).
 
 ``training_splits(card)`` rebuilds the exact normalized splits a model was trained on (the model
-card records the data spec, window geometry, split seed and any separate test data), so pruning fine-tunes and int8
-calibrates on training windows and accuracy is measured on the same held-out subjects.
+card records the data spec, window geometry, split seed and any separate test data), so pruning
+fine-tunes and int8 calibrates on training windows and accuracy is measured on the same held-out
+windows.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from har_edge import models
+from har_edge.data.plan import split_windows
 from har_edge.data.windows import (
     Normalizer,
     Splits,
@@ -20,7 +22,6 @@ from har_edge.data.windows import (
     apply_normalizer,
     make_windows,
 )
-from har_edge.data.plan import split_windows
 from har_edge.errors import InputError
 from har_edge.optimize.prune import PruningSchedule, prune, sparsity_report
 from har_edge.optimize.quantize import Precision, qat

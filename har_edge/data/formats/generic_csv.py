@@ -145,10 +145,13 @@ def _magnitude_note(path: Path, samples: np.ndarray, channels: Sequence[str], un
     if low <= median_g <= high:
         return ()
     raw_median = median_g * GRAVITY_M_S2 / _ACC_UNITS_M_S2[unit]
-    fits = [name for name, scale in _ACC_UNITS_M_S2.items() if low <= raw_median * scale / GRAVITY_M_S2 <= high]
+    fits = [
+        name for name, scale in _ACC_UNITS_M_S2.items() if low <= raw_median * scale / GRAVITY_M_S2 <= high
+    ]
     hint = f"; acc_unit={fits[0]} would fit (--format-option acc_unit={fits[0]})" if fits else ""
     return (
-        f"warning: {path}: the median acceleration magnitude is {raw_median:,.3g} {unit} = {median_g:,.3g} g, "
+        f"warning: {path}: the median acceleration magnitude is {raw_median:,.3g} {unit} "
+        f"= {median_g:,.3g} g, "
         f"implausible for a worn accelerometer (about 1 g with gravity){hint}; if gravity was removed, "
         "ignore this",
     )

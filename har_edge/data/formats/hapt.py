@@ -14,7 +14,6 @@ from har_edge.data.formats.text import (
     XYZ,
     Field,
     make_recording,
-    one_of,
     read_table,
     require_dir,
     stack_columns,

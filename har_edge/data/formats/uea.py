@@ -71,7 +71,9 @@ def _channel_names(path: Path, channels: Sequence[str] | str | None, n_dims: int
         return tuple(f"dim{d}" for d in range(n_dims))
     names = tuple(c.strip() for c in channels.split(",")) if isinstance(channels, str) else tuple(channels)
     if len(names) != n_dims or len(set(names)) != len(names) or not all(names):
-        raise InputError(f"{path}: channels {','.join(names)!r}: need {n_dims} distinct names, one per dimension")
+        raise InputError(
+            f"{path}: channels {','.join(names)!r}: need {n_dims} distinct names, one per dimension"
+        )
     return names
 
 

@@ -56,7 +56,7 @@ def _write_uea(path: Path, windows, index) -> Path:
 HHAR_HEADER = "Index,Arrival_Time,Creation_Time,x,y,z,User,Model,Device,gt\n"
 
 
-def write_hhar_shuffled(path: Path, *, users=("a", "b", "c"), seconds: float = 16.0, seed: int = 0) -> dict:
+def write_hhar_shuffled(path: Path, *, users=("a", "b", "c"), seconds: float = 20.0, seed: int = 0) -> dict:
     """A ``Phones_accelerometer.csv`` as the real one is: 100 Hz rows of two devices per user interleaved,
     2 % of each device's rows moved out of time order and 1 % repeating the previous row's
     Creation_Time (half exact copies). Returns the counts written."""
@@ -64,14 +64,14 @@ def write_hhar_shuffled(path: Path, *, users=("a", "b", "c"), seconds: float = 1
     dataset = generate(
         SyntheticConfig(
             subjects=len(users),
-            seconds_per_activity=seconds / 2,
+            seconds_per_activity=seconds,
             classes=("WALKING", "SITTING"),
             rate_hz=100.0,
             gyroscope=False,
             seed=seed,
         )
     )
-    gt = {"WALKING": "walk", "SITTING": "sit"}
+    gt = {"WALKING": "walk", "SITTING": "sit", None: "null"}
     rows, repeats = [], 0
     for user, rec in zip(users, dataset.recordings, strict=True):
         for device in ("nexus4_1", "s3_1"):
@@ -106,3 +106,8 @@ def write_hhar_shuffled(path: Path, *, users=("a", "b", "c"), seconds: float = 1
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(HHAR_HEADER + "".join(lines))
     return {"rows": len(lines), "repeats": repeats}
+
+
+def _name(recording, i: int) -> str | None:
+    label = recording.labels[i]
+    return recording.class_names[label] if label >= 0 else None

@@ -132,3 +132,41 @@ def test_optimize_is_quiet_by_default_and_shows_native_logs_with_v(tmp_path):
     assert not noise.search(quiet.stderr + train.stderr), (quiet.stderr + train.stderr).decode()
     loud = _har_edge("-v", "optimize", str(run / "model"), "--no-mcu", "--out", str(tmp_path / "b2"))
     assert loud.returncode == 0 and b"fully_quantize:" in loud.stderr
+
+
+def _metrics(accuracy: float, knn: float, epochs_run: int) -> dict:
+    return {
+        "model": "dense",
+        "evaluated_on": "test split (subject-disjoint)",
+        "n_windows": 100,
+        "accuracy": accuracy,
+        "macro_f1": accuracy,
+        "knn_baseline": {"accuracy": knn, "macro_f1": knn},
+        "best_epoch": 2,
+        "epochs_run": epochs_run,
+        "model_summary": {"params": 10, "macs": 20},
+    }
+
+
+def test_summary_announces_early_stopping_and_says_plainly_when_knn_wins(capsys, tmp_path):
+    from har_edge.cli.train import print_summary
+
+    print_summary(_metrics(0.68, 0.80, epochs_run=8), tmp_path, epochs=30)
+    out = capsys.readouterr().out
+    assert "early stopping: validation loss stopped improving after epoch 3; stopped at epoch 8 of 30" in out
+    assert "does not beat the kNN baseline" in out
+    print_summary(_metrics(0.90, 0.80, epochs_run=30), tmp_path, epochs=30)
+    out = capsys.readouterr().out
+    assert "early stopping" not in out and "kNN baseline" in out and "does not beat" not in out
+
+
+def test_confusion_title_carries_accuracy_and_names_classes_without_test_windows():
+    import numpy as np
+
+    from har_edge.metrics import classification_metrics, confusion_title
+
+    metrics = classification_metrics(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), ("walk", "sit", "run"))
+    assert confusion_title(metrics, "dense on X") == (
+        "dense on X\naccuracy 0.750, macro-F1 "
+        + f"{metrics.macro_f1:.3f} on 4 windows\nno test windows of: run"
+    )

@@ -45,7 +45,7 @@ def run_demo(args: argparse.Namespace) -> int:
     targets = resolve_targets(DEMO_TARGETS)
     with atomic_directory(args.out, overwrite=args.overwrite) as staging:
         outcome = train_into(staging, run, WindowRequest(channels="acc"), train_config(args))
-        print_summary(outcome.metrics, args.out)
+        print_summary(outcome.metrics, args.out, epochs=args.epochs)
         model, card, splits = outcome.trained.model, outcome.card, outcome.splits
         print("exporting the bundle: pruned to 50 % sparsity (fine-tuning), int8 base, trainable head...")
         options = OptimizeOptions(sparsity=0.5, seed=args.seed)

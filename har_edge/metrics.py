@@ -77,7 +77,7 @@ def plot_confusion(metrics: Metrics, path: str | Path, title: str = "") -> Path:
     counts = np.asarray(metrics.confusion)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     k = len(metrics.class_names)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * k, 0.8 + 0.55 * k))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.0 + 0.6 * k), 1.4 + 0.55 * k))  # room for the title
     ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(k), metrics.class_names, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(k), metrics.class_names, fontsize=8)

@@ -57,7 +57,7 @@ def pareto_scatter(report: Report, path: str | Path) -> Path | None:
         )
     cmap = colormaps["viridis"]
     fig, ax = _figure()
-    handles, labelled = [], set()
+    handles, labelled, stacked = [], set(), {}
     targets = _unique(row.target for row in rows)
     for i, target in enumerate(targets):
         marker = MARKERS[i % len(MARKERS)]
@@ -78,8 +78,11 @@ def pareto_scatter(report: Report, path: str | Path) -> Path | None:
             )
             if report.on_front(row):
                 ax.scatter(x, y, s=190, marker=marker, facecolors="none", edgecolors="black", linewidths=1)
-            if row.variant not in labelled:  # the same variant on several targets sits at one point
-                ax.annotate(row.variant, (x, y), xytext=(6, 5), textcoords="offset points", fontsize=7)
+            if row.variant not in labelled:  # once: the same variant on several targets sits side by side
+                near = (round(x), round(y))  # labels of points within ~1 KiB and 1 % are stacked
+                stacked[near] = stacked.get(near, -1) + 1
+                offset = (14, 4 - 9 * stacked[near])  # right of the dodged targets
+                ax.annotate(row.variant, (x, y), xytext=offset, textcoords="offset points", fontsize=7)
                 labelled.add(row.variant)
         handles.append(Line2D([], [], marker=marker, linestyle="", color="dimgrey", label=target))
     handles += [

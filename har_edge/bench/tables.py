@@ -143,15 +143,19 @@ def _legend(report: Report) -> str:
 
 
 def _scored_on(report: Report) -> list[str]:
-    """Which windows each variant's accuracy was computed on (the notes that say so), once per variant."""
-    said: dict[str, str] = {}
+    """Which windows each variant's accuracy was computed on (the notes that say so): one line per
+    distinct note, listing the variants it is about."""
+    variants_of: dict[str, list[str]] = {}
     for row in report.results:
         for note in row.notes:
             if row.accuracy is not None and ("scored" in note or "accuracy on" in note):
-                said.setdefault(row.variant, note)
-    if not said:
+                named = variants_of.setdefault(note, [])
+                if row.variant not in named:
+                    named.append(row.variant)
+    if not variants_of:
         return []
-    return ["", "Accuracy computed on:", "", *(f"- {_cell(v)}: {_cell(note)}" for v, note in said.items())]
+    lines = [f"- {', '.join(map(_cell, names))}: {_cell(note)}" for note, names in variants_of.items()]
+    return ["", "Accuracy computed on:", "", *lines]
 
 
 def _markdown_cells(report: Report, row: ResultRow) -> list[str]:

@@ -29,9 +29,10 @@ TRAIN_EXAMPLE = """examples:
   har-edge train --data synthetic --model dense --epochs 30 --out runs/dense
   har-edge train --data synthetic:waist --test-data synthetic:wrist --model cnn --out runs/cnn-wrist
   har-edge train --data ~/HAPT/RawData --format hapt --model dense --out runs/hapt
+  har-edge train --format uea --data BasicMotions_TRAIN.ts --test-data BasicMotions_TEST.ts --out runs/uea
   har-edge train --data ~/PAMAP2/Protocol --format pamap2 --format-option imu=chest --rate 50 --out runs/p2
   har-edge train --data data.csv --format csv --column acc_x=ax --column acc_y=ay --column acc_z=az \\
-      --label-column activity --subject-column user --rate 50 --out runs/csv
+      --label-column activity --subject-column user --source-rate 50 --out runs/csv
 """
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from har_edge.errors import InputError
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE, Bundle, Manifest, Quantization, open_bundle
+from har_edge.runtime.encode import DequantizeInto, WindowEncoder, check_finite
 from har_edge.runtime.interpreter import dequantize, load_interpreter, quantize
 from har_edge.runtime.signatures import SignatureCall, TensorSpec
 from har_edge.trainable_head import HeadWeights
@@ -129,17 +130,47 @@ class _HeadState:
 
 
 class _Engine:
-    """One base + head interpreter pair, and the head state version its head holds."""
+    """One base + head interpreter pair, and the head state version its head holds.
+
+    ``probabilities`` takes the in-place path (``har_edge.runtime.encode``: the window is normalized
+    and quantized straight into the base's input tensor, the features dequantized straight into the
+    head's) when the backend has the per-subgraph API and the batch fits one base call; otherwise the
+    general path (normalize, ``BaseModel.features``, ``HeadSession.probabilities``). Both give the
+    same bits.
+    """
 
     def __init__(self, bundle: Bundle, num_threads: int | None) -> None:
         self.base = BaseModel(bundle.base, num_threads)
         self.head = HeadSession(bundle.head, num_threads)
         self.head_version = 0
+        m = bundle.manifest
+        mean, std = m.normalization["mean"], m.normalization["std"]
+        self.encoder = WindowEncoder(mean, std, self.base.input.shape_signature[1:], self.base.input.detail)
+        self.dequantize = DequantizeInto(self.base.output.detail)
+        self.in_place = self.base.call.uses_fast_path and self.head.infer_call.uses_fast_path
+        self._shapes: dict[int, tuple[list, list]] = {}  # batch size -> (base, head) input shapes
 
     def sync(self, state: _HeadState) -> None:
         if self.head_version != state.version:
             self.head.set_weights(state.weights)
             self.head_version = state.version
+
+    def probabilities(self, x: np.ndarray, normalize: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Validated raw windows (n, window, channels) -> probabilities (n, C) float32."""
+        n = len(x)
+        if not self.in_place or n > self.base.max_batch:
+            return self.head.probabilities(self.base.features(normalize(x)))
+        shapes = self._shapes.get(n)
+        if shapes is None:
+            features = (n, self.head.n_features)
+            shapes = self._shapes[n] = ([(n, *self.base.input.shape_signature[1:])], [features])
+        base = self.base.call.direct(shapes[0])
+        self.encoder.encode_into(x, base.input_view(self.base.input.name))
+        base.invoke()
+        head = self.head.infer_call.direct(shapes[1])
+        self.dequantize.into(base.output_view(self.base.output.name), head.input_view("features"))
+        head.invoke()
+        return head.output("probabilities")
 
 
 class Classifier:
@@ -188,6 +219,7 @@ class Classifier:
         self._num_threads = num_threads
         self._mean = np.asarray(bundle.manifest.normalization["mean"], np.float64)
         self._std = np.asarray(bundle.manifest.normalization["std"], np.float64)
+        self._window_shape = (bundle.manifest.window, len(bundle.manifest.channels))
         engine = _Engine(bundle, num_threads)
         check_manifest_against_models(bundle.manifest, engine.base, engine.head)
         self._head_shapes = engine.head.weight_shapes
@@ -244,9 +276,21 @@ class Classifier:
             pass
 
     def _classify(self, windows: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-        x = self._model_input(windows)
-        with self._engine() as (engine, state):
-            return engine.head.probabilities(engine.base.features(x)), state.labels
+        x = self._checked_windows(windows)
+        state = self._head_state
+        if self._shared_engine is not None:
+            with self._lock:
+                self._shared_engine.sync(state)
+                return self._shared_engine.probabilities(x, self._normalized), state.labels
+        engine = self._thread_engine()
+        engine.sync(state)
+        return engine.probabilities(x, self._normalized), state.labels
+
+    def _thread_engine(self) -> _Engine:
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._local.engine = _Engine(self.bundle, self._num_threads)
+        return engine
 
     @contextmanager
     def _engine(self) -> Iterator[tuple[_Engine, _HeadState]]:
@@ -256,20 +300,22 @@ class Classifier:
                 self._shared_engine.sync(state)
                 yield self._shared_engine, state
             return
-        engine = getattr(self._local, "engine", None)
-        if engine is None:
-            engine = self._local.engine = _Engine(self.bundle, self._num_threads)
+        engine = self._thread_engine()
         engine.sync(state)
         yield engine, state
 
     def _model_input(self, windows: np.ndarray) -> np.ndarray:
         """Validated raw windows -> normalized float32 in the base's layout (flat or sequence)."""
+        return self._normalized(self._checked_windows(windows))
+
+    def _checked_windows(self, windows: np.ndarray) -> np.ndarray:
+        """Raw windows as an array (n, window, channels) of real numbers, else an ``InputError``; NaN
+        and inf are checked later (``check_finite``), where the values are read anyway."""
         m = self.manifest
-        x = np.asarray(windows)
+        x = windows if type(windows) is np.ndarray else np.asarray(windows)
         if x.ndim == 2:
             x = x[np.newaxis]
-        expected = (m.window, len(m.channels))
-        if x.ndim != 3 or x.shape[1:] != expected or x.dtype.kind not in "fiu":
+        if x.shape[1:] != self._window_shape or x.ndim != 3 or x.dtype.kind not in "fiu":
             raise InputError(
                 f"windows: expected numbers of shape (n, {m.window}, {len(m.channels)}) or "
                 f"({m.window}, {len(m.channels)}): {m.window} samples of {', '.join(m.channels)}; "
@@ -277,11 +323,13 @@ class Classifier:
             )
         if len(x) == 0:
             raise InputError("windows: got an empty batch (0 windows)")
-        bad = np.flatnonzero(~np.isfinite(x).all(axis=(1, 2)))
-        if len(bad):
-            raise InputError(f"windows: {len(bad)} contain NaN or infinite values (first: window {bad[0]})")
+        return x
+
+    def _normalized(self, x: np.ndarray) -> np.ndarray:
+        """Checked raw windows -> normalized float32 in the base's layout (the reference computation)."""
+        check_finite(x)
         x = ((x - self._mean) / self._std).astype(np.float32)  # as har_edge.data.windows.Normalizer does
-        return x.reshape(len(x), -1) if m.input_layout == "flat" else x
+        return x.reshape(len(x), -1) if self.manifest.input_layout == "flat" else x
 
 
 def checked_labels(labels: Sequence[str], n_classes: int) -> tuple[str, ...]:

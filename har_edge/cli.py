@@ -564,7 +564,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from har_edge.bench.report import build_report, render_markdown, write_report
     from har_edge.bench.sweep import load_sweep, run_sweep
-    from har_edge.runtime.benchmark import calibration_us
+    from har_edge.runtime.benchmark import calibrate
 
     config = load_sweep(args.config)
     if args.workers is not None and args.workers < 1:
@@ -581,7 +581,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     report = build_report(
         outcome.rows,
         source=str(args.config),
-        calibration_us_p50=calibration_us().p50_us,
+        calibration=calibrate(),
         failures=outcome.failures,
         settings=settings,
     )

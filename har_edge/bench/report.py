@@ -26,7 +26,7 @@ import numpy as np
 from har_edge.bench.results import SCHEMA_VERSION, ResultRow
 from har_edge.errors import DataFormatError, InputError
 from har_edge.fsutil import atomic_directory, atomic_write_text
-from har_edge.runtime.benchmark import machine_info
+from har_edge.runtime.benchmark import Calibration, machine_info
 
 SCHEMA_RESOURCE = "report.schema.json"
 JSON_FILE, CSV_FILE, MARKDOWN_FILE = "report.json", "report.csv", "report.md"
@@ -53,7 +53,7 @@ class Report:
     """One benchmark run. ``pareto`` lists the ``{variant, target}`` keys of the rows on their target's
     front (see ``pareto_front``); ``failures`` the sweep points that produced no row, each
     ``{"config": {...}, "error": "..."}``; ``settings`` is free-form (the sweep configuration etc.).
-    ``calibration_us_p50`` is the calibration workload timed in the same run (None when not timed)."""
+    ``calibration``: the reference models timed in the same run (None when not timed)."""
 
     schema_version: int
     created_utc: str
@@ -61,7 +61,7 @@ class Report:
     machine: dict[str, Any]
     tool_versions: dict[str, str]
     source: str
-    calibration_us_p50: float | None
+    calibration: Calibration | None
     results: tuple[ResultRow, ...]
     pareto: tuple[dict[str, str], ...] = ()
     failures: tuple[dict[str, Any], ...] = ()
@@ -78,7 +78,7 @@ class Report:
             "machine": self.machine,
             "tool_versions": self.tool_versions,
             "source": self.source,
-            "calibration_us_p50": self.calibration_us_p50,
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
             "results": [row.to_dict() for row in self.results],
             "pareto": list(self.pareto),
             "failures": list(self.failures),
@@ -95,7 +95,7 @@ class Report:
             machine=data["machine"],
             tool_versions=data["tool_versions"],
             source=data["source"],
-            calibration_us_p50=data["calibration_us_p50"],
+            calibration=None if data["calibration"] is None else Calibration.from_dict(data["calibration"]),
             results=tuple(ResultRow.from_dict(row) for row in data["results"]),
             pareto=tuple(data["pareto"]),
             failures=tuple(data["failures"]),
@@ -107,7 +107,7 @@ def build_report(
     rows: Iterable[ResultRow],
     *,
     source: str,
-    calibration_us_p50: float | None = None,
+    calibration: Calibration | None = None,
     failures: Iterable[Mapping[str, Any]] = (),
     settings: Mapping[str, Any] | None = None,
 ) -> Report:
@@ -129,7 +129,7 @@ def build_report(
         machine=machine_info(),
         tool_versions=tool_versions(),
         source=source,
-        calibration_us_p50=calibration_us_p50,
+        calibration=calibration,
         results=rows,
         pareto=tuple({"variant": row.variant, "target": row.target} for row in pareto_front(rows)),
         failures=tuple(dict(failure) for failure in failures),
@@ -212,6 +212,14 @@ def validate_report(data: Any, source: str) -> None:
 
     if not isinstance(data, dict):
         raise DataFormatError(source, f"a report is a JSON object, not {type(data).__name__}")
+    if data.get("schema_version") == 1:
+        raise DataFormatError(
+            source,
+            "schema_version 1: its latency_norm_p50 divides by a numpy sort, which is not comparable with "
+            "this har_edge's reference-model calibration; re-run the benchmark to get a version 2 report",
+            field="$.schema_version",
+            expected=str(SCHEMA_VERSION),
+        )
     if data.get("schema_version") != SCHEMA_VERSION:
         raise DataFormatError(
             source,
@@ -409,11 +417,14 @@ def render_markdown(
     table row per result in report order, the failed sweep points, and links to ``plots`` (file names
     next to the Markdown file) plus the reasons plots in ``skipped`` were not drawn."""
     machine = report.machine
-    calibration = (
-        f"{report.calibration_us_p50:.1f} µs p50 (latency_norm_p50 = p50 / calibration)"
-        if report.calibration_us_p50 is not None
-        else "not timed"
-    )
+    c = report.calibration
+    calibration = "not timed"
+    if c is not None:
+        sort = "" if c.sort_us_p50 is None else f"; numpy sort {c.sort_us_p50:.1f} µs, recorded only"
+        calibration = (
+            f"reference models int8 {c.int8_us_p50:.1f} µs, float32 {c.float32_us_p50:.1f} µs p50, "
+            f"{c.threads} thread(s) (latency_norm_p50 = p50 / the reference of its precision){sort}"
+        )
     lines = [
         f"# Benchmark report: {_cell(report.source)}",
         "",

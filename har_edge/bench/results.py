@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from har_edge.runtime.benchmark import Calibration
 from har_edge.targets.base import TargetFigures
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: latency_norm_p50 by reference models (1: by a numpy sort)
 
 
 @dataclass(frozen=True)
@@ -74,20 +75,22 @@ class ResultRow:
         facts: VariantFacts,
         figures: TargetFigures,
         *,
-        calibration_us: float | None = None,
+        calibration: Calibration | None = None,
         config_hash: str | None = None,
     ) -> ResultRow:
         """A variant's facts plus one target's figures. ``latency_norm_p50`` is a measured latency
-        divided by the calibration workload timed on the same machine in the same run: the target's
-        own (``details["calibration_us_p50"]``, e.g. a remote device) or else ``calibration_us``."""
+        divided by the reference model of the variant's precision (``Calibration.for_precision``) timed
+        on the same machine in the same run: the target's own (``details["calibration"]``, the desktop
+        at its thread count or a remote device) or else ``calibration``."""
         norm = None
-        calibration = figures.details.get("calibration_us_p50", calibration_us)
+        own = figures.details.get("calibration")
+        calibration = Calibration.from_dict(own) if own is not None else calibration
         if (
-            calibration
+            calibration is not None
             and figures.latency_us_p50 is not None
             and figures.provenance.get("latency") == "measured"
         ):
-            norm = figures.latency_us_p50 / calibration
+            norm = figures.latency_us_p50 / calibration.for_precision(facts.precision)
         facts_part = {f.name: getattr(facts, f.name) for f in fields(facts) if f.name != "notes"}
         figures_part = {
             f.name: getattr(figures, f.name)

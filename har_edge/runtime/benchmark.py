@@ -4,20 +4,23 @@ har_edge.runtime.benchmark PATH``, which prints JSON).
 
 Method: ``warmup`` untimed calls, then timed single-window calls in rounds until at least
 ``min_repeats`` calls and ``min_seconds`` have passed (capped at ``max_seconds``); p50/p90 over all
-timed calls. A calibration workload (a fixed numpy sort, single-threaded) is timed the same
-way so a CI gate can compare latencies normalized by it across machines of different speed.
+timed calls. Reference models shipped in the package (``Calibration``) are timed the same way, with
+the same interpreter and thread count, so a CI gate can compare latencies normalized by them across
+machines of different speed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -100,14 +103,76 @@ def time_bundle(bundle: str | Path, *, threads: int = 1, seed: int = 0, **method
     return time_call(lambda: classifier.predict_proba(window), threads=threads, **method)
 
 
-CALIBRATION_SIZE = 16_384
+CALIBRATION_METHOD = "reference-tflite-1"  # names the reference models; a new pair is a new method
+REFERENCE_PRECISIONS = ("int8", "float32")
+SORT_SIZE = 16_384
 
 
-def calibration_us(**method) -> Timing:
-    """The calibration workload: sort 16,384 seeded float32 values (numpy, single-threaded whatever
-    the BLAS settings, tens of microseconds: the range of a small model's invoke)."""
-    values = np.random.default_rng(0).normal(size=CALIBRATION_SIZE).astype(np.float32)
-    return time_call(lambda: np.sort(values), **method)
+@dataclass(frozen=True)
+class Calibration:
+    """The reference workloads timed in the same run, thread count and method as the model: the
+    package's reference models (``reference/calibration_{int8,float32}.tflite``, written by
+    ``tools/make_calibration_models.py``) through this interpreter, one window per call.
+    ``latency_norm_p50`` divides a model's p50 by the reference of its precision (``for_precision``).
+
+    ``sort_us_p50`` (a numpy sort of 16,384 float32, the calibration of schema 1 reports) is only
+    recorded: it moved 10x between two machines of one kind (a SIMD sort path present or not) while
+    model latency did not."""
+
+    method: str
+    threads: int
+    int8_us_p50: float
+    float32_us_p50: float
+    sort_us_p50: float | None = None
+
+    def for_precision(self, precision: str | None) -> float:
+        """The int8 reference for int8 models, the float32 one for float32, float16 and dynamic-range."""
+        return self.int8_us_p50 if precision == "int8" else self.float32_us_p50
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> Calibration:
+        """From ``to_dict``'s form (a report, a remote device's output); anything else is an
+        ``InputError`` saying what was expected."""
+        names = [f.name for f in fields(cls)]
+        if not isinstance(data, dict) or sorted(data) != sorted(names):
+            raise InputError(f"calibration: expected an object with keys {names}, got {data!r}")
+        timings = (data["int8_us_p50"], data["float32_us_p50"], data["sort_us_p50"])
+        if not (
+            isinstance(data["method"], str)
+            and type(data["threads"]) is int
+            and data["threads"] >= 1
+            and all(_positive(value) for value in timings[:2])
+            and (timings[2] is None or _positive(timings[2]))
+        ):
+            raise InputError(
+                f"calibration: expected a method name, threads >= 1 and timings > 0, got {data!r}"
+            )
+        return cls(**data)
+
+
+def _positive(value: object) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and value > 0
+
+
+def reference_model(precision: str) -> bytes:
+    """The packaged reference model of ``precision`` (int8 or float32)."""
+    if precision not in REFERENCE_PRECISIONS:
+        raise InputError(f"reference model precision {precision!r}, expected one of {REFERENCE_PRECISIONS}")
+    return resources.files(__package__).joinpath("reference", f"calibration_{precision}.tflite").read_bytes()
+
+
+def calibrate(*, threads: int = 1, seed: int = 0, **method) -> Calibration:
+    """Time both reference models (``time_model``, ``threads``) and the recorded-only numpy sort."""
+    window = np.random.default_rng(seed).normal(size=(200, 3)).astype(np.float32)
+    int8, float32 = (
+        time_model(reference_model(p), window, threads=threads, **method) for p in REFERENCE_PRECISIONS
+    )
+    values = np.random.default_rng(seed).normal(size=SORT_SIZE).astype(np.float32)
+    sort = time_call(lambda: np.sort(values), **method)
+    return Calibration(CALIBRATION_METHOD, threads, int8.p50_us, float32.p50_us, sort.p50_us)
 
 
 def machine_info() -> dict:
@@ -143,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             window = _random_window(args.path, args.seed)
             timing = time_model(args.path, window, threads=args.threads, min_seconds=args.min_seconds)
-        calibration = calibration_us(min_seconds=args.min_seconds)
+        calibration = calibrate(threads=args.threads, min_seconds=args.min_seconds)
     except (HarEdgeError, OSError) as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return 2

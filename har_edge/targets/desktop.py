@@ -1,11 +1,15 @@
 """This machine, measured through the TF-free runtime (``har_edge.runtime.benchmark``): one window per
 call, warm-up, then rounds until the median is stable; p50/p90/n and the thread count. With a
-``keras_call`` on the artifact, the same window through tf_keras is timed too, for the ratio."""
+``keras_call`` on the artifact, the same window through tf_keras is timed too, for the ratio. The
+reference models are timed once per process and thread count (``details["calibration"]``), the same
+way, for ``latency_norm_p50``."""
 
 from __future__ import annotations
 
+import functools
+
 from har_edge.errors import InputError
-from har_edge.runtime.benchmark import time_bundle, time_call, time_model
+from har_edge.runtime.benchmark import Calibration, calibrate, time_bundle, time_call, time_model
 from har_edge.targets.base import Artifact, Provenance, TargetFigures
 
 
@@ -33,7 +37,10 @@ class DesktopTarget:
             threads=timing.threads,
             keras_latency_ratio=ratio,
             provenance={"latency": Provenance.MEASURED.value},
-            details={"what": "bundle: normalize + base + head" if artifact.bundle_path else "whole model"},
+            details={
+                "what": "bundle: normalize + base + head" if artifact.bundle_path else "whole model",
+                "calibration": _calibration(self.threads, self.min_seconds).to_dict(),
+            },
         )
 
     def _time(self, artifact: Artifact):
@@ -44,3 +51,8 @@ class DesktopTarget:
                 artifact.model_bytes, artifact.sample[0], threads=self.threads, min_seconds=self.min_seconds
             )
         raise InputError("a split artifact needs its bundle folder to be timed end to end")
+
+
+@functools.cache
+def _calibration(threads: int, min_seconds: float) -> Calibration:
+    return calibrate(threads=threads, min_seconds=min_seconds)

@@ -244,7 +244,7 @@ class StreamingClassifier:
         samples_seen = self._samples_seen + len(chunk)
         indices = self._new_window_indices(samples_seen)
         offsets = indices * self._hop - first_position
-        probabilities = self._probabilities(combined[offsets[:, None] + np.arange(self._window)])
+        probabilities = self._probabilities(self._windows(combined, offsets))
         self._samples_seen = samples_seen
         self._next_window += len(indices)
         self._buffer = combined[min(self._next_window * self._hop - first_position, len(combined)) :].copy()
@@ -254,6 +254,21 @@ class StreamingClassifier:
         """Indices of the windows complete after ``samples_seen`` samples and not yet classified."""
         last_complete = (samples_seen - self._window) // self._hop  # negative before the first window
         return np.arange(self._next_window, last_complete + 1, dtype=np.int64)
+
+    def _windows(self, combined: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """The windows starting at ``offsets`` (consecutive, ``hop`` apart) as a read-only view."""
+        if len(offsets) == 0:
+            return combined[:0, np.newaxis]  # shape (0, 1, channels): no windows
+        if len(offsets) == 1:  # the usual case; a slice is cheaper than as_strided
+            start = int(offsets[0])
+            return combined[start : start + self._window][np.newaxis]
+        rows, columns = combined.strides
+        return np.lib.stride_tricks.as_strided(
+            combined[offsets[0] :],
+            shape=(len(offsets), self._window, combined.shape[1]),
+            strides=(self._hop * rows, rows, columns),
+            writeable=False,
+        )
 
     def _probabilities(self, windows: np.ndarray) -> np.ndarray:
         """One ``predict_proba`` call for all windows (none for no windows), its shape checked."""

@@ -15,6 +15,7 @@ not resample or reorder, and it cannot tell a gap in the data from continuous sa
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -83,7 +84,7 @@ Smoothing = MajorityVote | ExponentialAverage | None
 
 class _RawProbabilities:
     def update(self, probabilities: np.ndarray) -> tuple[np.ndarray, int]:
-        return probabilities, int(np.argmax(probabilities))
+        return probabilities, int(probabilities.argmax())
 
 
 class _MajorityVoter:
@@ -203,6 +204,9 @@ class StreamUpdate:
     events: tuple[ActivityEvent, ...]
 
 
+NOTHING = StreamUpdate((), ())  # a feed that completed no window
+
+
 class StreamingClassifier:
     """Turns a stream of samples into one prediction per window of ``classifier.manifest``.
 
@@ -244,11 +248,11 @@ class StreamingClassifier:
         samples_seen = self._samples_seen + len(chunk)
         indices = self._new_window_indices(samples_seen)
         offsets = indices * self._hop - first_position
-        probabilities = self._probabilities(self._windows(combined, offsets))
+        probabilities = self._probabilities(self._windows(combined, offsets)) if len(indices) else None
         self._samples_seen = samples_seen
         self._next_window += len(indices)
         self._buffer = combined[min(self._next_window * self._hop - first_position, len(combined)) :].copy()
-        return self._update(indices, probabilities)
+        return NOTHING if probabilities is None else self._update(indices, probabilities)
 
     def _new_window_indices(self, samples_seen: int) -> np.ndarray:
         """Indices of the windows complete after ``samples_seen`` samples and not yet classified."""
@@ -257,8 +261,6 @@ class StreamingClassifier:
 
     def _windows(self, combined: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """The windows starting at ``offsets`` (consecutive, ``hop`` apart) as a read-only view."""
-        if len(offsets) == 0:
-            return combined[:0, np.newaxis]  # shape (0, 1, channels): no windows
         if len(offsets) == 1:  # the usual case; a slice is cheaper than as_strided
             start = int(offsets[0])
             return combined[start : start + self._window][np.newaxis]
@@ -271,9 +273,7 @@ class StreamingClassifier:
         )
 
     def _probabilities(self, windows: np.ndarray) -> np.ndarray:
-        """One ``predict_proba`` call for all windows (none for no windows), its shape checked."""
-        if not len(windows):
-            return np.zeros((0, len(self._labels)), np.float32)
+        """One ``predict_proba`` call for all windows (at least one), its shape checked."""
         probabilities = np.asarray(self._classifier.predict_proba(windows), dtype=np.float32)
         if probabilities.shape != (len(windows), len(self._labels)):
             raise InputError(
@@ -310,7 +310,8 @@ class StreamingClassifier:
                 f"expected a chunk of shape (samples, {len(self._channels)}) with channels "
                 f"{list(self._channels)}, got shape {chunk.shape}"
             )
-        bad_rows = np.flatnonzero(~np.isfinite(chunk).all(axis=1))
+        finite = math.isfinite(np.add.reduce(chunk, axis=None, dtype=np.float64))  # no float32 overflows
+        bad_rows = [] if finite else np.flatnonzero(~np.isfinite(chunk).all(axis=1))
         if len(bad_rows):
             row = int(bad_rows[0])
             raise InputError(

@@ -3,8 +3,8 @@
     python benchmarks/calibration_spread.py [--runs 5] [--bundle DIR] [--min-seconds 0.3]
 
 For the demo's int8 bundle (built first unless ``--bundle`` names one; needs the ``train`` extra), each
-run times ``Classifier.predict_proba`` on one window (``time_bundle``, 1 thread) and then
-``calibrate`` (the reference models and the numpy sort, same method and thread count), under four
+run times ``Classifier.predict_proba`` on one window (1 thread) as the desktop target does:
+``time_calibrated``, in rounds interleaved with the reference models and the numpy sort, under four
 conditions: idle; a CPU-bound process pinned to the other core; this process pinned to one core
 (``os.sched_setaffinity``); both. Prints every run with the 1-minute load average before it, then per
 condition and over all runs: the median and the spread (±half the range, in % of the median) of raw
@@ -56,11 +56,11 @@ def condition(name: str, cores: list[int]) -> Iterator[None]:
 
 
 def one_run(bundle: Path, min_seconds: float) -> dict[str, float]:
-    from har_edge.runtime.benchmark import calibrate, time_bundle
+    from har_edge.runtime.benchmark import bundle_call, time_calibrated
 
     load = os.getloadavg()[0]
-    raw = time_bundle(bundle, threads=1, min_seconds=min_seconds).p50_us
-    calibration = calibrate(threads=1, min_seconds=min_seconds)
+    timing, calibration = time_calibrated(bundle_call(bundle, threads=1), threads=1, min_seconds=min_seconds)
+    raw = timing.p50_us
     return {
         "load_1min": load,
         "raw_us": raw,

@@ -33,6 +33,14 @@ def test_an_unknown_reference_precision_is_refused():
         reference_model("float16")
 
 
+def test_interleaved_timing_times_every_call_at_least_min_repeats_times_in_rounds():
+    order, rounds = [], benchmark.ROUND
+    calls = {"a": lambda: order.append("a"), "b": lambda: order.append("b")}
+    timings = benchmark.time_calls(calls, warmup=0, min_repeats=2 * rounds + 1, min_seconds=0)
+    assert timings["a"].n == timings["b"].n == 3 * rounds  # whole rounds
+    assert order == (["a"] * rounds + ["b"] * rounds) * 3
+
+
 def test_calibrate_times_both_references_and_the_sort_at_the_given_thread_count():
     calibration = calibrate(threads=2, **QUICK)
     assert calibration.method == CALIBRATION_METHOD and calibration.threads == 2
@@ -65,15 +73,15 @@ def test_a_malformed_calibration_is_refused(change):
 
 
 def test_the_device_runner_prints_a_calibration_at_its_thread_count(capsys, monkeypatch):
-    monkeypatch.setattr(benchmark, "time_call", _quick(benchmark.time_call))
+    monkeypatch.setattr(benchmark, "time_calls", _quick(benchmark.time_calls))
     assert benchmark.main([str(GOLDEN_BASE), "--threads", "2", "--min-seconds", "0"]) == 0
     output = json.loads(capsys.readouterr().out)
     calibration = Calibration.from_dict(output["calibration"])
     assert calibration.threads == output["timing"]["threads"] == 2
 
 
-def _quick(time_call):
-    return lambda call, **method: time_call(call, **{**method, **QUICK})
+def _quick(time_calls):
+    return lambda calls, **method: time_calls(calls, **{**method, **QUICK})
 
 
 def _as_schema_1(path):

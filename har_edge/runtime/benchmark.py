@@ -2,11 +2,11 @@
 target in-process and on a Raspberry Pi through the remote runner (``python -m
 har_edge.runtime.benchmark PATH``, which prints JSON).
 
-Method: ``warmup`` untimed calls, then timed single-window calls in rounds until at least
+Method: ``warmup`` untimed calls, then timed single-window calls in rounds of ``ROUND`` until at least
 ``min_repeats`` calls and ``min_seconds`` have passed (capped at ``max_seconds``); p50/p90 over all
 timed calls. Reference models shipped in the package (``Calibration``) are timed the same way, with
-the same interpreter and thread count, so a CI gate can compare latencies normalized by them across
-machines of different speed.
+the same interpreter and thread count, in rounds interleaved with the model's (``time_calibrated``), so
+a CI gate can compare latencies normalized by them across machines of different speed and load.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from importlib import resources
 from pathlib import Path
@@ -27,6 +27,8 @@ import numpy as np
 
 from har_edge.errors import HarEdgeError, InputError
 from har_edge.runtime.interpreter import dequantize, interpreter_backend, load_interpreter, quantize
+
+ROUND = 10  # calls per round; interleaved workloads alternate every round
 
 
 @dataclass(frozen=True)
@@ -42,30 +44,43 @@ class Timing:
         return asdict(self)
 
 
-def time_call(
-    call: Callable[[], object],
+def time_calls(
+    calls: Mapping[str, Callable[[], object]],
     *,
     warmup: int = 20,
     min_repeats: int = 200,
     min_seconds: float = 0.3,
     max_seconds: float = 5.0,
     threads: int | None = None,
-) -> Timing:
-    """Time ``call()`` (see the module docstring for the method)."""
-    for _ in range(warmup):
-        call()
-    samples: list[float] = []
+) -> dict[str, Timing]:
+    """Time several calls in alternating rounds of ``ROUND`` calls each, so that every one of them sees
+    the same machine (load, clock, cache); ``min_repeats`` calls of each at least."""
+    for call in calls.values():
+        for _ in range(warmup):
+            call()
+    samples: dict[str, list[float]] = {name: [] for name in calls}
     started = time.perf_counter()
     while True:
-        for _ in range(50):
-            t0 = time.perf_counter_ns()
-            call()
-            samples.append((time.perf_counter_ns() - t0) / 1e3)
+        for name, call in calls.items():
+            timed = samples[name]
+            for _ in range(ROUND):
+                t0 = time.perf_counter_ns()
+                call()
+                timed.append((time.perf_counter_ns() - t0) / 1e3)
         elapsed = time.perf_counter() - started
-        if (len(samples) >= min_repeats and elapsed >= min_seconds) or elapsed >= max_seconds:
+        enough = min(len(timed) for timed in samples.values()) >= min_repeats and elapsed >= min_seconds
+        if enough or elapsed >= max_seconds:
             break
-    p50, p90 = np.percentile(samples, [50, 90])
-    return Timing(float(p50), float(p90), len(samples), threads)
+    timings = {}
+    for name, timed in samples.items():
+        p50, p90 = np.percentile(timed, [50, 90])
+        timings[name] = Timing(float(p50), float(p90), len(timed), threads)
+    return timings
+
+
+def time_call(call: Callable[[], object], **method) -> Timing:
+    """Time ``call()`` (see the module docstring for the method)."""
+    return time_calls({"call": call}, **method)["call"]
 
 
 def single_window_call(
@@ -88,19 +103,14 @@ def single_window_call(
     return call
 
 
-def time_model(model: bytes | str | Path, window: np.ndarray, *, threads: int = 1, **method) -> Timing:
-    """Latency of one window through a single-input model (input quantized, output dequantized)."""
-    return time_call(single_window_call(model, window, threads=threads), threads=threads, **method)
-
-
-def time_bundle(bundle: str | Path, *, threads: int = 1, seed: int = 0, **method) -> Timing:
-    """Latency of ``Classifier.predict_proba`` on one raw window: normalize, int8 base, float head."""
+def bundle_call(bundle: str | Path, *, threads: int = 1, seed: int = 0) -> Callable[[], object]:
+    """A closure running ``Classifier.predict_proba`` on one raw window: normalize, base, head."""
     from har_edge.runtime.classifier import Classifier
 
     classifier = Classifier(bundle, num_threads=threads)
     m = classifier.manifest
     window = np.random.default_rng(seed).normal(size=(1, m.window, len(m.channels))).astype(np.float32)
-    return time_call(lambda: classifier.predict_proba(window), threads=threads, **method)
+    return lambda: classifier.predict_proba(window)
 
 
 CALIBRATION_METHOD = "reference-tflite-1"  # names the reference models; a new pair is a new method
@@ -164,15 +174,31 @@ def reference_model(precision: str) -> bytes:
     return resources.files(__package__).joinpath("reference", f"calibration_{precision}.tflite").read_bytes()
 
 
+def time_calibrated(
+    call: Callable[[], object], *, threads: int = 1, seed: int = 0, **method
+) -> tuple[Timing, Calibration]:
+    """``call`` timed in rounds interleaved with the reference workloads (``time_calls``: a burst of
+    load hits both), and the ``Calibration`` they give."""
+    timings = time_calls({"call": call, **_reference_calls(threads, seed)}, threads=threads, **method)
+    return timings["call"], _calibration(timings, threads)
+
+
 def calibrate(*, threads: int = 1, seed: int = 0, **method) -> Calibration:
-    """Time both reference models (``time_model``, ``threads``) and the recorded-only numpy sort."""
+    """Time both reference models (``threads``) and the recorded-only numpy sort, interleaved."""
+    return _calibration(time_calls(_reference_calls(threads, seed), threads=threads, **method), threads)
+
+
+def _reference_calls(threads: int, seed: int) -> dict[str, Callable[[], object]]:
     window = np.random.default_rng(seed).normal(size=(200, 3)).astype(np.float32)
-    int8, float32 = (
-        time_model(reference_model(p), window, threads=threads, **method) for p in REFERENCE_PRECISIONS
-    )
+    calls = {p: single_window_call(reference_model(p), window, threads=threads) for p in REFERENCE_PRECISIONS}
     values = np.random.default_rng(seed).normal(size=SORT_SIZE).astype(np.float32)
-    sort = time_call(lambda: np.sort(values), **method)
-    return Calibration(CALIBRATION_METHOD, threads, int8.p50_us, float32.p50_us, sort.p50_us)
+    return {**calls, "sort": lambda: np.sort(values)}
+
+
+def _calibration(timings: Mapping[str, Timing], threads: int) -> Calibration:
+    return Calibration(
+        CALIBRATION_METHOD, threads, timings["int8"].p50_us, timings["float32"].p50_us, timings["sort"].p50_us
+    )
 
 
 def machine_info() -> dict:
@@ -202,13 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.path.is_dir():
-            timing = time_bundle(
-                args.path, threads=args.threads, seed=args.seed, min_seconds=args.min_seconds
-            )
+            call = bundle_call(args.path, threads=args.threads, seed=args.seed)
         else:
-            window = _random_window(args.path, args.seed)
-            timing = time_model(args.path, window, threads=args.threads, min_seconds=args.min_seconds)
-        calibration = calibrate(threads=args.threads, min_seconds=args.min_seconds)
+            call = single_window_call(args.path, _random_window(args.path, args.seed), threads=args.threads)
+        timing, calibration = time_calibrated(
+            call, threads=args.threads, seed=args.seed, min_seconds=args.min_seconds
+        )
     except (HarEdgeError, OSError) as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return 2

@@ -2,7 +2,8 @@
 
 ``Classifier`` verifies the bundle (file hashes first), loads both models, checks the manifest against
 the models' real tensors, and then runs: validate windows -> normalize (manifest statistics) ->
-quantize (int8 base) -> base -> dequantize -> flatten -> head ``infer``.
+quantize (int8 base) -> base -> dequantize -> flatten -> head ``infer``; for up to one base call of
+windows in place, in the interpreters' own tensors (``har_edge.runtime.encode``), with the same bits.
 """
 
 from __future__ import annotations
@@ -242,7 +243,7 @@ class Classifier:
 
     def features(self, windows: np.ndarray) -> np.ndarray:
         """Raw windows (n, window, channels), or one window (window, channels) -> features (n, F) float32."""
-        x = self._model_input(windows)
+        x = self._normalized(self._checked_windows(windows))
         with self._engine() as (engine, _):
             return engine.base.features(x)
 
@@ -303,10 +304,6 @@ class Classifier:
         engine = self._thread_engine()
         engine.sync(state)
         yield engine, state
-
-    def _model_input(self, windows: np.ndarray) -> np.ndarray:
-        """Validated raw windows -> normalized float32 in the base's layout (flat or sequence)."""
-        return self._normalized(self._checked_windows(windows))
 
     def _checked_windows(self, windows: np.ndarray) -> np.ndarray:
         """Raw windows as an array (n, window, channels) of real numbers, else an ``InputError``; NaN

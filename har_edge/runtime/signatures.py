@@ -21,6 +21,10 @@ therefore uses the interpreter wrapper's per-subgraph ``ResizeInputTensor``/``Al
 what ``SignatureRunner.__call__`` itself calls in LiteRT 2.3, ``tf.lite`` 2.21 and ``tflite_runtime``
 2.14 (one shared ``interpreter.py`` source). When they are missing, ``SignatureCall`` falls back to
 ``SignatureRunner.__call__``: the same results with the runner's overhead.
+
+``SignatureCall.direct`` goes one step further for the Classifier's hot path: ``DirectTensors`` gives
+numpy views of the signature's input and output tensors (the wrapper's ``tensor``), so a caller writes
+inputs in place and reads outputs without ``SetTensor``/``GetTensor`` copies.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from har_edge.cli.argtypes import non_negative_int, positive_int, positive_number, seed
 from har_edge.cli.common import (
     EXIT_OK,
     Verb,
@@ -68,16 +69,18 @@ def add_personalize_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", required=True, metavar="A,B,C", help="the classes to learn")
     parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint file to write")
     parser.add_argument("--resume", action="store_true", help="start from the existing checkpoint")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--patience", type=int, help="stop after this many epochs without improvement")
-    parser.add_argument("--learning-rate", type=float, help="default: scaled to the feature norm")
+    parser.add_argument("--epochs", type=positive_int, default=60)
+    parser.add_argument(
+        "--patience", type=non_negative_int, help="stop after this many epochs without improvement"
+    )
+    parser.add_argument("--learning-rate", type=positive_number, help="default: scaled to the feature norm")
     parser.add_argument(
         "--evaluate-fraction",
         type=float,
         default=0.2,
         help="windows kept aside to report accuracy before and after (default 0.2)",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
 
 
 VERB = Verb(

@@ -27,6 +27,7 @@ import numpy as np
 
 from har_edge.errors import HarEdgeError, InputError
 from har_edge.runtime.interpreter import dequantize, interpreter_backend, load_interpreter, quantize
+from har_edge.runtime.probe import probe_model
 
 ROUND = 10  # calls per round; interleaved workloads alternate every round
 
@@ -230,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.path.is_dir():
             call = bundle_call(args.path, threads=args.threads, seed=args.seed)
         else:
+            probe_model(args.path.read_bytes(), str(args.path))
             call = single_window_call(args.path, _random_window(args.path, args.seed), threads=args.threads)
         timing, calibration = time_calibrated(
             call, threads=args.threads, seed=args.seed, min_seconds=args.min_seconds

@@ -19,9 +19,11 @@ import numpy as np
 
 from har_edge.errors import InputError
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE, Bundle, Manifest, Quantization, open_bundle
-from har_edge.runtime.encode import DequantizeInto, WindowEncoder, check_finite
+from har_edge.runtime.encode import DequantizeInto, WindowEncoder
 from har_edge.runtime.head import HeadWeights
+from har_edge.runtime.inputs import checked_probabilities, checked_windows
 from har_edge.runtime.interpreter import dequantize, load_interpreter, quantize
+from har_edge.runtime.model_checks import check_head_signatures, check_weights, probe_bundle
 from har_edge.runtime.signatures import SignatureCall, TensorSpec
 
 MAX_BATCH = 256  # windows per interpreter call; larger inputs are run in chunks
@@ -68,11 +70,13 @@ class HeadSession:
 
     def __init__(self, model: bytes, num_threads: int | None) -> None:
         interpreter = _load(HEAD_FILE, model, num_threads)
+        check_head_signatures(interpreter, HEAD_FILE)
         self.infer_call = SignatureCall(interpreter, "infer")
         self.train_call = SignatureCall(interpreter, "train")
         self.get_call = SignatureCall(interpreter, "get_weights")
         self.set_call = SignatureCall(interpreter, "set_weights")
         self.weight_shapes = {name: spec.shape_signature for name, spec in self.get_call.outputs.items()}
+        check_weights(self.named_weights(), HEAD_FILE)
 
     @property
     def n_features(self) -> int:
@@ -220,9 +224,12 @@ class Classifier:
         self._num_threads = num_threads
         self._mean = np.asarray(bundle.manifest.normalization["mean"], np.float64)
         self._std = np.asarray(bundle.manifest.normalization["std"], np.float64)
-        self._window_shape = (bundle.manifest.window, len(bundle.manifest.channels))
-        engine = _Engine(bundle, num_threads)
-        check_manifest_against_models(bundle.manifest, engine.base, engine.head)
+        probe_bundle(bundle)
+        try:
+            engine = _Engine(bundle, num_threads)
+            check_manifest_against_models(bundle.manifest, engine.base, engine.head)
+        except InputError as exc:
+            raise InputError(f"{bundle.path}: {exc}") from exc
         self._head_shapes = engine.head.weight_shapes
         self._head_state = _HeadState(0, None, bundle.manifest.class_labels)
         self._versions = itertools.count(1)
@@ -243,7 +250,8 @@ class Classifier:
 
     def features(self, windows: np.ndarray) -> np.ndarray:
         """Raw windows (n, window, channels), or one window (window, channels) -> features (n, F) float32."""
-        x = self._normalized(self._checked_windows(windows))
+        m = self.manifest
+        x = self._normalized(checked_windows(windows, m.window, m.channels))
         with self._engine() as (engine, _):
             return engine.base.features(x)
 
@@ -277,15 +285,18 @@ class Classifier:
             pass
 
     def _classify(self, windows: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-        x = self._checked_windows(windows)
+        m = self.manifest
+        x = checked_windows(windows, m.window, m.channels)
         state = self._head_state
         if self._shared_engine is not None:
             with self._lock:
                 self._shared_engine.sync(state)
-                return self._shared_engine.probabilities(x, self._normalized), state.labels
-        engine = self._thread_engine()
-        engine.sync(state)
-        return engine.probabilities(x, self._normalized), state.labels
+                probabilities = self._shared_engine.probabilities(x, self._normalized)
+        else:
+            engine = self._thread_engine()
+            engine.sync(state)
+            probabilities = engine.probabilities(x, self._normalized)
+        return checked_probabilities(probabilities, str(self.bundle.path)), state.labels
 
     def _thread_engine(self) -> _Engine:
         engine = getattr(self._local, "engine", None)
@@ -305,26 +316,8 @@ class Classifier:
         engine.sync(state)
         yield engine, state
 
-    def _checked_windows(self, windows: np.ndarray) -> np.ndarray:
-        """Raw windows as an array (n, window, channels) of real numbers, else an ``InputError``; NaN
-        and inf are checked later (``check_finite``), where the values are read anyway."""
-        m = self.manifest
-        x = windows if type(windows) is np.ndarray else np.asarray(windows)
-        if x.ndim == 2:
-            x = x[np.newaxis]
-        if x.shape[1:] != self._window_shape or x.ndim != 3 or x.dtype.kind not in "fiu":
-            raise InputError(
-                f"windows: expected numbers of shape (n, {m.window}, {len(m.channels)}) or "
-                f"({m.window}, {len(m.channels)}): {m.window} samples of {', '.join(m.channels)}; "
-                f"got shape {np.shape(windows)} dtype {x.dtype}"
-            )
-        if len(x) == 0:
-            raise InputError("windows: got an empty batch (0 windows)")
-        return x
-
     def _normalized(self, x: np.ndarray) -> np.ndarray:
         """Checked raw windows -> normalized float32 in the base's layout (the reference computation)."""
-        check_finite(x)
         x = ((x - self._mean) / self._std).astype(np.float32)  # as har_edge.data.windows.Normalizer does
         return x.reshape(len(x), -1) if self.manifest.input_layout == "flat" else x
 
@@ -364,7 +357,7 @@ def check_manifest_against_models(manifest: Manifest, base: BaseModel, head: Hea
     _check_equal(
         "head hidden units", f"head_hidden {manifest.head_hidden}", manifest.head_hidden, head.hidden
     )
-    head.probabilities(features)  # the head runs
+    checked_probabilities(head.probabilities(features), HEAD_FILE)  # the head runs, to finite numbers
 
 
 def _check_base_input(manifest: Manifest, spec: TensorSpec) -> None:

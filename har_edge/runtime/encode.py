@@ -18,18 +18,7 @@ One encoder per interpreter pair (the buffers are its own): not thread-safe.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-
-from har_edge.errors import InputError
-
-
-def check_finite(x: np.ndarray) -> None:
-    """An ``InputError`` naming the first window of ``x`` (n, window, channels) with NaN or inf."""
-    bad = np.flatnonzero(~np.isfinite(x).all(axis=(1, 2)))
-    if len(bad):
-        raise InputError(f"windows: {len(bad)} contain NaN or infinite values (first: window {bad[0]})")
 
 
 class WindowEncoder:
@@ -62,14 +51,12 @@ class WindowEncoder:
             self._n = n
 
     def encode_into(self, x: np.ndarray, out: np.ndarray) -> None:
-        """``x`` (n, window, channels) real numbers -> ``out`` (n, *shape) of the tensor's dtype.
-        NaN or inf in ``x`` is an ``InputError`` (``check_finite``) and ``out`` is left unspecified."""
+        """``x`` (n, window, channels) real numbers, checked by ``har_edge.runtime.inputs.checked_windows``
+        (finite, within float32's range) -> ``out`` (n, *shape) of the tensor's dtype."""
         n = len(x)
         self._buffers(n)
         f64, f32 = self._f64, self._f32
         np.subtract(x.reshape(n, *self._shape), self._mean, out=f64)
-        if not math.isfinite(np.add.reduce(f64, axis=None)):  # a finite sum: every value is finite
-            check_finite(x)  # raises, unless the sum overflowed
         if not self._quantized:
             np.divide(f64, self._std, out=out, casting="same_kind")  # float64 division, then float32
             return

@@ -3,9 +3,11 @@
     tox -e bench        (or: pytest benchmarks --benchmark-only --benchmark-json=out.json;
                          python benchmarks/ratios.py out.json)
 
-Pairs compared by ``ratios.py``: Classifier vs bare set_tensor/invoke/get_tensor on the same files vs
-tf_keras ``model(x)`` for one window; the Personalizer's SGD step (batch 32) vs the same math in numpy
-vs tf_keras ``train_on_batch``. Benchmarks measure; nothing here asserts a speed.
+Pairs compared by ``ratios.py`` (each printed with its goal): Classifier vs bare set_tensor/invoke/
+get_tensor on the same files vs tf_keras ``model(x)`` for one window; per-window cost at batch 8 and 64
+and through ``StreamingClassifier`` fed 50 Hz chunks, vs batch 1; the Personalizer's SGD step (batch 32)
+vs the same math in numpy vs tf_keras ``train_on_batch``. Benchmarks measure; nothing here asserts a
+speed. Latency normalization across machines: ``benchmarks/calibration_spread.py``.
 
 Regressions: pytest-benchmark compares a run with a saved one and fails on a slower median. Raw times
 only compare on the same machine, so save and compare in one place (one CI job, one laptop):
@@ -28,31 +30,20 @@ import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from har_edge.data.synthetic import SyntheticConfig, generate  # noqa: E402
-from har_edge.data.windows import WindowConfig, apply_normalizer, make_windows, split_by_subject  # noqa: E402
-from har_edge.export import bundle_request, export_bundle  # noqa: E402
-from har_edge.optimize.pipeline import Optimized, OptimizeOptions  # noqa: E402
+from demo_bundle import build_demo_bundle  # noqa: E402
+
 from har_edge.runtime.classifier import Classifier, HeadSession  # noqa: E402
 from har_edge.runtime.head import reference_sgd_step  # noqa: E402
 from har_edge.runtime.interpreter import load_interpreter, quantize  # noqa: E402
 from har_edge.runtime.signatures import SignatureCall  # noqa: E402
-from har_edge.train import TrainConfig, train_model  # noqa: E402
-from har_edge.types import ACC_CHANNELS  # noqa: E402
+from har_edge.runtime.stream import StreamingClassifier  # noqa: E402
 
 BATCH = 32
 
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory):
-    windows, _ = make_windows(generate(SyntheticConfig(subjects=12)), WindowConfig(channels=ACC_CHANNELS))
-    splits = split_by_subject(windows, seed=0)
-    trained = train_model(splits, "dense", TrainConfig(epochs=5))
-    normalized = apply_normalizer(splits, trained.normalizer)
-    request = bundle_request(
-        Optimized(trained.model, {}), trained.card, normalized, OptimizeOptions(mcu_variant=False)
-    )
-    bundle = export_bundle(request, tmp_path_factory.mktemp("bench") / "bundle")
-    return bundle, trained, splits
+    return build_demo_bundle(tmp_path_factory.mktemp("bench") / "bundle")
 
 
 @pytest.fixture(scope="session")
@@ -91,10 +82,31 @@ def test_keras_call_single_window(benchmark, demo, one_window):
     benchmark(lambda: trained.model(x, training=False))
 
 
-def test_classifier_batched_64_windows(benchmark, demo):
+@pytest.mark.parametrize("n", [8, 64])
+def test_classifier_batched_windows(benchmark, demo, n):
+    """Per-window cost = this median / n (``ratios.py`` divides)."""
     classifier = Classifier(demo[0].path)
-    batch = demo[2].test.x[:64]
-    benchmark(classifier.predict_proba, batch)
+    benchmark(classifier.predict_proba, demo[2].test.x[:n])
+
+
+def test_streaming_one_window_in_50_hz_chunks(benchmark, demo):
+    """A 50 Hz sensor delivering one second (50 samples) per ``feed``: each call feeds one hop of
+    samples (2 chunks for the demo's 100-sample hop), which completes exactly one window."""
+    classifier = Classifier(demo[0].path)
+    m = classifier.manifest
+    stream = StreamingClassifier(classifier)
+    samples = demo[2].test.x[:40].reshape(-1, len(m.channels))
+    chunk = int(m.rate_hz)
+    hops = [samples[start : start + m.hop] for start in range(0, len(samples) - m.hop + 1, m.hop)]
+    position = iter(range(10**9))
+
+    def one_hop():
+        hop = hops[next(position) % len(hops)]
+        return [stream.feed(hop[start : start + chunk]) for start in range(0, m.hop, chunk)]
+
+    for _ in range(m.window // m.hop):  # fill the first window
+        one_hop()
+    benchmark(one_hop)
 
 
 @pytest.fixture(scope="session")

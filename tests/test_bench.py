@@ -16,6 +16,7 @@ from har_edge.bench.variants import Variant, model_variants, parse_variant_names
 from har_edge.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from har_edge.errors import HarEdgeError, InputError
 from har_edge.optimize.quantize import Precision, convert
+from har_edge.runtime.benchmark import CALIBRATION_METHOD, Calibration
 from har_edge.targets import resolve_targets
 from har_edge.targets.base import Artifact, TargetFigures
 from har_edge.targets.desktop import DesktopTarget
@@ -91,13 +92,20 @@ def test_a_target_listed_twice_is_refused():
         resolve_targets(["rpi4", "desktop", "rpi4"])
 
 
-def test_latency_is_normalized_by_the_calibration_only_when_measured():
-    facts = VariantFacts("v", 100, 50)
+CALIBRATION = Calibration(CALIBRATION_METHOD, 1, int8_us_p50=15.0, float32_us_p50=10.0, sort_us_p50=99.0)
+
+
+def test_latency_is_normalized_by_the_reference_of_its_precision_only_when_measured():
     measured = TargetFigures("desktop", latency_us_p50=30.0, provenance={"latency": "measured"})
     estimated = TargetFigures("rpi4", latency_us_p50=30.0, provenance={"latency": "estimated"})
-    assert ResultRow.combine(facts, measured, calibration_us=15.0).latency_norm_p50 == 2.0
-    assert ResultRow.combine(facts, estimated, calibration_us=15.0).latency_norm_p50 is None
-    row = ResultRow.combine(facts, estimated, calibration_us=15.0)
+    int8, float32 = (
+        VariantFacts("v", 100, 50, precision="int8"),
+        VariantFacts("f", 100, 50, precision="float32"),
+    )
+    assert ResultRow.combine(int8, measured, calibration=CALIBRATION).latency_norm_p50 == 2.0
+    assert ResultRow.combine(float32, measured, calibration=CALIBRATION).latency_norm_p50 == 3.0
+    assert ResultRow.combine(int8, estimated, calibration=CALIBRATION).latency_norm_p50 is None
+    row = ResultRow.combine(int8, estimated, calibration=CALIBRATION)
     assert row.measurement == "estimated"
     assert ResultRow.from_dict(json.loads(json.dumps(row.to_dict()))) == row
 
@@ -111,7 +119,7 @@ class _BrokenTarget:
 
 def test_a_target_failure_becomes_an_error_row_and_the_run_goes_on():
     variant = Variant(VariantFacts("golden", 1, 1), golden_artifact())
-    rows = measure_variants([variant], [_BrokenTarget(), resolve_targets("rpi4")[0]], calibration=10.0)
+    rows = measure_variants([variant], [_BrokenTarget(), resolve_targets("rpi4")[0]], calibration=CALIBRATION)
     assert rows[0].error == "HarEdgeError: the device caught fire" and rows[0].latency_us_p50 is None
     assert rows[1].error is None and rows[1].latency_us_p50 > 0
 
@@ -185,7 +193,9 @@ def test_bench_of_a_bundle_writes_a_valid_report_with_a_row_per_target(tmp_path,
     assert mcu.fits and mcu.provenance["ram"] == "measured" and mcu.ram_bytes > 0
     assert mcu.tflm_arena_bytes > 0  # the comparison column, whichever runner measured the row
     assert desktop.size_bytes == sum((GOLDEN / f).stat().st_size for f in ("base.tflite", "head.tflite"))
-    assert desktop.latency_norm_p50 == pytest.approx(desktop.latency_us_p50 / report.calibration_us_p50)
+    own = Calibration.from_dict(desktop.details["calibration"])  # the desktop's, at its thread count
+    assert own.method == report.calibration.method == CALIBRATION_METHOD and own.threads == desktop.threads
+    assert desktop.latency_norm_p50 == pytest.approx(desktop.latency_us_p50 / own.int8_us_p50)
     assert {p.name for p in out.iterdir()} >= {"report.json", "report.csv", "report.md"}
     assert "| bundle:int8 | rpi4 |" in capsys.readouterr().out
 

@@ -12,6 +12,7 @@ from har_edge.bench.results import SCHEMA_VERSION, ResultRow
 from har_edge.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, main
 from har_edge.errors import DataFormatError, InputError
 from har_edge.gate import ALLOW_ENV, LIMITS, Budget, GateReport, evaluate, load_budgets, resolve_override
+from har_edge.runtime.benchmark import CALIBRATION_METHOD, Calibration
 
 GOLDEN_BUNDLE = Path(__file__).parent / "golden" / "dense_int8"
 MACHINE = {"platform": "Linux-test-x86_64", "cpu_count": 4}
@@ -48,7 +49,7 @@ def write_report(path: Path, rows) -> Path:
         machine=MACHINE,
         tool_versions={"har-edge": "0.1.0"},
         source="test",
-        calibration_us_p50=100.0,
+        calibration=Calibration(CALIBRATION_METHOD, 1, int8_us_p50=100.0, float32_us_p50=80.0),
         results=tuple(rows),
     )
     path.write_text(report_json(report), encoding="utf-8")
@@ -185,7 +186,7 @@ def test_unknown_budget_key_is_exit_2_listing_the_valid_keys(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("content", "problem"),
-    [(None, "cannot read the report"), ("{not json", "not JSON"), ('{"schema_version": 1}', "missing")],
+    [(None, "cannot read the report"), ("{not json", "not JSON"), ('{"schema_version": 2}', "missing")],
 )
 def test_unreadable_or_invalid_report_is_exit_2_naming_the_file(tmp_path, capsys, content, problem):
     report = tmp_path / "report.json"

@@ -28,6 +28,7 @@ from har_edge.bench.report import (
 )
 from har_edge.bench.results import SCHEMA_VERSION, ResultRow
 from har_edge.errors import DataFormatError, InputError, OutputExistsError
+from har_edge.runtime.benchmark import CALIBRATION_METHOD, Calibration
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -115,7 +116,9 @@ def report(rng) -> Report:
     return build_report(
         sweep_rows(rng),
         source="synthetic:waist dense",
-        calibration_us_p50=50.0,
+        calibration=Calibration(
+            CALIBRATION_METHOD, 1, int8_us_p50=50.0, float32_us_p50=40.0, sort_us_p50=30.0
+        ),
         failures=[{"config": {"precision": "int8", "sparsity": 0.9}, "error": "pruning diverged"}],
         settings={"sparsities": [0.0, 0.5, 0.75], "precisions": ["float32", "int8"]},
     )
@@ -138,7 +141,7 @@ def test_written_json_validates_with_real_numbers_and_nulls(report, tmp_path):
     desktop = data["results"][0]
     assert type(desktop["size_bytes"]) is int and type(desktop["latency_us_p50"]) is float
     assert desktop["ram_bytes"] is None and desktop["fits"] is None
-    assert data["calibration_us_p50"] == 50.0 and data["created_utc"].endswith("Z")
+    assert data["calibration"]["int8_us_p50"] == 50.0 and data["created_utc"].endswith("Z")
 
 
 def test_schema_is_draft_2020_12_and_requires_exactly_the_result_row_fields():
@@ -315,7 +318,8 @@ def test_markdown_has_a_row_per_result_marking_estimates_misfits_errors_and_the_
             (row.variant, row.target) in on_front
         )
     assert f"- created: {report.created_utc}" in markdown
-    assert "- calibration: 50.0 µs p50" in markdown and "- machine: platform" in markdown
+    assert "- calibration: reference models int8 50.0 µs, float32 40.0 µs p50, 1 thread(s)" in markdown
+    assert "numpy sort 30.0 µs, recorded only" in markdown and "- machine: platform" in markdown
     assert "pruning diverged" in markdown
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from har_edge.errors import InputError
+from har_edge.runtime.benchmark import CALIBRATION_METHOD
 from har_edge.targets.base import Artifact
 from har_edge.targets.remote import MARKER_FILE, RUNS_DIR, RemoteError, RemoteTarget
 from har_edge.targets.wheel import build_runtime_wheel
@@ -130,6 +131,8 @@ def test_runtime_wheel_requires_numpy_only_and_ships_sources_without_byte_code(t
     assert {
         "har_edge/runtime/benchmark.py",
         "har_edge/runtime/classifier.py",
+        "har_edge/runtime/reference/calibration_int8.tflite",
+        "har_edge/runtime/reference/calibration_float32.tflite",
         "har_edge/targets/wheel.py",
     } <= set(names)
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
@@ -163,7 +166,9 @@ def test_measuring_the_golden_bundle_over_ssh_gives_measured_latency_and_the_dev
     assert figures.provenance == {"latency": "measured"} and figures.measurement == "measured"
     details = figures.details
     assert details["remote"] == figures.target and details["venv_reused"] is False
-    assert details["calibration_us_p50"] > 0
+    calibration = details["calibration"]
+    assert calibration["method"] == CALIBRATION_METHOD and calibration["threads"] == 1
+    assert calibration["int8_us_p50"] > 0 and calibration["float32_us_p50"] > 0
     assert details["machine"]["interpreter"] == "ai_edge_litert.interpreter"
     assert details["machine"]["python"].startswith("3.")
 

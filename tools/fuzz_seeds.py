@@ -66,6 +66,7 @@ def build_seeds(root: Path) -> dict[str, Path]:
 def _write_report(path: Path) -> Path:
     from har_edge.bench.report import Report, report_json
     from har_edge.bench.results import SCHEMA_VERSION, ResultRow
+    from har_edge.runtime.benchmark import CALIBRATION_METHOD, Calibration
 
     figures = {
         "size_bytes": 30_000, "gzip_bytes": 24_000, "latency_us_p50": 150.0, "latency_us_p90": 180.0,
@@ -80,7 +81,7 @@ def _write_report(path: Path) -> Path:
         machine={"platform": "Linux-test-x86_64", "cpu_count": 4},
         tool_versions={"har-edge": "0.1.0"},
         source="fuzz seed",
-        calibration_us_p50=100.0,
+        calibration=Calibration(CALIBRATION_METHOD, 1, int8_us_p50=60.0, float32_us_p50=50.0),
         results=tuple(rows),
     )
     path.write_text(report_json(report), encoding="utf-8")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from har_edge.bench.results import ResultRow
 from har_edge.bench.variants import Variant
 from har_edge.errors import HarEdgeError
-from har_edge.runtime.benchmark import calibration_us
+from har_edge.runtime.benchmark import Calibration, calibrate
 from har_edge.targets.base import Target, TargetFigures
 
 
@@ -16,19 +16,19 @@ def measure_variants(
     variants: Sequence[Variant],
     targets: Sequence[Target],
     *,
-    calibration: float | None = None,
+    calibration: Calibration | None = None,
     config_hash: str | None = None,
     on_row: Callable[[ResultRow], None] = lambda row: None,
 ) -> list[ResultRow]:
-    """Every variant on every target. ``calibration`` (µs of the calibration workload on this machine)
+    """Every variant on every target. ``calibration`` (the reference models on this machine, one thread)
     is timed here when not given, so measured latencies get a normalized figure."""
     if calibration is None:
-        calibration = calibration_us().p50_us
+        calibration = calibrate()
     rows = []
     for variant in variants:
         for target in targets:
             row = ResultRow.combine(
-                variant.facts, _figures(target, variant), calibration_us=calibration, config_hash=config_hash
+                variant.facts, _figures(target, variant), calibration=calibration, config_hash=config_hash
             )
             on_row(row)
             rows.append(row)

@@ -23,7 +23,7 @@ from har_edge.bench.schema import json_ready, report_schema, validate_report
 from har_edge.bench.tables import render_markdown, report_csv
 from har_edge.errors import DataFormatError, InputError
 from har_edge.fsutil import atomic_directory, atomic_write_text
-from har_edge.runtime.benchmark import machine_info
+from har_edge.runtime.benchmark import Calibration, machine_info
 from har_edge.runtime.strict_json import parse_strict_json
 
 __all__ = [
@@ -69,7 +69,7 @@ def build_report(
     rows: Iterable[ResultRow],
     *,
     source: str,
-    calibration_us_p50: float | None = None,
+    calibration: Calibration | None = None,
     failures: Iterable[Mapping[str, Any]] = (),
     settings: Mapping[str, Any] | None = None,
 ) -> Report:
@@ -91,7 +91,7 @@ def build_report(
         machine=machine_info(),
         tool_versions=tool_versions(),
         source=source,
-        calibration_us_p50=calibration_us_p50,
+        calibration=calibration,
         results=rows,
         pareto=tuple({"variant": row.variant, "target": row.target} for row in pareto_front(rows)),
         failures=tuple(dict(failure) for failure in failures),

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from har_edge.runtime.benchmark import Calibration
 from har_edge.targets.base import TargetFigures
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: latency_norm_p50 by reference models (1: by a numpy sort)
 
 
 @dataclass(frozen=True)
@@ -85,20 +86,22 @@ class ResultRow:
         facts: VariantFacts,
         figures: TargetFigures,
         *,
-        calibration_us: float | None = None,
+        calibration: Calibration | None = None,
         config_hash: str | None = None,
     ) -> ResultRow:
         """A variant's facts plus one target's figures. ``latency_norm_p50`` is a measured latency
-        divided by the calibration workload timed on the same machine in the same run: the target's
-        own (``details["calibration_us_p50"]``, e.g. a remote device) or else ``calibration_us``."""
+        divided by the reference model of the variant's precision (``Calibration.for_precision``) timed
+        on the same machine in the same run: the target's own (``details["calibration"]``, the desktop
+        at its thread count or a remote device) or else ``calibration``."""
         norm = None
-        calibration = figures.details.get("calibration_us_p50", calibration_us)
+        own = figures.details.get("calibration")
+        calibration = Calibration.from_dict(own) if own is not None else calibration
         if (
-            calibration
+            calibration is not None
             and figures.latency_us_p50 is not None
             and figures.provenance.get("latency") == "measured"
         ):
-            norm = figures.latency_us_p50 / calibration
+            norm = figures.latency_us_p50 / calibration.for_precision(facts.precision)
         facts_part = {f.name: getattr(facts, f.name) for f in fields(facts) if f.name != "notes"}
         figures_part = {
             f.name: getattr(figures, f.name)
@@ -129,7 +132,7 @@ class Report:
     """One benchmark run. ``pareto`` lists the ``{variant, target}`` keys of the rows on their target's
     front (see ``pareto_front``); ``failures`` the sweep points that produced no row, each
     ``{"config": {...}, "error": "..."}``; ``settings`` is free-form (the sweep configuration etc.).
-    ``calibration_us_p50`` is the calibration workload timed in the same run (None when not timed)."""
+    ``calibration``: the reference models timed in the same run (None when not timed)."""
 
     schema_version: int
     created_utc: str
@@ -137,7 +140,7 @@ class Report:
     machine: dict[str, Any]
     tool_versions: dict[str, str]
     source: str
-    calibration_us_p50: float | None
+    calibration: Calibration | None
     results: tuple[ResultRow, ...]
     pareto: tuple[dict[str, str], ...] = ()
     failures: tuple[dict[str, Any], ...] = ()
@@ -154,7 +157,7 @@ class Report:
             "machine": self.machine,
             "tool_versions": self.tool_versions,
             "source": self.source,
-            "calibration_us_p50": self.calibration_us_p50,
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
             "results": [row.to_dict() for row in self.results],
             "pareto": list(self.pareto),
             "failures": list(self.failures),
@@ -171,7 +174,7 @@ class Report:
             machine=data["machine"],
             tool_versions=data["tool_versions"],
             source=data["source"],
-            calibration_us_p50=data["calibration_us_p50"],
+            calibration=None if data["calibration"] is None else Calibration.from_dict(data["calibration"]),
             results=tuple(ResultRow.from_dict(row) for row in data["results"]),
             pareto=tuple(data["pareto"]),
             failures=tuple(data["failures"]),

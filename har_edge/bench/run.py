@@ -21,7 +21,7 @@ from har_edge.bench.report import Report, build_report
 from har_edge.bench.results import ResultRow, VariantFacts
 from har_edge.bench.variants import ALL_VARIANTS, Variant, bundle_artifact, model_variants
 from har_edge.errors import InputError
-from har_edge.runtime.benchmark import calibration_us
+from har_edge.runtime.benchmark import calibrate
 from har_edge.targets.base import Target
 from har_edge.tflite_info import gzip_size
 
@@ -85,7 +85,7 @@ def report_for(
     """Measure ``built`` variants on ``targets`` (a progress bar per row) and build the report."""
     from tqdm.auto import tqdm
 
-    calibration = calibration_us().p50_us
+    calibration = calibrate()
     with tqdm(total=len(built) * len(targets), desc="benchmark", unit="row", disable=not progress) as bar:
 
         def advance(row: ResultRow) -> None:
@@ -94,7 +94,7 @@ def report_for(
 
         rows = measure_variants(built, targets, calibration=calibration, on_row=advance)
     return build_report(
-        rows, source=source, calibration_us_p50=calibration, settings={"targets": [t.name for t in targets]}
+        rows, source=source, calibration=calibration, settings={"targets": [t.name for t in targets]}
     )
 
 

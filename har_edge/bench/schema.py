@@ -34,6 +34,14 @@ def validate_report(data: Any, source: str) -> None:
 
     if not isinstance(data, dict):
         raise DataFormatError(source, f"a report is a JSON object, not {type(data).__name__}")
+    if data.get("schema_version") == 1:
+        raise DataFormatError(
+            source,
+            "schema_version 1: its latency_norm_p50 divides by a numpy sort, which is not comparable with "
+            "this har_edge's reference-model calibration; re-run the benchmark to get a version 2 report",
+            field="$.schema_version",
+            expected=str(SCHEMA_VERSION),
+        )
     if data.get("schema_version") != SCHEMA_VERSION:
         raise DataFormatError(
             source,

@@ -90,11 +90,14 @@ def render_markdown(
     table row per result in report order, the failed sweep points, and links to ``plots`` (file names
     next to the Markdown file) plus the reasons plots in ``skipped`` were not drawn."""
     machine = report.machine
-    calibration = (
-        f"{report.calibration_us_p50:.1f} µs p50 (latency_norm_p50 = p50 / calibration)"
-        if report.calibration_us_p50 is not None
-        else "not timed"
-    )
+    c = report.calibration
+    calibration = "not timed"
+    if c is not None:
+        sort = "" if c.sort_us_p50 is None else f"; numpy sort {c.sort_us_p50:.1f} µs, recorded only"
+        calibration = (
+            f"reference models int8 {c.int8_us_p50:.1f} µs, float32 {c.float32_us_p50:.1f} µs p50, "
+            f"{c.threads} thread(s) (latency_norm_p50 = p50 / the reference of its precision){sort}"
+        )
     mcu = any(
         row.tflm_arena_bytes is not None or row.instructions_per_inference is not None
         for row in report.results

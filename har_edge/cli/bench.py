@@ -75,7 +75,7 @@ def _bench(args: argparse.Namespace, path: Path) -> int:
 def run_sweep(args: argparse.Namespace) -> int:
     from har_edge.bench.report import build_report, render_markdown, write_report
     from har_edge.bench.sweep import load_sweep, run_sweep
-    from har_edge.runtime.benchmark import calibration_us
+    from har_edge.runtime.benchmark import calibrate
 
     config = load_sweep(args.config)
     if args.workers is not None and args.workers < 1:
@@ -92,7 +92,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     report = build_report(
         outcome.rows,
         source=str(args.config),
-        calibration_us_p50=calibration_us().p50_us,
+        calibration=calibrate(),
         failures=outcome.failures,
         settings=settings,
     )

@@ -28,7 +28,7 @@ GATE_EXAMPLE = """examples:
 budgets.toml:
   [budget.desktop]
   max_size_bytes = 40000
-  max_latency_norm_p50 = 2.0          # latency / calibration workload, same machine and run
+  max_latency_norm_p50 = 2.0          # latency / reference model, same machine and run
   max_size_increase_pct = 5           # against --baseline
   [budget.cortex-m4f-80mhz.int8]
   max_ram_bytes = 65536

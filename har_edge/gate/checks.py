@@ -4,7 +4,7 @@ accepts failures, and the verdict.
 Caveats: a budget that names a figure the report lacks (None, or no matching row, or a row that
 failed with an error) fails; so does a regression limit when there is no baseline or the baseline has
 no such row. Raw latency (``latency_us_*``) is only comparable on the same machine; across machines
-gate ``latency_norm_p50`` (latency divided by the calibration workload timed in the same run).
+gate ``latency_norm_p50`` (latency divided by the reference model timed in the same run).
 """
 
 from __future__ import annotations

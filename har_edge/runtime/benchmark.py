@@ -2,22 +2,25 @@
 target in-process and on a Raspberry Pi through the remote runner (``python -m
 har_edge.runtime.benchmark PATH``, which prints JSON).
 
-Method: ``warmup`` untimed calls, then timed single-window calls in rounds until at least
+Method: ``warmup`` untimed calls, then timed single-window calls in rounds of ``ROUND`` until at least
 ``min_repeats`` calls and ``min_seconds`` have passed (capped at ``max_seconds``); p50/p90 over all
-timed calls. A calibration workload (a fixed numpy sort, single-threaded) is timed the same
-way so a CI gate can compare latencies normalized by it across machines of different speed.
+timed calls. Reference models shipped in the package (``Calibration``) are timed the same way, with
+the same interpreter and thread count, in rounds interleaved with the model's (``time_calibrated``), so
+a CI gate can compare latencies normalized by them across machines of different speed and load.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,8 @@ import numpy as np
 from har_edge.errors import HarEdgeError, InputError
 from har_edge.runtime.interpreter import dequantize, interpreter_backend, load_interpreter, quantize
 from har_edge.runtime.probe import probe_model
+
+ROUND = 10  # calls per round; interleaved workloads alternate every round
 
 
 @dataclass(frozen=True)
@@ -40,30 +45,43 @@ class Timing:
         return asdict(self)
 
 
-def time_call(
-    call: Callable[[], object],
+def time_calls(
+    calls: Mapping[str, Callable[[], object]],
     *,
     warmup: int = 20,
     min_repeats: int = 200,
     min_seconds: float = 0.3,
     max_seconds: float = 5.0,
     threads: int | None = None,
-) -> Timing:
-    """Time ``call()`` (see the module docstring for the method)."""
-    for _ in range(warmup):
-        call()
-    samples: list[float] = []
+) -> dict[str, Timing]:
+    """Time several calls in alternating rounds of ``ROUND`` calls each, so that every one of them sees
+    the same machine (load, clock, cache); ``min_repeats`` calls of each at least."""
+    for call in calls.values():
+        for _ in range(warmup):
+            call()
+    samples: dict[str, list[float]] = {name: [] for name in calls}
     started = time.perf_counter()
     while True:
-        for _ in range(50):
-            t0 = time.perf_counter_ns()
-            call()
-            samples.append((time.perf_counter_ns() - t0) / 1e3)
+        for name, call in calls.items():
+            timed = samples[name]
+            for _ in range(ROUND):
+                t0 = time.perf_counter_ns()
+                call()
+                timed.append((time.perf_counter_ns() - t0) / 1e3)
         elapsed = time.perf_counter() - started
-        if (len(samples) >= min_repeats and elapsed >= min_seconds) or elapsed >= max_seconds:
+        enough = min(len(timed) for timed in samples.values()) >= min_repeats and elapsed >= min_seconds
+        if enough or elapsed >= max_seconds:
             break
-    p50, p90 = np.percentile(samples, [50, 90])
-    return Timing(float(p50), float(p90), len(samples), threads)
+    timings = {}
+    for name, timed in samples.items():
+        p50, p90 = np.percentile(timed, [50, 90])
+        timings[name] = Timing(float(p50), float(p90), len(timed), threads)
+    return timings
+
+
+def time_call(call: Callable[[], object], **method) -> Timing:
+    """Time ``call()`` (see the module docstring for the method)."""
+    return time_calls({"call": call}, **method)["call"]
 
 
 def single_window_call(
@@ -86,29 +104,102 @@ def single_window_call(
     return call
 
 
-def time_model(model: bytes | str | Path, window: np.ndarray, *, threads: int = 1, **method) -> Timing:
-    """Latency of one window through a single-input model (input quantized, output dequantized)."""
-    return time_call(single_window_call(model, window, threads=threads), threads=threads, **method)
-
-
-def time_bundle(bundle: str | Path, *, threads: int = 1, seed: int = 0, **method) -> Timing:
-    """Latency of ``Classifier.predict_proba`` on one raw window: normalize, int8 base, float head."""
+def bundle_call(bundle: str | Path, *, threads: int = 1, seed: int = 0) -> Callable[[], object]:
+    """A closure running ``Classifier.predict_proba`` on one raw window: normalize, base, head."""
     from har_edge.runtime.classifier import Classifier
 
     classifier = Classifier(bundle, num_threads=threads)
     m = classifier.manifest
     window = np.random.default_rng(seed).normal(size=(1, m.window, len(m.channels))).astype(np.float32)
-    return time_call(lambda: classifier.predict_proba(window), threads=threads, **method)
+    return lambda: classifier.predict_proba(window)
 
 
-CALIBRATION_SIZE = 16_384
+CALIBRATION_METHOD = "reference-tflite-1"  # names the reference models; a new pair is a new method
+REFERENCE_PRECISIONS = ("int8", "float32")
+SORT_SIZE = 16_384
 
 
-def calibration_us(**method) -> Timing:
-    """The calibration workload: sort 16,384 seeded float32 values (numpy, single-threaded whatever
-    the BLAS settings, tens of microseconds: the range of a small model's invoke)."""
-    values = np.random.default_rng(0).normal(size=CALIBRATION_SIZE).astype(np.float32)
-    return time_call(lambda: np.sort(values), **method)
+@dataclass(frozen=True)
+class Calibration:
+    """The reference workloads timed in the same run, thread count and method as the model: the
+    package's reference models (``reference/calibration_{int8,float32}.tflite``, written by
+    ``tools/make_calibration_models.py``) through this interpreter, one window per call.
+    ``latency_norm_p50`` divides a model's p50 by the reference of its precision (``for_precision``).
+
+    ``sort_us_p50`` (a numpy sort of 16,384 float32, the calibration of schema 1 reports) is only
+    recorded: it moved 10x between two machines of one kind (a SIMD sort path present or not) while
+    model latency did not."""
+
+    method: str
+    threads: int
+    int8_us_p50: float
+    float32_us_p50: float
+    sort_us_p50: float | None = None
+
+    def for_precision(self, precision: str | None) -> float:
+        """The int8 reference for int8 models, the float32 one for float32, float16 and dynamic-range."""
+        return self.int8_us_p50 if precision == "int8" else self.float32_us_p50
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> Calibration:
+        """From ``to_dict``'s form (a report, a remote device's output); anything else is an
+        ``InputError`` saying what was expected."""
+        names = [f.name for f in fields(cls)]
+        if not isinstance(data, dict) or sorted(data) != sorted(names):
+            raise InputError(f"calibration: expected an object with keys {names}, got {data!r}")
+        timings = (data["int8_us_p50"], data["float32_us_p50"], data["sort_us_p50"])
+        if not (
+            isinstance(data["method"], str)
+            and type(data["threads"]) is int
+            and data["threads"] >= 1
+            and all(_positive(value) for value in timings[:2])
+            and (timings[2] is None or _positive(timings[2]))
+        ):
+            raise InputError(
+                f"calibration: expected a method name, threads >= 1 and timings > 0, got {data!r}"
+            )
+        return cls(**data)
+
+
+def _positive(value: object) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and value > 0
+
+
+def reference_model(precision: str) -> bytes:
+    """The packaged reference model of ``precision`` (int8 or float32)."""
+    if precision not in REFERENCE_PRECISIONS:
+        raise InputError(f"reference model precision {precision!r}, expected one of {REFERENCE_PRECISIONS}")
+    return resources.files(__package__).joinpath("reference", f"calibration_{precision}.tflite").read_bytes()
+
+
+def time_calibrated(
+    call: Callable[[], object], *, threads: int = 1, seed: int = 0, **method
+) -> tuple[Timing, Calibration]:
+    """``call`` timed in rounds interleaved with the reference workloads (``time_calls``: a burst of
+    load hits both), and the ``Calibration`` they give."""
+    timings = time_calls({"call": call, **_reference_calls(threads, seed)}, threads=threads, **method)
+    return timings["call"], _calibration(timings, threads)
+
+
+def calibrate(*, threads: int = 1, seed: int = 0, **method) -> Calibration:
+    """Time both reference models (``threads``) and the recorded-only numpy sort, interleaved."""
+    return _calibration(time_calls(_reference_calls(threads, seed), threads=threads, **method), threads)
+
+
+def _reference_calls(threads: int, seed: int) -> dict[str, Callable[[], object]]:
+    window = np.random.default_rng(seed).normal(size=(200, 3)).astype(np.float32)
+    calls = {p: single_window_call(reference_model(p), window, threads=threads) for p in REFERENCE_PRECISIONS}
+    values = np.random.default_rng(seed).normal(size=SORT_SIZE).astype(np.float32)
+    return {**calls, "sort": lambda: np.sort(values)}
+
+
+def _calibration(timings: Mapping[str, Timing], threads: int) -> Calibration:
+    return Calibration(
+        CALIBRATION_METHOD, threads, timings["int8"].p50_us, timings["float32"].p50_us, timings["sort"].p50_us
+    )
 
 
 def machine_info() -> dict:
@@ -138,14 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.path.is_dir():
-            timing = time_bundle(
-                args.path, threads=args.threads, seed=args.seed, min_seconds=args.min_seconds
-            )
+            call = bundle_call(args.path, threads=args.threads, seed=args.seed)
         else:
             probe_model(args.path.read_bytes(), str(args.path))
-            window = _random_window(args.path, args.seed)
-            timing = time_model(args.path, window, threads=args.threads, min_seconds=args.min_seconds)
-        calibration = calibration_us(min_seconds=args.min_seconds)
+            call = single_window_call(args.path, _random_window(args.path, args.seed), threads=args.threads)
+        timing, calibration = time_calibrated(
+            call, threads=args.threads, seed=args.seed, min_seconds=args.min_seconds
+        )
     except (HarEdgeError, OSError) as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return 2

@@ -2,7 +2,8 @@
 
 ``Classifier`` verifies the bundle (file hashes first), loads both models, checks the manifest against
 the models' real tensors, and then runs: validate windows -> normalize (manifest statistics) ->
-quantize (int8 base) -> base -> dequantize -> flatten -> head ``infer``.
+quantize (int8 base) -> base -> dequantize -> flatten -> head ``infer``; for up to one base call of
+windows in place, in the interpreters' own tensors (``har_edge.runtime.encode``), with the same bits.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from har_edge.errors import InputError
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE, Bundle, Manifest, Quantization, open_bundle
+from har_edge.runtime.encode import DequantizeInto, WindowEncoder
 from har_edge.runtime.head import HeadWeights
 from har_edge.runtime.inputs import checked_probabilities, checked_windows
 from har_edge.runtime.interpreter import dequantize, load_interpreter, quantize
@@ -133,17 +135,47 @@ class _HeadState:
 
 
 class _Engine:
-    """One base + head interpreter pair, and the head state version its head holds."""
+    """One base + head interpreter pair, and the head state version its head holds.
+
+    ``probabilities`` takes the in-place path (``har_edge.runtime.encode``: the window is normalized
+    and quantized straight into the base's input tensor, the features dequantized straight into the
+    head's) when the backend has the per-subgraph API and the batch fits one base call; otherwise the
+    general path (normalize, ``BaseModel.features``, ``HeadSession.probabilities``). Both give the
+    same bits.
+    """
 
     def __init__(self, bundle: Bundle, num_threads: int | None) -> None:
         self.base = BaseModel(bundle.base, num_threads)
         self.head = HeadSession(bundle.head, num_threads)
         self.head_version = 0
+        m = bundle.manifest
+        mean, std = m.normalization["mean"], m.normalization["std"]
+        self.encoder = WindowEncoder(mean, std, self.base.input.shape_signature[1:], self.base.input.detail)
+        self.dequantize = DequantizeInto(self.base.output.detail)
+        self.in_place = self.base.call.uses_fast_path and self.head.infer_call.uses_fast_path
+        self._shapes: dict[int, tuple[list, list]] = {}  # batch size -> (base, head) input shapes
 
     def sync(self, state: _HeadState) -> None:
         if self.head_version != state.version:
             self.head.set_weights(state.weights)
             self.head_version = state.version
+
+    def probabilities(self, x: np.ndarray, normalize: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Validated raw windows (n, window, channels) -> probabilities (n, C) float32."""
+        n = len(x)
+        if not self.in_place or n > self.base.max_batch:
+            return self.head.probabilities(self.base.features(normalize(x)))
+        shapes = self._shapes.get(n)
+        if shapes is None:
+            features = (n, self.head.n_features)
+            shapes = self._shapes[n] = ([(n, *self.base.input.shape_signature[1:])], [features])
+        base = self.base.call.direct(shapes[0])
+        self.encoder.encode_into(x, base.input_view(self.base.input.name))
+        base.invoke()
+        head = self.head.infer_call.direct(shapes[1])
+        self.dequantize.into(base.output_view(self.base.output.name), head.input_view("features"))
+        head.invoke()
+        return head.output("probabilities")
 
 
 class Classifier:
@@ -218,7 +250,8 @@ class Classifier:
 
     def features(self, windows: np.ndarray) -> np.ndarray:
         """Raw windows (n, window, channels), or one window (window, channels) -> features (n, F) float32."""
-        x = self._model_input(windows)
+        m = self.manifest
+        x = self._normalized(checked_windows(windows, m.window, m.channels))
         with self._engine() as (engine, _):
             return engine.base.features(x)
 
@@ -252,10 +285,24 @@ class Classifier:
             pass
 
     def _classify(self, windows: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-        x = self._model_input(windows)
-        with self._engine() as (engine, state):
-            probabilities = engine.head.probabilities(engine.base.features(x))
+        m = self.manifest
+        x = checked_windows(windows, m.window, m.channels)
+        state = self._head_state
+        if self._shared_engine is not None:
+            with self._lock:
+                self._shared_engine.sync(state)
+                probabilities = self._shared_engine.probabilities(x, self._normalized)
+        else:
+            engine = self._thread_engine()
+            engine.sync(state)
+            probabilities = engine.probabilities(x, self._normalized)
         return checked_probabilities(probabilities, str(self.bundle.path)), state.labels
+
+    def _thread_engine(self) -> _Engine:
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._local.engine = _Engine(self.bundle, self._num_threads)
+        return engine
 
     @contextmanager
     def _engine(self) -> Iterator[tuple[_Engine, _HeadState]]:
@@ -265,18 +312,14 @@ class Classifier:
                 self._shared_engine.sync(state)
                 yield self._shared_engine, state
             return
-        engine = getattr(self._local, "engine", None)
-        if engine is None:
-            engine = self._local.engine = _Engine(self.bundle, self._num_threads)
+        engine = self._thread_engine()
         engine.sync(state)
         yield engine, state
 
-    def _model_input(self, windows: np.ndarray) -> np.ndarray:
-        """Validated raw windows -> normalized float32 in the base's layout (flat or sequence)."""
-        m = self.manifest
-        x = checked_windows(windows, m.window, m.channels)
+    def _normalized(self, x: np.ndarray) -> np.ndarray:
+        """Checked raw windows -> normalized float32 in the base's layout (the reference computation)."""
         x = ((x - self._mean) / self._std).astype(np.float32)  # as har_edge.data.windows.Normalizer does
-        return x.reshape(len(x), -1) if m.input_layout == "flat" else x
+        return x.reshape(len(x), -1) if self.manifest.input_layout == "flat" else x
 
 
 def checked_labels(labels: Sequence[str], n_classes: int) -> tuple[str, ...]:

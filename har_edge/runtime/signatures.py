@@ -21,6 +21,10 @@ therefore uses the interpreter wrapper's per-subgraph ``ResizeInputTensor``/``Al
 what ``SignatureRunner.__call__`` itself calls in LiteRT 2.3, ``tf.lite`` 2.21 and ``tflite_runtime``
 2.14 (one shared ``interpreter.py`` source). When they are missing, ``SignatureCall`` falls back to
 ``SignatureRunner.__call__``: the same results with the runner's overhead.
+
+``SignatureCall.direct`` goes one step further for the Classifier's hot path: ``DirectTensors`` gives
+numpy views of the signature's input and output tensors (the wrapper's ``tensor``), so a caller writes
+inputs in place and reads outputs without ``SetTensor``/``GetTensor`` copies.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import numpy as np
 
 from har_edge.errors import InputError
 
-WRAPPER_METHODS = ("ResizeInputTensor", "AllocateTensors", "SetTensor", "Invoke", "GetTensor")
+WRAPPER_METHODS = ("ResizeInputTensor", "AllocateTensors", "SetTensor", "Invoke", "GetTensor", "tensor")
 
 
 @dataclass(frozen=True)
@@ -81,17 +85,52 @@ class _SubgraphAccess:
             return None
         return cls(wrapper, subgraph, inputs, outputs)
 
+    def resize(self, shapes: dict[str, tuple[int, ...]]) -> None:
+        for name, shape in shapes.items():
+            size = np.array(shape, dtype=np.int32)
+            self._wrapper.ResizeInputTensor(self._input_index[name], size, False, self._subgraph)
+        self._wrapper.AllocateTensors(self._subgraph)
+
     def run(self, arrays: dict[str, np.ndarray], *, resize: bool) -> dict[str, np.ndarray]:
         wrapper, subgraph = self._wrapper, self._subgraph
         if resize:
-            for name, array in arrays.items():
-                shape = np.array(array.shape, dtype=np.int32)
-                wrapper.ResizeInputTensor(self._input_index[name], shape, False, subgraph)
-            wrapper.AllocateTensors(subgraph)
+            self.resize({name: array.shape for name, array in arrays.items()})
         for name, array in arrays.items():
             wrapper.SetTensor(self._input_index[name], array, subgraph)
         wrapper.Invoke(subgraph)
         return {name: wrapper.GetTensor(index, subgraph) for name, index in self._output_index.items()}
+
+
+class DirectTensors:
+    """Zero-copy access to one signature's tensors, for hot loops that write inputs in place.
+
+    ``input_view``/``output_view`` are numpy arrays over the interpreter's own memory: valid only until
+    the next ``invoke`` or re-allocation (a dynamic output may move on every invoke), so take them
+    afresh for each call and never keep them. ``output`` returns a copy the caller owns. An invoke
+    that fails is an ``InputError`` naming the signature.
+    """
+
+    def __init__(self, name: str, access: _SubgraphAccess) -> None:
+        self._name = name
+        self._wrapper = access._wrapper
+        self._subgraph = access._subgraph
+        self._input_index = access._input_index
+        self._output_index = access._output_index
+
+    def input_view(self, name: str) -> np.ndarray:
+        return self._wrapper.tensor(self._wrapper, self._input_index[name], self._subgraph)
+
+    def output_view(self, name: str) -> np.ndarray:
+        return self._wrapper.tensor(self._wrapper, self._output_index[name], self._subgraph)
+
+    def output(self, name: str) -> np.ndarray:
+        return self._wrapper.GetTensor(self._output_index[name], self._subgraph)
+
+    def invoke(self) -> None:
+        try:
+            self._wrapper.Invoke(self._subgraph)
+        except (RuntimeError, ValueError) as exc:
+            raise InputError(f"signature {self._name!r}: the model failed to run ({exc})") from exc
 
 
 class SignatureCall:
@@ -119,6 +158,7 @@ class SignatureCall:
             _SubgraphAccess.of(interpreter, runner, self.inputs, self.outputs) if fast_path else None
         )
         self._checked_shapes: list[tuple[int, ...]] | None = None
+        self._tensors = None if self._direct is None else DirectTensors(self.name, self._direct)
 
     @property
     def uses_fast_path(self) -> bool:
@@ -141,6 +181,31 @@ class SignatureCall:
             raise InputError(f"signature {self.name!r}: the model failed to run ({exc})") from exc
         self._checked_shapes = shapes
         return outputs
+
+    def direct(self, shapes: list[tuple[int, ...]]) -> DirectTensors | None:
+        """The signature's tensors allocated for the input ``shapes`` (a list in the order of
+        ``inputs``), for writing inputs in place and invoking without copies; None without the fast
+        path. Re-allocates only when the shapes differ from the last call's. A shape a tensor does not
+        accept, or a failed allocation, is an ``InputError``."""
+        if self._direct is None:
+            return None
+        if shapes != self._checked_shapes:
+            if len(shapes) != len(self.inputs):
+                raise InputError(
+                    f"signature {self.name!r} takes {len(self.inputs)} inputs, got {len(shapes)}"
+                )
+            named = dict(zip(self.inputs, (tuple(shape) for shape in shapes), strict=True))
+            for name, shape in named.items():
+                if not self.inputs[name].accepts(shape):
+                    where = f"signature {self.name!r} input {name!r}"
+                    raise InputError(f"{where} has shape {shape}; expected {self.inputs[name].describe()}")
+            self._checked_shapes = None  # until the allocation succeeds
+            try:
+                self._direct.resize(named)
+            except (RuntimeError, ValueError) as exc:
+                raise InputError(f"signature {self.name!r}: cannot allocate {named} ({exc})") from exc
+            self._checked_shapes = list(named.values())
+        return self._tensors
 
     def _converted(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The inputs as arrays of the tensors' dtypes, in the signature's order."""

@@ -85,7 +85,7 @@ Smoothing = MajorityVote | ExponentialAverage | None
 
 class _RawProbabilities:
     def update(self, probabilities: np.ndarray) -> tuple[np.ndarray, int]:
-        return probabilities, int(np.argmax(probabilities))
+        return probabilities, int(probabilities.argmax())
 
 
 class _MajorityVoter:
@@ -205,6 +205,9 @@ class StreamUpdate:
     events: tuple[ActivityEvent, ...]
 
 
+NOTHING = StreamUpdate((), ())  # a feed that completed no window
+
+
 class StreamingClassifier:
     """Turns a stream of samples into one prediction per window of ``classifier.manifest``.
 
@@ -252,21 +255,32 @@ class StreamingClassifier:
         samples_seen = self._samples_seen + len(chunk)
         indices = self._new_window_indices(samples_seen)
         offsets = indices * self._hop - first_position
-        probabilities = self._probabilities(combined[offsets[:, None] + np.arange(self._window)])
+        probabilities = self._probabilities(self._windows(combined, offsets)) if len(indices) else None
         self._samples_seen = samples_seen
         self._next_window += len(indices)
         self._buffer = combined[min(self._next_window * self._hop - first_position, len(combined)) :].copy()
-        return self._update(indices, probabilities)
+        return NOTHING if probabilities is None else self._update(indices, probabilities)
 
     def _new_window_indices(self, samples_seen: int) -> np.ndarray:
         """Indices of the windows complete after ``samples_seen`` samples and not yet classified."""
         last_complete = (samples_seen - self._window) // self._hop  # negative before the first window
         return np.arange(self._next_window, last_complete + 1, dtype=np.int64)
 
+    def _windows(self, combined: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """The windows starting at ``offsets`` (consecutive, ``hop`` apart) as a read-only view."""
+        if len(offsets) == 1:  # the usual case; a slice is cheaper than as_strided
+            start = int(offsets[0])
+            return combined[start : start + self._window][np.newaxis]
+        rows, columns = combined.strides
+        return np.lib.stride_tricks.as_strided(
+            combined[offsets[0] :],
+            shape=(len(offsets), self._window, combined.shape[1]),
+            strides=(self._hop * rows, rows, columns),
+            writeable=False,
+        )
+
     def _probabilities(self, windows: np.ndarray) -> np.ndarray:
-        """One ``predict_proba`` call for all windows (none for no windows), its shape checked."""
-        if not len(windows):
-            return np.zeros((0, len(self._labels)), np.float32)
+        """One ``predict_proba`` call for all windows (at least one), its shape checked."""
         probabilities = np.asarray(self._classifier.predict_proba(windows), dtype=np.float32)
         if probabilities.shape != (len(windows), len(self._labels)):
             raise InputError(

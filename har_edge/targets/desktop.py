@@ -1,11 +1,13 @@
 """This machine, measured through the TF-free runtime (``har_edge.runtime.benchmark``): one window per
 call, warm-up, then rounds until the median is stable; p50/p90/n and the thread count. With a
-``keras_call`` on the artifact, the same window through tf_keras is timed too, for the ratio."""
+``keras_call`` on the artifact, the same window through tf_keras is timed too, for the ratio. The
+reference models are timed with it, interleaved, at its thread count (``details["calibration"]``), for
+``latency_norm_p50``."""
 
 from __future__ import annotations
 
 from har_edge.errors import InputError
-from har_edge.runtime.benchmark import time_bundle, time_call, time_model
+from har_edge.runtime.benchmark import bundle_call, single_window_call, time_calibrated, time_call
 from har_edge.targets.base import Artifact, Provenance, TargetFigures
 
 
@@ -17,7 +19,9 @@ class DesktopTarget:
         self.min_seconds = min_seconds
 
     def measure(self, artifact: Artifact) -> TargetFigures:
-        timing = self._time(artifact)
+        timing, calibration = time_calibrated(
+            self._call(artifact), threads=self.threads, min_seconds=self.min_seconds
+        )
         ratio = None
         if artifact.keras_call is not None:
             window = artifact.sample[:1]
@@ -33,14 +37,15 @@ class DesktopTarget:
             threads=timing.threads,
             keras_latency_ratio=ratio,
             provenance={"latency": Provenance.MEASURED.value},
-            details={"what": "bundle: normalize + base + head" if artifact.bundle_path else "whole model"},
+            details={
+                "what": "bundle: normalize + base + head" if artifact.bundle_path else "whole model",
+                "calibration": calibration.to_dict(),
+            },
         )
 
-    def _time(self, artifact: Artifact):
+    def _call(self, artifact: Artifact):
         if artifact.bundle_path is not None:
-            return time_bundle(artifact.bundle_path, threads=self.threads, min_seconds=self.min_seconds)
+            return bundle_call(artifact.bundle_path, threads=self.threads)
         if artifact.head_bytes is None:
-            return time_model(
-                artifact.model_bytes, artifact.sample[0], threads=self.threads, min_seconds=self.min_seconds
-            )
+            return single_window_call(artifact.model_bytes, artifact.sample[0], threads=self.threads)
         raise InputError("a split artifact needs its bundle folder to be timed end to end")

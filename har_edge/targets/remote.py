@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from har_edge.errors import InputError, RemoteError
+from har_edge.runtime.benchmark import Calibration
 from har_edge.targets.base import Artifact, Provenance, TargetFigures
 from har_edge.targets.wheel import build_runtime_wheel
 
@@ -152,6 +153,10 @@ class RemoteTarget:
         )
         result = self._run_benchmark(setup, run, f"{run}/{artifact_name}")
         timing = result["timing"]
+        try:
+            calibration = Calibration.from_dict(result.get("calibration"))
+        except InputError as exc:
+            raise RemoteError(f"benchmark on {self.address}: {exc}") from exc
         return TargetFigures(
             target=self.name,
             latency_us_p50=timing["p50_us"],
@@ -161,7 +166,7 @@ class RemoteTarget:
             provenance={"latency": Provenance.MEASURED.value},
             details={
                 "machine": result["machine"],
-                "calibration_us_p50": result["calibration"]["p50_us"],
+                "calibration": calibration.to_dict(),
                 "remote": self.name,
                 "remote_venv": f"{self.remote_dir}/{VENV_DIR}",
                 "venv_reused": venv_reused,

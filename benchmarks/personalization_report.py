@@ -20,8 +20,8 @@ import numpy as np
 
 from har_edge.data.synthetic import SyntheticConfig, generate
 from har_edge.data.windows import WindowConfig, apply_normalizer, make_windows, split_by_subject
-from har_edge.export import export_bundle
-from har_edge.optimize.pipeline import Optimized, OptimizeOptions, bundle_request
+from har_edge.export import bundle_request, export_bundle
+from har_edge.optimize.pipeline import Optimized, OptimizeOptions
 from har_edge.runtime import Classifier, Personalizer
 from har_edge.train import TrainConfig, train_model
 from har_edge.types import ACC_CHANNELS

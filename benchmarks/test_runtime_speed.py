@@ -30,13 +30,13 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from har_edge.data.synthetic import SyntheticConfig, generate  # noqa: E402
 from har_edge.data.windows import WindowConfig, apply_normalizer, make_windows, split_by_subject  # noqa: E402
-from har_edge.export import export_bundle  # noqa: E402
-from har_edge.optimize.pipeline import Optimized, OptimizeOptions, bundle_request  # noqa: E402
+from har_edge.export import bundle_request, export_bundle  # noqa: E402
+from har_edge.optimize.pipeline import Optimized, OptimizeOptions  # noqa: E402
 from har_edge.runtime.classifier import Classifier, HeadSession  # noqa: E402
+from har_edge.runtime.head import reference_sgd_step  # noqa: E402
 from har_edge.runtime.interpreter import load_interpreter, quantize  # noqa: E402
 from har_edge.runtime.signatures import SignatureCall  # noqa: E402
 from har_edge.train import TrainConfig, train_model  # noqa: E402
-from har_edge.trainable_head import reference_sgd_step  # noqa: E402
 from har_edge.types import ACC_CHANNELS  # noqa: E402
 
 BATCH = 32

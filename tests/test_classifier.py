@@ -14,8 +14,8 @@ import pytest
 from har_edge.errors import InputError
 from har_edge.runtime import Classifier, SignatureCall
 from har_edge.runtime.bundle import MANIFEST_FILE, file_entry
+from har_edge.runtime.head import HeadWeights, reference_forward
 from har_edge.runtime.interpreter import load_interpreter, run_model
-from har_edge.trainable_head import HeadWeights, reference_forward
 from tests.support import export_test_bundle, trained_small_dense
 
 PROBABILITY_TOLERANCE = 1e-5

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ LIGHT_MODULES = (
     "har_edge.runtime.bundle",
     "har_edge.runtime.stream",
     "har_edge.tflite_info",
-    "har_edge.trainable_head",
+    "har_edge.runtime.head",
     "har_edge.gate",
     "har_edge.runtime.benchmark",
     "har_edge.targets",
@@ -34,11 +35,29 @@ LIGHT_MODULES = (
 HEAVY_MODULES = ("tensorflow", "tf_keras", "pandas", "matplotlib", "ray", "jsonschema")
 
 
-def test_package_data_stage_runtime_and_cli_import_without_tensorflow_pandas_or_matplotlib():
+def loaded_after_importing(modules: tuple[str, ...], watched: tuple[str, ...]) -> list[str]:
+    """The ``watched`` modules that a fresh interpreter has loaded after importing ``modules``."""
     code = (
-        "import importlib, sys\n"
-        f"for name in {LIGHT_MODULES!r}: importlib.import_module(name)\n"
-        f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        f"print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules)))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    return json.loads(result.stdout)
+
+
+def test_package_data_stage_runtime_and_cli_import_without_tensorflow_pandas_or_matplotlib():
+    assert loaded_after_importing(LIGHT_MODULES, HEAVY_MODULES) == []
+
+
+RUNTIME_MODULES = (
+    "har_edge.runtime",
+    "har_edge.runtime.head",
+    "har_edge.runtime.benchmark",
+    "har_edge.runtime.stream",
+)
+TF_BUILDING_MODULES = ("har_edge.tfcompat", "har_edge.export", "har_edge.export.head", "har_edge.models")
+
+
+def test_the_runtime_imports_no_module_that_builds_tensorflow_graphs():
+    assert loaded_after_importing(RUNTIME_MODULES, TF_BUILDING_MODULES) == []

@@ -14,8 +14,9 @@ from har_edge.data.windows import WindowConfig, make_windows
 from har_edge.errors import InputError
 from har_edge.optimize.quantize import Precision
 from har_edge.runtime import Classifier, Personalizer
-from har_edge.runtime.personalize import Checkpoint, bundle_identity, scheduled_rate
-from har_edge.trainable_head import HeadWeights, reference_sgd_step
+from har_edge.runtime.checkpoint import Checkpoint, bundle_identity
+from har_edge.runtime.head import HeadWeights, reference_sgd_step
+from har_edge.runtime.training import scheduled_rate
 from har_edge.types import ACC_CHANNELS
 from tests.support import export_test_bundle
 

@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from har_edge.bench.report import Report
-    from har_edge.bench.results import ResultRow
+    from har_edge.bench.results import Report, ResultRow
 
 log = logging.getLogger(__name__)
 

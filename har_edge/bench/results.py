@@ -1,11 +1,13 @@
-"""One row of a benchmark report: a variant on a target, with its size, memory, latency and accuracy
-figures. Rows are what the sweep caches, the report writes and the gate checks.
+"""The benchmark report's data: one row per variant on a target, with its size, memory, latency and
+accuracy figures, and the ``Report`` that holds the rows with where, when and with what they were
+measured. Rows are what the sweep caches, the report writes and the gate checks.
 
 Units are in the field names; a figure a target could not produce is None (JSON null), never 0.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -111,3 +113,58 @@ class ResultRow:
     def from_dict(cls, data: dict[str, Any]) -> ResultRow:
         known = {f.name for f in fields(cls)}
         return cls(**{k: (tuple(v) if k == "notes" else v) for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Report:
+    """One benchmark run. ``pareto`` lists the ``{variant, target}`` keys of the rows on their target's
+    front (see ``pareto_front``); ``failures`` the sweep points that produced no row, each
+    ``{"config": {...}, "error": "..."}``; ``settings`` is free-form (the sweep configuration etc.).
+    ``calibration_us_p50`` is the calibration workload timed in the same run (None when not timed)."""
+
+    schema_version: int
+    created_utc: str
+    git_commit: str | None
+    machine: dict[str, Any]
+    tool_versions: dict[str, str]
+    source: str
+    calibration_us_p50: float | None
+    results: tuple[ResultRow, ...]
+    pareto: tuple[dict[str, str], ...] = ()
+    failures: tuple[dict[str, Any], ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def on_front(self, row: ResultRow) -> bool:
+        return {"variant": row.variant, "target": row.target} in self.pareto
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "created_utc": self.created_utc,
+            "git_commit": self.git_commit,
+            "machine": self.machine,
+            "tool_versions": self.tool_versions,
+            "source": self.source,
+            "calibration_us_p50": self.calibration_us_p50,
+            "results": [row.to_dict() for row in self.results],
+            "pareto": list(self.pareto),
+            "failures": list(self.failures),
+            "settings": self.settings,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        """From a dict that passed ``validate_report``."""
+        return cls(
+            schema_version=data["schema_version"],
+            created_utc=data["created_utc"],
+            git_commit=data["git_commit"],
+            machine=data["machine"],
+            tool_versions=data["tool_versions"],
+            source=data["source"],
+            calibration_us_p50=data["calibration_us_p50"],
+            results=tuple(ResultRow.from_dict(row) for row in data["results"]),
+            pareto=tuple(data["pareto"]),
+            failures=tuple(data["failures"]),
+            settings=data["settings"],
+        )

@@ -332,7 +332,6 @@ def _label_indices(labels: np.ndarray, class_names: np.ndarray) -> np.ndarray:
 
 
 def _export_bundle(optimized, context: _Context, options, folder: Path) -> None:
-    from har_edge.export import export_bundle
-    from har_edge.optimize.pipeline import bundle_request
+    from har_edge.export import bundle_request, export_bundle
 
     export_bundle(bundle_request(optimized, context.card, context.splits, options), folder, overwrite=True)

@@ -1,4 +1,5 @@
-"""The optimize stage's front door: a trained model folder -> pruned / quantized variants -> a bundle.
+"""The optimize stage's front door: a trained model folder -> a pruned and/or quantization-aware-trained
+model (``har_edge.export.bundle_request`` then splits it and describes its bundle).
 
 ``training_splits(card)`` rebuilds the exact normalized splits a model was trained on (the model
 card records the data spec, window geometry and split seed), so pruning fine-tunes and int8
@@ -22,8 +23,7 @@ from har_edge.data.windows import (
 )
 from har_edge.errors import InputError
 from har_edge.optimize.prune import PruningSchedule, prune, sparsity_report
-from har_edge.optimize.quantize import Precision, qat, representative_windows
-from har_edge.optimize.split import new_head, split, trainable_head_weights
+from har_edge.optimize.quantize import Precision, qat
 
 
 def training_splits(card: models.ModelCard) -> Splits:
@@ -108,40 +108,6 @@ def optimize_model(
         if options.sparsity > 0:
             record["sparsity_after_qat"] = sparsity_report(model).overall
     return Optimized(model, record)
-
-
-def bundle_request(optimized: Optimized, card: models.ModelCard, splits: Splits, options: OptimizeOptions):
-    """Split the optimized model and describe the bundle to export (``export.ExportRequest``)."""
-    from har_edge.export import ExportRequest
-
-    split_at = options.split_at or card.split_points[-1]
-    parts = split(optimized.model, split_at, card.split_points)
-    if options.head_labels:
-        head = new_head(
-            parts.n_features, len(options.head_labels), hidden=options.head_hidden, seed=options.seed
-        )
-        labels = tuple(options.head_labels)
-    else:
-        head, labels = trainable_head_weights(parts.head), card.class_names
-    representative = representative_windows(
-        models.to_model_input(parts.base, splits.train.x), seed=options.seed
-    )
-    return ExportRequest(
-        base_model=parts.base,
-        head=head,
-        card=card,
-        split_layer=split_at,
-        feature_shape=parts.feature_shape,
-        class_labels=labels,
-        precision=options.precision,
-        representative=representative,
-        mcu_variant=options.mcu_variant and options.precision == Precision.INT8,
-        optimization={
-            **optimized.record,
-            "precision": options.precision.value,
-            "new_head": bool(options.head_labels),
-        },
-    )
 
 
 def load_for_optimize(model_folder: str | Path):

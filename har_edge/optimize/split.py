@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from har_edge.errors import InputError
-from har_edge.trainable_head import HeadWeights
+from har_edge.runtime.head import HeadWeights
 
 PASS_THROUGH_LAYERS = ("Flatten", "Dropout", "Reshape", "InputLayer", "QuantizeLayer")
 

@@ -18,9 +18,9 @@ import numpy as np
 
 from har_edge.errors import InputError
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE, Bundle, Manifest, Quantization, open_bundle
+from har_edge.runtime.head import HeadWeights
 from har_edge.runtime.interpreter import dequantize, load_interpreter, quantize
 from har_edge.runtime.signatures import SignatureCall, TensorSpec
-from har_edge.trainable_head import HeadWeights
 
 MAX_BATCH = 256  # windows per interpreter call; larger inputs are run in chunks
 THREAD_MODES = ("per-thread", "lock")
@@ -62,7 +62,7 @@ class BaseModel:
 
 
 class HeadSession:
-    """The trainable head's four signatures on one interpreter (see ``har_edge.trainable_head``)."""
+    """The trainable head's four signatures on one interpreter (see ``har_edge.runtime.head``)."""
 
     def __init__(self, model: bytes, num_threads: int | None) -> None:
         interpreter = _load(HEAD_FILE, model, num_threads)

@@ -6,16 +6,11 @@ import numpy as np
 import pytest
 
 from har_edge.errors import InputError
+from har_edge.export.head import head_tflite
+from har_edge.runtime.head import HeadWeights, reference_forward, reference_sgd_step
 from har_edge.runtime.interpreter import load_interpreter
 from har_edge.tfcompat import tensorflow
-from har_edge.trainable_head import (
-    HeadWeights,
-    head_tflite,
-    is_builtin_only,
-    reference_forward,
-    reference_sgd_step,
-    tflite_op_names,
-)
+from har_edge.tflite_info import inspect_tflite
 
 F, H, C = 10, 6, 3
 TOLERANCE = 1e-5
@@ -79,12 +74,12 @@ def test_signatures_follow_the_contract(head):
 
 def test_every_op_is_a_builtin(head):
     _, model = head
-    names = tflite_op_names(model)
-    assert is_builtin_only(model)
-    assert "CUSTOM" not in names and not any(name.startswith("Flex") for name in names)
+    info = inspect_tflite(model)
+    assert info.builtin_only
+    assert "CUSTOM" not in info.op_counts and not any(name.startswith("Flex") for name in info.op_counts)
 
 
-def test_is_builtin_only_detects_a_flex_op():
+def test_builtin_only_check_detects_a_flex_op():
     tf = tensorflow()
 
     @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
@@ -94,8 +89,9 @@ def test_is_builtin_only_detects_a_flex_op():
     converter = tf.lite.TFLiteConverter.from_concrete_functions([relu_grad.get_concrete_function()])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
     flex_model = converter.convert()
-    assert tflite_op_names(flex_model) == ["FlexReluGrad"]
-    assert not is_builtin_only(flex_model)
+    info = inspect_tflite(flex_model)
+    assert list(info.op_counts) == ["FlexReluGrad"] and info.custom_ops == ("FlexReluGrad",)
+    assert not info.builtin_only
 
 
 @pytest.mark.parametrize("batch", [1, 5, 32])
@@ -254,5 +250,3 @@ def test_bad_reference_inputs_are_input_errors(rng):
         HeadWeights.random(F, 0)
     with pytest.raises(InputError):
         HeadWeights.from_named({"w0": weights.layers[0][0]})
-    with pytest.raises(InputError):
-        tflite_op_names(b"not a model")

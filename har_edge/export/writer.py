@@ -1,4 +1,4 @@
-"""Write a deployable bundle: the base as TFLite (float32, float16, dynamic or int8 with int8 I/O, plus
+"""The bundle writer: the base as TFLite (float32, float16, dynamic or int8 with int8 I/O, plus
 an optional batch-1 int8 variant for microcontrollers), the trainable float32 head with its
 signatures, and ``manifest.json`` (see ``har_edge.runtime.bundle``). Atomic: the bundle is built in
 a temporary folder and renamed into place, and it is read back and verified before ``export_bundle``
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from har_edge.errors import InputError
+from har_edge.export.head import head_tflite
 from har_edge.fsutil import atomic_directory, atomic_write_bytes
 from har_edge.models import ModelCard, architecture
 from har_edge.optimize.quantize import Precision, convert, requires_fixed_batch
@@ -31,8 +32,8 @@ from har_edge.runtime.bundle import (
     file_entry,
     open_bundle,
 )
+from har_edge.runtime.head import HeadWeights
 from har_edge.runtime.interpreter import load_interpreter
-from har_edge.trainable_head import HeadWeights, head_tflite
 
 TOOL_PACKAGES = ("har-edge", "tensorflow", "tf-keras", "tensorflow-model-optimization", "numpy")
 

@@ -1,11 +1,11 @@
-"""A small float32 classification head that is trained ON the device through TFLite signatures.
+"""The trainable head's plain types and numpy reference math; no TensorFlow.
 
-A frozen base turns a sensor window into a feature vector; this head turns features into class
-probabilities: one layer (``softmax(x W0 + b0)``) or two (``softmax(relu(x W0 + b0) W1 + b1)``). Its
-.tflite uses TFLite builtin ops only, so a runtime that never imports TensorFlow (ai-edge-litert,
-tflite-runtime) can run and train it.
+A frozen base turns a sensor window into a feature vector; the head turns features into class
+probabilities: one layer (``softmax(x W0 + b0)``) or two (``softmax(relu(x W0 + b0) W1 + b1)``). The
+export stage builds its .tflite (``har_edge.export.head.head_tflite``) from TFLite builtin ops only, so
+a runtime that never imports TensorFlow (ai-edge-litert, tflite-runtime) can run and train it.
 
-Signature contract of ``head_tflite`` (F features, H hidden units, C classes, ``batch`` >= 1 dynamic;
+Signature contract of head.tflite (F features, H hidden units, C classes, ``batch`` >= 1 dynamic;
 every tensor float32 unless noted):
 
 - ``infer``: ``features`` [batch, F] -> ``probabilities`` [batch, C] (softmax).
@@ -20,20 +20,18 @@ every tensor float32 unless noted):
 Caveats: there are no ``save``/``restore`` signatures, because checkpoint ops (SaveV2/RestoreV2) exist
 only as Flex ops; the host checkpoints through ``get_weights``/``set_weights``. ``labels`` may be soft
 labels as long as each row sums to 1 (the gradient ``p - y`` assumes it); rows that do not are not
-detected on the device. The gradients are written out by hand because ``tf.GradientTape`` through ReLU
-converts to a Flex op; ``reference_sgd_step`` is the same math in numpy (float64).
+detected on the device. ``reference_sgd_step`` is the ``train`` signature's math in numpy (float64),
+the oracle the runtime and the firmware are checked against.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from har_edge.errors import InputError
-from har_edge.tfcompat import tensorflow
 
 MIN_CLASSES = 2
 
@@ -194,133 +192,3 @@ def reference_sgd_step(
         if i > 0:
             delta = np.where(inputs[i] > 0, delta @ w.T, 0.0)  # through the ReLU that produced inputs[i]
     return HeadWeights(tuple(updated)), loss
-
-
-# --- TFLite model ------------------------------------------------------------------------------------
-
-
-def _tf_layer_inputs(tf, variables: list, features):
-    """TF twin of ``_reference_layer_inputs``."""
-    inputs = [features]
-    for w, b in variables[:-1]:
-        inputs.append(tf.nn.relu(tf.matmul(inputs[-1], w) + b))
-    w, b = variables[-1]
-    return inputs, tf.matmul(inputs[-1], w) + b
-
-
-def _tf_sgd_step(tf, variables: list, features, labels, learning_rate):
-    """TF twin of ``reference_sgd_step`` with hand-written gradients (builtin ops only).
-
-    All gradients are computed before the first assignment; the ReLU gradient is a select on the
-    activation (> 0 exactly where the pre-activation is).
-    """
-    inputs, logits = _tf_layer_inputs(tf, variables, features)
-    log_p = tf.nn.log_softmax(logits)
-    n = tf.cast(tf.shape(features)[0], tf.float32)
-    loss = -tf.reduce_sum(labels * log_p) / n
-    delta = (tf.exp(log_p) - labels) / n
-    gradients = []
-    for i in reversed(range(len(variables))):
-        w, b = variables[i]
-        gradients += [(w, tf.matmul(inputs[i], delta, transpose_a=True)), (b, tf.reduce_sum(delta, axis=0))]
-        if i > 0:
-            backprop = tf.matmul(delta, w, transpose_b=True)
-            delta = tf.where(inputs[i] > 0, backprop, tf.zeros_like(backprop))
-    for variable, gradient in gradients:
-        variable.assign_sub(learning_rate * gradient)
-    return loss
-
-
-def _signature_functions(tf, weights: HeadWeights) -> tuple[object, dict]:
-    """A tf.Module holding the head's variables and the concrete functions of the four signatures."""
-    module = tf.Module()
-    module.head_variables = [
-        (tf.Variable(w, name=f"w{i}"), tf.Variable(b, name=f"b{i}"))
-        for i, (w, b) in enumerate(weights.layers)
-    ]
-    variables = module.head_variables
-    flat_variables = [v for layer in variables for v in layer]
-    features = tf.TensorSpec([None, weights.n_features], tf.float32, name="features")
-    labels = tf.TensorSpec([None, weights.n_classes], tf.float32, name="labels")
-    learning_rate = tf.TensorSpec([], tf.float32, name="learning_rate")
-    parameters = [
-        tf.TensorSpec(v.shape, tf.float32, name=name)
-        for v, name in zip(flat_variables, parameter_names(len(variables)), strict=True)
-    ]
-    n_parameters = sum(int(np.prod(v.shape)) for v in flat_variables)
-
-    @tf.function(input_signature=[features])
-    def infer(features):
-        _, logits = _tf_layer_inputs(tf, variables, features)
-        return {"probabilities": tf.nn.softmax(logits)}
-
-    @tf.function(input_signature=[features, labels, learning_rate])
-    def train(features, labels, learning_rate):
-        return {"loss": _tf_sgd_step(tf, variables, features, labels, learning_rate)}
-
-    @tf.function(input_signature=[])
-    def get_weights():
-        names = parameter_names(len(variables))
-        return {name: v.read_value() for name, v in zip(names, flat_variables, strict=True)}
-
-    @tf.function(input_signature=parameters)
-    def set_weights(*arrays):
-        for variable, array in zip(flat_variables, arrays, strict=True):
-            variable.assign(array)
-        return {"n_assigned": tf.constant(n_parameters, tf.int32)}
-
-    functions = {"infer": infer, "train": train, "get_weights": get_weights, "set_weights": set_weights}
-    return module, {name: function.get_concrete_function() for name, function in functions.items()}
-
-
-def head_tflite(weights: HeadWeights) -> bytes:
-    """A float32 builtin-ops-only TFLite model of the head, variables initialized to ``weights``.
-
-    Signatures: see the module docstring. Conversion goes through a temporary SavedModel so the
-    signature names are explicit; a conversion that would need a Flex op fails instead.
-    """
-    tf = tensorflow()
-    module, signatures = _signature_functions(tf, weights)
-    with tempfile.TemporaryDirectory(prefix="har_edge_head_") as saved_model_dir:
-        tf.saved_model.save(module, saved_model_dir, signatures=signatures)
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=list(signatures))
-        converter.experimental_enable_resource_variables = True
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        return converter.convert()
-
-
-# --- inspecting a .tflite without TensorFlow ----------------------------------------------------------
-
-
-def tflite_op_names(tflite_bytes: bytes) -> list[str]:
-    """The distinct operators a .tflite uses, over ALL subgraphs (signatures), in model order.
-
-    Builtins by name (``FULLY_CONNECTED``); custom ops, Flex included, by their custom code
-    (``FlexReluGrad``). Reads the flatbuffer with ai-edge-litert's schema; TensorFlow is not imported.
-    """
-    from ai_edge_litert import schema_py_generated as schema
-
-    if len(tflite_bytes) < 8 or not schema.Model.ModelBufferHasIdentifier(tflite_bytes, 0):
-        raise InputError("not a TFLite flatbuffer (missing the TFL3 identifier)")
-    model = schema.Model.GetRootAs(tflite_bytes, 0)
-    builtin_names = _builtin_operator_names()
-    names = []
-    for i in range(model.OperatorCodesLength()):
-        code = model.OperatorCodes(i)
-        custom = code.CustomCode()
-        # The schema keeps codes < 127 in the deprecated field too; the larger value is the real one.
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        names.append(custom.decode() if custom is not None else builtin_names[builtin])
-    return names
-
-
-def _builtin_operator_names() -> dict[int, str]:
-    from ai_edge_litert import schema_py_generated as schema
-
-    return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-
-
-def is_builtin_only(tflite_bytes: bytes) -> bool:
-    """True when every operator is a TFLite builtin (no Flex, no other custom op)."""
-    builtins = set(_builtin_operator_names().values()) - {"CUSTOM"}
-    return set(tflite_op_names(tflite_bytes)) <= builtins

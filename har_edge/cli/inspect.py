@@ -1,0 +1,48 @@
+"""``har-edge inspect``: ops, shapes, signatures and sizes of a .tflite file or a bundle."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from har_edge.cli.common import EXIT_OK, Verb
+from har_edge.errors import InputError
+
+INSPECT_EXAMPLE = """examples:
+  har-edge inspect runs/bundle
+  har-edge inspect runs/bundle/base.tflite
+"""
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from har_edge.runtime.bundle import open_bundle
+    from har_edge.tflite_info import inspect_tflite, render
+
+    if args.path.is_dir():
+        bundle = open_bundle(args.path)
+        manifest = bundle.manifest
+        print(
+            f"bundle {args.path}: {manifest.architecture} split at {manifest.split_layer!r}, "
+            f"base {manifest.base_precision}, labels {', '.join(manifest.class_labels)}; hashes verified"
+        )
+        reports = [(name, data) for name, data in sorted(bundle.files.items())]
+    elif args.path.is_file():
+        reports = [(str(args.path), args.path.read_bytes())]
+    else:
+        raise InputError(f"{args.path}: no such file or bundle folder")
+    for name, data in reports:
+        print(render(inspect_tflite(data, name), name))
+    return EXIT_OK
+
+
+def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", type=Path, help="a .tflite file or a bundle folder")
+
+
+VERB = Verb(
+    "inspect",
+    "ops, shapes, signatures, sizes and op support of a .tflite file or a bundle",
+    INSPECT_EXAMPLE,
+    add_inspect_arguments,
+    run_inspect,
+)

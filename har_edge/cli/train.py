@@ -1,0 +1,167 @@
+"""``har-edge train``: load, window, split, train, evaluate and write a run folder (also the first half of
+``demo``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from har_edge.cli.common import (
+    EXIT_OK,
+    Verb,
+    add_data_arguments,
+    add_training_arguments,
+    load_options,
+    refuse_existing,
+    train_config,
+    window_config,
+)
+from har_edge.errors import InputError
+
+METRICS_SCHEMA_VERSION = 1
+
+TRAIN_EXAMPLE = """examples:
+  har-edge train --data synthetic --model dense --epochs 30 --out runs/dense
+  har-edge train --data synthetic:waist --test-data synthetic:wrist --model cnn --out runs/cnn-wrist
+  har-edge train --data ~/HAPT/RawData --format hapt --model dense --out runs/hapt
+  har-edge train --data ~/PAMAP2/Protocol --format pamap2 --format-option imu=chest --rate 50 --out runs/p2
+  har-edge train --data data.csv --format csv --column acc_x=ax --column acc_y=ay --column acc_z=az \\
+      --label-column activity --subject-column user --rate 50 --out runs/csv
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    """Everything one training run needs, resolved from arguments."""
+
+    data: str
+    fmt: str | None
+    load_options: dict[str, Any]
+    test_data: str | None
+    architecture: str
+    model_options: dict[str, Any]
+    progress: bool
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from har_edge.fsutil import atomic_directory
+
+    run = Run(
+        data=args.data,
+        fmt=args.format,
+        load_options=load_options(args),
+        test_data=args.test_data,
+        architecture=args.model,
+        model_options={"spectrogram": True} if args.spectrogram else {},
+        progress=not args.no_progress,
+    )
+    refuse_existing(args.out, args.overwrite)
+    with atomic_directory(args.out, overwrite=args.overwrite) as staging:
+        outcome = train_into(staging, run, window_config(args), train_config(args))
+    print_summary(outcome.metrics, args.out)
+    return EXIT_OK
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    metrics: dict[str, Any]
+    trained: Any
+    card: Any
+    splits: Any  # normalized with the training statistics
+
+
+def train_into(folder: Path, run: Run, window_config, train_config) -> TrainOutcome:
+    """Load, window, split, train, evaluate (test split or --test-data) and write into ``folder``:
+    ``model/`` (model.keras + card.json, which records the data so later stages can rebuild the
+    splits), ``metrics.json`` and ``confusion.png``."""
+    from dataclasses import replace
+
+    from har_edge import models
+    from har_edge.baseline import KnnClassifier
+    from har_edge.data import load_dataset
+    from har_edge.data.windows import apply_normalizer, make_windows, split_by_subject
+    from har_edge.metrics import plot_confusion
+    from har_edge.train import data_note, evaluate, train_model
+
+    dataset = load_dataset(run.data, run.fmt, **run.load_options)
+    windows, report = make_windows(dataset, window_config)
+    print(f"data: {dataset.name}: {len(dataset.subjects)} subjects; {report.summary()}")
+    splits = split_by_subject(windows, seed=train_config.seed)
+    trained = train_model(
+        splits, run.architecture, train_config, model_options=run.model_options, progress=run.progress
+    )
+    note = data_note(run.data, run.fmt, run.load_options, window_config, train_config.seed)
+    card = replace(trained.card, notes={**trained.card.notes, "data": note})
+    if run.test_data is not None:
+        test_windows = _external_test_windows(run, window_config, windows)
+        evaluated_on = run.test_data
+    else:
+        test_windows, evaluated_on = splits.test, "test split (subject-disjoint)"
+    if len(test_windows) == 0:
+        raise InputError(f"no test windows to evaluate on ({evaluated_on})")
+    metrics = evaluate(trained.model, test_windows.with_x(trained.normalizer.apply(test_windows.x)))
+    knn = KnnClassifier.fit(splits.train).evaluate(test_windows)
+    document = {
+        "schema_version": METRICS_SCHEMA_VERSION,
+        "model": run.architecture,
+        "evaluated_on": evaluated_on,
+        **metrics.to_dict(),
+        "knn_baseline": {"accuracy": knn.accuracy, "macro_f1": knn.macro_f1},
+        "best_epoch": trained.best_epoch,
+        "epochs_run": len(trained.history["loss"]),
+        "split_sizes": splits.sizes(),
+        "split_grouping": splits.grouping,
+        "model_summary": trained.card.summary,
+        "windowing": report.summary(),
+        "dataset_notes": list(dataset.notes),
+    }
+    models.save(trained.model, card, folder / "model")
+    (folder / "metrics.json").write_text(json.dumps(document, indent=2))
+    plot_confusion(metrics, folder / "confusion.png", title=f"{run.architecture} on {evaluated_on}")
+    return TrainOutcome(document, trained, card, apply_normalizer(splits, trained.normalizer))
+
+
+def _external_test_windows(run: Run, window_config, train_windows):
+    from har_edge.data import load_dataset
+    from har_edge.data.windows import make_windows
+
+    test_dataset = load_dataset(run.test_data, run.fmt, **run.load_options)
+    if test_dataset.class_names != train_windows.class_names:
+        raise InputError(
+            f"--test-data {run.test_data}: classes {list(test_dataset.class_names)} differ from the training "
+            f"classes {list(train_windows.class_names)}"
+        )
+    test_windows, report = make_windows(test_dataset, window_config)
+    print(f"test data: {test_dataset.name}: {report.summary()}")
+    return test_windows
+
+
+def print_summary(metrics: dict[str, Any], out: Path) -> None:
+    knn = metrics["knn_baseline"]
+    print(f"{metrics['model']} on {metrics['evaluated_on']} ({metrics['n_windows']} windows):")
+    print(f"  accuracy {metrics['accuracy']:.3f}   macro-F1 {metrics['macro_f1']:.3f}")
+    print(f"  kNN baseline: accuracy {knn['accuracy']:.3f}   macro-F1 {knn['macro_f1']:.3f}")
+    print(f"  parameters {metrics['model_summary']['params']:,}   MACs {metrics['model_summary']['macs']:,}")
+    print(f"wrote {out}/ (model/, metrics.json, confusion.png)")
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_arguments(parser)
+    parser.add_argument("--test-data", help="evaluate on this data (same format) instead of the test split")
+    parser.add_argument("--model", default="dense", choices=("dense", "cnn", "lstm"))
+    parser.add_argument("--spectrogram", action="store_true", help="cnn: add the spectrogram branch")
+    add_training_arguments(parser)
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+
+
+VERB = Verb(
+    "train",
+    "train a model and evaluate it on a subject-disjoint test split",
+    TRAIN_EXAMPLE,
+    add_train_arguments,
+    run_train,
+)

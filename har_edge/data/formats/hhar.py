@@ -1,0 +1,123 @@
+"""HHAR (Heterogeneity Activity Recognition): one activity CSV of phones or watches."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from har_edge.data.formats.text import (
+    XYZ,
+    Field,
+    Table,
+    class_indices,
+    make_recording,
+    nominal_rate,
+    read_header,
+    read_table,
+    require_file,
+    require_increasing,
+    require_rate,
+    row_groups,
+)
+from har_edge.errors import DataFormatError
+from har_edge.types import ACC_CHANNELS, GYRO_CHANNELS, UNLABELLED, Dataset, Recording
+
+HHAR_CLASSES: tuple[str, ...] = ("stand", "sit", "walk", "stairsup", "stairsdown", "bike")
+
+
+_HHAR_HEADER = ("Index", "Arrival_Time", "Creation_Time", "x", "y", "z", "User", "Model", "Device", "gt")
+
+
+_HHAR_FIELDS = (
+    Field("Index", "skip"),
+    Field("Arrival_Time", "skip"),
+    Field("Creation_Time", "i8"),
+    *(Field(axis) for axis in XYZ),
+    *(Field(name, "text") for name in ("User", "Model", "Device", "gt")),
+)
+
+
+_HHAR_LABELS: Mapping[str, int] = {name: i for i, name in enumerate(HHAR_CLASSES)} | {"null": UNLABELLED}
+
+
+_HHAR_FILE = re.compile(r"(phone|watch)s?_(accelerometer|gyroscope)", re.IGNORECASE)
+
+
+def load_hhar(path: str | Path, *, rate_hz: float | None = None, sort_by_time: bool = False) -> Dataset:
+    """Load one HHAR activity file (e.g. ``Phones_accelerometer.csv``): one recording per (User, Device).
+
+    The file name says phone or watch and accelerometer (m/s²) or gyroscope (rad/s). Timestamps are
+    ``Creation_Time`` (ns) in seconds; ``gt`` 'null' is UNLABELLED. ``nominal_rate_hz`` is ``rate_hz`` or,
+    per recording, the rate of the median time step. Rows of one device must be in time order, else an
+    error names the line; ``sort_by_time=True`` sorts them instead (repeated times stay an error).
+    Caveat: one file per call; accelerometer and gyroscope are not merged (their timestamps differ).
+    """
+    path = require_file(path)
+    require_rate(rate_hz)
+    device_kind, channels = _hhar_file_kind(path)
+    header = read_header(path, ",")
+    if tuple(header) != _HHAR_HEADER:
+        raise DataFormatError(path, f"header {','.join(header)!r}", line=1, expected=",".join(_HHAR_HEADER))
+    table = read_table(path, _HHAR_FIELDS, delimiter=",", skip_lines=1)
+    labels = class_indices(
+        path, table.columns["gt"], table.levels["gt"], table.lines, _HHAR_LABELS, field="gt"
+    )
+    users, devices = table.columns["User"].astype(np.int64), table.columns["Device"]
+    device_key = users * len(table.levels["Device"]) + devices
+    recordings = [
+        _hhar_recording(path, table, rows, labels, channels, device_kind, rate_hz, sort_by_time)
+        for rows in row_groups(device_key)
+    ]
+    recordings.sort(key=lambda rec: (rec.subject, rec.domain))
+    return Dataset("hhar", tuple(recordings), channels, HHAR_CLASSES)
+
+
+def _hhar_file_kind(path: Path) -> tuple[str, tuple[str, ...]]:
+    match = _HHAR_FILE.search(path.name)
+    if match is None:
+        raise DataFormatError(
+            path,
+            "cannot tell phone or watch, accelerometer or gyroscope from the file name",
+            expected="a name like Phones_accelerometer.csv or Watch_gyroscope.csv",
+        )
+    device_kind, sensor = match[1].lower(), match[2].lower()
+    return device_kind, ACC_CHANNELS if sensor == "accelerometer" else GYRO_CHANNELS
+
+
+def _hhar_recording(
+    path: Path,
+    table: Table,
+    rows: np.ndarray,
+    labels: np.ndarray,
+    channels: tuple[str, ...],
+    device_kind: str,
+    rate_hz: float | None,
+    sort_by_time: bool,
+) -> Recording:
+    if sort_by_time:
+        rows = rows[np.argsort(table.columns["Creation_Time"][rows], kind="stable")]
+    creation_ns = table.columns["Creation_Time"][rows]
+    times_s = creation_ns / 1e9
+    require_increasing(path, times_s, table.lines[rows], field="Creation_Time")
+    user, model, device = (table.text(name, rows[0]) for name in ("User", "Model", "Device"))
+    other_model = np.flatnonzero(table.columns["Model"][rows] != table.columns["Model"][rows[0]])
+    if other_model.size:
+        line = int(table.lines[rows[other_model[0]]])
+        problem = f"device {device!r} changes its model"
+        raise DataFormatError(path, problem, line=line, field="Model", expected=model)
+    return make_recording(
+        np.column_stack([table.columns[axis][rows] for axis in XYZ]),
+        times_s,
+        labels[rows],
+        subject=user,
+        channels=channels,
+        class_names=HHAR_CLASSES,
+        nominal_rate_hz=nominal_rate(
+            path, np.diff(creation_ns) / 1e9, rate_hz
+        ),  # exact steps, unlike times_s
+        source=f"{path}#{user}/{device}",
+        domain=f"{device_kind}/{model}/{device}",
+    )

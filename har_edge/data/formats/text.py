@@ -1,0 +1,260 @@
+"""What every format loader shares: path and argument checks, the chunked table reader whose errors
+name the line and field, label and timestamp checks, and the ``Recording`` with the promised dtypes.
+
+Numeric tables are parsed with ``np.loadtxt`` in chunks of ``CHUNK_LINES`` lines, so multi-million-row
+files load without a Python object per row; only a failing chunk is rescanned line by line to name the
+bad line and field. Undecodable bytes become U+FFFD, so they surface as a named bad value.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from har_edge.errors import DataFormatError, InputError
+from har_edge.types import LABEL_DTYPE, Recording
+
+XYZ = ("x", "y", "z")
+
+
+CHUNK_LINES = 200_000
+
+
+NOTE_MAX_LINES = 10  # a note lists at most this many line numbers
+
+
+def require_file(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise DataFormatError(path, "file not found")
+    if not path.is_file():
+        raise DataFormatError(path, "not a regular file", expected="a file, not a folder")
+    if path.stat().st_size == 0:
+        raise DataFormatError(path, "file is empty")
+    return path
+
+
+def require_dir(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise DataFormatError(path, "folder not found")
+    return path
+
+
+def open_text(path: Path) -> TextIO:
+    # Undecodable bytes become U+FFFD, so they surface as a named bad value instead of a UnicodeError.
+    return path.open(encoding="utf-8-sig", errors="replace")
+
+
+def require_choice(option: str, value: object, choices: Iterable[object]) -> None:
+    choices = tuple(choices)
+    if value not in choices:
+        raise InputError(f"{option} must be one of {', '.join(map(repr, choices))}, not {value!r}")
+
+
+def require_rate(rate_hz: float | None) -> None:
+    if rate_hz is not None and not (isinstance(rate_hz, int | float) and 0 < rate_hz < float("inf")):
+        raise InputError(f"rate_hz must be a positive number of Hz, not {rate_hz!r}")
+
+
+def one_of(values: Iterable[object]) -> str:
+    return "one of " + ", ".join(map(repr, values))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a delimited file.
+
+    ``kind`` is a numpy dtype string (``"f4"``, ``"f8"``, ``"i8"``), ``"text"`` (returned as int32 codes
+    into ``Table.levels``) or ``"skip"`` (neither checked nor returned).
+    """
+
+    name: str
+    kind: str = "f4"
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: dict[str, np.ndarray]
+    levels: dict[str, tuple[str, ...]]  # text column -> its distinct values, indexed by code
+    lines: np.ndarray  # 1-based file line of each row
+
+    def text(self, name: str, row: int) -> str:
+        """The value of text column ``name`` in ``row``."""
+        return self.levels[name][self.columns[name][row]]
+
+
+_NUMERIC_KINDS: Mapping[str, tuple[Callable[[str], object], str]] = {
+    "f4": (float, "a number"),
+    "f8": (float, "a number"),
+    "i8": (int, "an integer"),
+}
+
+
+def read_table(
+    path: Path, fields: Sequence[Field], *, delimiter: str | None = None, skip_lines: int = 0
+) -> Table:
+    """Read a delimited file (``delimiter=None``: runs of whitespace) whose every line has ``fields``.
+
+    Blank lines are skipped; a missing or empty file, or one without data rows, is an error.
+    """
+    require_file(path)
+    dtype = np.dtype([(f"c{i}", "O" if f.kind in ("text", "skip") else f.kind) for i, f in enumerate(fields)])
+    kept = [(f"c{i}", field) for i, field in enumerate(fields) if field.kind != "skip"]
+    indexes: dict[str, dict[str, int]] = {field.name: {} for _, field in kept if field.kind == "text"}
+    parts: dict[str, list[np.ndarray]] = {field.name: [] for _, field in kept}
+    line_parts = []
+    with open_text(path) as stream:
+        first_line = 1 + len(list(islice(stream, skip_lines)))
+        while chunk := list(islice(stream, CHUNK_LINES)):
+            blank = np.fromiter(map(str.isspace, chunk), dtype=bool, count=len(chunk))
+            if not blank.all():
+                rows = _parse_chunk(path, chunk, first_line, fields, dtype, delimiter)
+                for key, field in kept:  # new arrays, so the chunk's strings are freed
+                    if field.kind == "text":
+                        parts[field.name].append(factorize(rows[key], indexes[field.name]))
+                    else:
+                        parts[field.name].append(rows[key].copy())
+                line_parts.append(first_line + np.flatnonzero(~blank))
+            first_line += len(chunk)
+    if not line_parts:
+        raise DataFormatError(path, "no data rows", expected=f"lines of {len(fields)} fields")
+    columns = {}
+    for name in list(parts):  # popping each column's chunks keeps the peak to one extra column
+        columns[name] = np.concatenate(parts.pop(name))
+    levels = {name: tuple(index) for name, index in indexes.items()}
+    return Table(columns, levels, lines=np.concatenate(line_parts))
+
+
+def _parse_chunk(
+    path: Path,
+    chunk: list[str],
+    first_line: int,
+    fields: Sequence[Field],
+    dtype: np.dtype,
+    delimiter: str | None,
+) -> np.ndarray:
+    quote = '"' if delimiter else None
+    try:
+        return np.loadtxt(chunk, dtype=dtype, delimiter=delimiter, comments=None, quotechar=quote, ndmin=1)
+    except ValueError as error:
+        raise _locate_bad_line(path, chunk, first_line, fields, delimiter, error) from None
+
+
+def _locate_bad_line(
+    path: Path,
+    chunk: list[str],
+    first_line: int,
+    fields: Sequence[Field],
+    delimiter: str | None,
+    error: Exception,
+) -> DataFormatError:
+    """The error for the first line of ``chunk`` with a wrong field count or a value of the wrong kind."""
+    rows = csv.reader(chunk, delimiter=delimiter) if delimiter else map(str.split, chunk)
+    for line, values in enumerate(rows, first_line):
+        if not values:
+            continue
+        if len(values) != len(fields):
+            return DataFormatError(path, f"{len(values)} fields", line=line, expected=f"{len(fields)} fields")
+        for field, value in zip(fields, values, strict=True):
+            parse, wanted = _NUMERIC_KINDS.get(field.kind, (str, ""))
+            try:
+                parse(value)
+            except ValueError:
+                problem = f"{value!r} is not {wanted}"
+                return DataFormatError(path, problem, line=line, field=field.name, expected=wanted)
+    last_line = first_line + len(chunk) - 1
+    return DataFormatError(path, f"unreadable data in lines {first_line}-{last_line}: {error}")
+
+
+def read_header(path: Path, delimiter: str) -> list[str]:
+    with open_text(path) as stream:
+        first_line = stream.readline()
+    return [name.strip() for name in next(csv.reader([first_line], delimiter=delimiter), [])]
+
+
+def factorize(values: np.ndarray, index: dict[str, int]) -> np.ndarray:
+    """int32 codes of ``values`` in ``index`` (value -> code); unseen values get the next codes in order."""
+    items = values.tolist()
+    for value in dict.fromkeys(items):  # dict lookups: far faster than sorting strings with np.unique
+        index.setdefault(value, len(index))
+    return np.fromiter(map(index.__getitem__, items), dtype=np.int32, count=len(items))
+
+
+def class_indices(
+    path: Path,
+    codes: np.ndarray,
+    levels: Sequence[object],
+    lines: np.ndarray,
+    mapping: Mapping[object, int],
+    *,
+    field: str,
+) -> np.ndarray:
+    """Class indices of label ``codes`` (indexing ``levels``); an unmapped value fails at its first row."""
+    lookup = np.empty(len(levels), dtype=LABEL_DTYPE)
+    for code, value in enumerate(levels):
+        if value not in mapping:
+            line = int(lines[np.argmax(codes == code)])
+            raise DataFormatError(
+                path, f"unknown label {value!r}", line=line, field=field, expected=one_of(mapping)
+            )
+        lookup[code] = mapping[value]
+    return lookup[codes]
+
+
+def row_groups(keys: np.ndarray) -> list[np.ndarray]:
+    """Row indices per distinct key, in key order; rows keep their file order within a group."""
+    order = np.argsort(keys, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(keys[order])) + 1)
+
+
+def require_increasing(path: Path, times_s: np.ndarray, lines: np.ndarray, *, field: str) -> None:
+    steps = np.diff(times_s)
+    bad = np.flatnonzero(~(steps > 0))  # also catches NaN
+    if bad.size:
+        i = bad[0] + 1
+        how = "repeats the timestamp of" if steps[bad[0]] == 0 else "is not later than"
+        raise DataFormatError(
+            path,
+            f"timestamp {float(times_s[i])} {how} line {lines[i - 1]} ({float(times_s[i - 1])})",
+            line=int(lines[i]),
+            field=field,
+            expected="strictly increasing timestamps",
+        )
+
+
+def nominal_rate(path: Path, steps_s: np.ndarray, rate_hz: float | None) -> float:
+    """``rate_hz`` if given, else the rate of the median time step."""
+    if rate_hz is not None:
+        return float(rate_hz)
+    if not len(steps_s):
+        raise DataFormatError(path, "cannot estimate the rate of a single sample", expected="rate_hz=...")
+    return float(1.0 / np.median(steps_s))
+
+
+def lines_note(path: Path, message: str, lines: np.ndarray) -> str:
+    shown = ", ".join(map(str, lines[:NOTE_MAX_LINES].tolist()))
+    more = f" and {len(lines) - NOTE_MAX_LINES} more" if len(lines) > NOTE_MAX_LINES else ""
+    return f"{path}: {message} (lines {shown}{more})"
+
+
+def stack_columns(table: Table, names: Sequence[str]) -> np.ndarray:
+    return np.column_stack([table.columns[name] for name in names]).astype(np.float32, copy=False)
+
+
+def make_recording(
+    samples: np.ndarray, timestamps_s: np.ndarray, labels: np.ndarray, **meta: object
+) -> Recording:
+    """A Recording with the dtypes every loader promises: float32 samples, float64 times, int32 labels."""
+    return Recording(
+        samples=np.ascontiguousarray(samples, dtype=np.float32),
+        timestamps_s=np.asarray(timestamps_s, dtype=np.float64),
+        labels=np.asarray(labels, dtype=LABEL_DTYPE),
+        **meta,
+    )

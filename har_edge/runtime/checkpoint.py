@@ -1,0 +1,95 @@
+"""Head checkpoints: the weights of a personalized head, their labels and the bundle they fit.
+
+Checkpoint file (``Personalizer.save``/``restore``), version ``CHECKPOINT_FORMAT_VERSION``::
+
+    line 1   b"HAR-EDGE-HEAD-CHECKPOINT\\n"
+    line 2   header, one line of UTF-8 JSON: format_version, labels, parameters [[name, shape], ...],
+             bundle {"base.tflite": sha256, "head.tflite": sha256}
+    payload  the parameters' float32 little-endian bytes, in header order (w0, b0[, w1, b1])
+    trailer  32 bytes: SHA-256 of every byte before it
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from har_edge.errors import InputError
+from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE
+from har_edge.runtime.classifier import Classifier
+from har_edge.runtime.head import HeadWeights
+
+CHECKPOINT_MAGIC = b"HAR-EDGE-HEAD-CHECKPOINT\n"
+CHECKPOINT_FORMAT_VERSION = 1
+CHECKSUM_BYTES = 32  # SHA-256
+PAYLOAD_DTYPE = np.dtype("<f4")
+
+
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """Head weights, their labels and the identity (sha256 of base and head) of the bundle they fit."""
+
+    labels: tuple[str, ...]
+    weights: HeadWeights
+    bundle: dict[str, str]
+
+    def to_bytes(self) -> bytes:
+        named = self.weights.named()
+        header = {
+            "format_version": CHECKPOINT_FORMAT_VERSION,
+            "labels": list(self.labels),
+            "parameters": [[name, list(array.shape)] for name, array in named.items()],
+            "bundle": self.bundle,
+        }
+        payload = b"".join(array.astype(PAYLOAD_DTYPE).tobytes() for array in named.values())
+        body = CHECKPOINT_MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + payload
+        return body + hashlib.sha256(body).digest()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str) -> Checkpoint:
+        """Parse and verify; a wrong magic, format version, checksum or layout is an ``InputError``."""
+        if not data.startswith(CHECKPOINT_MAGIC):
+            raise InputError(f"{source}: not a har_edge head checkpoint (no {CHECKPOINT_MAGIC!r} line)")
+        header_line, _, rest = data[len(CHECKPOINT_MAGIC) :].partition(b"\n")
+        try:
+            header = json.loads(header_line)
+            version = header["format_version"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(
+                f"{source}: corrupted or truncated checkpoint (unreadable header: {exc})"
+            ) from exc
+        if version != CHECKPOINT_FORMAT_VERSION:
+            expected = CHECKPOINT_FORMAT_VERSION
+            raise InputError(
+                f"{source}: checkpoint format version {version!r}; this runtime reads {expected}"
+            )
+        body, checksum = data[:-CHECKSUM_BYTES], data[-CHECKSUM_BYTES:]
+        if len(rest) < CHECKSUM_BYTES or hashlib.sha256(body).digest() != checksum:
+            raise InputError(f"{source}: corrupted or truncated checkpoint (SHA-256 checksum mismatch)")
+        return cls._from_verified(header, rest[:-CHECKSUM_BYTES], source)
+
+    @classmethod
+    def _from_verified(cls, header: dict, payload: bytes, source: str) -> Checkpoint:
+        try:
+            shapes = [(str(name), tuple(int(d) for d in shape)) for name, shape in header["parameters"]]
+            sizes = [math.prod(shape) * PAYLOAD_DTYPE.itemsize for _, shape in shapes]
+            if sum(sizes) != len(payload):
+                raise ValueError(f"payload has {len(payload)} bytes, the shapes need {sum(sizes)}")
+            offsets = np.cumsum([0, *sizes])
+            named = {
+                name: np.frombuffer(payload[start:end], PAYLOAD_DTYPE).reshape(shape).astype(np.float32)
+                for (name, shape), start, end in zip(shapes, offsets[:-1], offsets[1:], strict=True)
+            }
+            return cls(tuple(header["labels"]), HeadWeights.from_named(named), dict(header["bundle"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{source}: malformed checkpoint ({exc})") from exc
+
+
+def bundle_identity(classifier: Classifier) -> dict[str, str]:
+    """The sha256 of the bundle's base and head, as its manifest lists them."""
+    files = classifier.manifest.files
+    return {name: files[name].sha256 for name in (BASE_FILE, HEAD_FILE)}

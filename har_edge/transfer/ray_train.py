@@ -79,7 +79,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
     import ray.train
 
     from har_edge import models
-    from har_edge.bench.sweep import pin_threads
+    from har_edge.bench.sweep.tasks import pin_threads
     from har_edge.tfcompat import keras, tensorflow
     from har_edge.transfer.protocol import load_splits
 

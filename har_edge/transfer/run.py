@@ -10,6 +10,7 @@ point is recorded with its error, the study goes on, and the next run retries it
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -46,7 +47,7 @@ class SerialEngine:
 
 
 def make_engine(engine: str, workers: int, address: str | None):
-    from har_edge.bench import sweep
+    from har_edge.bench.sweep import make_engine as sweep_engine
     from har_edge.errors import InputError
 
     if engine == "serial":
@@ -55,7 +56,7 @@ def make_engine(engine: str, workers: int, address: str | None):
         return SerialEngine()
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
-    return sweep.make_engine(engine, workers, address)
+    return sweep_engine(engine, workers, address)
 
 
 def run_study(
@@ -94,6 +95,10 @@ def run_study(
         )
         failures: list[dict[str, Any]] = []
         sources, trained = _train_sources(study, todo, domains, cache, runner)
+        for point in points:  # cached points: their sources' facts, for the report
+            key = _source_key(point, domains) if point.source is not None else None
+            if key and key not in sources and (cache / "sources" / key / "card.json").exists():
+                sources[key] = _source_facts(key, cache / "sources" / key, None)
         jobs = []
         for point in todo:
             source = sources.get(_source_key(point, domains)) if point.source is not None else None
@@ -294,7 +299,7 @@ def _source_facts(key: str, folder: Path, bundle: Path | None) -> dict[str, Any]
 
 def source_task(key, model, seed, training, adapt, data_path, folder, bundle, *, ray_train=False):
     """Train (and for head-only export) one source model; returns its facts or ``{"error": ...}``."""
-    from har_edge.bench.sweep import describe_failure, pin_threads
+    from har_edge.bench.sweep.tasks import describe_failure, pin_threads
 
     try:
         if not ray_train:
@@ -349,7 +354,7 @@ def _train_source(key, model, seed, training, adapt, data_path, folder, bundle, 
 
 def point_task(point: dict, key: str, data_path: str, source: str | None, bundle: str | None, cache: str):
     """Adapt and score one point; caches and returns its row, or ``{"error": ...}``."""
-    from har_edge.bench.sweep import describe_failure, pin_threads
+    from har_edge.bench.sweep.tasks import describe_failure, pin_threads
 
     try:
         pin_threads()
@@ -385,8 +390,15 @@ def _domain_name(domain: dict) -> str:
     return domain["spec"] if domain["format"] is None else f"{Path(domain['spec']).name} ({domain['format']})"
 
 
-def _run_point(point: dict, data_path: Path, source: str | None, bundle: str | None):
+@functools.lru_cache(maxsize=4)
+def _load_source(folder: str):
+    """A worker loads each source model once (adaptation copies its weights, never changes it)."""
     from har_edge import models
+
+    return models.load(folder)
+
+
+def _run_point(point: dict, data_path: Path, source: str | None, bundle: str | None):
     from har_edge.data.windows import Normalizer
     from har_edge.transfer import adapt as strategies
     from har_edge.transfer.grid import AdaptSettings
@@ -399,7 +411,7 @@ def _run_point(point: dict, data_path: Path, source: str | None, bundle: str | N
         return strategies.head_only(bundle, adaptation, target.test, settings, point["seed"]), len(adaptation)
     source_model, normalizer = None, None
     if point["strategy"] != BASELINE:
-        source_model, card = models.load(source)
+        source_model, card = _load_source(source)
         normalizer = Normalizer.from_dict(card.normalization)
     model, normalizer = strategies.adapt(
         point["strategy"],

@@ -63,7 +63,10 @@ def test_the_mapping_of_a_pair_is_read(tmp_path):
         (("[study]", "[study]\nsubject = 4"), "unknown key study.subject.*one of name, protocol"),
         (('k = [0, 1, "all"]', "k = [0, 9]"), "grid.k.*value 9.*0..4.*'all'"),
         (('size = [10, "all"]', "size = [0]"), "grid.size.*window counts >= 1"),
-        (('strategy = ["freeze", "head-only"]', 'strategy = ["melt"]'), "melt.*freeze, finetune, differential"),
+        (
+            ('strategy = ["freeze", "head-only"]', 'strategy = ["melt"]'),
+            "melt.*freeze, finetune, differential",
+        ),
         (('model = ["cnn"]', 'model = ["resnet"]'), "resnet.*dense, cnn, lstm"),
         (('SITTING = "SITTING"', "SITTING = 3"), "pair\\[0\\].mapping.SITTING.*target class name"),
         (("[study]", '[study]\nprotocol = "mine"'), "study.protocol.*gjoreski2019"),

@@ -65,8 +65,10 @@ def test_two_subjects_cannot_be_split(wrist):
 @pytest.mark.parametrize("seed", [0, 5])
 def test_adaptation_subsets_are_nested_and_drawn_from_the_training_subjects(wrist, seed):
     train = split_by_duration(wrist, (0.4, 0.1, 0.5), seed=0).train
-    keys = [set(zip(s.subject, s.x[:, 0, 0], strict=True)) for s in
-            (adaptation_subset(train, n, seed) for n in (4, 10, 25, None))]
+    keys = [
+        set(zip(s.subject, s.x[:, 0, 0], strict=True))
+        for s in (adaptation_subset(train, n, seed) for n in (4, 10, 25, None))
+    ]
     assert all(small < large for small, large in zip(keys, keys[1:], strict=False))
     assert len(keys[-1]) == len(train)
     assert {subject for subject, _ in keys[-1]} <= set(train.subjects)

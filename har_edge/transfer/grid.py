@@ -219,7 +219,8 @@ def make_study(
     origin: str = "<defaults>",
 ) -> Study:
     """A checked ``Study`` (``InputError`` naming the field and the valid values); the defaults are the
-    default study: cnn, k in {0, 2, all}, 20..all windows, ``DEFAULT_STRATEGIES``, 3 seeds, ``DEFAULT_PAIRS``."""
+    default study: cnn, k in {0, 2, all}, 20..all windows, ``DEFAULT_STRATEGIES``, 3 seeds,
+    ``DEFAULT_PAIRS``."""
     from har_edge import models
 
     pairs = pairs or tuple(Pair(Domain(s), Domain(t)) for s, t in DEFAULT_PAIRS)

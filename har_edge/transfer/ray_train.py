@@ -9,7 +9,7 @@ restores the best epoch. The result is the same model family and label set, not 
 gradient sums are all-reduced in another order and the batches hold other windows.
 
 Caveats: every worker reads the prepared ``.npz`` from the same path (one machine or a shared file
-system); each worker pins TensorFlow to one thread.
+system); each worker computes on one TensorFlow thread.
 """
 
 from __future__ import annotations
@@ -79,12 +79,14 @@ def _worker_loop(config: dict[str, Any]) -> None:
     import ray.train
 
     from har_edge import models
-    from har_edge.bench.sweep.tasks import pin_threads
     from har_edge.tfcompat import keras, tensorflow
     from har_edge.transfer.protocol import load_splits
 
-    pin_threads()
     tf, k = tensorflow(), keras()
+    # One compute thread per worker; inter-op threads stay TensorFlow's default (with one, the first
+    # all-reduce of MultiWorkerMirroredStrategy deadlocks: the collective waits for a free thread).
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.get_logger().setLevel("ERROR")
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
     normalized, _ = normalize_splits(load_splits(config["data"], "source"))
@@ -131,8 +133,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
     )
     history = {key: [float(v) for v in values] for key, values in result.history.items()}
     with tempfile.TemporaryDirectory() as folder:
-        checkpoint = None
-        if rank == 0:
-            model.save(Path(folder) / "model.keras")
-            checkpoint = ray.train.Checkpoint.from_directory(folder)
+        # every worker saves: reading the synced metric variables is an all-reduce (rank 0 alone hangs)
+        model.save(Path(folder) / "model.keras")
+        checkpoint = ray.train.Checkpoint.from_directory(folder) if rank == 0 else None
         ray.train.report({"history": history}, checkpoint=checkpoint)

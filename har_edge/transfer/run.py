@@ -297,13 +297,22 @@ def _source_facts(key: str, folder: Path, bundle: Path | None) -> dict[str, Any]
     }
 
 
+def _quiet_worker() -> None:
+    """One TensorFlow thread (identical numerics on every engine) and no retracing chatter."""
+    from har_edge.bench.sweep.tasks import pin_threads
+    from har_edge.tfcompat import tensorflow
+
+    pin_threads()
+    tensorflow().get_logger().setLevel("ERROR")
+
+
 def source_task(key, model, seed, training, adapt, data_path, folder, bundle, *, ray_train=False):
     """Train (and for head-only export) one source model; returns its facts or ``{"error": ...}``."""
-    from har_edge.bench.sweep.tasks import describe_failure, pin_threads
+    from har_edge.bench.sweep.tasks import describe_failure
 
     try:
         if not ray_train:
-            pin_threads()
+            _quiet_worker()
         return _train_source(
             key, model, seed, training, adapt, Path(data_path), Path(folder), bundle, ray_train
         )
@@ -354,10 +363,10 @@ def _train_source(key, model, seed, training, adapt, data_path, folder, bundle, 
 
 def point_task(point: dict, key: str, data_path: str, source: str | None, bundle: str | None, cache: str):
     """Adapt and score one point; caches and returns its row, or ``{"error": ...}``."""
-    from har_edge.bench.sweep.tasks import describe_failure, pin_threads
+    from har_edge.bench.sweep.tasks import describe_failure
 
     try:
-        pin_threads()
+        _quiet_worker()
         started = time.perf_counter()
         metrics, n_adapt = _run_point(point, Path(data_path), source, bundle)
         row = {
@@ -376,8 +385,9 @@ def point_task(point: dict, key: str, data_path: str, source: str | None, bundle
             "accuracy": metrics.accuracy,
             "wall_seconds": round(time.perf_counter() - started, 2),
         }
-        atomic_write_text(Path(cache) / "points" / f"{key}.json", json.dumps(row))
-        return row
+        text = json.dumps(row)
+        atomic_write_text(Path(cache) / "points" / f"{key}.json", text)
+        return json.loads(text)  # as a re-run reads it from the cache (lists, not tuples)
     except Exception as exc:  # noqa: BLE001
         return {"error": describe_failure(exc)}
 

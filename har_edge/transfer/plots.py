@@ -86,6 +86,9 @@ def curves_figure(document: dict, pair: str, model: str):
         100 * document["domains"][pair]["majority_f1"], color="grey", linestyle=":", label="majority class"
     )
     ax.set_xscale("log")
+    ticks = sorted({round(r["n_adapt_mean"]) for r in table.values()})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("labelled target windows (adaptation set)")
     ax.set_ylabel("micro-F1 on the target test subjects (%)")
     ax.set_title(f"{pair} ({model})", fontsize=9)

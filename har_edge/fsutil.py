@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -10,6 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from har_edge.errors import OutputExistsError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 
 @contextmanager
@@ -39,19 +45,65 @@ def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a temp file in the same folder, fsync it, then rename over ``path``."""
+    """Write ``data`` to a temp file in the same folder, fsync it, then rename over ``path``.
+
+    The writer holds an exclusive ``flock`` on its temp file, so temp files of ``path`` that nobody
+    holds are leftovers of killed writes: each successful write removes them."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _locked_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    remove_stale_temporaries(path)
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def _locked_temp(path: Path) -> tuple[int, str]:
+    """A new temp file next to ``path``, locked by this process (retried if a cleaner removed it)."""
+    while True:
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
+        if fcntl is None:
+            return fd, tmp
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(fd).st_ino == os.lstat(tmp).st_ino:
+                return fd, tmp
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # a cleaner took it between mkstemp and flock: make another
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove temp files of ``path`` left by killed ``atomic_write_bytes`` calls (no writer holds their
+    lock); returns what was removed. Without ``fcntl`` (Windows) nothing is removed."""
+    path = Path(path)
+    removed = []
+    if fcntl is None:
+        return removed
+    for candidate in path.parent.glob(f"{glob.escape(_temp_prefix(path))}*.tmp"):
+        try:
+            fd = os.open(candidate, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            candidate.unlink()
+            removed.append(candidate)
+        except OSError:
+            pass  # a live writer holds it, or it is gone already
+        finally:
+            os.close(fd)
+    return removed
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from har_edge.errors import InputError
+from har_edge.tflite_verify import verify_tflite
 
 TFLM_BUILTIN_OPS = frozenset(
     """ABS ADD ADD_N ARG_MAX ARG_MIN ASSIGN_VARIABLE AVERAGE_POOL_2D BATCH_MATMUL BATCH_TO_SPACE_ND
@@ -69,10 +70,13 @@ def gzip_size(data: bytes) -> int:
     return len(gzip.compress(data, compresslevel=9, mtime=0))
 
 
+_SCHEMA_READER_ERRORS = (IndexError, KeyError, ValueError, TypeError, AttributeError, struct.error)
+
+
 def inspect_tflite(data: bytes, source: str = "<bytes>") -> TfliteInfo:
+    """What the file holds, read with the schema module after ``verify_tflite`` (no interpreter runs)."""
     schema = _schema()
-    if len(data) < 8 or not schema.Model.ModelBufferHasIdentifier(data, 0):
-        raise InputError(f"{source}: not a TFLite flatbuffer (missing 'TFL3' identifier)")
+    verify_tflite(data, source)
     try:
         model = schema.Model.GetRootAs(data, 0)
         op_names = [_op_name(schema, model.OperatorCodes(i)) for i in range(model.OperatorCodesLength())]
@@ -96,33 +100,33 @@ def inspect_tflite(data: bytes, source: str = "<bytes>") -> TfliteInfo:
                 sorted(n for n in counts if n in builtin and n not in TFLM_BUILTIN_OPS)
             ),
         )
-    except (IndexError, ValueError, TypeError, struct.error) as exc:
-        raise InputError(f"{source}: corrupt or truncated TFLite file ({exc})") from exc
+    except _SCHEMA_READER_ERRORS as exc:  # UnicodeDecodeError is a ValueError
+        raise InputError(f"{source}: corrupt or truncated TFLite file ({exc!r})") from exc
 
 
 _MAC_OPS = frozenset({"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "BATCH_MATMUL"})
 
 
-def count_macs(data: bytes) -> int:
+def count_macs(data: bytes, source: str = "<bytes>") -> int:
     """Multiply-accumulates of one window (batch 1) through the main subgraph's FULLY_CONNECTED,
     CONV_2D, DEPTHWISE_CONV_2D and BATCH_MATMUL ops; element-wise ops are not counted.
 
     Shapes come from a LiteRT interpreter run once at batch 1 on zeros (a dynamic batch leaves
-    placeholder shapes in the file, resolved only when the model runs). Counts the subgraph of a
-    model's single input; a multi-signature model (a trainable head) counts its first subgraph.
+    placeholder shapes in the file, resolved only when the model runs), in a child process
+    (``probe_model``), so a file that crashes the interpreter is an ``InputError`` naming ``source``.
+    Counts the subgraph of a model's single input; a multi-signature model (a trainable head) counts
+    its first subgraph.
     """
-    from har_edge.runtime.interpreter import load_interpreter
+    from har_edge.runtime.probe import probe_model
 
-    schema = _schema()
-    interpreter = load_interpreter(data)
-    if len(interpreter.get_input_details()) == 1:
-        (inp,) = interpreter.get_input_details()
-        interpreter.resize_tensor_input(inp["index"], [1, *inp["shape"][1:]])
-        interpreter.allocate_tensors()
-        interpreter.invoke()
-    else:
-        interpreter.allocate_tensors()
-    shapes = {t["index"]: tuple(int(d) for d in t["shape"]) for t in interpreter.get_tensor_details()}
+    shapes = probe_model(data, source)
+    try:
+        return _macs(_schema(), data, shapes)
+    except _SCHEMA_READER_ERRORS as exc:
+        raise InputError(f"{source}: operator shapes do not fit the operators ({exc!r})") from exc
+
+
+def _macs(schema, data: bytes, shapes: dict[int, tuple[int, ...]]) -> int:
     model = schema.Model.GetRootAs(data, 0)
     op_names = [_op_name(schema, model.OperatorCodes(i)) for i in range(model.OperatorCodesLength())]
     graph = model.Subgraphs(0)

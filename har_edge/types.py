@@ -7,10 +7,13 @@ gyroscope channels in rad/s, time in seconds. Per-sample labels index ``class_na
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from har_edge.errors import DataFormatError
 
 UNLABELLED = -1
 LABEL_DTYPE = np.int32
@@ -50,20 +53,28 @@ class Recording:
     domain: str = ""
 
     def __post_init__(self) -> None:
+        """A last line of defence behind the loaders' own checks: a violation is a ``DataFormatError``
+        naming the source (infinite samples, which no gap or normalization can handle, included)."""
         n = len(self.timestamps_s)
         if self.samples.ndim != 2 or self.samples.shape != (n, len(self.channels)):
-            raise ValueError(
-                f"recording {self.source!r}: samples shape {self.samples.shape} does not match "
-                f"{n} timestamps x {len(self.channels)} channels"
+            channels = len(self.channels)
+            self._refuse(
+                f"samples shape {self.samples.shape} does not match {n} timestamps x {channels} channels"
             )
         if self.labels.shape != (n,):
-            raise ValueError(f"recording {self.source!r}: labels shape {self.labels.shape}, expected ({n},)")
+            self._refuse(f"labels shape {self.labels.shape}, expected ({n},)")
         if n > 1 and not np.all(np.diff(self.timestamps_s) > 0):
-            raise ValueError(f"recording {self.source!r}: timestamps are not strictly increasing")
+            self._refuse("timestamps are not strictly increasing")
         if n and (self.labels.min() < UNLABELLED or self.labels.max() >= len(self.class_names)):
-            raise ValueError(f"recording {self.source!r}: label outside [-1, {len(self.class_names)})")
-        if self.nominal_rate_hz <= 0:
-            raise ValueError(f"recording {self.source!r}: nominal_rate_hz must be > 0")
+            self._refuse(f"label outside [-1, {len(self.class_names)})")
+        if not (self.nominal_rate_hz > 0 and math.isfinite(self.nominal_rate_hz)):
+            self._refuse(f"nominal_rate_hz must be a finite number > 0, got {self.nominal_rate_hz!r}")
+        if np.isinf(self.samples).any():
+            row = int(np.flatnonzero(np.isinf(self.samples).any(axis=1))[0])
+            self._refuse(f"sample {row} is infinite (or beyond float32's range)", "finite values or NaN gaps")
+
+    def _refuse(self, problem: str, expected: str | None = None) -> None:
+        raise DataFormatError(self.source, f"recording of {self.subject!r}: {problem}", expected=expected)
 
     @property
     def duration_s(self) -> float:

@@ -20,7 +20,7 @@ from har_edge.targets import resolve_targets
 from har_edge.targets.base import Artifact, TargetFigures
 from har_edge.targets.desktop import DesktopTarget
 from har_edge.targets.pi import PiEstimateTarget, pi_profiles
-from har_edge.tflite_info import count_macs
+from har_edge.tflite_info import count_macs, inspect_tflite
 
 GOLDEN = Path(__file__).parent / "golden" / "dense_int8"
 
@@ -147,14 +147,16 @@ def test_float32_is_the_reference_of_every_accuracy_drop(small_variants):
 
 
 @pytest.mark.slow
-def test_quantized_and_pruned_variants_shrink_and_only_int8_ones_carry_an_mcu_file(small_variants):
+def test_quantized_and_pruned_variants_shrink_and_int8_and_float32_carry_an_mcu_file(small_variants):
     size = {name: v.facts.size_bytes for name, v in small_variants.items()}
     gzip = {name: v.facts.gzip_bytes for name, v in small_variants.items()}
     assert size["int8"] < size["float16"] < size["float32"]
     assert gzip["pruned90+int8"] < gzip["pruned50+int8"] < gzip["int8"]
     assert small_variants["pruned90+int8"].facts.sparsity == pytest.approx(0.9, abs=0.01)
-    assert small_variants["float16"].artifact.mcu_bytes is None
+    assert small_variants["float16"].artifact.mcu_bytes is None  # neither TFLM nor the generator runs it
     assert small_variants["int8"].artifact.mcu_bytes is not None
+    float32_mcu = inspect_tflite(small_variants["float32"].artifact.mcu_bytes, source="float32 mcu")
+    assert float32_mcu.inputs[0].shape[0] == 1 and float32_mcu.inputs[0].dtype == "float32"
 
 
 @pytest.mark.slow
@@ -181,6 +183,7 @@ def test_bench_of_a_bundle_writes_a_valid_report_with_a_row_per_target(tmp_path,
     desktop, rpi4, mcu = report.results
     assert desktop.measurement == "measured" and rpi4.measurement == "estimated"
     assert mcu.fits and mcu.provenance["ram"] == "measured" and mcu.ram_bytes > 0
+    assert mcu.tflm_arena_bytes > 0  # the comparison column, whichever runner measured the row
     assert desktop.size_bytes == sum((GOLDEN / f).stat().st_size for f in ("base.tflite", "head.tflite"))
     assert desktop.latency_norm_p50 == pytest.approx(desktop.latency_us_p50 / report.calibration_us_p50)
     assert {p.name for p in out.iterdir()} >= {"report.json", "report.csv", "report.md"}

@@ -283,7 +283,7 @@ def test_non_numeric_samples_are_refused():
 
 def test_a_classifier_returning_the_wrong_number_of_classes_is_reported():
     stream = StreamingClassifier(ScriptedClassifier([[0.5, 0.5]]))
-    with pytest.raises(InputError, match=r"shape \(1, 2\) for 1 windows; the manifest has 3 class labels"):
+    with pytest.raises(InputError, match=r"shape \(1, 2\) for 1 windows; the model has 3 class labels"):
         stream.feed(np.zeros((1, 3)))
 
 

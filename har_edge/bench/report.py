@@ -24,6 +24,7 @@ from har_edge.bench.tables import render_markdown, report_csv
 from har_edge.errors import DataFormatError, InputError
 from har_edge.fsutil import atomic_directory, atomic_write_text
 from har_edge.runtime.benchmark import machine_info
+from har_edge.runtime.strict_json import parse_strict_json
 
 __all__ = [
     "CSV_FILE",
@@ -61,6 +62,7 @@ TOOL_DISTRIBUTIONS = (
 
 
 GIT_TIMEOUT_S = 5.0
+MAX_REPORT_BYTES = 256 << 20  # far above any sweep's report; bounds what a hostile file costs
 
 
 def build_report(
@@ -196,14 +198,25 @@ def load_report(path: str | Path) -> Report:
     path of the offending field and what was expected)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise InputError(f"{path}: cannot read the report ({exc})") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(
-            path, f"not JSON ({exc.msg})", line=exc.lineno, expected="a report.json"
-        ) from exc
+    # strict: no NaN/Infinity, no duplicate keys, no over-long numbers or deep nesting
+    data = parse_strict_json(raw, str(path), max_bytes=MAX_REPORT_BYTES)
     validate_report(data, str(path))
+    _refuse_repeated_rows(data["results"], path)
     return Report.from_dict(data)
+
+
+def _refuse_repeated_rows(results: list[dict], path: Path) -> None:
+    seen = {}
+    for i, row in enumerate(results):
+        key = (row["target"], row["variant"])
+        if key in seen:
+            raise DataFormatError(
+                path,
+                f"results[{i}] repeats target {key[0]!r}, variant {key[1]!r} of results[{seen[key]}]",
+                field=f"$.results[{i}]",
+                expected="one row per (target, variant)",
+            )
+        seen[key] = i

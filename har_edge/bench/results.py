@@ -3,6 +3,10 @@ accuracy figures, and the ``Report`` that holds the rows with where, when and wi
 measured. Rows are what the sweep caches, the report writes and the gate checks.
 
 Units are in the field names; a figure a target could not produce is None (JSON null), never 0.
+``measurement`` is ``measured``, ``estimated``, ``not_applicable`` (the target does not run this kind of
+variant) or ``failed`` (``error`` says why). The microcontroller columns ``tflm_arena_bytes``,
+``instructions_per_inference``, ``instructions_per_mac``, ``flash_weights_bytes`` and ``flash_code_bytes``
+are None elsewhere.
 """
 
 from __future__ import annotations
@@ -65,6 +69,11 @@ class ResultRow:
     ram_margin_bytes: int | None = None
     flash_margin_bytes: int | None = None
     keras_latency_ratio: float | None = None
+    tflm_arena_bytes: int | None = None
+    instructions_per_inference: int | None = None
+    instructions_per_mac: float | None = None
+    flash_weights_bytes: int | None = None
+    flash_code_bytes: int | None = None
     error: str | None = None
     notes: tuple[str, ...] = ()
     config_hash: str | None = None

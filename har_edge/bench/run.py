@@ -89,9 +89,12 @@ def report_for(
 def bundle_variant(path: Path, data: str | None = None) -> Variant:
     """A bundle as one variant named after its optimization (e.g. ``bundle:pruned50+int8``)."""
     from har_edge.runtime.bundle import open_bundle
+    from har_edge.runtime.model_checks import probe_bundle
 
+    bundle = open_bundle(path)
+    probe_bundle(bundle)  # untrusted models: a crash of a test run in a child is an InputError
     artifact = bundle_artifact(path)
-    manifest = open_bundle(path).manifest
+    manifest = bundle.manifest
     sparsity = manifest.optimization.get("sparsity_target")
     pruning = f"pruned{round(sparsity * 100)}+" if sparsity else ""
     name = f"bundle:{pruning}{manifest.base_precision}"

@@ -79,6 +79,8 @@ _COLUMNS = (
 
 
 _TEXT_COLUMNS = {"variant", "target", "fits", "measurement", "error"}
+# Shown after "flash (KiB)" when any row has one of them (microcontroller targets).
+_MCU_COLUMNS = ("TFLM arena (KiB)", "instructions", "instr/MAC")
 
 
 def render_markdown(
@@ -93,6 +95,12 @@ def render_markdown(
         if report.calibration_us_p50 is not None
         else "not timed"
     )
+    mcu = any(
+        row.tflm_arena_bytes is not None or row.instructions_per_inference is not None
+        for row in report.results
+    )
+    at = _COLUMNS.index("flash (KiB)") + 1
+    columns = (*_COLUMNS[:at], *_MCU_COLUMNS, *_COLUMNS[at:]) if mcu else _COLUMNS
     lines = [
         f"# Benchmark report: {_cell(report.source)}",
         "",
@@ -103,14 +111,19 @@ def render_markdown(
         f"- calibration: {calibration}",
         "- tools: " + ", ".join(f"{name} {version}" for name, version in report.tool_versions.items()),
         "",
-        "| " + " | ".join(_COLUMNS) + " |",
-        "|" + "|".join("---" if column in _TEXT_COLUMNS else "--:" for column in _COLUMNS) + "|",
-        *("| " + " | ".join(_markdown_cells(report, row)) + " |" for row in report.results),
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" if column in _TEXT_COLUMNS else "--:" for column in columns) + "|",
+        *("| " + " | ".join(_markdown_cells(report, row, mcu)) + " |" for row in report.results),
         "",
         f"{PARETO_MARK} on its target's Pareto front (size, p50 latency, accuracy). "
         f"{ESTIMATED_MARK} estimated, not measured. fits **no**: does not fit the target's memory "
         f"(the margin says by how much). KiB = 1024 bytes; {MISSING} = not available.",
     ]
+    if mcu:
+        lines.append(
+            "instructions: per inference, counted on the emulated board; latency derived from it with the "
+            "profile's cycles per instruction. TFLM arena: the same model's TFLM arena, for comparison."
+        )
     if report.failures:
         lines += ["", "## Failed sweep points", ""]
         lines += [
@@ -124,12 +137,17 @@ def render_markdown(
     return "\n".join(lines) + "\n"
 
 
-def _markdown_cells(report: Report, row: ResultRow) -> list[str]:
+def _markdown_cells(report: Report, row: ResultRow, mcu: bool = False) -> list[str]:
     def estimated(figure: str) -> bool:
         return row.provenance.get(figure) == "estimated"
 
     latency = estimated("latency")
     variant = _cell(row.variant) + (f" {PARETO_MARK}" if report.on_front(row) else "")
+    mcu_cells = [
+        _number(row.tflm_arena_bytes, "kib"),
+        _number(row.instructions_per_inference, ","),
+        _number(row.instructions_per_mac, ".2f"),
+    ]
     return [
         variant,
         _cell(row.target),
@@ -137,6 +155,7 @@ def _markdown_cells(report: Report, row: ResultRow) -> list[str]:
         _number(row.gzip_bytes, "kib"),
         _number(row.ram_bytes, "kib", estimated("ram")),
         _number(row.flash_bytes, "kib", estimated("flash")),
+        *(mcu_cells if mcu else []),
         _number(row.latency_us_p50, ".1f", latency),
         _number(row.latency_us_p90, ".1f", latency),
         _number(row.accuracy, "percent"),

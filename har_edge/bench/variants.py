@@ -105,7 +105,8 @@ class _Context:
         )
 
     def whole_model(self, name: str, keras_model, precision: str, sparsity: float) -> Variant:
-        """``keras_model`` converted at ``precision`` (plus the batch-1 int8 MCU file for int8)."""
+        """``keras_model`` converted at ``precision``, plus the batch-1 file a microcontroller runs for int8
+        (int8 in and out) and float32 (TFLM runs both; float16 and dynamic-range models it does not)."""
         from har_edge.optimize.quantize import Precision, convert
 
         tflite = convert(keras_model, precision, representative=self.calibration)
@@ -114,6 +115,8 @@ class _Context:
             mcu = convert(
                 keras_model, Precision.INT8, representative=self.calibration, int8_io=True, fixed_batch=True
             )
+        elif precision == "float32":
+            mcu = convert(keras_model, Precision.FLOAT32, fixed_batch=True)
         facts = self.scorer.facts(
             name,
             run_model(tflite, self.test_x).argmax(axis=1),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from har_edge.cli import bench, demo, gate, inspect, optimize, personalize, predict, train, transfer
+from har_edge.cli import bench, demo, firmware, gate, inspect, optimize, personalize, predict, train, transfer
 from har_edge.cli.common import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, Parser, UsageError, Verb
 from har_edge.errors import HarEdgeError, InputError
 
@@ -25,6 +25,7 @@ VERBS: tuple[Verb, ...] = (
     bench.SWEEP,
     transfer.VERB,
     gate.VERB,
+    firmware.VERB,
 )
 
 

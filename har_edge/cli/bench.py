@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from har_edge.cli.argtypes import non_negative_int, positive_int, seed
 from har_edge.cli.common import EXIT_CHECK_FAILED, EXIT_OK, Verb, refuse_existing
 from har_edge.errors import InputError
 
@@ -99,11 +100,11 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--variants", help="model folder: comma list (default: all)")
     parser.add_argument("--data", help="bundle: score it on the labelled windows of this data spec")
-    parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="interpreter threads (default 1)")
     parser.add_argument("--ssh-identity", help="ssh targets: private key file")
     parser.add_argument("--ssh-option", action="append", default=[], metavar="OPTION", help="ssh -o OPTION")
-    parser.add_argument("--fine-tune-epochs", type=int, default=6)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fine-tune-epochs", type=non_negative_int, default=6)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--out", required=True, type=Path, help="report folder")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--no-plots", action="store_true")
@@ -114,7 +115,7 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="a sweep TOML file")
     parser.add_argument("--engine", choices=("local", "ray"), default="local")
     parser.add_argument("--address", help="ray: a cluster address (default: a local Ray started here)")
-    parser.add_argument("--workers", type=int, help="parallel points (default: CPU count)")
+    parser.add_argument("--workers", type=positive_int, help="parallel points (default: CPU count)")
     parser.add_argument("--out", required=True, type=Path, help="sweep folder (cache/ and report/)")
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--no-progress", action="store_true")

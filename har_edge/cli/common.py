@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from har_edge.cli.argtypes import non_negative_int, positive_int, positive_number, seed
 from har_edge.errors import InputError
 from har_edge.types import ACC_CHANNELS, GYRO_CHANNELS
 
@@ -51,11 +52,17 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
     group.add_argument("--data", default="synthetic", help="synthetic[:position[:device]] or a path")
     group.add_argument("--format", choices=("hapt", "hhar", "wisdm", "pamap2", "uea", "csv"))
-    group.add_argument("--subjects", type=int, help="synthetic: number of subjects")
+    group.add_argument("--subjects", type=positive_int, help="synthetic: number of subjects")
     group.add_argument("--channels", default="acc", help="acc, acc+gyro, all, or a comma list (default acc)")
-    group.add_argument("--rate", type=float, default=50.0, help="resample to this rate in Hz (default 50)")
-    group.add_argument("--window", type=int, default=200, help="window length in samples (default 200)")
-    group.add_argument("--hop", type=int, default=100, help="hop between windows in samples (default 100)")
+    group.add_argument(
+        "--rate", type=positive_number, default=50.0, help="resample to this rate in Hz (default 50)"
+    )
+    group.add_argument(
+        "--window", type=positive_int, default=200, help="window length in samples (default 200)"
+    )
+    group.add_argument(
+        "--hop", type=positive_int, default=100, help="hop between windows in samples (default 100)"
+    )
     group.add_argument("--labeling", default="majority", choices=("majority", "strict"))
     group.add_argument(
         "--column",
@@ -81,8 +88,10 @@ def add_runtime_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path, help="a bundle folder")
     parser.add_argument("data", help="synthetic[:position[:device]] or a path")
     parser.add_argument("--format", choices=("hapt", "hhar", "wisdm", "pamap2", "uea", "csv"))
-    parser.add_argument("--subjects", type=int, help="synthetic: number of subjects")
-    parser.add_argument("--rate", type=float, default=50.0, help="csv without a time column: the rate in Hz")
+    parser.add_argument("--subjects", type=positive_int, help="synthetic: number of subjects")
+    parser.add_argument(
+        "--rate", type=positive_number, default=50.0, help="csv without a time column: the rate in Hz"
+    )
     parser.add_argument("--column", action="append", default=[], metavar="CHANNEL=COLUMN")
     parser.add_argument("--label-column")
     parser.add_argument("--subject-column")
@@ -92,11 +101,13 @@ def add_runtime_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training")
-    group.add_argument("--epochs", type=int, default=30)
-    group.add_argument("--batch-size", type=int, default=64)
-    group.add_argument("--learning-rate", type=float, default=1e-3)
-    group.add_argument("--patience", type=int, default=5, help="early-stopping patience in epochs")
-    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--epochs", type=positive_int, default=30)
+    group.add_argument("--batch-size", type=positive_int, default=64)
+    group.add_argument("--learning-rate", type=positive_number, default=1e-3)
+    group.add_argument(
+        "--patience", type=non_negative_int, default=5, help="early-stopping patience in epochs"
+    )
+    group.add_argument("--seed", type=seed, default=0)
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

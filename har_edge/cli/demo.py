@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from har_edge.cli.argtypes import positive_int
 from har_edge.cli.common import EXIT_OK, Verb, add_training_arguments, refuse_existing, train_config
 from har_edge.cli.train import Run, print_summary, train_into
 from har_edge.types import ACC_CHANNELS
@@ -70,7 +71,7 @@ def run_demo(args: argparse.Namespace) -> int:
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("demo-out"))
     parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--subjects", type=int, default=30, help="synthetic subjects (default 30)")
+    parser.add_argument("--subjects", type=positive_int, default=30, help="synthetic subjects (default 30)")
     add_training_arguments(parser)
 
 

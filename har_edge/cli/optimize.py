@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from har_edge.cli.argtypes import non_negative_int, positive_int, seed, sparsity
 from har_edge.cli.common import EXIT_OK, Verb, label_list, refuse_existing
 from har_edge.errors import InputError
 
@@ -57,18 +58,18 @@ def _head_labels(args: argparse.Namespace) -> tuple[str, ...] | None:
 
 def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="a model folder written by 'har-edge train'")
-    parser.add_argument("--prune", type=float, default=0.0, metavar="SPARSITY", help="target in [0, 1)")
+    parser.add_argument("--prune", type=sparsity, default=0.0, metavar="SPARSITY", help="target in [0, 1)")
     parser.add_argument("--schedule", choices=("constant", "polynomial"), default="polynomial")
     parser.add_argument("--quantize", choices=("float32", "float16", "dynamic", "int8"), default="int8")
     parser.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning first")
     parser.add_argument("--split-at", metavar="LAYER", help="default: the model's last split point")
     heads = parser.add_mutually_exclusive_group()
-    heads.add_argument("--head-classes", type=int, metavar="N", help="a new head with N classes")
+    heads.add_argument("--head-classes", type=positive_int, metavar="N", help="a new head with N classes")
     heads.add_argument("--head-labels", metavar="A,B,C", help="a new head with these class labels")
-    parser.add_argument("--head-hidden", type=int, metavar="H", help="new head: dense(H)-relu-dense")
-    parser.add_argument("--fine-tune-epochs", type=int, default=6)
+    parser.add_argument("--head-hidden", type=positive_int, metavar="H", help="new head: dense(H)-relu-dense")
+    parser.add_argument("--fine-tune-epochs", type=non_negative_int, default=6)
     parser.add_argument("--no-mcu", action="store_true", help="skip the batch-1 int8 base for MCUs")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--out", required=True, type=Path, help="bundle folder")
     parser.add_argument("--zip", action="store_true", help="also write BUNDLE.zip")
     parser.add_argument("--overwrite", action="store_true")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from har_edge.cli.argtypes import non_negative_int, positive_int, positive_number, seed
 from har_edge.cli.common import (
     EXIT_OK,
     Verb,
@@ -22,6 +23,8 @@ PERSONALIZE_EXAMPLE = """examples:
       --checkpoint me.ckpt --epochs 60
   har-edge personalize personal-bundle more.csv --format csv --column acc_x=ax --column acc_y=ay \\
       --column acc_z=az --label-column activity --rate 50 --labels walk,sit --checkpoint me.ckpt --resume
+  har-edge personalize personal-bundle synthetic:wrist --labels WALKING,SITTING,STANDING,LAYING \
+      --checkpoint me.ckpt --on mps2-an386      # SGD inside the firmware on the emulated Cortex-M4F
 """
 
 
@@ -48,6 +51,11 @@ def run_personalize(args: argparse.Namespace) -> int:
     order = np.random.default_rng(args.seed).permutation(chosen)
     n_eval = max(1, round(len(order) * args.evaluate_fraction))
     held, train = order[:n_eval], order[n_eval:]
+    if args.on is not None:
+        start = personalizer.weights() if args.resume else None
+        return _run_on_board(
+            args, labels, start, (windows.x[train], names[train]), (windows.x[held], names[held])
+        )
     before = personalizer.evaluate(windows.x[held], names[held].tolist()).accuracy
     personalizer.add(windows.x[train], names[train].tolist())
     history = personalizer.fit(
@@ -63,21 +71,58 @@ def run_personalize(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_on_board(args: argparse.Namespace, labels, start, train, held) -> int:
+    """The same split and schedule, trained by the generated firmware on board ``args.on``; writes the
+    host checkpoint of the firmware's newest slot and, next to it, the raw two-slot image."""
+    from har_edge.firmware.personalize import Schedule, personalize_on_board
+    from har_edge.fsutil import atomic_write_bytes
+
+    schedule = Schedule(
+        epochs=args.epochs, learning_rate=args.learning_rate, patience=args.patience, seed=args.seed
+    )
+    result = personalize_on_board(
+        args.bundle,
+        train[0],
+        train[1].tolist(),
+        held[0],
+        held[1].tolist(),
+        board=args.on,
+        schedule=schedule,
+        head_labels=labels,
+        start=start,
+    )
+    slots = args.checkpoint.with_name(args.checkpoint.name + ".slots")
+    atomic_write_bytes(args.checkpoint, result.host_checkpoint().to_bytes())
+    atomic_write_bytes(slots, result.storage)
+    print(f"trained on {len(train[1])} windows; accuracy on {len(held[1])} held-out windows:")
+    print("\n".join(result.summary()))
+    print(f"wrote {args.checkpoint} (host checkpoint) and {slots} (the firmware's two checkpoint slots)")
+    return EXIT_OK
+
+
 def add_personalize_arguments(parser: argparse.ArgumentParser) -> None:
     add_runtime_data_arguments(parser)
     parser.add_argument("--labels", required=True, metavar="A,B,C", help="the classes to learn")
     parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint file to write")
     parser.add_argument("--resume", action="store_true", help="start from the existing checkpoint")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--patience", type=int, help="stop after this many epochs without improvement")
-    parser.add_argument("--learning-rate", type=float, help="default: scaled to the feature norm")
+    parser.add_argument("--epochs", type=positive_int, default=60)
+    parser.add_argument(
+        "--patience", type=non_negative_int, help="stop after this many epochs without improvement"
+    )
+    parser.add_argument("--learning-rate", type=positive_number, help="default: scaled to the feature norm")
     parser.add_argument(
         "--evaluate-fraction",
         type=float,
         default=0.2,
         help="windows kept aside to report accuracy before and after (default 0.2)",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument(
+        "--on",
+        metavar="BOARD",
+        help="train inside the generated firmware instead (int8 base and float head in C): host (gcc) or "
+        "mps2-an386 (emulated Cortex-M4F, needs gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm)",
+    )
 
 
 VERB = Verb(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from har_edge.cli.argtypes import smoothing_factor
 from har_edge.cli.common import (
     EXIT_OK,
     Verb,
@@ -126,7 +127,9 @@ def _write_predictions(path: Path, windows, predicted, confidence, truth) -> Non
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     add_runtime_data_arguments(parser)
     parser.add_argument("--stream", action="store_true", help="feed samples one second at a time")
-    parser.add_argument("--ema", type=float, metavar="ALPHA", help="stream: EMA smoothing factor in (0, 1]")
+    parser.add_argument(
+        "--ema", type=smoothing_factor, metavar="ALPHA", help="stream: EMA smoothing factor in (0, 1]"
+    )
     parser.add_argument(
         "--event",
         action="append",

@@ -6,6 +6,7 @@ target rate on its own and windows never span a gap, so nothing is interpolated 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -245,8 +246,14 @@ class Normalizer:
     @classmethod
     def fit(cls, train: WindowSet) -> Normalizer:
         flat = train.x.reshape(-1, train.x.shape[-1]).astype(np.float64)
-        std = np.maximum(flat.std(axis=0), cls.MIN_STD)
-        return cls(tuple(flat.mean(axis=0).tolist()), tuple(std.tolist()))
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite statistics are refused below
+            mean, std = flat.mean(axis=0), np.maximum(flat.std(axis=0), cls.MIN_STD)
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            raise InputError(
+                f"training windows hold infinite or NaN values (channel means {mean.tolist()}): "
+                "refusing to normalize or train on them"
+            )
+        return cls(tuple(mean.tolist()), tuple(std.tolist()))
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         if x.shape[-1] != len(self.mean):
@@ -262,8 +269,14 @@ class Normalizer:
             mean, std = tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"normalization statistics: expected lists 'mean' and 'std' ({exc})") from exc
-        if len(mean) != len(std) or min(std, default=1.0) <= 0:
-            raise InputError("normalization statistics: 'mean' and 'std' must match in length, std > 0")
+        if (
+            len(mean) != len(std)
+            or not all(math.isfinite(v) for v in mean + std)
+            or min(std, default=1.0) <= 0
+        ):
+            raise InputError(
+                "normalization statistics: 'mean' and 'std' must match in length, be finite, std > 0"
+            )
         return cls(mean, std)
 
 

@@ -19,14 +19,14 @@ import difflib
 import json
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from har_edge.bench.results import ResultRow
-from har_edge.errors import DataFormatError, InputError
+from har_edge.errors import DataFormatError
+from har_edge.tomlfile import read_toml
 
 
 class Comparison(StrEnum):
@@ -110,14 +110,7 @@ def load_budgets(path: str | Path) -> list[Budget]:
     and table for malformed TOML, unknown keys (listing the valid ones), non-numeric or out-of-range
     limits and empty tables."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the budgets file ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(path, "is not UTF-8 text", expected="a TOML budgets file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise DataFormatError(path, f"is not valid TOML: {exc}") from exc
+    data = read_toml(path, "budgets file")
     prefix, targets = _budget_tables(path, data)
     budgets = []
     for target, table in targets.items():
@@ -177,8 +170,9 @@ def _parse_limits(path: Path, table: str, items: dict[str, Any]) -> dict[str, fl
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise DataFormatError(path, f"unknown key {key!r}{hint}", field=where, expected=f"one of {valid}")
         kind = LIMITS[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise DataFormatError(path, f"{value!r} is not a finite number", field=where, expected="a number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+            shown = repr(value) if len(repr(value)) <= 40 else f"a {len(repr(value))}-character value"
+            raise DataFormatError(path, f"{shown} is not a finite number", field=where, expected="a number")
         if not kind.low <= value <= kind.high:
             bounds = (
                 "a fraction in [0, 1], like the report" if kind.high == 1 else f"a number >= {kind.low:g}"
@@ -186,6 +180,13 @@ def _parse_limits(path: Path, table: str, items: dict[str, Any]) -> dict[str, fl
             raise DataFormatError(path, f"{value!r} is out of range", field=where, expected=bounds)
         limits[key] = value
     return limits
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        return False
 
 
 def _quoted(name: str) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 
 from har_edge.errors import InputError
 from har_edge.fsutil import atomic_directory
+from har_edge.runtime.strict_json import parse_strict_json
 
 CARD_SCHEMA_VERSION = 1
 
@@ -129,8 +130,10 @@ class ModelCard:
 
     @classmethod
     def from_json(cls, text: str, source: str) -> ModelCard:
+        data = parse_strict_json(text.encode(), source)
+        if not isinstance(data, dict):
+            raise InputError(f"{source}: not a valid model card (a JSON object expected)")
         try:
-            data = json.loads(text)
             if data.get("schema_version") != CARD_SCHEMA_VERSION:
                 raise InputError(
                     f"{source}: card schema_version {data.get('schema_version')!r}, "
@@ -139,7 +142,7 @@ class ModelCard:
             for key in ("class_names", "channels", "split_points"):
                 data[key] = tuple(data[key])
             return cls(**data)
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise InputError(f"{source}: not a valid model card ({exc})") from exc
 
 

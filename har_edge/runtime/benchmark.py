@@ -24,6 +24,7 @@ import numpy as np
 
 from har_edge.errors import HarEdgeError, InputError
 from har_edge.runtime.interpreter import dequantize, interpreter_backend, load_interpreter, quantize
+from har_edge.runtime.probe import probe_model
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.path, threads=args.threads, seed=args.seed, min_seconds=args.min_seconds
             )
         else:
+            probe_model(args.path.read_bytes(), str(args.path))
             window = _random_window(args.path, args.seed)
             timing = time_model(args.path, window, threads=args.threads, min_seconds=args.min_seconds)
         calibration = calibration_us(min_seconds=args.min_seconds)

@@ -11,9 +11,11 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from har_edge.errors import InputError
+from har_edge.runtime.schemas import MAX_MANIFEST_BYTES, parse_manifest
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_SCHEMA_VERSION = 1
@@ -74,25 +76,15 @@ class Manifest:
         return json.dumps(asdict(self), indent=2)
 
     @classmethod
-    def from_json(cls, text: str, source: str) -> Manifest:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{source}: not JSON ({exc})") from exc
-        if not isinstance(data, dict) or data.get("schema_version") != MANIFEST_SCHEMA_VERSION:
-            found = data.get("schema_version") if isinstance(data, dict) else None
-            raise InputError(
-                f"{source}: manifest schema_version {found!r}, expected {MANIFEST_SCHEMA_VERSION}"
-            )
-        try:
-            for key in ("class_labels", "channels", "feature_shape"):
-                data[key] = tuple(data[key])
-            for key in ("base_input_quantization", "base_output_quantization"):
-                data[key] = Quantization(**data[key]) if data[key] is not None else None
-            data["files"] = {name: FileEntry(**entry) for name, entry in data["files"].items()}
-            return cls(**data)
-        except (KeyError, TypeError) as exc:
-            raise InputError(f"{source}: manifest field missing or malformed ({exc})") from exc
+    def from_json(cls, raw: bytes | str, source: str) -> Manifest:
+        """Parse and validate (``har_edge.runtime.manifest_schema``); any violation is an ``InputError``."""
+        data = parse_manifest(raw.encode() if isinstance(raw, str) else raw, source, MANIFEST_SCHEMA_VERSION)
+        for key in ("class_labels", "channels", "feature_shape"):
+            data[key] = tuple(data[key])
+        for key in ("base_input_quantization", "base_output_quantization"):
+            data[key] = Quantization(**data[key]) if data[key] is not None else None
+        data["files"] = {name: FileEntry(**entry) for name, entry in data["files"].items()}
+        return cls(**data)
 
 
 def sha256_of(data: bytes) -> str:
@@ -121,29 +113,55 @@ class Bundle:
 
 
 def open_bundle(path: str | Path) -> Bundle:
-    """Read and verify a bundle folder: schema, file sizes and hashes, declared shapes."""
+    """Read and verify a bundle folder: schema, file names, sizes and hashes, declared shapes.
+
+    Every file is a plain name inside the folder; a name with a folder part, ``..``, or a symlink
+    that leads out of the folder, and a file whose size differs from the manifest's, is refused
+    before a byte of it is read.
+    """
     path = Path(path)
     manifest_path = path / MANIFEST_FILE
     if not manifest_path.is_file():
         raise InputError(f"{path}: not a bundle ({MANIFEST_FILE} missing)")
-    manifest = Manifest.from_json(manifest_path.read_text(), str(manifest_path))
+    raw = _read_inside(path, MANIFEST_FILE, None, limit=MAX_MANIFEST_BYTES)
+    manifest = Manifest.from_json(raw, str(manifest_path))
     for required in (BASE_FILE, HEAD_FILE):
         if required not in manifest.files:
             raise InputError(f"{manifest_path}: does not list {required}")
     files = {}
     for name, entry in manifest.files.items():
-        file_path = path / name
-        if not file_path.is_file():
-            raise InputError(f"{path}: {name} listed in the manifest is missing")
-        data = file_path.read_bytes()
-        if len(data) != entry.size_bytes or sha256_of(data) != entry.sha256:
-            raise InputError(
-                f"{file_path}: does not match the manifest (size {len(data)} vs {entry.size_bytes}, "
-                f"sha256 {sha256_of(data)[:12]}… vs {entry.sha256[:12]}…): corrupted or replaced"
-            )
+        data = _read_inside(path, name, entry.size_bytes)
+        if sha256_of(data) != entry.sha256:
+            raise InputError(f"{path / name}: does not match the manifest's sha256: corrupted or replaced")
         files[name] = data
     _check_declared_shapes(manifest, str(manifest_path))
     return Bundle(path, manifest, files)
+
+
+def _read_inside(folder: Path, name: str, size: int | None, limit: int | None = None) -> bytes:
+    """The bytes of regular file ``name`` in ``folder`` (which it must not leave, even through a
+    symlink), checked to be ``size`` bytes (or at most ``limit``) before it is read."""
+    file_path = folder / name
+    try:
+        resolved = file_path.resolve(strict=True)
+        inside = resolved.parent == folder.resolve(strict=True)
+        stat = resolved.stat()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise InputError(f"{folder}: {name} listed in the manifest is missing or unreadable ({exc})") from exc
+    if not inside:
+        raise InputError(f"{file_path}: leads outside the bundle folder (to {resolved}); refused")
+    if not S_ISREG(stat.st_mode):
+        raise InputError(f"{file_path}: not a regular file")
+    if (size is not None and stat.st_size != size) or (limit is not None and stat.st_size > limit):
+        expected = f"{size} bytes as the manifest says" if size is not None else f"at most {limit} bytes"
+        raise InputError(f"{file_path}: {stat.st_size} bytes, expected {expected}: corrupted or replaced")
+    try:
+        data = resolved.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{file_path}: cannot read ({exc})") from exc
+    if size is not None and len(data) != size:
+        raise InputError(f"{file_path}: changed while it was read")
+    return data
 
 
 def _check_declared_shapes(manifest: Manifest, source: str) -> None:

@@ -22,6 +22,9 @@ from har_edge.errors import InputError
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE
 from har_edge.runtime.classifier import Classifier
 from har_edge.runtime.head import HeadWeights
+from har_edge.runtime.model_checks import check_weights
+from har_edge.runtime.schemas import check_checkpoint_header
+from har_edge.runtime.strict_json import parse_strict_json
 
 CHECKPOINT_MAGIC = b"HAR-EDGE-HEAD-CHECKPOINT\n"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -51,18 +54,17 @@ class Checkpoint:
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str) -> Checkpoint:
-        """Parse and verify; a wrong magic, format version, checksum or layout is an ``InputError``."""
+        r"""Parse and verify; a wrong magic, format version, checksum, header field (strict schema:
+        ``har_edge.runtime.schemas``) or layout, and non-finite or absurd weights, are ``InputError``\s."""
         if not data.startswith(CHECKPOINT_MAGIC):
             raise InputError(f"{source}: not a har_edge head checkpoint (no {CHECKPOINT_MAGIC!r} line)")
         header_line, _, rest = data[len(CHECKPOINT_MAGIC) :].partition(b"\n")
         try:
-            header = json.loads(header_line)
-            version = header["format_version"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(
-                f"{source}: corrupted or truncated checkpoint (unreadable header: {exc})"
-            ) from exc
-        if version != CHECKPOINT_FORMAT_VERSION:
+            header = parse_strict_json(header_line, "header")
+        except InputError as exc:
+            raise InputError(f"{source}: corrupted or truncated checkpoint (unreadable {exc})") from exc
+        version = header.get("format_version") if isinstance(header, dict) else None
+        if version != CHECKPOINT_FORMAT_VERSION or isinstance(version, bool | float):
             expected = CHECKPOINT_FORMAT_VERSION
             raise InputError(
                 f"{source}: checkpoint format version {version!r}; this runtime reads {expected}"
@@ -70,23 +72,27 @@ class Checkpoint:
         body, checksum = data[:-CHECKSUM_BYTES], data[-CHECKSUM_BYTES:]
         if len(rest) < CHECKSUM_BYTES or hashlib.sha256(body).digest() != checksum:
             raise InputError(f"{source}: corrupted or truncated checkpoint (SHA-256 checksum mismatch)")
+        header = check_checkpoint_header(header, source)
         return cls._from_verified(header, rest[:-CHECKSUM_BYTES], source)
 
     @classmethod
     def _from_verified(cls, header: dict, payload: bytes, source: str) -> Checkpoint:
+        """Weights of the header's (already validated) shapes, refused when non-finite or absurd."""
+        shapes = [(name, tuple(shape)) for name, shape in header["parameters"]]
+        sizes = [math.prod(shape) * PAYLOAD_DTYPE.itemsize for _, shape in shapes]
+        if sum(sizes) != len(payload):
+            raise InputError(f"{source}: payload has {len(payload)} bytes, the shapes need {sum(sizes)}")
+        offsets = np.cumsum([0, *sizes])
+        named = {
+            name: np.frombuffer(payload[start:end], PAYLOAD_DTYPE).reshape(shape).astype(np.float32)
+            for (name, shape), start, end in zip(shapes, offsets[:-1], offsets[1:], strict=True)
+        }
+        check_weights(named, source)
         try:
-            shapes = [(str(name), tuple(int(d) for d in shape)) for name, shape in header["parameters"]]
-            sizes = [math.prod(shape) * PAYLOAD_DTYPE.itemsize for _, shape in shapes]
-            if sum(sizes) != len(payload):
-                raise ValueError(f"payload has {len(payload)} bytes, the shapes need {sum(sizes)}")
-            offsets = np.cumsum([0, *sizes])
-            named = {
-                name: np.frombuffer(payload[start:end], PAYLOAD_DTYPE).reshape(shape).astype(np.float32)
-                for (name, shape), start, end in zip(shapes, offsets[:-1], offsets[1:], strict=True)
-            }
-            return cls(tuple(header["labels"]), HeadWeights.from_named(named), dict(header["bundle"]))
-        except (KeyError, TypeError, ValueError) as exc:
+            weights = HeadWeights.from_named(named)
+        except InputError as exc:
             raise InputError(f"{source}: malformed checkpoint ({exc})") from exc
+        return cls(tuple(header["labels"]), weights, dict(header["bundle"]))
 
 
 def bundle_identity(classifier: Classifier) -> dict[str, str]:

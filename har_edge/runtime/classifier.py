@@ -19,7 +19,9 @@ import numpy as np
 from har_edge.errors import InputError
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE, Bundle, Manifest, Quantization, open_bundle
 from har_edge.runtime.head import HeadWeights
+from har_edge.runtime.inputs import checked_probabilities, checked_windows
 from har_edge.runtime.interpreter import dequantize, load_interpreter, quantize
+from har_edge.runtime.model_checks import check_head_signatures, check_weights, probe_bundle
 from har_edge.runtime.signatures import SignatureCall, TensorSpec
 
 MAX_BATCH = 256  # windows per interpreter call; larger inputs are run in chunks
@@ -66,11 +68,13 @@ class HeadSession:
 
     def __init__(self, model: bytes, num_threads: int | None) -> None:
         interpreter = _load(HEAD_FILE, model, num_threads)
+        check_head_signatures(interpreter, HEAD_FILE)
         self.infer_call = SignatureCall(interpreter, "infer")
         self.train_call = SignatureCall(interpreter, "train")
         self.get_call = SignatureCall(interpreter, "get_weights")
         self.set_call = SignatureCall(interpreter, "set_weights")
         self.weight_shapes = {name: spec.shape_signature for name, spec in self.get_call.outputs.items()}
+        check_weights(self.named_weights(), HEAD_FILE)
 
     @property
     def n_features(self) -> int:
@@ -188,8 +192,12 @@ class Classifier:
         self._num_threads = num_threads
         self._mean = np.asarray(bundle.manifest.normalization["mean"], np.float64)
         self._std = np.asarray(bundle.manifest.normalization["std"], np.float64)
-        engine = _Engine(bundle, num_threads)
-        check_manifest_against_models(bundle.manifest, engine.base, engine.head)
+        probe_bundle(bundle)
+        try:
+            engine = _Engine(bundle, num_threads)
+            check_manifest_against_models(bundle.manifest, engine.base, engine.head)
+        except InputError as exc:
+            raise InputError(f"{bundle.path}: {exc}") from exc
         self._head_shapes = engine.head.weight_shapes
         self._head_state = _HeadState(0, None, bundle.manifest.class_labels)
         self._versions = itertools.count(1)
@@ -246,7 +254,8 @@ class Classifier:
     def _classify(self, windows: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
         x = self._model_input(windows)
         with self._engine() as (engine, state):
-            return engine.head.probabilities(engine.base.features(x)), state.labels
+            probabilities = engine.head.probabilities(engine.base.features(x))
+        return checked_probabilities(probabilities, str(self.bundle.path)), state.labels
 
     @contextmanager
     def _engine(self) -> Iterator[tuple[_Engine, _HeadState]]:
@@ -265,21 +274,7 @@ class Classifier:
     def _model_input(self, windows: np.ndarray) -> np.ndarray:
         """Validated raw windows -> normalized float32 in the base's layout (flat or sequence)."""
         m = self.manifest
-        x = np.asarray(windows)
-        if x.ndim == 2:
-            x = x[np.newaxis]
-        expected = (m.window, len(m.channels))
-        if x.ndim != 3 or x.shape[1:] != expected or x.dtype.kind not in "fiu":
-            raise InputError(
-                f"windows: expected numbers of shape (n, {m.window}, {len(m.channels)}) or "
-                f"({m.window}, {len(m.channels)}): {m.window} samples of {', '.join(m.channels)}; "
-                f"got shape {np.shape(windows)} dtype {x.dtype}"
-            )
-        if len(x) == 0:
-            raise InputError("windows: got an empty batch (0 windows)")
-        bad = np.flatnonzero(~np.isfinite(x).all(axis=(1, 2)))
-        if len(bad):
-            raise InputError(f"windows: {len(bad)} contain NaN or infinite values (first: window {bad[0]})")
+        x = checked_windows(windows, m.window, m.channels)
         x = ((x - self._mean) / self._std).astype(np.float32)  # as har_edge.data.windows.Normalizer does
         return x.reshape(len(x), -1) if m.input_layout == "flat" else x
 
@@ -319,7 +314,7 @@ def check_manifest_against_models(manifest: Manifest, base: BaseModel, head: Hea
     _check_equal(
         "head hidden units", f"head_hidden {manifest.head_hidden}", manifest.head_hidden, head.hidden
     )
-    head.probabilities(features)  # the head runs
+    checked_probabilities(head.probabilities(features), HEAD_FILE)  # the head runs, to finite numbers
 
 
 def _check_base_input(manifest: Manifest, spec: TensorSpec) -> None:

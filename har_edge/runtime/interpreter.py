@@ -7,6 +7,7 @@ Backends in order: ``ai_edge_litert.interpreter`` (LiteRT, numpy 2, x86-64/aarch
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +15,7 @@ from types import ModuleType
 import numpy as np
 
 from har_edge.errors import HarEdgeError, InputError
+from har_edge.tflite_verify import verify_tflite
 
 BACKENDS = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
 
@@ -37,13 +39,24 @@ def interpreter_backend() -> str:
 
 
 def load_interpreter(
-    model: bytes | str | Path, *, num_threads: int | None = None, default_delegates: bool = True
+    model: bytes | str | Path,
+    *,
+    num_threads: int | None = None,
+    default_delegates: bool = True,
+    verified: bool = False,
 ):
     """An Interpreter over ``model`` (bytes or a .tflite path). A corrupt file is an ``InputError``.
 
-    ``default_delegates=False`` runs the builtin kernels without the XNNPACK delegate (whose int8
-    kernels round differently; TFLM matches the builtin ones)."""
-    content = Path(model).read_bytes() if isinstance(model, str | Path) else bytes(model)
+    The flatbuffer is checked by ``har_edge.tflite_verify`` first (once per distinct content, unless
+    ``verified`` says the caller did). ``default_delegates=False`` runs the builtin kernels without the
+    XNNPACK delegate (whose int8 kernels round differently; TFLM matches the builtin ones)."""
+    source = str(model) if isinstance(model, str | Path) else "<model bytes>"
+    try:
+        content = Path(model).read_bytes() if isinstance(model, str | Path) else bytes(model)
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read the model ({exc})") from exc
+    if not verified:
+        _verify_once(content, source)
     module = _backend_module()
     options = {}
     if not default_delegates:
@@ -52,8 +65,18 @@ def load_interpreter(
         options["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
         return module.Interpreter(model_content=content, num_threads=num_threads, **options)
-    except ValueError as exc:
+    except (ValueError, RuntimeError, KeyError, AttributeError) as exc:
         raise InputError(f"not a loadable TFLite model ({exc})") from exc
+
+
+_VERIFIED: set[bytes] = set()  # sha256 digests of contents that passed verify_tflite
+
+
+def _verify_once(content: bytes, source: str) -> None:
+    digest = hashlib.sha256(content).digest()
+    if digest not in _VERIFIED:
+        verify_tflite(content, source)
+        _VERIFIED.add(digest)
 
 
 def _integer_range(dtype) -> tuple[int, int] | None:
@@ -101,6 +124,13 @@ def run_model(
     ``default_delegates``: see ``load_interpreter``.
     """
     interpreter = load_interpreter(model, default_delegates=default_delegates)
+    try:
+        return _run_batches(interpreter, x, batch_size)
+    except (RuntimeError, ValueError) as exc:
+        raise InputError(f"the model failed to run ({exc})") from exc
+
+
+def _run_batches(interpreter, x: np.ndarray, batch_size: int) -> np.ndarray:
     (inp,) = interpreter.get_input_details()
     fixed_batch = int(inp["shape_signature"][0]) if len(inp["shape_signature"]) else 1
     step = 1 if fixed_batch == 1 else batch_size

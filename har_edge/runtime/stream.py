@@ -23,11 +23,13 @@ import numpy as np
 
 from har_edge.errors import InputError
 from har_edge.runtime.bundle import Manifest
+from har_edge.runtime.inputs import checked_probabilities, checked_samples
 
 
 class WindowClassifier(Protocol):
     """What the stream needs: the bundle's manifest, and raw windows (n, window, channels) float32 ->
-    class probabilities (n, classes). ``har_edge.runtime.classifier.Classifier`` is one."""
+    class probabilities (n, classes). ``har_edge.runtime.classifier.Classifier`` is one; its
+    ``labels`` (which personalization may change) name the classes, else the manifest's do."""
 
     @property
     def manifest(self) -> Manifest: ...
@@ -218,9 +220,10 @@ class StreamingClassifier:
         self._classifier = classifier
         self._window, self._hop = manifest.window, manifest.hop
         self._channels = manifest.channels
-        self._labels = manifest.class_labels
+        self._events = tuple(events)
         self._smoothing = smoothing
-        self._rules = tuple((rule, self._class_index(rule.label)) for rule in events)
+        self._labels = self._classifier_labels()
+        self._rules = self._resolved_rules(self._labels)
         self.reset()
 
     def reset(self) -> None:
@@ -237,8 +240,13 @@ class StreamingClassifier:
         return len(self._buffer)
 
     def feed(self, samples: np.ndarray) -> StreamUpdate:
-        """Append a (k, channels) chunk (k may be 0) and classify every window it completes."""
-        chunk = self._checked_chunk(samples)
+        """Append a (k, channels) chunk (k may be 0) and classify every window it completes.
+
+        Labels are the classifier's current ones: after personalization installs a head for other
+        class names, predictions and event rules use those (a rule whose label is gone is an
+        ``InputError``, and the stream stays as it was)."""
+        chunk = checked_samples(samples, self._channels, self._samples_seen)
+        self._follow_label_changes()
         combined = np.concatenate([self._buffer, chunk])
         first_position = self._samples_seen - len(self._buffer)
         samples_seen = self._samples_seen + len(chunk)
@@ -263,9 +271,9 @@ class StreamingClassifier:
         if probabilities.shape != (len(windows), len(self._labels)):
             raise InputError(
                 f"classifier returned probabilities of shape {probabilities.shape} for {len(windows)} "
-                f"windows; the manifest has {len(self._labels)} class labels"
+                f"windows; the model has {len(self._labels)} class labels"
             )
-        return probabilities
+        return checked_probabilities(probabilities, "classifier")
 
     def _update(self, indices: np.ndarray, probabilities: np.ndarray) -> StreamUpdate:
         predictions, events = [], []
@@ -279,27 +287,20 @@ class StreamingClassifier:
             events.extend(e for state in self._hysteresis if (e := state.observe(prediction)) is not None)
         return StreamUpdate(tuple(predictions), tuple(events))
 
-    def _class_index(self, label: str) -> int:
-        if label not in self._labels:
-            raise InputError(f"event rule label {label!r} is not a class of the model: {list(self._labels)}")
-        return self._labels.index(label)
+    def _classifier_labels(self) -> tuple[str, ...]:
+        labels = getattr(self._classifier, "labels", None)
+        return tuple(self._classifier.manifest.class_labels if labels is None else labels)
 
-    def _checked_chunk(self, samples: np.ndarray) -> np.ndarray:
-        """The chunk as float32 (k, channels), or an ``InputError`` naming the first bad row."""
-        try:
-            chunk = np.asarray(samples, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"samples must be numeric ({exc})") from exc
-        if chunk.ndim != 2 or chunk.shape[1] != len(self._channels):
-            raise InputError(
-                f"expected a chunk of shape (samples, {len(self._channels)}) with channels "
-                f"{list(self._channels)}, got shape {chunk.shape}"
-            )
-        bad_rows = np.flatnonzero(~np.isfinite(chunk).all(axis=1))
-        if len(bad_rows):
-            row = int(bad_rows[0])
-            raise InputError(
-                f"sample row {row} of the chunk (stream sample {self._samples_seen + row}) is NaN or "
-                f"infinite: {chunk[row].tolist()}; {len(bad_rows)} bad rows in this chunk"
-            )
-        return chunk
+    def _resolved_rules(self, labels: tuple[str, ...]) -> tuple[tuple[EventRule, int], ...]:
+        for rule in self._events:
+            if rule.label not in labels:
+                known = list(labels)
+                raise InputError(f"event rule label {rule.label!r} is not a class of the model: {known}")
+        return tuple((rule, labels.index(rule.label)) for rule in self._events)
+
+    def _follow_label_changes(self) -> None:
+        labels = self._classifier_labels()
+        if labels != self._labels:
+            rules = self._resolved_rules(labels)
+            self._labels, self._rules = labels, rules
+            self._hysteresis = [_Hysteresis(rule, class_index) for rule, class_index in rules]

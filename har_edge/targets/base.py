@@ -17,8 +17,22 @@ import numpy as np
 
 
 class Provenance(StrEnum):
+    """Where a figure comes from: measured, estimated, or derived from a measured figure with a stated
+    factor (a microcontroller latency: instructions counted on an emulated board x cycles/instruction)."""
+
     MEASURED = "measured"
     ESTIMATED = "estimated"
+    DERIVED = "derived"
+
+
+class Measurement(StrEnum):
+    """What a whole row is: every figure measured, some estimated, the target does not apply to the
+    variant (e.g. a float16 model on a microcontroller), or the target failed to run it."""
+
+    MEASURED = "measured"
+    ESTIMATED = "estimated"
+    NOT_APPLICABLE = "not_applicable"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,7 +70,11 @@ class TargetFigures:
     """What one target found for one artifact. Missing figures are None; ``provenance`` maps each
     figure that is present (``latency``, ``ram``, ``flash``) to measured/estimated. ``fits`` is None
     when the target has no memory limits; a negative margin says by how much it does not fit.
-    ``error`` is set (and the other figures may be None) when the target could not run the variant."""
+    ``error`` is set (and the other figures may be None) when the target could not run the variant;
+    ``applicable`` False says why it was not even tried (``error`` then holds the reason).
+    ``tflm_arena_bytes`` (microcontrollers): TFLM's arena for the same model, a comparison column;
+    ``instructions_per_inference`` / ``instructions_per_mac``: counted on an emulated board;
+    ``flash_weights_bytes`` / ``flash_code_bytes``: the flash split of a linked firmware image."""
 
     target: str
     latency_us_p50: float | None = None
@@ -69,14 +87,23 @@ class TargetFigures:
     ram_margin_bytes: int | None = None
     flash_margin_bytes: int | None = None
     keras_latency_ratio: float | None = None
+    tflm_arena_bytes: int | None = None
+    instructions_per_inference: int | None = None
+    instructions_per_mac: float | None = None
+    flash_weights_bytes: int | None = None
+    flash_code_bytes: int | None = None
     provenance: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     notes: tuple[str, ...] = ()
+    applicable: bool = True
 
     @property
     def measurement(self) -> str:
-        """``measured`` when every figure present was measured, else ``estimated``."""
+        """``not_applicable`` or ``failed`` for a row with an error; else ``measured`` when every figure
+        present was measured (or derived from a measured one), else ``estimated``."""
+        if self.error is not None:
+            return (Measurement.FAILED if self.applicable else Measurement.NOT_APPLICABLE).value
         if any(value == Provenance.ESTIMATED for value in self.provenance.values()):
             return Provenance.ESTIMATED.value
         return Provenance.MEASURED.value

@@ -3,8 +3,10 @@ Microcontrollers, against a device profile from ``mcu_profiles.toml``.
 
 What each figure is: ``ram_bytes`` is the smallest TFLM tensor arena that works, **measured** by running
 the model in TFLM's host interpreter, plus the profile's stated overhead outside the arena; ``flash_bytes``
-is the .tflite size plus an assumed TFLM core size (**estimated**); the latency is MACs over the profile's
-int8 throughput (**estimated**, with the profile's source in ``details``). ``fits`` and the margins
+is the .tflite size plus an assumed TFLM core size (**estimated**); the latency of an int8 model is MACs
+over the profile's int8 throughput (**estimated**, with the profile's source in ``details``; a float32
+model gets none). ``tflm_arena_bytes`` is the arena alone. A variant without a batch-1 model (float16,
+dynamic range) is a *not applicable* row. ``fits`` and the margins
 compare RAM and flash with the profile's; a negative margin is the shortfall. ``details`` also holds
 per-op TFLM support (the static op list and whether the real interpreter rejected the op) and the
 outputs' parity with LiteRT on the artifact's sample windows.
@@ -12,36 +14,30 @@ outputs' parity with LiteRT on the artifact's sample windows.
 Running the model goes through an ``McuRunner``. The default, ``TflmHostRunner``, runs TFLM on this host
 in a child process (``har_edge.targets.tflm_child``): TFLM segfaults on some models it does not
 support, and a crash or a timeout becomes the figures' ``error``, never an exception that stops a
-benchmark. Generated-C firmware run under emulation (qemu) will plug in as another runner and measure
-latency and flash too.
+benchmark. ``FirmwareRunner`` (``har_edge.targets.firmware_runner``) is the other runner: generated C
+built for and run on an emulated board, with flash, RAM and instructions measured; a profile with a
+``firmware_board`` uses it by default when the board's tools are installed.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import tempfile
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
-import har_edge
 from har_edge.errors import DataFormatError, HarEdgeError
 from har_edge.runtime.interpreter import interpreter_backend, run_model
-from har_edge.targets import tflm_child
 from har_edge.targets.base import Artifact, Provenance, TargetFigures
 from har_edge.targets.profiles import load_profile_table
+from har_edge.targets.tflm_runner import McuRun, McuRunner, TflmHostRunner
 from har_edge.tflite_info import TFLM_BUILTIN_OPS, inspect_tflite
+
+__all__ = ["McuProfile", "McuRun", "McuRunner", "McuTarget", "TflmHostRunner", "mcu_profiles"]
 
 PROFILES_FILE = "mcu_profiles.toml"
 MAX_WINDOWS = 16  # of the artifact's sample, run through TFLM and LiteRT for parity
-LOG_LINES = 3  # of TFLM's diagnostics quoted in an error
 
 _PROFILE_FIELDS: dict[str, type] = {
     "core": str,
@@ -53,6 +49,13 @@ _PROFILE_FIELDS: dict[str, type] = {
     "ram_overhead_bytes": int,
     "source": str,
     "note": str,
+}
+# Optional: the emulated board whose generated-C firmware measures this profile's int8 variants, and the
+# factor that turns its instruction count into cycles (with its source).
+_OPTIONAL_FIELDS: dict[str, type] = {
+    "firmware_board": str,
+    "cycles_per_instruction": float,
+    "cpi_source": str,
 }
 _POSITIVE_FIELDS = ("clock_hz", "ram_bytes", "flash_bytes", "macs_per_cycle")
 _NON_NEGATIVE_FIELDS = ("tflm_core_flash_bytes", "ram_overhead_bytes")
@@ -66,7 +69,6 @@ _REJECTED_OP_PATTERNS = (
 )
 # A node also fails to prepare when the arena is too small; that is not a rejection of its op.
 _ALLOCATION_FAILURE = re.compile(r"Failed to (?:allocate|resize)")
-_RECORDED_ARENA = re.compile(r"Arena allocation total (\d+) bytes")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,9 @@ class McuProfile:
     ram_overhead_bytes: int
     source: str
     note: str
+    firmware_board: str | None = None
+    cycles_per_instruction: float | None = None
+    cpi_source: str | None = None
 
 
 def mcu_profiles() -> dict[str, McuProfile]:
@@ -94,13 +99,14 @@ def mcu_profiles() -> dict[str, McuProfile]:
 
 
 def _profile(name: str, fields: dict[str, Any]) -> McuProfile:
-    unknown = sorted(set(fields) - set(_PROFILE_FIELDS))
+    unknown = sorted(set(fields) - set(_PROFILE_FIELDS) - set(_OPTIONAL_FIELDS))
     if unknown:
         raise DataFormatError(
             PROFILES_FILE,
             f"profile {name!r} has unknown field(s) {', '.join(unknown)}",
-            expected=f"only {', '.join(_PROFILE_FIELDS)}",
+            expected=f"only {', '.join([*_PROFILE_FIELDS, *_OPTIONAL_FIELDS])}",
         )
+    _check_firmware_fields(name, fields)
     bounds = [(key, fields[key] > 0, "a number > 0") for key in _POSITIVE_FIELDS]
     bounds += [(key, fields[key] >= 0, "a number >= 0") for key in _NON_NEGATIVE_FIELDS]
     for key, within, expected in bounds:
@@ -108,151 +114,85 @@ def _profile(name: str, fields: dict[str, Any]) -> McuProfile:
             raise DataFormatError(
                 PROFILES_FILE, f"profile {name!r}: {fields[key]!r}", field=key, expected=expected
             )
-    return McuProfile(name=name, **{**fields, "macs_per_cycle": float(fields["macs_per_cycle"])})
+    floats = {
+        key: float(fields[key]) for key in ("macs_per_cycle", "cycles_per_instruction") if key in fields
+    }
+    return McuProfile(name=name, **{**fields, **floats})
 
 
-@dataclass(frozen=True, eq=False)
-class McuRun:
-    """One model run on a microcontroller runtime. ``outputs``: dequantized, one row per input window;
-    ``output_scale``: the output's quantization step (None for a float output). When the model could not
-    run, ``error`` says why and ``arena_bytes``/``outputs`` are None. ``log``: the runtime's own
-    diagnostics for the last attempt. ``details``: runner-specific figures (e.g. the arena search)."""
-
-    arena_bytes: int | None
-    outputs: np.ndarray | None
-    output_scale: float | None = None
-    error: str | None = None
-    log: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-class McuRunner(Protocol):
-    """Runs an int8 batch-1 model on (a stand-in for) a microcontroller. Never raises for a model it
-    cannot run: that is an ``McuRun`` with ``error`` set."""
-
-    def run(self, model_bytes: bytes, inputs: np.ndarray) -> McuRun: ...
-
-
-class TflmHostRunner:
-    """TFLM's host interpreter (``tflite_micro``) in a child process, one per model: finds the smallest
-    working arena and runs ``inputs`` (see ``tflm_child``). A crash (a signal such as SIGSEGV), a
-    timeout or a child that wrote no result becomes ``McuRun.error``.
-
-    The child imports the same ``har_edge`` as this process (its folder is put first on PYTHONPATH)."""
-
-    def __init__(
-        self, *, timeout_s: float = 120.0, arena_max_bytes: int = tflm_child.DEFAULT_ARENA_MAX
-    ) -> None:
-        self.timeout_s = timeout_s
-        self.arena_max_bytes = arena_max_bytes
-
-    def run(self, model_bytes: bytes, inputs: np.ndarray) -> McuRun:
-        with tempfile.TemporaryDirectory(prefix="har-edge-tflm-") as tmp:
-            folder = Path(tmp)
-            model, windows, result = folder / "model.tflite", folder / "inputs.npy", folder / "result.json"
-            model.write_bytes(model_bytes)
-            np.save(windows, np.asarray(inputs, dtype=np.float32))
-            command = [sys.executable, "-m", tflm_child.__name__, str(model), str(windows), str(result)]
-            command += ["--arena-max", str(self.arena_max_bytes)]
-            try:
-                done = subprocess.run(
-                    command, capture_output=True, text=True, timeout=self.timeout_s, env=_child_environment()
+def _check_firmware_fields(name: str, fields: dict[str, Any]) -> None:
+    """The optional firmware fields: right types, and a board always comes with a positive
+    cycles-per-instruction factor and its source."""
+    for key, kind in _OPTIONAL_FIELDS.items():
+        value = fields.get(key)
+        accepted = (int, float) if kind is float else kind
+        if value is not None and (not isinstance(value, accepted) or isinstance(value, bool)):
+            raise DataFormatError(
+                PROFILES_FILE, f"profile {name!r}", field=key, expected=f"a {kind.__name__}"
+            )
+    if "firmware_board" in fields:
+        for key in ("cycles_per_instruction", "cpi_source"):
+            if key not in fields:
+                raise DataFormatError(
+                    PROFILES_FILE, f"profile {name!r} names a firmware_board", field=key, expected="a value"
                 )
-            except subprocess.TimeoutExpired as exc:
-                attempt, log = _last_attempt(exc.stderr)
-                return _failed(f"TFLM did not finish within {self.timeout_s:g} s (while {attempt})", log)
-            attempt, log = _last_attempt(done.stderr)
-            if done.returncode < 0:
-                return _failed(f"TFLM crashed with {_signal_name(-done.returncode)} while {attempt}", log)
-            if not result.exists():
-                last_line = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                return McuRun(
-                    None,
-                    None,
-                    error=f"the TFLM child failed (exit code {done.returncode}): {last_line}",
-                    log=log,
-                )
-            outcome = json.loads(result.read_text())
-        if outcome["error"]:
-            return _failed(outcome["error"], log)
-        quantization = outcome["output_quantization"]
-        recorded = _RECORDED_ARENA.search(log)
-        return McuRun(
-            arena_bytes=outcome["arena_bytes"],
-            outputs=np.asarray(outcome["outputs"], dtype=np.float32),
-            output_scale=quantization["scale"] if quantization else None,
-            log=log,
-            details={
-                "arena_search": outcome["arena_search"],
-                "tflm_recorded_arena_bytes": int(recorded.group(1)) if recorded else None,
-            },
-        )
-
-
-def _child_environment() -> dict[str, str]:
-    package_root = str(Path(har_edge.__file__).resolve().parents[1])
-    paths = [package_root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-
-
-def _last_attempt(stderr: str | bytes | None) -> tuple[str, str]:
-    """What the child was doing last (its last ``MARKER`` line) and TFLM's diagnostics after it."""
-    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr or ""
-    _, marker, after = text.rpartition(tflm_child.MARKER)
-    if not marker:
-        return "starting", text.strip()
-    attempt, _, log = after.partition("\n")
-    return attempt.strip(), log.strip()
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def _failed(error: str, log: str) -> McuRun:
-    """An ``McuRun`` for a model that did not run; the error quotes TFLM's first diagnostics."""
-    quoted = [line.strip() for line in log.splitlines() if line.strip()][:LOG_LINES]
-    return McuRun(None, None, error=error + (f" [TFLM: {' / '.join(quoted)}]" if quoted else ""), log=log)
+        if fields["cycles_per_instruction"] <= 0:
+            raise DataFormatError(
+                PROFILES_FILE, f"profile {name!r}", field="cycles_per_instruction", expected="a number > 0"
+            )
 
 
 class McuTarget:
-    """One microcontroller profile (see the module docstring for what each figure means)."""
+    """One microcontroller profile (see the module docstring for what each figure means). Without a
+    ``runner``, a profile with a ``firmware_board`` whose tools are installed gets the firmware runner
+    (generated C, built and run under emulation); otherwise TFLM on the host, and ``fallback`` says why."""
 
     def __init__(self, profile: McuProfile, runner: McuRunner | None = None) -> None:
         self.profile = profile
         self.name = profile.name
-        self.runner = runner if runner is not None else TflmHostRunner()
+        self.fallback: str | None = None
+        if runner is None:
+            from har_edge.targets.firmware_runner import default_runner
+
+            runner, self.fallback = default_runner(profile)
+        self.runner = runner
 
     def measure(self, artifact: Artifact) -> TargetFigures:
         """Figures for ``artifact.mcu_bytes`` on this profile; a model TFLM cannot run is a row with
-        ``error`` set. Unparsable ``mcu_bytes`` are an ``InputError`` (a bug upstream, not a device limit)."""
+        ``error`` set, a variant without ``mcu_bytes`` (float16, dynamic range) a not-applicable row.
+        Unparsable ``mcu_bytes`` are an ``InputError`` (a bug upstream, not a device limit)."""
         if artifact.mcu_bytes is None:
             return TargetFigures(
                 target=self.name,
-                error=f"not an int8 batch-1 variant ({artifact.precision}, no mcu_bytes): "
-                "TFLM runs int8 models only",
+                applicable=False,
+                error=f"not applicable: a {artifact.precision} variant has no batch-1 model for a "
+                "microcontroller (TFLM runs int8 and float32 ones; the firmware generator int8)",
             )
         inputs = np.asarray(artifact.sample[:MAX_WINDOWS], dtype=np.float32)
         op_counts = inspect_tflite(artifact.mcu_bytes, source=f"{artifact.variant}: mcu_bytes").op_counts
         run = self.runner.run(artifact.mcu_bytes, inputs)
         details: dict[str, Any] = {
-            "profile": {k: v for k, v in asdict(self.profile).items() if k not in ("source", "note")},
+            "profile": {
+                k: v for k, v in asdict(self.profile).items() if k not in ("source", "note", "cpi_source")
+            },
             "runner": type(self.runner).__name__,
             "ops": _op_rows(op_counts, run),
             "windows": len(inputs),
         }
         if run.error is not None:
             return TargetFigures(target=self.name, error=run.error, details={**details, "log": run.log})
+        if "firmware" in run.details:
+            from har_edge.targets.firmware_runner import firmware_figures
+
+            return firmware_figures(self.profile, artifact, run, details)
         return self._figures(artifact, run, inputs, details)
 
     def _figures(self, artifact: Artifact, run: McuRun, inputs: np.ndarray, details: dict) -> TargetFigures:
         p = self.profile
         ram = run.arena_bytes + p.ram_overhead_bytes
         flash = len(artifact.mcu_bytes) + p.tflm_core_flash_bytes
-        latency_us = artifact.macs / (p.macs_per_cycle * p.clock_hz) * 1e6
+        int8 = artifact.precision == "int8"
+        latency_us = artifact.macs / (p.macs_per_cycle * p.clock_hz) * 1e6 if int8 else None
         ram_margin, flash_margin = p.ram_bytes - ram, p.flash_bytes - flash
         parity = _parity(artifact.mcu_bytes, inputs, run)
         details = {
@@ -270,10 +210,23 @@ class McuTarget:
             "source": p.source,
             "parity": parity,
         }
-        notes = [
+        latency_note = (
             f"latency estimated from {artifact.macs:,} MACs at {p.macs_per_cycle:g} MACs/cycle and "
-            f"{p.clock_hz / 1e6:g} MHz; flash estimated (model + {p.tflm_core_flash_bytes:,} B assumed "
-            "for the TFLM core)",
+            f"{p.clock_hz / 1e6:g} MHz"
+            if int8
+            else f"no latency: the profile's {p.macs_per_cycle:g} MACs/cycle is an int8 figure, "
+            f"not {artifact.precision}"
+        )
+        refused = run.details.get("firmware_not_used")
+        notes = [
+            *([self.fallback] if self.fallback else []),
+            *(
+                [f"figures from TFLM: the firmware generator did not take the model ({refused})"]
+                if refused
+                else []
+            ),
+            f"{latency_note}; flash estimated (model + {p.tflm_core_flash_bytes:,} B assumed for the "
+            "TFLM core)",
             *_shortfalls(p, ram_margin, flash_margin),
             *_parity_notes(parity),
         ]
@@ -291,10 +244,11 @@ class McuTarget:
             fits=ram_margin >= 0 and flash_margin >= 0,
             ram_margin_bytes=ram_margin,
             flash_margin_bytes=flash_margin,
+            tflm_arena_bytes=run.arena_bytes,
             provenance={
                 "ram": Provenance.MEASURED.value,
                 "flash": Provenance.ESTIMATED.value,
-                "latency": Provenance.ESTIMATED.value,
+                **({"latency": Provenance.ESTIMATED.value} if int8 else {}),
             },
             details=details,
             notes=tuple(notes),

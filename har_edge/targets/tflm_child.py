@@ -3,10 +3,13 @@ process of its own: TFLM segfaults on some models it does not support, and that 
 caller. ``har_edge.targets.mcu.TflmHostRunner`` starts it as
 
     python -m har_edge.targets.tflm_child MODEL.tflite INPUTS.npy OUT.json [--arena-max BYTES]
+        [--arena-failed BYTES]
 
 Steps: load the model with an ``--arena-max`` arena (default 16 MiB) and invoke it once, so an error
 there is the model's, not the arena's; find the smallest arena that loads and invokes (doubling from
-1 KiB, then bisecting in steps of ``ARENA_GRANULARITY`` bytes: arena N worked and N - 16 failed); run
+1 KiB, then bisecting in steps of ``ARENA_GRANULARITY`` bytes: arena N worked and N - 16 failed;
+``--arena-failed`` starts the search above a size already known to fail, e.g. one at which TFLM crashed
+instead of reporting the failed allocation, as it does for some models); run
 every window of INPUTS (float32, ``(n, ...)``, each reshaped to the model's batch-1 input, quantized
 with the input's scale and zero point when the model is int8) with that arena; write OUT.json
 atomically: ``arena_bytes``, ``arena_search``, ``outputs`` (dequantized), ``output_quantization``
@@ -46,9 +49,12 @@ class ModelRunError(Exception):
     """The model cannot be run in TFLM (the message says why); reported in OUT.json, not raised."""
 
 
-def run(model: bytes, windows: np.ndarray, arena_max: int = DEFAULT_ARENA_MAX) -> dict[str, Any]:
+def run(
+    model: bytes, windows: np.ndarray, arena_max: int = DEFAULT_ARENA_MAX, arena_failed: int = 0
+) -> dict[str, Any]:
     """The smallest working arena, the dequantized outputs of every window, and how the search went.
-    ``arena_max`` is rounded up to a multiple of ``ARENA_GRANULARITY``."""
+    ``arena_max`` is rounded up to a multiple of ``ARENA_GRANULARITY``; sizes up to ``arena_failed``
+    are not tried."""
     arena_max = -(-arena_max // ARENA_GRANULARITY) * ARENA_GRANULARITY
     try:
         interpreter = _load(model, arena_max, f"trying the largest arena, {arena_max} B")
@@ -61,7 +67,7 @@ def run(model: bytes, windows: np.ndarray, arena_max: int = DEFAULT_ARENA_MAX) -
         _invoke(interpreter, windows[0])
     except TFLM_ERRORS as exc:
         raise ModelRunError(f"TFLM loaded the model but could not invoke it: {exc}") from exc
-    arena, search = _smallest_arena(model, windows[0], arena_max)
+    arena, search = _smallest_arena(model, windows[0], arena_max, arena_failed)
     interpreter = _load(model, arena, f"running {len(windows)} windows with {arena} B")
     interpreter.print_allocations()
     try:
@@ -80,12 +86,17 @@ def run(model: bytes, windows: np.ndarray, arena_max: int = DEFAULT_ARENA_MAX) -
     }
 
 
-def _smallest_arena(model: bytes, window: np.ndarray, arena_max: int) -> tuple[int, dict[str, int]]:
-    """Doubling from ``FIRST_GUESS``, then bisection: the smallest multiple of ``ARENA_GRANULARITY``
-    that loads and invokes ``window``, given that ``arena_max`` does (and that a larger arena never
-    fails where a smaller one works)."""
+def _smallest_arena(
+    model: bytes, window: np.ndarray, arena_max: int, arena_failed: int = 0
+) -> tuple[int, dict[str, int]]:
+    """Doubling from ``FIRST_GUESS`` (or twice ``arena_failed``), then bisection: the smallest multiple
+    of ``ARENA_GRANULARITY`` that loads and invokes ``window``, given that ``arena_max`` does, that
+    ``arena_failed`` does not (and that a larger arena never fails where a smaller one works)."""
     tries = 1  # arena_max, by the caller
-    smallest_working, largest_failing = arena_max, 0
+    smallest_working = arena_max
+    largest_failing = min(
+        arena_failed // ARENA_GRANULARITY * ARENA_GRANULARITY, arena_max - ARENA_GRANULARITY
+    )
 
     def works(arena: int) -> bool:
         nonlocal tries
@@ -96,7 +107,7 @@ def _smallest_arena(model: bytes, window: np.ndarray, arena_max: int) -> tuple[i
         except TFLM_ERRORS:
             return False
 
-    guess = FIRST_GUESS
+    guess = max(FIRST_GUESS, 2 * largest_failing)
     while guess < smallest_working:
         if works(guess):
             smallest_working = guess
@@ -180,10 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("inputs", type=Path, help=".npy of float32 windows, (n, ...)")
     parser.add_argument("out", type=Path, help="where the JSON result goes (written atomically)")
     parser.add_argument("--arena-max", type=int, default=DEFAULT_ARENA_MAX, help="largest arena tried, bytes")
+    parser.add_argument("--arena-failed", type=int, default=0, help="an arena known to fail, bytes")
     args = parser.parse_args(argv)
     windows = np.load(args.inputs).astype(np.float32, copy=False)
     try:
-        result = run(args.model.read_bytes(), windows, args.arena_max)
+        result = run(args.model.read_bytes(), windows, args.arena_max, args.arena_failed)
     except ModelRunError as exc:
         result = {"arena_bytes": None, "outputs": None, "error": str(exc)}
     atomic_write_text(args.out, json.dumps(result))

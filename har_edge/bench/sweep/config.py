@@ -24,12 +24,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import tomllib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from har_edge.errors import DataFormatError, InputError
+from har_edge.tomlfile import read_toml
 
 SWEEP_KEYS = {
     "name": str,
@@ -117,12 +117,7 @@ def load_sweep(path: str | Path) -> SweepConfig:
     from har_edge.targets import known_target_names, resolve_targets
 
     path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise InputError(f"cannot read sweep file {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise DataFormatError(path, f"not valid TOML ({exc})") from exc
+    document = read_toml(path, "sweep file")
     _check_keys(path, "", document, {"sweep": dict, "grid": dict})
     sweep, grid = document.get("sweep", {}), document.get("grid")
     if grid is None:

@@ -4,11 +4,16 @@ name the line and field, label and timestamp checks, and the ``Recording`` with 
 Numeric tables are parsed with ``np.loadtxt`` in chunks of ``CHUNK_LINES`` lines, so multi-million-row
 files load without a Python object per row; only a failing chunk is rescanned line by line to name the
 bad line and field. Undecodable bytes become U+FFFD, so they surface as a named bad value.
+
+Numbers are ASCII decimal notation only (``NUMBER``): ``1_000``, non-ASCII digits and hexadecimal are
+not numbers in any loader, although Python's ``float`` takes them. NaN is a gap; ``inf`` and values
+beyond float32's range (``1e39``) are refused with the line and field, never turned into infinity.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -27,6 +32,53 @@ CHUNK_LINES = 200_000
 
 
 NOTE_MAX_LINES = 10  # a note lists at most this many line numbers
+
+
+NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"  # compile with re.ASCII: \d is 0-9 only
+_NUMBER_OR_NAN = re.compile(rf"\s*(?:{NUMBER}|[-+]?nan)\s*", re.ASCII | re.IGNORECASE)
+_INTEGER = re.compile(r"\s*[-+]?\d+\s*", re.ASCII)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def parse_number(text: str) -> float:
+    """``text`` as a float (NaN allowed: a gap), else ``ValueError``: ASCII decimal notation only, and
+    finite within float32's range."""
+    if not _NUMBER_OR_NAN.fullmatch(text):
+        raise ValueError(f"{text!r} is not a number")
+    value = float(text)
+    if abs(value) > FLOAT32_MAX:
+        raise ValueError(f"{text!r} is beyond float32's range")
+    return value
+
+
+def parse_integer(text: str) -> int:
+    """``text`` as an int (ASCII digits only), else ``ValueError``."""
+    if not _INTEGER.fullmatch(text):
+        raise ValueError(f"{text!r} is not an integer")
+    return int(text)
+
+
+def number_array(values: Sequence[str]) -> np.ndarray:
+    """float64 array of ``values`` parsed as ``parse_number`` does; ``ValueError`` names the first bad one."""
+    if all(map(_NUMBER_OR_NAN.fullmatch, values)):
+        array = np.array(values, dtype=np.float64)
+        if not (np.abs(array) > FLOAT32_MAX).any():
+            return array
+    return np.array([parse_number(value) for value in values])  # raises at the first bad value
+
+
+def require_in_range(path: Path, name: str, values: np.ndarray, lines: np.ndarray) -> None:
+    """A ``DataFormatError`` at the first infinite value (or beyond float32's range) of column ``name``."""
+    out = np.abs(values) > FLOAT32_MAX  # NaN compares False: a gap, allowed
+    if out.any():
+        row = int(np.argmax(out))
+        raise DataFormatError(
+            path,
+            f"{float(values[row])!r} is infinite or beyond float32's range",
+            line=int(lines[row]),
+            field=name,
+            expected="a finite number (or NaN for a gap)",
+        )
 
 
 def require_file(path: str | Path) -> Path:
@@ -91,9 +143,9 @@ class Table:
 
 
 _NUMERIC_KINDS: Mapping[str, tuple[Callable[[str], object], str]] = {
-    "f4": (float, "a number"),
-    "f8": (float, "a number"),
-    "i8": (int, "an integer"),
+    "f4": (parse_number, "a number"),
+    "f8": (parse_number, "a number"),
+    "i8": (parse_integer, "an integer"),
 }
 
 
@@ -126,10 +178,13 @@ def read_table(
     if not line_parts:
         raise DataFormatError(path, "no data rows", expected=f"lines of {len(fields)} fields")
     columns = {}
-    for name in list(parts):  # popping each column's chunks keeps the peak to one extra column
-        columns[name] = np.concatenate(parts.pop(name))
+    lines = np.concatenate(line_parts)
+    for _, field in kept:  # popping each column's chunks keeps the peak to one extra column
+        columns[field.name] = np.concatenate(parts.pop(field.name))
+        if field.kind in ("f4", "f8"):
+            require_in_range(path, field.name, columns[field.name], lines)
     levels = {name: tuple(index) for name, index in indexes.items()}
-    return Table(columns, levels, lines=np.concatenate(line_parts))
+    return Table(columns, levels, lines=lines)
 
 
 def _parse_chunk(
@@ -156,19 +211,23 @@ def _locate_bad_line(
     error: Exception,
 ) -> DataFormatError:
     """The error for the first line of ``chunk`` with a wrong field count or a value of the wrong kind."""
-    rows = csv.reader(chunk, delimiter=delimiter) if delimiter else map(str.split, chunk)
-    for line, values in enumerate(rows, first_line):
-        if not values:
-            continue
-        if len(values) != len(fields):
-            return DataFormatError(path, f"{len(values)} fields", line=line, expected=f"{len(fields)} fields")
-        for field, value in zip(fields, values, strict=True):
-            parse, wanted = _NUMERIC_KINDS.get(field.kind, (str, ""))
-            try:
-                parse(value)
-            except ValueError:
-                problem = f"{value!r} is not {wanted}"
-                return DataFormatError(path, problem, line=line, field=field.name, expected=wanted)
+    reader = csv.reader(chunk, delimiter=delimiter) if delimiter else None
+    rows = reader if reader is not None else map(str.split, chunk)
+    try:
+        for line, values in enumerate(rows, first_line):
+            if not values:
+                continue
+            if len(values) != len(fields):
+                expected = f"{len(fields)} fields"
+                return DataFormatError(path, f"{len(values)} fields", line=line, expected=expected)
+            for field, value in zip(fields, values, strict=True):
+                parse, wanted = _NUMERIC_KINDS.get(field.kind, (str, ""))
+                try:
+                    parse(value)
+                except ValueError as bad:
+                    return DataFormatError(path, str(bad), line=line, field=field.name, expected=wanted)
+    except csv.Error as bad:  # e.g. a field over the csv module's size limit
+        return DataFormatError(path, f"unreadable CSV: {bad}", line=first_line + reader.line_num - 1)
     last_line = first_line + len(chunk) - 1
     return DataFormatError(path, f"unreadable data in lines {first_line}-{last_line}: {error}")
 
@@ -176,7 +235,10 @@ def _locate_bad_line(
 def read_header(path: Path, delimiter: str) -> list[str]:
     with open_text(path) as stream:
         first_line = stream.readline()
-    return [name.strip() for name in next(csv.reader([first_line], delimiter=delimiter), [])]
+    try:
+        return [name.strip() for name in next(csv.reader([first_line], delimiter=delimiter), [])]
+    except csv.Error as bad:
+        raise DataFormatError(path, f"unreadable CSV header: {bad}", line=1) from None
 
 
 def factorize(values: np.ndarray, index: dict[str, int]) -> np.ndarray:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from har_edge.data.formats.text import make_recording, one_of, open_text, require_file, require_rate
+from har_edge.data.formats.text import (
+    make_recording,
+    number_array,
+    one_of,
+    open_text,
+    require_file,
+    require_rate,
+)
 from har_edge.errors import DataFormatError, InputError
 from har_edge.types import LABEL_DTYPE, UNLABELLED, Dataset
 
@@ -35,7 +42,14 @@ def load_uea(
     path = require_file(path)
     require_rate(rate_hz)
     header, data = _read_uea(path)
-    n_dims = header.dimensions or len(data[0][1].split(":")) - (header.class_labels is not None)
+    n_dims = len(data[0][1].split(":")) - (header.class_labels is not None)
+    if header.dimensions not in (None, n_dims):  # checked against the data before anything is allocated
+        raise DataFormatError(
+            path,
+            f"@dimensions {header.dimensions}, but the first case has {n_dims}",
+            line=data[0][0],
+            expected="@dimensions equal to the ':'-separated dimensions of every case",
+        )
     channels = tuple(channels) if channels is not None else tuple(f"dim{d}" for d in range(n_dims))
     if len(channels) != n_dims:
         raise InputError(f"{path}: {len(channels)} channel names given for {n_dims} dimensions")
@@ -131,7 +145,7 @@ def _uea_int(path: Path, tags: Mapping[str, tuple[int, str]], tag: str) -> int |
     if tag not in tags:
         return None
     line, value = tags[tag]
-    if not value.isdigit() or int(value) < 1:
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
         problem = f"@{tag} {value!r}"
         raise DataFormatError(path, problem, line=line, field=f"@{tag}", expected="a positive integer")
     return int(value)
@@ -172,21 +186,7 @@ def _parse_uea_case(
 def _parse_uea_series(path: Path, line: int, field: str, text: str) -> np.ndarray:
     values = ["nan" if value.strip() == "?" else value for value in text.split(",")]
     try:
-        return np.array(values, dtype=np.float64)
-    except ValueError:
-        bad = next(value for value in values if not _is_number(value))
-        raise DataFormatError(
-            path,
-            f"{bad!r} is not a number",
-            line=line,
-            field=field,
-            expected="comma-separated numbers or '?'",
-        ) from None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+        return number_array(values)
+    except ValueError as bad:
+        expected = "comma-separated numbers or '?'"
+        raise DataFormatError(path, str(bad), line=line, field=field, expected=expected) from None

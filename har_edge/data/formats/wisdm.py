@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from har_edge.data.formats.text import (
+    NUMBER,
     XYZ,
     class_indices,
     factorize,
@@ -17,6 +18,7 @@ from har_edge.data.formats.text import (
     open_text,
     require_choice,
     require_file,
+    require_in_range,
     require_rate,
     row_groups,
 )
@@ -29,20 +31,17 @@ WISDM_CLASSES: tuple[str, ...] = ("Walking", "Jogging", "Upstairs", "Downstairs"
 WISDM_RATE_HZ = 20.0
 
 
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-
-
 _WISDM_FIELDS = (  # up to 18 digits, so user and timestamp always fit int64
     ("user", r"\d{1,18}"),
     ("activity", r"[A-Za-z]+"),
     ("timestamp", r"\d{1,18}"),
-    ("x", _NUMBER),
-    ("y", _NUMBER),
-    ("z", _NUMBER),
+    ("x", NUMBER),
+    ("y", NUMBER),
+    ("z", NUMBER),
 )
 
 
-_WISDM_RECORD = re.compile("(" + ",".join(pattern for _, pattern in _WISDM_FIELDS) + "),?")  # ",;" is common
+_WISDM_RECORD = re.compile("(" + ",".join(p for _, p in _WISDM_FIELDS) + "),?", re.ASCII)  # ",;" is common
 
 
 _WISDM_DTYPE = np.dtype(
@@ -70,6 +69,8 @@ def load_wisdm(path: str | Path, *, on_bad_line: str = "skip", rate_hz: float = 
     require_rate(rate_hz)
     records, lines, notes = _read_wisdm_records(path, on_bad_line)
     table = np.loadtxt(records, dtype=_WISDM_DTYPE, delimiter=",", comments=None, ndmin=1)
+    for axis in XYZ:
+        require_in_range(path, axis, table[axis], lines)
     activities: dict[str, int] = {}
     activity_codes = factorize(table["activity"], activities)
     labels = class_indices(path, activity_codes, tuple(activities), lines, _WISDM_LABELS, field="activity")
@@ -129,7 +130,7 @@ def _wisdm_record_error(path: Path, line: int, record: str) -> DataFormatError:
     name, value = next(
         (name, value)
         for (name, pattern), value in zip(_WISDM_FIELDS, values, strict=True)
-        if not re.fullmatch(pattern, value)
+        if not re.fullmatch(pattern, value, re.ASCII)
     )
     return DataFormatError(
         path, f"record {record!r}: bad {name} {value!r}", line=line, field=name, expected=_WISDM_EXPECTED

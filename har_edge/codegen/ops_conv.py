@@ -1,0 +1,219 @@
+"""Lowering of the multiply-accumulate ops: FULLY_CONNECTED (2-D, or 3-D applied per time step),
+CONV_2D and DEPTHWISE_CONV_2D (NHWC, batch 1, SAME/VALID padding, any stride, no dilation), with
+per-tensor or per-channel int8 weights (zero point 0) and int32 biases."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from har_edge.codegen import quant
+from har_edge.codegen.graph import Graph, Op, Tensor
+from har_edge.codegen.lower import (
+    CArray,
+    Layer,
+    fused_activation,
+    lowering,
+    refuse,
+    require_int8,
+)
+
+SAME, VALID = 0, 1
+
+
+def interleave(rows: np.ndarray) -> np.ndarray:
+    """(units, k) int8 weights in the layout of ``har_dot4``: units and k padded with zeros to
+    multiples of 4, then per group of 4 units and per 4 inputs the 16 bytes rows 0..3 x inputs."""
+    units, k = rows.shape
+    padded = np.zeros((-(-units // 4) * 4, -(-k // 4) * 4), np.int8)
+    padded[:units, :k] = rows
+    groups, blocks = padded.shape[0] // 4, padded.shape[1] // 4
+    return padded.reshape(groups, 4, blocks, 4).transpose(0, 2, 1, 3).ravel()
+
+
+def _constant_weights(op: Op, weights: Tensor, bias: Tensor | None, channels: int) -> None:
+    if not weights.is_constant:
+        raise refuse(op, f"weights {weights.name!r} are not constant", "constant int8 weights")
+    if np.any(weights.zero_point != 0):
+        raise refuse(op, "weights with a non-zero zero point", "symmetric int8 weights (zero point 0)")
+    if weights.scale.size not in (1, channels):
+        raise refuse(
+            op,
+            f"{weights.scale.size} weight scales for {channels} channels",
+            "one scale per tensor or per output channel",
+        )
+    if bias is not None and (bias.dtype != "int32" or not bias.is_constant):
+        raise refuse(
+            op,
+            f"bias {bias.name!r} is {'' if bias.is_constant else 'non-constant '}{bias.dtype}",
+            "constant int32 biases",
+        )
+
+
+def _requant_arrays(prefix: str, x: Tensor, weights: Tensor, out: Tensor, channels: int, bias):
+    multiplier, shift = quant.conv_multipliers(x.single_scale(), weights.scale, out.single_scale(), channels)
+    arrays = [
+        CArray(f"{prefix}_multiplier", "int32_t", multiplier),
+        CArray(f"{prefix}_shift", "int32_t", shift),
+    ]
+    if bias is not None:
+        arrays.append(CArray(f"{prefix}_bias", "int32_t", bias.data.astype(np.int32).ravel()))
+    return arrays
+
+
+def _tail_fields(prefix: str, op: Op, x: Tensor, out: Tensor, bias) -> str:
+    lo, hi = quant.activation_range(fused_activation(op), out.single_scale(), out.single_zero_point())
+    bias_name = f"{prefix}_bias" if bias is not None else "0"
+    return (
+        f".bias = {bias_name}, .multiplier = {prefix}_multiplier, .shift = {prefix}_shift, "
+        f".input_offset = {-x.single_zero_point()}, .output_zero = {out.single_zero_point()}, "
+        f".act_min = {lo}, .act_max = {hi}"
+    )
+
+
+@lowering("FULLY_CONNECTED")
+def fully_connected(graph: Graph, op: Op) -> Layer:
+    x, weights, bias = (graph.op_inputs(op) + [None])[:3]
+    (out,) = graph.op_outputs(op)
+    require_int8(op, x, weights, out)
+    if getattr(op.options, "weightsFormat", 0) != 0:
+        raise refuse(op, "shuffled weights format", "the default weights format")
+    if len(weights.shape) != 2:
+        raise refuse(op, f"weights of shape {list(weights.shape)}", "2-D weights (units, depth)")
+    units, depth = weights.shape
+    _constant_weights(op, weights, bias, units)
+    if x.size % depth or out.size != x.size // depth * units:
+        raise refuse(
+            op,
+            f"input {list(x.shape)} / output {list(out.shape)} do not match weights {list(weights.shape)}",
+            "inputs whose last axis is the weights' depth",
+        )
+    rows = x.size // depth
+    prefix = f"l{op.index}"
+    arrays = [
+        CArray(f"{prefix}_weights", "int8_t", interleave(weights.data)),
+        *_requant_arrays(prefix, x, weights, out, units, bias),
+    ]
+    fields = (
+        f".rows = {rows}, .depth = {depth}, .units = {units}, "
+        f".weights = {prefix}_weights, " + _tail_fields(prefix, op, x, out, bias)
+    )
+    return Layer(
+        op.index,
+        op.name,
+        (x.index,),
+        (out.index,),
+        call="har_fc_s8(&{p}, {in0}, {out});",
+        params=("har_fc_params", fields),
+        arrays=arrays,
+        macs=rows * depth * units,
+    )
+
+
+def padding(op: Op, in_size: int, kernel: int, stride: int, out_size: int) -> int:
+    """TFLite's leading padding along one axis (``ComputePaddingHeightWidth``); checks the output size."""
+    code = op.options.padding
+    if code == SAME:
+        expected = (in_size + stride - 1) // stride
+    elif code == VALID:
+        expected = (in_size + stride - kernel) // stride
+    else:
+        raise refuse(op, f"padding code {code}", "SAME or VALID")
+    if expected != out_size:
+        raise refuse(
+            op,
+            f"output size {out_size} does not follow from input {in_size}, kernel {kernel}, stride {stride}",
+            "consistent shapes",
+        )
+    return max((out_size - 1) * stride + kernel - in_size, 0) // 2
+
+
+def _window(op: Op, x: Tensor, out: Tensor, k_h: int, k_w: int) -> str:
+    options = op.options
+    if getattr(options, "dilationHFactor", 1) != 1 or getattr(options, "dilationWFactor", 1) != 1:
+        raise refuse(op, f"dilation {options.dilationHFactor}x{options.dilationWFactor}", "dilation 1")
+    if len(x.shape) != 4 or x.shape[0] != 1 or len(out.shape) != 4:
+        raise refuse(op, f"input shape {list(x.shape)}", "4-D NHWC input with batch 1")
+    _, in_h, in_w, in_c = x.shape
+    _, out_h, out_w, out_c = out.shape
+    pad_top = padding(op, in_h, k_h, options.strideH, out_h)
+    pad_left = padding(op, in_w, k_w, options.strideW, out_w)
+    return (
+        f".in_h = {in_h}, .in_w = {in_w}, .in_c = {in_c}, .out_h = {out_h}, .out_w = {out_w}, "
+        f".out_c = {out_c}, .k_h = {k_h}, .k_w = {k_w}, .stride_h = {options.strideH}, "
+        f".stride_w = {options.strideW}, .pad_top = {pad_top}, .pad_left = {pad_left}, "
+    )
+
+
+@lowering("CONV_2D")
+def conv_2d(graph: Graph, op: Op) -> Layer:
+    x, weights, bias = (graph.op_inputs(op) + [None])[:3]
+    (out,) = graph.op_outputs(op)
+    require_int8(op, x, weights, out)
+    if len(weights.shape) != 4 or len(x.shape) != 4 or weights.shape[3] != x.shape[3]:
+        raise refuse(
+            op,
+            f"weights {list(weights.shape)} for input {list(x.shape)}",
+            "weights (out_c, k_h, k_w, in_c) with in_c of the input (no groups)",
+        )
+    out_c, k_h, k_w, in_c = weights.shape
+    _constant_weights(op, weights, bias, out_c)
+    geometry = _window(op, x, out, k_h, k_w)
+    prefix = f"l{op.index}"
+    arrays = [
+        CArray(f"{prefix}_weights", "int8_t", interleave(weights.data.reshape(out_c, -1))),
+        *_requant_arrays(prefix, x, weights, out, out_c, bias),
+    ]
+    fields = (
+        geometry
+        + f".weights = {prefix}_weights, .scratch = {{scratch}}, "
+        + _tail_fields(prefix, op, x, out, bias)
+    )
+    macs = out.size * k_h * k_w * in_c
+    return Layer(
+        op.index,
+        op.name,
+        (x.index,),
+        (out.index,),
+        call="har_conv_s8(&{p}, {in0}, {out});",
+        params=("har_conv_params", fields),
+        arrays=arrays,
+        macs=macs,
+        scratch=-(-k_h * k_w * in_c // 4) * 4,
+    )
+
+
+@lowering("DEPTHWISE_CONV_2D")
+def depthwise_conv_2d(graph: Graph, op: Op) -> Layer:
+    x, weights, bias = (graph.op_inputs(op) + [None])[:3]
+    (out,) = graph.op_outputs(op)
+    require_int8(op, x, weights, out)
+    if len(weights.shape) != 4 or weights.shape[0] != 1 or len(x.shape) != 4:
+        raise refuse(op, f"weights {list(weights.shape)}", "depthwise weights (1, k_h, k_w, out_c)")
+    _, k_h, k_w, out_c = weights.shape
+    multiplier = out_c // x.shape[3]
+    if multiplier * x.shape[3] != out_c:
+        raise refuse(
+            op, f"{out_c} output channels for {x.shape[3]} inputs", "out_c = in_c * depth multiplier"
+        )
+    _constant_weights(op, weights, bias, out_c)
+    geometry = _window(op, x, out, k_h, k_w)
+    prefix = f"l{op.index}"
+    arrays = [
+        CArray(f"{prefix}_weights", "int8_t", weights.data.ravel()),
+        *_requant_arrays(prefix, x, weights, out, out_c, bias),
+    ]
+    fields = (
+        geometry
+        + f".depth_multiplier = {multiplier}, .weights = {prefix}_weights, .scratch = 0, "
+        + _tail_fields(prefix, op, x, out, bias)
+    )
+    return Layer(
+        op.index,
+        op.name,
+        (x.index,),
+        (out.index,),
+        call="har_depthwise_s8(&{p}, {in0}, {out});",
+        params=("har_conv_params", fields),
+        arrays=arrays,
+        macs=out.size * k_h * k_w,
+    )

@@ -1,0 +1,213 @@
+"""The cross-check: generated firmware vs LiteRT with its *reference* kernels (``BUILTIN_REF``; the
+optimized kernels differ by a step on some outputs, so they are no oracle), byte for byte.
+
+``CrossCheck`` is truthy iff every output byte matches; ``str()`` shows the totals, then for the
+first mismatching inputs the input, both outputs and the differences, and per layer (when the
+firmware was built with ``HAR_DUMP_LAYERS``) how many bytes differ and by how much, so the first
+layer that goes wrong stands out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from har_edge.codegen.emit import LayerInfo
+from har_edge.codegen.graph import read_graph
+
+SHOWN_INPUTS = 3
+
+
+def reference_interpreter(model_bytes: bytes):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(
+        model_content=model_bytes,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+        experimental_preserve_all_tensors=True,
+    )
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def reference_run(
+    model_bytes: bytes, inputs: np.ndarray, layer_tensors: tuple[int, ...] = (), layer_inputs: int = 0
+) -> tuple[np.ndarray, list[list[bytes]]]:
+    """Output bytes (n, output bytes) of every input, and the bytes of ``layer_tensors`` for the first
+    ``layer_inputs`` inputs."""
+    interpreter = reference_interpreter(model_bytes)
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    outputs, layers = [], []
+    for i, x in enumerate(inputs):
+        interpreter.set_tensor(inp["index"], np.asarray(x, inp["dtype"]).reshape(inp["shape"]))
+        interpreter.invoke()
+        outputs.append(np.ascontiguousarray(interpreter.get_tensor(out["index"])).view(np.uint8).ravel())
+        if i < layer_inputs:
+            layers.append([np.ascontiguousarray(interpreter.get_tensor(t)).tobytes() for t in layer_tensors])
+    return np.stack(outputs), layers
+
+
+def quantize_windows(model_bytes: bytes, windows: np.ndarray) -> np.ndarray:
+    """Float windows (normalized like training) as the model's int8 input: round(x/scale) + zp."""
+    graph = read_graph(model_bytes)
+    t = graph.tensor(graph.inputs[0])
+    flat = np.asarray(windows, np.float32).reshape(len(windows), -1)
+    if t.dtype != "int8":
+        return flat
+    q = np.round(flat / np.float32(t.single_scale())) + t.single_zero_point()
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    index: int
+    name: str
+    bytes: int
+    mismatches: int  # over the checked inputs
+    max_difference: int
+
+
+@dataclass(frozen=True)
+class InputMismatch:
+    input_index: int
+    input: np.ndarray
+    expected: np.ndarray
+    actual: np.ndarray
+
+    @property
+    def differing(self) -> int:
+        return int(np.count_nonzero(self.expected != self.actual))
+
+    @property
+    def max_difference(self) -> int:
+        return int(np.max(np.abs(self.expected.astype(np.int64) - self.actual.astype(np.int64))))
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    label: str
+    inputs: int
+    output_bytes: int
+    mismatched_bytes: int
+    mismatches: tuple[InputMismatch, ...]  # every input whose output differs
+    layers: tuple[LayerCheck, ...] = field(default_factory=tuple)
+    layer_inputs: int = 0
+
+    def __bool__(self) -> bool:
+        return self.mismatched_bytes == 0
+
+    def __str__(self) -> str:
+        verdict = "bit-exact" if self else "MISMATCH"
+        lines = [
+            f"{self.label}: {verdict}: {self.inputs} inputs x {self.output_bytes} output bytes, "
+            f"{self.mismatched_bytes} bytes differ on {len(self.mismatches)} inputs"
+        ]
+        for m in self.mismatches[:SHOWN_INPUTS]:
+            lines += [
+                f"  input {m.input_index}: {m.differing} bytes differ, max |difference| {m.max_difference}",
+                f"    input    {_preview(m.input)}",
+                f"    expected {_preview(m.expected)}",
+                f"    firmware {_preview(m.actual)}",
+            ]
+        if self.layers:
+            lines.append(
+                f"  per layer (first {self.layer_inputs} inputs): bytes differing / max |difference|"
+            )
+            for layer in self.layers:
+                mark = "" if layer.mismatches == 0 else "   <- differs"
+                lines.append(
+                    f"    {layer.name:<28} {layer.bytes:>7} B  {layer.mismatches:>7} / "
+                    f"{layer.max_difference}{mark}"
+                )
+        return "\n".join(lines)
+
+
+def _preview(values: np.ndarray, n: int = 16) -> str:
+    values = np.asarray(values).ravel()
+    signed = values.view(np.int8) if values.dtype == np.uint8 else values
+    text = " ".join(str(int(v)) for v in signed[:n])
+    return text + (f" … ({values.size} values)" if values.size > n else "")
+
+
+def cross_check(
+    model_bytes: bytes,
+    inputs: np.ndarray,
+    firmware_outputs: np.ndarray,
+    *,
+    label: str = "model",
+    layers: tuple[LayerInfo, ...] = (),
+    layer_dump: bytes = b"",
+    layer_inputs: int = 0,
+) -> CrossCheck:
+    """Compare firmware outputs (n, output bytes) with the reference; with ``layers`` and a
+    ``layer_dump`` (HAR_DUMP_LAYERS), also each layer's output for the first ``layer_inputs`` inputs."""
+    per_inference = sum(layer.output_bytes for layer in layers)
+    layer_inputs = min(layer_inputs, len(layer_dump) // per_inference) if layer_dump and per_inference else 0
+    tensors = tuple(layer.output_tensor for layer in layers)
+    expected, reference_layers = reference_run(model_bytes, inputs, tensors, layer_inputs)
+    actual = np.asarray(firmware_outputs, np.uint8).reshape(expected.shape)
+    bad = np.flatnonzero(np.any(expected != actual, axis=1))
+    mismatches = tuple(
+        InputMismatch(int(i), np.asarray(inputs[i]).ravel(), expected[i], actual[i]) for i in bad
+    )
+    checks = []
+    if layer_inputs:
+        dump = np.frombuffer(layer_dump[: per_inference * layer_inputs], np.uint8).reshape(layer_inputs, -1)
+        start = 0
+        for j, layer in enumerate(layers):
+            got = dump[:, start : start + layer.output_bytes].view(np.int8).astype(np.int64)
+            want = np.stack([np.frombuffer(reference_layers[i][j], np.int8) for i in range(layer_inputs)])
+            diff = np.abs(got - want.astype(np.int64))
+            checks.append(
+                LayerCheck(
+                    layer.index,
+                    layer.name,
+                    layer.output_bytes,
+                    int(np.count_nonzero(diff)),
+                    int(diff.max()) if diff.size else 0,
+                )
+            )
+            start += layer.output_bytes
+    return CrossCheck(
+        label,
+        len(expected),
+        expected.shape[1],
+        int(np.count_nonzero(expected != actual)),
+        mismatches,
+        tuple(checks),
+        layer_inputs,
+    )
+
+
+def verify_project(
+    project,
+    inputs: np.ndarray,
+    *,
+    board: str | None = None,
+    layer_inputs: int = 8,
+    model_bytes: bytes | None = None,
+) -> CrossCheck:
+    """Build ``project`` (a ``ProjectInfo``) with HAR_DUMP_LAYERS, run ``inputs`` and cross-check."""
+    from har_edge.firmware.build import build, run
+
+    board = board or project.board
+    binary = build(
+        project.path, board, defines=("HAR_DUMP_LAYERS",), binary=_dump_binary(project.path, board)
+    )
+    result = run(binary, board, inputs, project.output_bytes)
+    model_bytes = model_bytes if model_bytes is not None else project.model.graph.description["bytes"]
+    return cross_check(
+        model_bytes,
+        inputs,
+        result.outputs,
+        label=f"{project.name} on {board}",
+        layers=project.model.layers,
+        layer_dump=result.layer_dump,
+        layer_inputs=layer_inputs,
+    )
+
+
+def _dump_binary(path: Path, board: str) -> str:
+    return "app_dump.elf" if board != "host" else "app_dump"

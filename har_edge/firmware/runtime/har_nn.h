@@ -1,0 +1,80 @@
+/* int8 kernels with TFLite's integer arithmetic, called by generated models (one call per layer).
+ * Every parameter is computed by the generator (har_edge/codegen); kernels only loop. Tensors are
+ * NHWC int8 with batch 1; weights int8 (zero point 0), biases int32, multipliers/shifts per output
+ * channel (see requant.h). No allocation; scratch, when a kernel needs it, is part of the arena. */
+#ifndef HAR_NN_H
+#define HAR_NN_H
+
+#include <stdint.h>
+
+typedef struct {
+    int32_t rows, depth, units; /* rows: time steps of a 3-D input (1 for 2-D); depth: inputs per row */
+    const int8_t *weights;      /* interleaved by 4 units x 4 inputs (har_dot.h) */
+    const int32_t *bias;        /* [units] or NULL */
+    const int32_t *multiplier, *shift;
+    int32_t input_offset, output_zero, act_min, act_max;
+} har_fc_params;
+
+typedef struct {
+    int32_t in_h, in_w, in_c, out_h, out_w, out_c;
+    int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+    int32_t depth_multiplier;   /* depthwise only */
+    const int8_t *weights;      /* conv: [out_c][k_h][k_w][in_c] interleaved (har_dot.h); depthwise: [k_h][k_w][out_c] */
+    const int32_t *bias;
+    const int32_t *multiplier, *shift;
+    int32_t input_offset, output_zero, act_min, act_max;
+    int8_t *scratch;            /* conv: k_h * k_w * in_c bytes rounded up to 4, for border windows */
+} har_conv_params;
+
+typedef struct {
+    int32_t in_h, in_w, channels, out_h, out_w;
+    int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+    int32_t act_min, act_max;
+} har_pool_params;
+
+typedef struct {
+    int32_t out_dims[4], in_strides[4]; /* strides of the reduced-to-1 output over the 4-D input */
+    int32_t red_dims[4];                /* reduced extents (1 for kept dims) */
+    const int32_t *thresholds;          /* 255 ascending sums: output = -128 + #(thresholds <= sum) */
+} har_mean_params;
+
+typedef struct {
+    int32_t dims[4], strides1[4], strides2[4]; /* output dims; input strides (0 = broadcast) */
+    int32_t offset1, offset2, output_zero, act_min, act_max;
+    int32_t multiplier1, shift1, multiplier2, shift2, multiplier, shift; /* ADD: inputs and output */
+    int32_t left_shift;                                                 /* ADD: 20 */
+} har_binary_params;
+
+typedef struct {
+    int32_t outer, depth;
+    const float *table; /* exp(-input_scale * beta * d), d = max - x */
+    float output_scale;
+    int32_t output_zero;
+} har_softmax_params;
+
+typedef struct {
+    int32_t outer, count;  /* count inputs, each copying sizes[i] bytes per outer step */
+    const int32_t *sizes;
+} har_concat_params;
+
+typedef struct {
+    int32_t in_dims[4], before[4], out_dims[4];
+    int8_t value;
+} har_pad_params;
+
+void har_fc_s8(const har_fc_params *p, const int8_t *input, int8_t *output);
+void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output);
+void har_depthwise_s8(const har_conv_params *p, const int8_t *input, int8_t *output);
+void har_max_pool_s8(const har_pool_params *p, const int8_t *input, int8_t *output);
+void har_avg_pool_s8(const har_pool_params *p, const int8_t *input, int8_t *output);
+void har_mean_s8(const har_mean_params *p, const int8_t *input, int8_t *output);
+void har_add_s8(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *output);
+void har_mul_s8(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *output);
+void har_lookup_s8(const int8_t *table, int32_t size, const int8_t *input, int8_t *output);
+void har_softmax_s8(const har_softmax_params *p, const int8_t *input, int8_t *output);
+void har_concat_s8(const har_concat_params *p, const int8_t *const *inputs, int8_t *output);
+void har_pad_s8(const har_pad_params *p, const int8_t *input, int8_t *output);
+void har_quantize_f32(float scale, int32_t zero_point, int32_t size, const float *input, int8_t *output);
+void har_dequantize_s8(const float *table, int32_t size, const int8_t *input, float *output);
+
+#endif

@@ -1,0 +1,177 @@
+"""The generated-C firmware as an ``McuRunner``: per model it generates C (``har_edge.codegen``), builds it
+for an emulated board (cached by the hash of the model and of the firmware sources), runs the windows
+under QEMU with a timeout, and measures flash, RAM and instructions (``har_edge.firmware.measure``).
+
+What the row then says: flash = the model's weights + code (generated glue + int8 kernels + the libc
+they call) from the linked ELF, the harness (startup, semihosting, printf) apart in ``details``; RAM = the
+model's arena + the kernels' statics + the measured peak stack of one inference; instructions per
+inference counted by the board (resolution 40 instructions); latency = instructions x the profile's
+``cycles_per_instruction`` / clock, provenance ``derived`` (a stated factor on a measured count). Parity:
+the firmware's output bytes against LiteRT's reference kernels (BUILTIN_REF) on the same int8 inputs.
+TFLM's host arena for the same model stays as the ``tflm_arena_bytes`` comparison column.
+
+A float model (the generator is int8-only) or one the generator refuses gets TFLM's figures, with the
+reason in the notes. ``default_runner`` picks this runner only when the board's tools are installed, and
+otherwise says once on stderr that the estimates are used.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from har_edge.errors import HarEdgeError
+from har_edge.targets.base import Artifact, Provenance, TargetFigures
+
+CACHE_ENV = "HAR_EDGE_FIRMWARE_CACHE"
+DEFAULT_TIMEOUT_S = 300.0
+PARITY_TEXT_LINES = 12
+_said_fallback: set[str] = set()
+
+
+def cache_root() -> Path:
+    """Where built firmware is kept: ``$HAR_EDGE_FIRMWARE_CACHE``, else ``$XDG_CACHE_HOME/har_edge/
+    firmware`` (default ``~/.cache``)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "har_edge" / "firmware"
+
+
+def default_runner(profile) -> tuple[Any, str | None]:
+    """(runner, fallback note) for ``profile``: the firmware runner when the profile names a board
+    whose tools are all installed, else TFLM on the host; the note (and one stderr line per board and
+    process) says why the estimates are used."""
+    from har_edge.firmware import mps2
+    from har_edge.targets.mcu import TflmHostRunner
+
+    board = profile.firmware_board
+    if not board:
+        return TflmHostRunner(), None
+    missing = mps2.missing_tools()
+    if not missing:
+        return FirmwareRunner(board=board), None
+    note = (
+        f"estimated: the {board} firmware toolchain is missing ({', '.join(missing)}; apt-get install "
+        f"{' '.join(mps2.DEBIAN_PACKAGES)}), so flash and latency are estimates and RAM is TFLM's host arena"
+    )
+    if board not in _said_fallback:
+        _said_fallback.add(board)
+        print(f"har-edge: {profile.name}: {note}", file=sys.stderr, flush=True)
+    return TflmHostRunner(), note
+
+
+class FirmwareRunner:
+    """Generated C on an emulated board (see the module docstring). ``tflm`` measures the comparison
+    arena (and runs the models the generator does not take); ``cache_dir`` defaults to ``cache_root()``."""
+
+    def __init__(
+        self,
+        *,
+        board: str = "mps2-an386",
+        cache_dir: Path | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        tflm=None,
+    ) -> None:
+        from har_edge.targets.mcu import TflmHostRunner
+
+        self.board = board
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.timeout_s = timeout_s
+        self.tflm = tflm if tflm is not None else TflmHostRunner()
+
+    def run(self, model_bytes: bytes, inputs: np.ndarray):
+        from har_edge.codegen.graph import UnsupportedModelError
+        from har_edge.firmware.flow import build_cached, quantized_inputs, run_built
+        from har_edge.runtime.interpreter import dequantize
+        from har_edge.targets.mcu import McuRun
+
+        reference = self.tflm.run(model_bytes, inputs)
+        try:
+            built = build_cached(model_bytes, self.board, cache_dir=self.cache_dir or cache_root())
+        except UnsupportedModelError as exc:  # e.g. a float model: the generator is int8-only
+            return replace(reference, details={**reference.details, "firmware_not_used": str(exc)})
+        except HarEdgeError as exc:
+            return McuRun(None, None, error=f"firmware build for {self.board} failed: {exc}")
+        windows, _, output_detail = quantized_inputs(model_bytes, inputs)
+        try:
+            measured = run_built(built, windows, timeout_s=self.timeout_s)
+        except HarEdgeError as exc:
+            return McuRun(None, None, error=f"firmware run on {self.board} failed: {exc}")
+        outputs = measured.outputs.view(np.int8) if output_detail["dtype"] == np.int8 else measured.outputs
+        return McuRun(
+            arena_bytes=reference.arena_bytes,
+            outputs=dequantize(outputs, output_detail).reshape(len(inputs), -1),
+            output_scale=float(output_detail["quantization"][0]) or None,
+            log=reference.log,
+            details={
+                "firmware": measured.figures,
+                "tflm_arena_bytes": reference.arena_bytes,
+                "tflm_error": reference.error,
+            },
+        )
+
+
+def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any]) -> TargetFigures:
+    """The row of a model measured on the emulated board (``run.details["firmware"]``)."""
+    measured = run.details["firmware"]
+    memory, parity = measured["memory"], measured["parity"]
+    flash = memory["model_flash_bytes"]
+    ram = measured["model_ram_bytes"]
+    instructions = measured["instructions_per_inference"]
+    latency_us = instructions * profile.cycles_per_instruction / profile.clock_hz * 1e6
+    ram_margin, flash_margin = profile.ram_bytes - ram, profile.flash_bytes - flash
+    notes = [
+        f"measured on the emulated {measured['board']}: {instructions:,} instructions per inference; "
+        f"latency derived at {profile.cycles_per_instruction:g} cycles/instruction and "
+        f"{profile.clock_hz / 1e6:g} MHz (see cpi_source)",
+    ]
+    if not parity["bit_exact"]:
+        notes.append(f"firmware differs from LiteRT's reference kernels: {parity['summary']}")
+    if artifact.head_bytes is not None:
+        notes.append(
+            f"base only: the trainable head ({len(artifact.head_bytes):,} B .tflite) is not in the "
+            "firmware's flash, RAM or instructions"
+        )
+    if run.details.get("tflm_error"):
+        notes.append(f"no TFLM arena for comparison: {run.details['tflm_error']}")
+    notes += [
+        f"does not fit: needs {-margin:,} B more {what} than {profile.name} has"
+        for what, margin in (("RAM", ram_margin), ("flash", flash_margin))
+        if margin < 0
+    ]
+    macs = measured["macs"]
+    return TargetFigures(
+        target=profile.name,
+        latency_us_p50=latency_us,
+        latency_us_p90=latency_us,
+        ram_bytes=ram,
+        flash_bytes=flash,
+        fits=ram_margin >= 0 and flash_margin >= 0,
+        ram_margin_bytes=ram_margin,
+        flash_margin_bytes=flash_margin,
+        tflm_arena_bytes=run.details.get("tflm_arena_bytes"),
+        instructions_per_inference=instructions,
+        instructions_per_mac=instructions / macs if macs else None,
+        flash_weights_bytes=memory["weights_bytes"],
+        flash_code_bytes=memory["code_bytes"],
+        provenance={
+            "ram": Provenance.MEASURED.value,
+            "flash": Provenance.MEASURED.value,
+            "latency": Provenance.DERIVED.value,
+        },
+        details={
+            **details,
+            "firmware": measured,
+            "parity": parity,
+            "cycles_per_instruction": profile.cycles_per_instruction,
+            "cpi_source": profile.cpi_source,
+            "source": profile.source,
+        },
+        notes=tuple(notes),
+    )

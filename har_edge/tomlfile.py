@@ -1,0 +1,40 @@
+"""Reading a user's TOML file (budgets, sweeps) with every failure a ``DataFormatError`` naming it."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from har_edge.errors import DataFormatError, InputError
+
+MAX_TOML_BYTES = 1 << 20
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The parsed ``path`` (``what`` names the kind of file in messages). Unreadable is an ``InputError``;
+    too large, a byte-order mark, not UTF-8, malformed, nested too deeply or holding an integer of more
+    digits than Python converts is a ``DataFormatError``."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
+    if len(raw) > MAX_TOML_BYTES:
+        raise DataFormatError(path, f"{len(raw)} bytes", expected=f"a {what} of at most {MAX_TOML_BYTES}")
+    if raw.startswith(_BOMS):
+        raise DataFormatError(
+            path,
+            "starts with a byte-order mark (BOM), which TOML does not allow",
+            expected="UTF-8 without a BOM",
+        )
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, "is not UTF-8 text", expected=f"a TOML {what}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise DataFormatError(path, f"is not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise DataFormatError(path, "is nested too deeply", expected=f"a TOML {what}") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise DataFormatError(path, f"holds a value TOML cannot read here ({exc})") from None

@@ -1,0 +1,67 @@
+"""``har-edge personalize ... --on BOARD``: the personalization runs inside the generated firmware and
+writes a checkpoint the host Personalizer restores, plus the firmware's checkpoint slots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from har_edge.cli import main
+from har_edge.codegen.head import head_spec
+from har_edge.firmware.checkpoint import SlotStorage
+from har_edge.runtime.bundle import open_bundle
+from har_edge.runtime.classifier import Classifier
+from har_edge.runtime.personalize import Personalizer
+
+GOLDEN = Path(__file__).parent / "golden" / "dense_int8"
+LABELS = "WALKING,SITTING,STANDING,LAYING"
+
+
+def personalize(checkpoint: Path, board: str, *extra: str) -> list[str]:
+    data = ["synthetic:wrist:smartwatch", "--subjects", "1", "--labels", LABELS]
+    return ["personalize", str(GOLDEN), *data, "--checkpoint", str(checkpoint), "--on", board, *extra]
+
+
+@pytest.mark.parametrize("board", ["host", "mps2-an386"])
+def test_personalize_on_a_board_prints_its_figures_and_writes_both_checkpoints(board, tmp_path, capsys):
+    if board != "host":
+        from tests.arm_tools import require_arm_tools
+
+        require_arm_tools()
+    checkpoint = tmp_path / "me.ckpt"
+    assert main(personalize(checkpoint, board, "--epochs", "3")) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"on {board}: accuracy" in out
+        and "instructions per SGD step: batch 1: " in out
+        and "batch 32: " in out
+    )
+    assert "RAM: head" in out and "checkpoint: slot" in out
+    restored = Personalizer(Classifier(GOLDEN), labels=LABELS.split(","))
+    restored.restore(checkpoint)
+    slots = (tmp_path / "me.ckpt.slots").read_bytes()
+    _, slot = SlotStorage(slots, head_spec(open_bundle(GOLDEN)).slot_bytes).newest()
+    for name, array in slot.weights.named().items():
+        np.testing.assert_array_equal(restored.weights().named()[name], array)
+
+
+def test_personalize_on_board_resumes_from_the_host_checkpoint(tmp_path, capsys):
+    checkpoint = tmp_path / "me.ckpt"
+    assert main(personalize(checkpoint, "host", "--epochs", "1")) == 0
+    first = (tmp_path / "me.ckpt.slots").read_bytes()
+    assert main(personalize(checkpoint, "host", "--epochs", "1", "--resume", "--learning-rate", "1e-30")) == 0
+    # A negligible rate: the resumed run starts from (and keeps) the first run's weights.
+    spec = head_spec(open_bundle(GOLDEN))
+    before, after = (
+        SlotStorage(s, spec.slot_bytes).newest()[1].weights
+        for s in (first, (tmp_path / "me.ckpt.slots").read_bytes())
+    )
+    np.testing.assert_allclose(after.layers[0][0], before.layers[0][0], rtol=0, atol=1e-6)
+
+
+def test_personalize_on_an_unknown_board_is_exit_2_naming_the_boards(tmp_path, capsys):
+    assert main(personalize(tmp_path / "me.ckpt", "esp32", "--epochs", "1")) == 2
+    assert "unknown board 'esp32'" in capsys.readouterr().err
+    assert not (tmp_path / "me.ckpt").exists()

@@ -1,0 +1,68 @@
+"""requant.h against quant.requantize over random values and every shift, both roundings (the C
+fast paths for shift <= -2 and the hoisted form must give the bits of the general formula)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from har_edge.codegen import quant
+from har_edge.firmware.boards import FIRMWARE_DIR
+
+PROGRAM = r"""
+#include <stdio.h>
+#include "requant.h"
+int main(void) {
+    long x, m, s;
+    while (scanf("%ld %ld %ld", &x, &m, &s) == 3) {
+        int32_t hoisted = s <= -2 ? har_requant_single_hoisted((int32_t)x, (int32_t)m, 1 << (-s - 2), -s - 1)
+                                  : har_requant((int32_t)x, (int32_t)m, (int32_t)s, HAR_ROUND_SINGLE);
+        printf("%ld %ld %ld\n", (long)har_requant((int32_t)x, (int32_t)m, (int32_t)s, HAR_ROUND_SINGLE),
+               (long)har_requant((int32_t)x, (int32_t)m, (int32_t)s, HAR_ROUND_DOUBLE), (long)hoisted);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def requant_program(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("requant")
+    (folder / "main.c").write_text(PROGRAM)
+    binary = folder / "requant"
+    subprocess.run(
+        [
+            "gcc",
+            "-O2",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            f"-I{FIRMWARE_DIR / 'runtime'}",
+            "-o",
+            str(binary),
+            str(folder / "main.c"),
+        ],
+        check=True,
+    )
+    return binary
+
+
+def test_c_requantization_matches_python_for_every_shift(requant_program):
+    rng = np.random.default_rng(0)
+    rows = []
+    for shift in range(-31, 31):
+        m = rng.integers(1 << 30, 1 << 31, size=40)
+        limit = (1 << 31) >> max(shift, 0)  # x * 2^shift must stay an int32, as TFLite requires
+        x = rng.integers(-limit, limit, size=40)
+        x[:4] = [0, 1, -1, -limit]
+        rows += [(int(a), int(b), shift) for a, b in zip(x, m, strict=True)]
+    text = "\n".join(f"{a} {b} {c}" for a, b, c in rows) + "\n"
+    done = subprocess.run([str(requant_program)], input=text, capture_output=True, text=True, check=True)
+    got = np.array([[int(v) for v in line.split()] for line in done.stdout.splitlines()])
+    for column, rounding in ((0, quant.SINGLE), (1, quant.DOUBLE)):
+        want = [int(quant.requantize(a, b, c, rounding)) for a, b, c in rows]
+        assert got[:, column].tolist() == want, rounding
+    assert got[:, 2].tolist() == got[:, 0].tolist()

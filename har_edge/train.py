@@ -69,7 +69,22 @@ def train_model(
     )
     normalized, normalizer = normalize_splits(splits)
     history, best_epoch = fit(model, normalized.train, normalized.val, config, progress=progress)
-    card = models.ModelCard(
+    card = model_card(model, architecture, options, splits, normalizer, config)
+    test = evaluate(model, normalized.test) if len(normalized.test) else None
+    return TrainedModel(model, card, normalizer, history, best_epoch, test)
+
+
+def model_card(
+    model,
+    architecture: str,
+    options: dict[str, Any],
+    splits: Splits,
+    normalizer: Normalizer,
+    config: TrainConfig,
+) -> models.ModelCard:
+    """The card of ``model`` trained on ``splits`` with ``config`` (window geometry, labels, statistics)."""
+    train = splits.train
+    return models.ModelCard(
         architecture=architecture,
         options=options,
         class_names=train.class_names,
@@ -82,8 +97,6 @@ def train_model(
         summary=asdict(models.summarize(model)),
         notes={"train_config": asdict(config), "split_sizes": splits.sizes(), "grouping": splits.grouping},
     )
-    test = evaluate(model, normalized.test) if len(normalized.test) else None
-    return TrainedModel(model, card, normalizer, history, best_epoch, test)
 
 
 def data_note(

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from har_edge.cli import bench, demo, firmware, gate, inspect, optimize, personalize, predict, train
+from har_edge.cli import bench, demo, firmware, gate, inspect, optimize, personalize, predict, train, transfer
 from har_edge.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_CHECK_FAILED,
@@ -43,6 +43,7 @@ VERBS: tuple[Verb, ...] = (
     demo.VERB,
     bench.BENCH,
     bench.SWEEP,
+    transfer.VERB,
     gate.VERB,
     firmware.VERB,
 )

@@ -17,32 +17,32 @@ from har_edge.fsutil import atomic_write_text
 def train_model_task(spec: dict[str, Any], models_dir: str) -> dict[str, Any]:
     """Train one sweep model into ``models_dir/<hash>`` unless it is there; returns its folder."""
     try:
-        _pin_threads()
+        pin_threads()
         return {"model_folder": str(_train(TrainSpec(**spec), Path(models_dir)))}
     except Exception as exc:  # noqa: BLE001 - a worker reports every failure instead of dying
-        return {"error": _describe(exc)}
+        return {"error": describe_failure(exc)}
 
 
 def point_task(point: dict[str, Any], model_folder: str, cache: str) -> dict[str, Any]:
     """Optimize, convert, score and measure one point; caches and returns its rows."""
     try:
-        _pin_threads()
+        pin_threads()
         sweep_point = SweepPoint.from_dict(point)
         rows = [row.to_dict() for row in _measure_point(sweep_point, Path(model_folder), Path(cache))]
         document = {"config": point, "rows": rows}
         atomic_write_text(Path(cache) / "points" / f"{sweep_point.key()}.json", json.dumps(document))
         return document
     except Exception as exc:  # noqa: BLE001
-        return {"error": _describe(exc)}
+        return {"error": describe_failure(exc)}
 
 
-def _describe(exc: BaseException) -> str:
+def describe_failure(exc: BaseException) -> str:
     where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     location = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
     return f"{type(exc).__name__}: {exc}{location}"
 
 
-def _pin_threads() -> None:
+def pin_threads() -> None:
     """One TensorFlow thread per worker: identical numerics in every engine, no oversubscription."""
     from har_edge.tfcompat import tensorflow
 

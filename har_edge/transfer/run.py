@@ -1,0 +1,437 @@
+"""Run a study: prepare each pair's data once, train each source model once per (model, seed), then
+every point, on a local process pool, on Ray, or serially in this process.
+
+Layout of ``OUT/cache/``: ``data/<hash>.npz`` (a pair's windows and splits), ``sources/<hash>/`` (a
+source model folder), ``bundles/<hash>/`` (its head-only bundle), ``points/<hash>.json`` (a finished
+point). Hashes cover the full config, so a re-run recomputes nothing that is there; a failed source or
+point is recorded with its error, the study goes on, and the next run retries it. Ray workers must see
+``OUT`` at the same path (one machine, or a shared file system), as for ``har-edge sweep``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from har_edge.fsutil import atomic_write_text
+from har_edge.transfer.grid import BASELINE, Pair, Point, Study, config_hash
+
+ENGINES = ("local", "ray", "serial")
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    rows: tuple[dict[str, Any], ...]
+    failures: tuple[dict[str, Any], ...]
+    domains: dict[str, dict[str, Any]]
+    sources: dict[str, dict[str, Any]]
+    points: int
+    cached: int
+    sources_trained: int
+    wall_seconds: float
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class SerialEngine:
+    """Every task in this process, one after another (debugging and tests)."""
+
+    def run(self, function: Callable, jobs: list[tuple]) -> Iterator[tuple[tuple, Any]]:
+        for job in jobs:
+            yield job, function(*job)
+
+
+def make_engine(engine: str, workers: int, address: str | None):
+    from har_edge.bench.sweep import make_engine as sweep_engine
+    from har_edge.errors import InputError
+
+    if engine == "serial":
+        if address:
+            raise InputError("--address is for --engine ray")
+        return SerialEngine()
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    return sweep_engine(engine, workers, address)
+
+
+def run_study(
+    study: Study,
+    out: str | Path,
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool = True,
+) -> StudyOutcome:
+    """Run every point of ``study`` that ``out/cache`` lacks; returns all rows (cached and new)."""
+    from tqdm.auto import tqdm
+
+    started = time.perf_counter()
+    workers = workers or os.cpu_count() or 1
+    runner = make_engine(engine, workers, address)
+    cache = Path(out) / "cache"
+    (cache / "points").mkdir(parents=True, exist_ok=True)
+    ray_started = (
+        _start_ray(address, workers) if engine == "ray" or study.source.trainer == "ray-train" else False
+    )
+    try:
+        domains = {pair.name: prepare_pair(pair, study, cache) for pair in study.pairs}
+        points = study.points()
+        rows, todo = [], []
+        for point in points:
+            cached = _cached(cache, point)
+            (todo.append(point) if cached is None else rows.append(cached))
+        bar = tqdm(
+            total=len(points),
+            initial=len(points) - len(todo),
+            desc="transfer",
+            unit="point",
+            disable=not progress,
+        )
+        failures: list[dict[str, Any]] = []
+        sources, trained = _train_sources(study, todo, domains, cache, runner)
+        for point in points:  # cached points: their sources' facts, for the report
+            key = _source_key(point, domains) if point.source is not None else None
+            if key and key not in sources and (cache / "sources" / key / "card.json").exists():
+                sources[key] = _source_facts(key, cache / "sources" / key, None)
+        jobs = []
+        for point in todo:
+            source = sources.get(_source_key(point, domains)) if point.source is not None else None
+            if point.source is not None and (source is None or "error" in source):
+                error = "source model not trained" if source is None else f"source: {source['error']}"
+                failures.append(_failure(point, error))
+                bar.update(1)
+                continue
+            folder = source and source["folder"]
+            bundle = source and source.get("bundle") if point.strategy == "head-only" else None
+            jobs.append(
+                (point.to_dict(), point.key(), domains[point.pair.name]["data"], folder, bundle, str(cache))
+            )
+        for job, outcome in runner.run(point_task, jobs):
+            if "error" in outcome:
+                failures.append({"config": job[0], "config_hash": job[1], "error": outcome["error"]})
+            else:
+                rows.append(outcome)
+            bar.update(1)
+        bar.close()
+    finally:
+        if ray_started:
+            import ray
+
+            ray.shutdown()
+    order = {p.key(): i for i, p in enumerate(points)}
+    rows.sort(key=lambda r: order.get(r["config_hash"], len(order)))
+    settings = {**study.settings(), "engine": engine, "workers": workers, "address": address}
+    source_summary = {key: {k: v for k, v in s.items() if k != "folder"} for key, s in sources.items()}
+    return StudyOutcome(
+        tuple(rows),
+        tuple(failures),
+        domains,
+        source_summary,
+        len(points),
+        len(points) - len(todo),
+        trained,
+        time.perf_counter() - started,
+        settings,
+    )
+
+
+def _start_ray(address: str | None, workers: int) -> bool:
+    from har_edge.errors import InputError
+
+    try:
+        import ray
+    except ImportError as exc:
+        raise InputError('--engine ray needs Ray: pip install "har-edge[ray]"') from exc
+    if ray.is_initialized():
+        return False
+    from har_edge.transfer.ray_train import WORKER_ENV
+
+    options = {"address": address} if address else {"num_cpus": workers}
+    ray.init(include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": WORKER_ENV}, **options)
+    return True
+
+
+def _failure(point: Point, error: str) -> dict[str, Any]:
+    return {"config": point.to_dict(), "config_hash": point.key(), "error": error}
+
+
+def _cached(cache: Path, point: Point) -> dict[str, Any] | None:
+    path = cache / "points" / f"{point.key()}.json"
+    try:
+        row = json.loads(path.read_text())
+        return row if row.get("config_hash") == point.key() else None
+    except (OSError, ValueError, AttributeError):
+        return None  # missing or damaged: recomputed
+
+
+# --- data ---------------------------------------------------------------------------------------------
+
+
+def prepare_pair(pair: Pair, study: Study, cache: Path) -> dict[str, Any]:
+    """Window, relabel and split both domains of ``pair`` (cached); returns the domain facts."""
+    from har_edge.transfer import protocol as proto
+
+    key = config_hash({"pair": pair.to_dict(), "data": asdict(study.data)})
+    info_path, data_path = cache / "data" / f"{key}.json", cache / "data" / f"{key}.npz"
+    if info_path.exists() and data_path.exists():
+        return json.loads(info_path.read_text())
+    chosen = proto.protocol(study.data.protocol)
+    source = _windows(pair.source, study, chosen, offset=0)
+    target = _windows(pair.target, study, chosen, offset=1)
+    shared = pair.mapping.shared_labels(source.class_names, target.class_names)
+    if len(shared) < 2:
+        from har_edge.errors import InputError
+
+        raise InputError(
+            f"{pair.name}: the source ({', '.join(source.class_names)}) and target "
+            f"({', '.join(target.class_names)}) share fewer than 2 classes; give a [pair.mapping] table"
+        )
+    source, dropped_source = proto.relabel(
+        source, pair.mapping.source_to_shared(source.class_names, shared), shared
+    )
+    target, dropped_target = proto.relabel(target, {name: name for name in shared}, shared)
+    source_splits = proto.split_by_duration(source, proto.SOURCE_FRACTIONS, study.data.split_seed)
+    target_splits = proto.split_by_duration(target, chosen.fractions, study.data.split_seed)
+    proto.store_splits(data_path, {"source": source_splits, "target": target_splits})
+    info = {
+        "pair": pair.name,
+        "data": str(data_path),
+        "labels": list(shared),
+        "dropped_source_windows": dropped_source,
+        "dropped_target_windows": dropped_target,
+        "source_splits": proto.domain_summary(source_splits),
+        "target_splits": proto.domain_summary(target_splits),
+        "majority_f1": proto.majority_f1(target_splits.train, target_splits.test),
+    }
+    atomic_write_text(info_path, json.dumps(info, indent=2))
+    return info
+
+
+def _windows(domain, study: Study, chosen, *, offset: int):
+    from har_edge.data import SYNTHETIC, load_dataset
+    from har_edge.data.windows import make_windows
+
+    options = dict(domain.options)
+    if domain.spec == SYNTHETIC or domain.spec.startswith(SYNTHETIC + ":"):
+        data = study.data
+        defaults = {
+            "subjects": data.subjects,
+            "seconds_per_activity": data.seconds_per_activity,
+            "classes": tuple(data.classes),
+            "gyroscope": False,
+            "seed": data.data_seed + offset,
+        }
+        options = {**defaults, **options}
+    windows, _ = make_windows(load_dataset(domain.spec, domain.format, **options), chosen.window_config())
+    return windows
+
+
+# --- sources ------------------------------------------------------------------------------------------
+
+
+def _source_key(point: Point, domains: dict[str, dict[str, Any]]) -> str:
+    """Source models depend on the source data, the shared labels, the model, the seed and training;
+    not on the target otherwise, so pairs with one source share them."""
+    pair = point.pair
+    return config_hash(
+        {
+            "source": pair.source.to_dict(),
+            "mapping": pair.mapping.to_dict(),
+            "labels": domains[pair.name]["labels"],
+            "model": point.model,
+            "seed": point.seed,
+            "data": asdict(point.data),
+            "training": asdict(point.source),
+        }
+    )
+
+
+def _train_sources(study, todo, domains, cache, runner) -> tuple[dict[str, dict[str, Any]], int]:
+    needed: dict[str, tuple[Point, bool]] = {}
+    for point in (p for p in todo if p.source is not None):
+        key = _source_key(point, domains)
+        bundle = needed.get(key, (point, False))[1] or point.strategy == "head-only"
+        needed[key] = (point, bundle)
+    sources, jobs = {}, []
+    for key, (point, bundle) in needed.items():
+        folder, bundle_folder = cache / "sources" / key, cache / "bundles" / key
+        if (folder / "card.json").exists() and (not bundle or (bundle_folder / "manifest.json").exists()):
+            sources[key] = _source_facts(key, folder, bundle_folder if bundle else None)
+            continue
+        jobs.append(
+            (
+                key,
+                point.model,
+                point.seed,
+                asdict(point.source),
+                asdict(point.adapt),
+                domains[point.pair.name]["data"],
+                str(folder),
+                str(bundle_folder) if bundle else None,
+            )
+        )
+    ray_train = study.source.trainer == "ray-train"
+    outcomes = (
+        ((job, source_task(*job, ray_train=True)) for job in jobs)
+        if ray_train
+        else runner.run(source_task, jobs)
+    )
+    for job, outcome in outcomes:
+        sources[job[0]] = outcome
+    return sources, len(jobs)
+
+
+def _source_facts(key: str, folder: Path, bundle: Path | None) -> dict[str, Any]:
+    card = json.loads((folder / "card.json").read_text())
+    return {
+        "key": key,
+        "folder": str(folder),
+        "bundle": None if bundle is None else str(bundle),
+        **card["notes"].get("transfer_source", {}),
+    }
+
+
+def _quiet_worker() -> None:
+    """One TensorFlow thread (identical numerics on every engine) and no retracing chatter."""
+    from har_edge.bench.sweep.tasks import pin_threads
+    from har_edge.tfcompat import tensorflow
+
+    pin_threads()
+    tensorflow().get_logger().setLevel("ERROR")
+
+
+def source_task(key, model, seed, training, adapt, data_path, folder, bundle, *, ray_train=False):
+    """Train (and for head-only export) one source model; returns its facts or ``{"error": ...}``."""
+    from har_edge.bench.sweep.tasks import describe_failure
+
+    try:
+        if not ray_train:
+            _quiet_worker()
+        return _train_source(
+            key, model, seed, training, adapt, Path(data_path), Path(folder), bundle, ray_train
+        )
+    except Exception as exc:  # noqa: BLE001 - a worker reports every failure instead of dying
+        return {"key": key, "error": describe_failure(exc)}
+
+
+def _train_source(key, model, seed, training, adapt, data_path, folder, bundle, ray_train):
+    from dataclasses import replace
+
+    from har_edge import models
+    from har_edge.train import TrainConfig, train_model
+    from har_edge.transfer.adapt import export_head_bundle
+    from har_edge.transfer.protocol import load_splits
+
+    splits = load_splits(data_path, "source")
+    config = TrainConfig(
+        epochs=training["epochs"],
+        batch_size=training["batch_size"],
+        learning_rate=training["learning_rate"],
+        patience=training["patience"],
+        seed=seed,
+    )
+    started = time.perf_counter()
+    if ray_train:
+        from har_edge.transfer.ray_train import train_on_ray
+
+        trained = train_on_ray(splits, model, config, workers=training["train_workers"])
+    else:
+        trained = train_model(splits, model, config)
+    facts = {
+        "trainer": training["trainer"],
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "test_micro_f1": trained.test_metrics.micro_f1,
+        "train_windows": len(splits.train),
+    }
+    card = replace(trained.card, notes={**trained.card.notes, "transfer_source": facts})
+    models.save(trained.model, card, folder, overwrite=True)
+    if bundle:
+        export_head_bundle(
+            trained.model, card, splits.train, splits.train.class_names, adapt["head_precision"], seed, bundle
+        )
+    return _source_facts(key, folder, None if bundle is None else Path(bundle))
+
+
+# --- points -------------------------------------------------------------------------------------------
+
+
+def point_task(point: dict, key: str, data_path: str, source: str | None, bundle: str | None, cache: str):
+    """Adapt and score one point; caches and returns its row, or ``{"error": ...}``."""
+    from har_edge.bench.sweep.tasks import describe_failure
+
+    try:
+        _quiet_worker()
+        started = time.perf_counter()
+        metrics, n_adapt = _run_point(point, Path(data_path), source, bundle)
+        row = {
+            "config_hash": key,
+            "config": point,
+            "pair": _pair_name(point),
+            "model": point["model"],
+            "strategy": point["strategy"],
+            "k": point["k"],
+            "size": point["size"],
+            "seed": point["seed"],
+            "n_adapt": n_adapt,
+            "n_test": metrics.n,
+            "micro_f1": metrics.micro_f1,
+            "macro_f1": metrics.macro_f1,
+            "accuracy": metrics.accuracy,
+            "wall_seconds": round(time.perf_counter() - started, 2),
+        }
+        text = json.dumps(row)
+        atomic_write_text(Path(cache) / "points" / f"{key}.json", text)
+        return json.loads(text)  # as a re-run reads it from the cache (lists, not tuples)
+    except Exception as exc:  # noqa: BLE001
+        return {"error": describe_failure(exc)}
+
+
+def _pair_name(point: dict) -> str:
+    return f"{_domain_name(point['pair']['source'])} -> {_domain_name(point['pair']['target'])}"
+
+
+def _domain_name(domain: dict) -> str:
+    return domain["spec"] if domain["format"] is None else f"{Path(domain['spec']).name} ({domain['format']})"
+
+
+@functools.lru_cache(maxsize=4)
+def _load_source(folder: str):
+    """A worker loads each source model once (adaptation copies its weights, never changes it)."""
+    from har_edge import models
+
+    return models.load(folder)
+
+
+def _run_point(point: dict, data_path: Path, source: str | None, bundle: str | None):
+    from har_edge.data.windows import Normalizer
+    from har_edge.transfer import adapt as strategies
+    from har_edge.transfer.grid import AdaptSettings
+    from har_edge.transfer.protocol import adaptation_subset, load_splits
+
+    target = load_splits(data_path, "target")
+    settings = AdaptSettings(**point["adapt"])
+    adaptation = adaptation_subset(target.train, point["size"], point["seed"])
+    if point["strategy"] == "head-only":
+        return strategies.head_only(bundle, adaptation, target.test, settings, point["seed"]), len(adaptation)
+    source_model, normalizer = None, None
+    if point["strategy"] != BASELINE:
+        source_model, card = _load_source(source)
+        normalizer = Normalizer.from_dict(card.normalization)
+    model, normalizer = strategies.adapt(
+        point["strategy"],
+        point["k"],
+        source_model,
+        normalizer,
+        point["model"],
+        adaptation,
+        target.val,
+        settings,
+        point["seed"],
+    )
+    return strategies.score(model, normalizer, target.test), len(adaptation)

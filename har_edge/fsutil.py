@@ -1,4 +1,7 @@
-"""Atomic writes: build in a temporary sibling, then rename, so no half-written output stays on disk."""
+"""Atomic writes: build in a temporary sibling, then rename, so no half-written output stays on disk.
+
+The temporary file or folder gets the mode a plain ``open``/``mkdir`` would give (0666/0777 less the
+umask), not tempfile's private 0600/0700, so a CI artifact or a colleague can read the output."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator
         raise OutputExistsError(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    staging.chmod(0o777 & ~current_umask())
     try:
         yield staging
     except BaseException:
@@ -53,6 +57,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _locked_temp(path)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -108,3 +113,16 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where /proc allows (else set and restored at once)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -53,8 +53,22 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
     )
 
 
+def confusion_title(metrics: Metrics, title: str = "") -> str:
+    """``title``, then the scores and the number of windows, then the classes without test windows."""
+    counts = np.asarray(metrics.confusion)
+    scores = (
+        f"accuracy {metrics.accuracy:.3f}, macro-F1 {metrics.macro_f1:.3f} on {int(counts.sum()):,} windows"
+    )
+    lines = [title, scores] if title else [scores]
+    absent = [name for name, n in zip(metrics.class_names, counts.sum(axis=1), strict=True) if n == 0]
+    if absent:
+        lines.append(f"no test windows of: {', '.join(absent)}")
+    return "\n".join(lines)
+
+
 def plot_confusion(metrics: Metrics, path: str | Path, title: str = "") -> Path:
-    """Row-normalized confusion matrix as a PNG (counts annotated)."""
+    """Row-normalized confusion matrix as a PNG (counts annotated); the title says ``title``, the
+    accuracy and macro-F1 and on how many windows, and names classes with no test windows (empty rows)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -63,7 +77,7 @@ def plot_confusion(metrics: Metrics, path: str | Path, title: str = "") -> Path:
     counts = np.asarray(metrics.confusion)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     k = len(metrics.class_names)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * k, 0.8 + 0.55 * k))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.0 + 0.6 * k), 1.4 + 0.55 * k))  # room for the title
     ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(k), metrics.class_names, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(k), metrics.class_names, fontsize=8)
@@ -74,7 +88,7 @@ def plot_confusion(metrics: Metrics, path: str | Path, title: str = "") -> Path:
             if counts[i, j]:
                 color = "white" if rates[i, j] > 0.5 else "black"
                 ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7, color=color)
-    ax.set_title(title or f"accuracy {metrics.accuracy:.3f}, macro-F1 {metrics.macro_f1:.3f}", fontsize=10)
+    ax.set_title(confusion_title(metrics, title), fontsize=9)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)

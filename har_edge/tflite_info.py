@@ -104,12 +104,17 @@ def inspect_tflite(data: bytes, source: str = "<bytes>") -> TfliteInfo:
         raise InputError(f"{source}: corrupt or truncated TFLite file ({exc!r})") from exc
 
 
-_MAC_OPS = frozenset({"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "BATCH_MATMUL"})
+_MAC_OPS = frozenset(
+    {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "BATCH_MATMUL", "UNIDIRECTIONAL_SEQUENCE_LSTM"}
+)
+_LSTM_WEIGHT_INPUTS = range(1, 9)  # input-to-gate (1-4) and recurrent (5-8) weights; -1 when absent
 
 
 def count_macs(data: bytes, source: str = "<bytes>") -> int:
     """Multiply-accumulates of one window (batch 1) through the main subgraph's FULLY_CONNECTED,
-    CONV_2D, DEPTHWISE_CONV_2D and BATCH_MATMUL ops; element-wise ops are not counted.
+    CONV_2D, DEPTHWISE_CONV_2D, BATCH_MATMUL and UNIDIRECTIONAL_SEQUENCE_LSTM ops (an LSTM: every time
+    step through its eight gate weight matrices, as ``models.summarize`` counts it); element-wise ops
+    are not counted.
 
     Shapes come from a LiteRT interpreter run once at batch 1 on zeros (a dynamic batch leaves
     placeholder shapes in the file, resolved only when the model runs), in a child process
@@ -143,6 +148,10 @@ def _macs(schema, data: bytes, shapes: dict[int, tuple[int, ...]]) -> int:
             total += outputs * int(np.prod(weights[1:]))
         elif name == "DEPTHWISE_CONV_2D":  # weights (1, kh, kw, out_c)
             total += outputs * weights[1] * weights[2]
+        elif name == "UNIDIRECTIONAL_SEQUENCE_LSTM":  # input (batch, time, in), batch-major
+            steps = shapes[op.Inputs(0)][1]
+            gates = [op.Inputs(i) for i in _LSTM_WEIGHT_INPUTS if op.Inputs(i) >= 0]
+            total += steps * sum(int(np.prod(shapes[i])) for i in gates)
         else:  # BATCH_MATMUL (..., m, k) x (..., k, n)
             total += outputs * shapes[op.Inputs(0)][-1]
     return total

@@ -86,8 +86,16 @@ def train_model(
     return TrainedModel(model, card, normalizer, history, best_epoch, test)
 
 
-def data_note(spec: str, fmt: str | None, options: dict[str, Any], window: WindowConfig, seed: int) -> dict:
-    """What a model card records about its training data so later stages can rebuild the splits."""
+def data_note(
+    spec: str,
+    fmt: str | None,
+    options: dict[str, Any],
+    window: WindowConfig,
+    seed: int,
+    test_spec: str | None = None,
+) -> dict:
+    """What a model card records about its training data so later stages can rebuild the splits;
+    ``test_spec`` is the separate test data (then no test split was held out of ``spec``)."""
     return {
         "spec": spec,
         "format": fmt,
@@ -95,6 +103,7 @@ def data_note(spec: str, fmt: str | None, options: dict[str, Any], window: Windo
         "labeling": window.labeling,
         "max_gap_factor": window.max_gap_factor,
         "split_seed": seed,
+        "test_spec": test_spec,
     }
 
 

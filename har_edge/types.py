@@ -89,7 +89,8 @@ class Dataset:
     """Recordings that share one channel layout and one class set, as a loader or the generator returns.
 
     ``notes`` lists what a loader tolerated and skipped (e.g. broken WISDM lines), with file and line,
-    so nothing is dropped silently.
+    so nothing is dropped silently. ``cases`` marks a data set of labelled cases (UEA/UCR): each recording
+    is one window already, and its "subject" is only a case number, so splits go by case, not by subject.
     """
 
     name: str
@@ -97,6 +98,7 @@ class Dataset:
     channels: tuple[str, ...]
     class_names: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    cases: bool = False
 
     def __post_init__(self) -> None:
         for rec in self.recordings:

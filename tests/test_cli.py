@@ -243,7 +243,8 @@ def test_personalize_saves_a_checkpoint_that_resume_restores(personal_bundle, tm
     assert main(argv) == EXIT_OK
     assert checkpoint.read_bytes().startswith(b"HAR-EDGE-HEAD-CHECKPOINT\n")
     assert main([*argv, "--resume"]) == EXIT_OK
-    assert capsys.readouterr().out.count("wrote") == 2
+    out = capsys.readouterr().out
+    assert out.count(f"wrote {checkpoint}") + out.count(f"kept {checkpoint}") == 2  # kept: it scored better
 
 
 @pytest.mark.slow
@@ -261,3 +262,23 @@ def test_personalize_with_a_label_the_data_lacks_is_exit_2_listing_its_classes(
     ]
     assert main([*argv, "--checkpoint", str(tmp_path / "c")]) == EXIT_BAD_INPUT
     assert "no windows labelled ['X', 'Y']" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_on_the_training_data_scores_only_the_held_out_test_subjects(generic_bundle, tmp_path):
+    manifest = json.loads((generic_bundle / "manifest.json").read_text())
+    test_subjects = manifest["optimization"]["evaluation"]["test_subjects"]
+    argv = [
+        "bench",
+        str(generic_bundle),
+        "--data",
+        "synthetic",
+        "--subjects",
+        "6",
+        "--no-plots",
+        "--no-progress",
+    ]
+    assert main([*argv, "--out", str(tmp_path / "r")]) == EXIT_OK
+    (row,) = json.loads((tmp_path / "r" / "report.json").read_text())["results"]
+    assert "the held-out test subjects of synthetic (none used in training)" in row["notes"][0]
+    assert 0 < len(test_subjects) < 6

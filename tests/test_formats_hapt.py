@@ -83,11 +83,19 @@ def test_hapt_label_interval_past_the_end_of_the_data_names_the_line(tmp_path, r
     assert_names_location(exc_info, tmp_path / "labels.txt", line=2, field="end")
 
 
+def test_hapt_partial_copy_loads_the_experiments_present_and_notes_the_missing(tmp_path, rng):
+    write_hapt(tmp_path, rng, labels="1 11 5 11 30\n2 12 4 1 80\n3 13 1 1 10\n7 17 2 5 60\n")
+    for missing in tmp_path.glob("*_exp02_*"):
+        missing.unlink()
+    dataset = load_hapt(tmp_path)
+    assert [r.subject for r in dataset.recordings] == ["11"]
+    assert "lists 3 experiments without acc_exp files here (a partial copy?): 2, 3, 7" in dataset.notes[0]
+
+
 @pytest.mark.parametrize(
     ("row", "field", "message"),
     [
         ("1 11 7 1 10", "activity", "unknown activity id 7"),
-        ("3 13 1 1 10", "experiment", "experiment 3 has no acc_exp file"),
         ("1 12 1 1 10", "user", "user 12 for experiment 1"),
         ("1 11 1 10 5", "start", "interval 10..5"),
         ("1 11 2 20 40", "start", "overlaps"),

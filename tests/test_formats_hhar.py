@@ -134,26 +134,40 @@ def _swapped(rows: list[tuple], i: int, j: int) -> list[tuple]:
     return rows
 
 
-def test_hhar_rows_out_of_time_order_name_the_line(tmp_path, rng):
+def test_hhar_rows_out_of_time_order_name_the_line_without_sort_by_time(tmp_path, rng):
     path = _phones_file(tmp_path, _swapped(_hhar_rows(rng, "a", "s3", "s3_1", 6, 10**7, ["sit"]), 2, 3))
     with pytest.raises(DataFormatError, match="is not later than line 4") as exc_info:
-        load_hhar(path)
+        load_hhar(path, sort_by_time=False)
     assert_names_location(exc_info, path, line=5, field="Creation_Time")
 
 
-def test_hhar_sort_by_time_orders_rows_of_a_device_by_creation_time(tmp_path, rng):
+def test_hhar_orders_rows_of_a_device_by_creation_time_by_default_and_notes_it(tmp_path, rng):
     rows = _hhar_rows(rng, "a", "s3", "s3_1", 6, 10**7, ["sit", "walk", "bike"])
     path = _phones_file(tmp_path, _swapped(rows, 2, 3))
-    recording = load_hhar(path, sort_by_time=True).recordings[0]
+    dataset = load_hhar(path)
+    assert "1 of 6 rows were out of time order" in dataset.notes[0]
+    recording = dataset.recordings[0]
     np.testing.assert_allclose(np.diff(recording.timestamps_s), 0.01, rtol=1e-4)
     np.testing.assert_allclose(recording.samples[:, 0], [row[1] for row in rows], atol=1e-6)
     assert [HHAR_CLASSES[i] for i in recording.labels] == [row[-1] for row in rows]
 
 
-def test_hhar_repeated_creation_time_names_the_line(tmp_path, rng):
+def test_hhar_keeps_the_first_of_rows_repeating_a_creation_time_and_counts_them(tmp_path, rng):
+    rows = _hhar_rows(rng, "a", "s3", "s3_1", 6, 10**7, ["sit"])
+    rows[4] = (rows[3][0], *rows[4][1:])  # same time, other values
+    rows.insert(2, rows[1])  # an exact copy
+    dataset = load_hhar(_phones_file(tmp_path, rows))
+    recording = dataset.recordings[0]
+    np.testing.assert_allclose(recording.samples[:, 0], [rows[i][1] for i in (0, 1, 3, 4, 6)], atol=1e-6)
+    assert (
+        "dropped 2 rows repeating a device's Creation_Time (1 of them with other values" in dataset.notes[0]
+    )
+
+
+def test_hhar_repeated_creation_time_names_the_line_without_sort_by_time(tmp_path, rng):
     rows = _hhar_rows(rng, "a", "s3", "s3_1", 6, 10**7, ["sit"])
     rows[4] = (rows[3][0], *rows[4][1:])
     path = _phones_file(tmp_path, rows)
     with pytest.raises(DataFormatError, match="repeats the timestamp of line 5") as exc_info:
-        load_hhar(path, sort_by_time=True)
+        load_hhar(path, sort_by_time=False)
     assert_names_location(exc_info, path, line=6, field="Creation_Time")

@@ -173,14 +173,23 @@ def test_unknown_precision_and_int8_io_without_int8_are_refused(dense):
         convert(dense, Precision.FLOAT16, int8_io=True)
 
 
-def test_recurrent_model_converts_to_builtin_ops_only_with_a_fixed_batch():
+def test_recurrent_model_gets_a_fixed_batch_automatically_and_converts_to_builtin_ops_only():
     lstm = models.build("lstm", window=50, channels=3, classes=4, units=4, dense_units=4)
     assert requires_fixed_batch(lstm)
     with pytest.raises(InputError, match="fixed_batch=True"):
-        convert(lstm, Precision.FLOAT32)
-    fixed = convert(lstm, Precision.FLOAT32, fixed_batch=True)
+        convert(lstm, Precision.FLOAT32, fixed_batch=False)
+    fixed = convert(lstm, Precision.FLOAT32)
     assert_builtin_ops_only(fixed)
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in op_names(fixed)
+
+
+def test_lstm_mac_count_of_the_tflite_file_equals_the_models_true_count():
+    from har_edge.tflite_info import count_macs
+
+    lstm = models.build("lstm", window=50, channels=3, classes=4, units=8, dense_units=4, seed=0)
+    lstm_macs = 2 * 50 * 4 * 8 * (8 + 8) - 50 * 4 * 8 * (8 - 4)  # layer 1 sees 4 inputs, layer 2 sees 8
+    assert count_macs(convert(lstm, Precision.FLOAT32)) == models.summarize(lstm).macs
+    assert models.summarize(lstm).macs > lstm_macs
 
 
 def test_qat_dense_model_converts_to_an_int8_model_matching_its_simulation_and_the_float_accuracy(

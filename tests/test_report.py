@@ -444,3 +444,42 @@ def test_tool_versions_list_installed_distributions_only(monkeypatch):
     )
     versions = tool_versions()
     assert versions == {"numpy": np.__version__, "har-edge": versions["har-edge"]}
+
+
+def test_accuracy_vs_sparsity_joins_only_variants_that_differ_in_sparsity_alone():
+    rows = [
+        make_row("float32", precision="float32", sparsity=0.0, accuracy=0.90, model="dense"),
+        make_row("float16", precision="float16", sparsity=0.0, accuracy=0.89, model="dense"),
+        make_row("int8", precision="int8", sparsity=0.0, accuracy=0.88, model="dense"),
+        make_row("pruned75+int8", precision="int8", sparsity=0.75, accuracy=0.80, model="dense"),
+        make_row("pruned50+int8", precision="int8", sparsity=0.5, accuracy=0.85, model="dense"),
+        make_row(
+            "pruned50+int8", target="rpi4", precision="int8", sparsity=0.5, accuracy=0.85, model="dense"
+        ),
+        make_row("qat+int8", precision="int8", sparsity=0.0, accuracy=0.70, model="dense"),
+    ]
+    series = plots.sparsity_series(build_report(rows, source="test"))
+    assert series == {
+        "float32": [(0.0, 90.0)],
+        "float16": [(0.0, 89.0)],
+        "int8": [(0.0, 88.0), (50.0, 85.0), (75.0, 80.0)],  # real points, no mean with qat's 70 %
+        "int8 qat": [(0.0, 70.0)],
+    }
+
+
+def test_markdown_explains_drop_pp_lists_scored_windows_and_prints_only_legends_rows_need():
+    rows = [
+        make_row(
+            "int8", accuracy_drop_pp=1.5, notes=("accuracy on the 120 test windows: held-out subjects",)
+        ),
+        make_row(
+            "personalized", accuracy_drop_pp=-2.0, notes=("head personalized ...; scored on the other 70 %",)
+        ),
+    ]
+    markdown = render_markdown(build_report(rows, source="test"))
+    assert "positive is worse than float32, negative better" in markdown
+    assert (
+        "- int8: accuracy on the 120 test windows" in markdown
+        and "- personalized: head personalized" in markdown
+    )
+    assert "estimated, not measured" not in markdown and "does not fit" not in markdown

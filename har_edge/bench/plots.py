@@ -28,11 +28,15 @@ MARKERS = "os^Dvp*hX"
 DPI = 120
 # Sizes or latencies spanning more than this factor are drawn on a log axis.
 LOG_SCALE_RANGE = 30.0
+# The relative horizontal shift between targets of one variant in the Pareto plot.
+TARGET_DODGE = 0.04
 
 
 def pareto_scatter(report: Report, path: str | Path) -> Path | None:
-    """Size (KiB) against accuracy (%), one marker shape per target, colour by p50 latency (grey when
-    unknown), estimated figures hollow, the Pareto front ringed and labelled with variant names."""
+    """Size (KiB) against accuracy (%), one marker shape per target (named in the legend), colour by p50
+    latency (grey when unknown), estimated figures hollow, the Pareto front ringed; every variant is
+    labelled with its name once. A variant's targets share its size and accuracy, so they are drawn side
+    by side, each shifted by ``TARGET_DODGE`` of the size, not on top of each other."""
     if reason := _pareto_lacks(report):
         return _skip("pareto_scatter", reason)
     from matplotlib import colormaps
@@ -53,13 +57,15 @@ def pareto_scatter(report: Report, path: str | Path) -> Path | None:
         )
     cmap = colormaps["viridis"]
     fig, ax = _figure()
-    handles, labelled = [], set()
-    for i, target in enumerate(_unique(row.target for row in rows)):
+    handles, labelled, stacked = [], set(), {}
+    targets = _unique(row.target for row in rows)
+    for i, target in enumerate(targets):
         marker = MARKERS[i % len(MARKERS)]
+        dodge = 1 + TARGET_DODGE * (i - (len(targets) - 1) / 2)
         for row in (row for row in rows if row.target == target):
             colour = cmap(norm(row.latency_us_p50)) if row.latency_us_p50 is not None else "grey"
             hollow = row.measurement == "estimated"
-            x, y = row.size_bytes / 1024, 100 * row.accuracy
+            x, y = dodge * row.size_bytes / 1024, 100 * row.accuracy
             ax.scatter(
                 x,
                 y,
@@ -72,9 +78,12 @@ def pareto_scatter(report: Report, path: str | Path) -> Path | None:
             )
             if report.on_front(row):
                 ax.scatter(x, y, s=190, marker=marker, facecolors="none", edgecolors="black", linewidths=1)
-                if row.variant not in labelled:  # the same variant on several targets sits at one point
-                    ax.annotate(row.variant, (x, y), xytext=(6, 5), textcoords="offset points", fontsize=7)
-                    labelled.add(row.variant)
+            if row.variant not in labelled:  # once: the same variant on several targets sits side by side
+                near = (round(x), round(y))  # labels of points within ~1 KiB and 1 % are stacked
+                stacked[near] = stacked.get(near, -1) + 1
+                offset = (14, 4 - 9 * stacked[near])  # right of the dodged targets
+                ax.annotate(row.variant, (x, y), xytext=offset, textcoords="offset points", fontsize=7)
+                labelled.add(row.variant)
         handles.append(Line2D([], [], marker=marker, linestyle="", color="dimgrey", label=target))
     handles += [
         Line2D([], [], marker="o", linestyle="", markerfacecolor="none", color="dimgrey", label="estimated"),
@@ -101,28 +110,40 @@ def pareto_scatter(report: Report, path: str | Path) -> Path | None:
 
 
 def accuracy_vs_sparsity(report: Report, path: str | Path) -> Path | None:
-    """Accuracy (%) against sparsity (%), one colour per precision. Accuracy belongs to the variant, so
-    each variant counts once whatever its targets; the line joins the mean accuracy at each sparsity
-    (over e.g. several models or split points of that precision)."""
+    """Accuracy (%) against sparsity (%), one line per series (``sparsity_series``): a line joins only
+    real variants that differ in sparsity alone; nothing is averaged, a series of one is a lone marker."""
     if reason := _sparsity_lacks(report):
         return _skip("accuracy_vs_sparsity", reason)
-    by_variant: dict[str, ResultRow] = {}
-    for row in _usable(report, "sparsity", "accuracy"):
-        by_variant.setdefault(row.variant, row)
     fig, ax = _figure()
-    for precision in _unique(row.precision or "unknown" for row in by_variant.values()):
-        points = [
-            (100 * row.sparsity, 100 * row.accuracy)
-            for row in by_variant.values()
-            if (row.precision or "unknown") == precision
-        ]
-        (line,) = ax.plot(*_mean_per_x(points), marker="", label=precision)
-        ax.scatter(*zip(*points, strict=True), color=line.get_color(), s=30, zorder=3)
-    ax.legend(title="precision", fontsize=8)
+    for i, (name, points) in enumerate(sparsity_series(report).items()):
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], linestyle="-" if len(xs) > 1 else "", label=name)
+    ax.legend(title="series", fontsize=8)
     ax.set_xlabel("sparsity (%)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(f"accuracy vs sparsity: {report.source}", fontsize=10)
     return _save(fig, path)
+
+
+def sparsity_series(report: Report) -> dict[str, list[tuple[float, float]]]:
+    """(sparsity %, accuracy %) points by series, sorted by sparsity: the variants with the same model,
+    precision, split point and treatment (plain, QAT, personalized), each variant once (accuracy does
+    not depend on the target). The name shows the model and split point only when the report has several."""
+    by_variant: dict[str, ResultRow] = {}
+    for row in _usable(report, "sparsity", "accuracy"):
+        by_variant.setdefault(row.variant, row)
+    several_models = len({row.model for row in by_variant.values()}) > 1
+    several_splits = len({row.split_point for row in by_variant.values()}) > 1
+    series: dict[str, list[tuple[float, float]]] = {}
+    for row in by_variant.values():
+        name = row.precision or "unknown"
+        name += "".join(f" {kind}" for kind in ("qat", "personalized") if kind in row.variant.lower())
+        if several_models and row.model:
+            name = f"{row.model} {name}"
+        if several_splits and row.split_point:
+            name += f" @{row.split_point}"
+        series.setdefault(name, []).append((100 * row.sparsity, 100 * row.accuracy))
+    return {name: sorted(points) for name, points in series.items()}
 
 
 def latency_per_target(report: Report, path: str | Path) -> Path | None:
@@ -253,11 +274,3 @@ def _wide(values: list[float]) -> bool:
     """Whether the positive ``values`` span more than ``LOG_SCALE_RANGE`` (a log axis reads better)."""
     positive = [value for value in values if value > 0]
     return bool(positive) and max(positive) > LOG_SCALE_RANGE * min(positive)
-
-
-def _mean_per_x(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
-    xs = sorted({x for x, _ in points})
-    means = [
-        sum(y for x, y in points if x == level) / sum(1 for x, _ in points if x == level) for level in xs
-    ]
-    return xs, means

@@ -115,9 +115,8 @@ def render_markdown(
         "|" + "|".join("---" if column in _TEXT_COLUMNS else "--:" for column in columns) + "|",
         *("| " + " | ".join(_markdown_cells(report, row, mcu)) + " |" for row in report.results),
         "",
-        f"{PARETO_MARK} on its target's Pareto front (size, p50 latency, accuracy). "
-        f"{ESTIMATED_MARK} estimated, not measured. fits **no**: does not fit the target's memory "
-        f"(the margin says by how much). KiB = 1024 bytes; {MISSING} = not available.",
+        _legend(report),
+        *_scored_on(report),
     ]
     if mcu:
         lines.append(
@@ -135,6 +134,41 @@ def render_markdown(
         lines += [f"![{Path(name).stem}]({name})" for name in plots]
         lines += [f"- {name} not drawn: {reason}" for name, reason in (skipped or {}).items()]
     return "\n".join(lines) + "\n"
+
+
+def _legend(report: Report) -> str:
+    """What the marks and columns mean, only for marks some row has."""
+    rows = report.results
+    parts = []
+    if any(report.on_front(row) for row in rows):
+        parts.append(f"{PARETO_MARK} on its target's Pareto front (size, p50 latency, accuracy).")
+    if any("estimated" in row.provenance.values() for row in rows):
+        parts.append(f"{ESTIMATED_MARK} estimated, not measured.")
+    if any(row.fits is False for row in rows):
+        parts.append("fits **no**: does not fit the target's memory (the margin says by how much).")
+    if any(row.accuracy_drop_pp is not None for row in rows):
+        parts.append(
+            "drop pp = float32 accuracy minus the variant's, in percentage points: positive is worse than "
+            "float32, negative better."
+        )
+    parts.append(f"KiB = 1024 bytes; {MISSING} = not available.")
+    return " ".join(parts)
+
+
+def _scored_on(report: Report) -> list[str]:
+    """Which windows each variant's accuracy was computed on (the notes that say so): one line per
+    distinct note, listing the variants it is about."""
+    variants_of: dict[str, list[str]] = {}
+    for row in report.results:
+        for note in row.notes:
+            if row.accuracy is not None and ("scored" in note or "accuracy on" in note):
+                named = variants_of.setdefault(note, [])
+                if row.variant not in named:
+                    named.append(row.variant)
+    if not variants_of:
+        return []
+    lines = [f"- {', '.join(map(_cell, names))}: {_cell(note)}" for note, names in variants_of.items()]
+    return ["", "Accuracy computed on:", "", *lines]
 
 
 def _markdown_cells(report: Report, row: ResultRow, mcu: bool = False) -> list[str]:

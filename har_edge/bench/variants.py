@@ -55,10 +55,12 @@ class _Scorer:
     y: np.ndarray
     class_names: tuple[str, ...]
     reference: np.ndarray  # float32 top-1 per test window
+    scored_on: str = "the test windows"
 
     def facts(
         self, name: str, predicted: np.ndarray, size: int, gzip: int, mask=None, **extra
     ) -> VariantFacts:
+        extra.setdefault("notes", (f"accuracy on {self.scored_on}",))
         mask = np.ones(len(self.y), bool) if mask is None else mask
         metrics = classification_metrics(self.y[mask], predicted[mask], self.class_names)
         reference = classification_metrics(self.y[mask], self.reference[mask], self.class_names)
@@ -101,7 +103,12 @@ class _Context:
             calibration=representative_windows(models.to_model_input(model, splits.train.x), seed=seed),
             sample=test_x[:SAMPLE_WINDOWS].astype(np.float32),
             macs=count_macs(float32),
-            scorer=_Scorer(splits.test.y, splits.test.class_names, run_model(float32, test_x).argmax(axis=1)),
+            scorer=_Scorer(
+                splits.test.y,
+                splits.test.class_names,
+                run_model(float32, test_x).argmax(axis=1),
+                scored_on=test_windows_description(card, splits),
+            ),
         )
 
     def whole_model(self, name: str, keras_model, precision: str, sparsity: float) -> Variant:
@@ -143,6 +150,15 @@ class _Context:
         return (self.splits.test.x * np.asarray(normalizer.std) + np.asarray(normalizer.mean)).astype(
             np.float32
         )
+
+
+def test_windows_description(card: models.ModelCard, splits: Splits) -> str:
+    test_spec = card.notes.get("data", {}).get("test_spec")
+    if test_spec:
+        return f"the {len(splits.test):,} labelled windows of the separate test data {test_spec}"
+    units = {"subject": "subjects", "occurrence": "activity occurrences", "case": "cases"}[splits.grouping]
+    subjects = f" (subjects {', '.join(splits.test.subjects)})" if splits.grouping == "subject" else ""
+    return f"the {len(splits.test):,} test windows: held-out {units}, none used in training{subjects}"
 
 
 def model_variants(

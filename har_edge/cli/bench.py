@@ -6,14 +6,27 @@ import argparse
 from pathlib import Path
 
 from har_edge.cli.argtypes import non_negative_int, positive_int, seed
-from har_edge.cli.common import EXIT_CHECK_FAILED, EXIT_OK, Verb, refuse_existing
+from har_edge.cli.common import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    FORMAT_CHOICES,
+    Verb,
+    add_loader_arguments,
+    bundle_folder,
+    load_options,
+    refuse_existing,
+)
 from har_edge.errors import InputError
 
 BENCH_EXAMPLE = """examples:
   har-edge bench demo-out/bundle --targets desktop,rpi4,cortex-m4f-80mhz --out bench-out
+  har-edge bench demo-out/bundle --data synthetic --out bench-acc
   har-edge bench demo-out/model --variants float32,int8,pruned75+int8 --targets desktop,rpi5 --out bench-model
+  har-edge bench runs/uea-bundle.zip --data X_TEST.ts --format uea --out bench-uea
   har-edge bench demo-out/bundle --targets ssh://pi@raspberrypi.local --ssh-identity ~/.ssh/id_ed25519 \
       --out bench-pi
+A bundle is scored on --data (on its held-out test subjects when that is the data it was trained on);
+a model folder's variants on the test split its card records.
 """
 
 
@@ -25,6 +38,11 @@ SWEEP_EXAMPLE = """examples:
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    with bundle_folder(args.path) as path:
+        return _bench(args, path)
+
+
+def _bench(args: argparse.Namespace, path: Path) -> int:
     from har_edge.bench.report import render_markdown, write_report
     from har_edge.bench.run import bench_path
     from har_edge.bench.variants import ALL_VARIANTS, parse_variant_names
@@ -36,10 +54,13 @@ def run_bench(args: argparse.Namespace) -> int:
         args.targets, threads=args.threads, ssh_identity=args.ssh_identity, ssh_options=args.ssh_option
     )
     report = bench_path(
-        args.path,
+        path,
         targets,
         variants=variants,
         data=args.data,
+        data_format=args.format,
+        data_options=load_options(args) if args.data else None,
+        checkpoint=args.checkpoint,
         fine_tune_epochs=args.fine_tune_epochs,
         seed=args.seed,
         progress=not args.no_progress,
@@ -91,7 +112,9 @@ def print_row_errors(rows) -> None:
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=Path, help="a bundle folder, or a model folder (all its variants)")
+    parser.add_argument(
+        "path", type=Path, help="a bundle folder or .zip, or a model folder (all its variants)"
+    )
     parser.add_argument(
         "--targets",
         default="desktop",
@@ -99,16 +122,26 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "cortex-m33-78mhz, ssh://user@host[:port] (default desktop)",
     )
     parser.add_argument("--variants", help="model folder: comma list (default: all)")
-    parser.add_argument("--data", help="bundle: score it on the labelled windows of this data spec")
+    parser.add_argument(
+        "--data", help="bundle: score it on this data (synthetic[:position[:device]] or a path)"
+    )
+    parser.add_argument("--format", choices=FORMAT_CHOICES, help="the format of a --data path")
+    parser.add_argument(
+        "--subjects", type=positive_int, help="synthetic --data: number of subjects (default 30)"
+    )
+    parser.add_argument("--checkpoint", type=Path, help="bundle: score it with this personalized head")
     parser.add_argument("--threads", type=positive_int, default=1, help="interpreter threads (default 1)")
     parser.add_argument("--ssh-identity", help="ssh targets: private key file")
     parser.add_argument("--ssh-option", action="append", default=[], metavar="OPTION", help="ssh -o OPTION")
-    parser.add_argument("--fine-tune-epochs", type=non_negative_int, default=6)
-    parser.add_argument("--seed", type=seed, default=0)
+    add_loader_arguments(parser)
+    parser.add_argument(
+        "--fine-tune-epochs", type=non_negative_int, default=6, help="model folder: pruning fine-tune epochs"
+    )
+    parser.add_argument("--seed", type=seed, default=0, help="seed of calibration and fine-tuning")
     parser.add_argument("--out", required=True, type=Path, help="report folder")
-    parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--no-plots", action="store_true")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
+    parser.add_argument("--no-plots", action="store_true", help="no PNG plots")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:

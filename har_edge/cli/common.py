@@ -4,7 +4,8 @@ and training arguments and their translation into loader options and configs."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from har_edge.errors import InputError
 from har_edge.types import ACC_CHANNELS, GYRO_CHANNELS
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+VERBOSE_FLAGS = ("-v", "--verbose")
+VERBOSE_HELP = "show TensorFlow's and LiteRT's native log lines (hidden by default)"
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,24 @@ class Verb:
 
     def add_to(self, verbs) -> None:
         parser = verbs.add_parser(
-            self.name,
-            help=self.help,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-            epilog=self.example,
+            self.name, help=self.help, formatter_class=HelpFormatter, epilog=self.example
         )
         self.add_arguments(parser)
+        parser.add_argument(*VERBOSE_FLAGS, action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Examples as written, and every option's default after its help (unless it has none or says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default in (None, False, [], argparse.SUPPRESS)
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default %(default)s)".lstrip()
 
 
 class Parser(argparse.ArgumentParser):
@@ -48,22 +63,53 @@ class UsageError(Exception):
     pass
 
 
+FORMAT_CHOICES = ("hapt", "hhar", "wisdm", "pamap2", "uea", "csv")
+
+
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
-    group.add_argument("--data", default="synthetic", help="synthetic[:position[:device]] or a path")
-    group.add_argument("--format", choices=("hapt", "hhar", "wisdm", "pamap2", "uea", "csv"))
-    group.add_argument("--subjects", type=positive_int, help="synthetic: number of subjects")
-    group.add_argument("--channels", default="acc", help="acc, acc+gyro, all, or a comma list (default acc)")
     group.add_argument(
-        "--rate", type=positive_number, default=50.0, help="resample to this rate in Hz (default 50)"
+        "--data", default="synthetic", help="synthetic[:position[:device]] or a path (default synthetic)"
+    )
+    group.add_argument("--format", choices=FORMAT_CHOICES, help="the format of a --data path")
+    group.add_argument("--subjects", type=positive_int, help="synthetic: number of subjects (default 30)")
+    group.add_argument(
+        "--channels",
+        help="acc, acc+gyro, all, or a comma list (default: acc when the data has acc_x/y/z, else all)",
     )
     group.add_argument(
-        "--window", type=positive_int, default=200, help="window length in samples (default 200)"
+        "--rate",
+        type=positive_number,
+        help="resample to this rate in Hz (default 50; uea: the file's rate, see --source-rate)",
     )
     group.add_argument(
-        "--hop", type=positive_int, default=100, help="hop between windows in samples (default 100)"
+        "--window", type=positive_int, help="window length in samples (default 200; uea: one window per case)"
     )
-    group.add_argument("--labeling", default="majority", choices=("majority", "strict"))
+    group.add_argument(
+        "--hop", type=positive_int, help="hop between windows in samples (default 100; uea: one per case)"
+    )
+    group.add_argument(
+        "--labeling", default="majority", choices=("majority", "strict"), help="how a window gets its label"
+    )
+    add_loader_arguments(group)
+
+
+def add_runtime_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """BUNDLE and DATA positionals plus the loader options; window geometry comes from the manifest."""
+    parser.add_argument("bundle", type=Path, help="a bundle folder or .zip")
+    parser.add_argument("data", help="synthetic[:position[:device]] or a path")
+    parser.add_argument("--format", choices=FORMAT_CHOICES, help="the format of a DATA path")
+    parser.add_argument("--subjects", type=positive_int, help="synthetic: number of subjects (default 30)")
+    add_loader_arguments(parser)
+
+
+def add_loader_arguments(group) -> None:
+    group.add_argument(
+        "--source-rate",
+        type=positive_number,
+        metavar="HZ",
+        help="the data's own sampling rate: csv without --time-column (required there), uea (default 1 Hz)",
+    )
     group.add_argument(
         "--column",
         action="append",
@@ -73,41 +119,25 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--label-column", help="csv: the label column")
     group.add_argument("--subject-column", help="csv: the subject column")
-    group.add_argument("--time-column", help="csv: the time column (seconds)")
+    group.add_argument("--time-column", help="csv: the time column (seconds, or see time_unit)")
     group.add_argument(
         "--format-option",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a loader option, e.g. imu=chest (pamap2) or sort_by_time=true (hhar); repeat",
+        help="a loader option, e.g. imu=chest (pamap2), acc_unit=mg (csv), channels=a,b,c (uea); repeat",
     )
-
-
-def add_runtime_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """BUNDLE and DATA positionals plus the loader options; window geometry comes from the manifest."""
-    parser.add_argument("bundle", type=Path, help="a bundle folder")
-    parser.add_argument("data", help="synthetic[:position[:device]] or a path")
-    parser.add_argument("--format", choices=("hapt", "hhar", "wisdm", "pamap2", "uea", "csv"))
-    parser.add_argument("--subjects", type=positive_int, help="synthetic: number of subjects")
-    parser.add_argument(
-        "--rate", type=positive_number, default=50.0, help="csv without a time column: the rate in Hz"
-    )
-    parser.add_argument("--column", action="append", default=[], metavar="CHANNEL=COLUMN")
-    parser.add_argument("--label-column")
-    parser.add_argument("--subject-column")
-    parser.add_argument("--time-column")
-    parser.add_argument("--format-option", action="append", default=[], metavar="KEY=VALUE")
 
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training")
-    group.add_argument("--epochs", type=positive_int, default=30)
-    group.add_argument("--batch-size", type=positive_int, default=64)
-    group.add_argument("--learning-rate", type=positive_number, default=1e-3)
+    group.add_argument("--epochs", type=positive_int, default=30, help="at most this many epochs")
+    group.add_argument("--batch-size", type=positive_int, default=64, help="windows per step")
+    group.add_argument("--learning-rate", type=positive_number, default=1e-3, help="Adam's learning rate")
     group.add_argument(
         "--patience", type=non_negative_int, default=5, help="early-stopping patience in epochs"
     )
-    group.add_argument("--seed", type=seed, default=0)
+    group.add_argument("--seed", type=seed, default=0, help="seed of the split, the weights and the shuffle")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -144,10 +174,16 @@ def load_options(args: argparse.Namespace) -> dict[str, Any]:
         options.update(columns=columns, label_column=args.label_column, subject_column=args.subject_column)
         if args.time_column:
             options["time_column"] = args.time_column
-        else:
-            options["rate_hz"] = args.rate
+        elif args.source_rate is None:
+            raise InputError("--format csv without --time-column needs --source-rate HZ (the file's rate)")
     elif args.column or args.label_column or args.subject_column or args.time_column:
         raise InputError("--column, --label-column, --subject-column and --time-column apply to --format csv")
+    if args.source_rate is not None:
+        if args.format not in ("csv", "uea"):
+            raise InputError(
+                "--source-rate applies to --format csv and uea (the other formats know their rate)"
+            )
+        options["rate_hz"] = args.source_rate
     for item in args.format_option:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -157,7 +193,9 @@ def load_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _option_value(text: str) -> Any:
-    """'true'/'false' -> bool, numbers -> int/float, anything else stays a string."""
+    """'true'/'false' -> bool, numbers -> int/float, 'a,b,c' -> a list, anything else stays a string."""
+    if "," in text:
+        return [part.strip() for part in text.split(",")]
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
     for convert in (int, float):
@@ -168,23 +206,38 @@ def _option_value(text: str) -> Any:
     return text
 
 
-def _channels(spec: str) -> tuple[str, ...] | None:
-    named = {"acc": ACC_CHANNELS, "acc+gyro": ACC_CHANNELS + GYRO_CHANNELS, "all": None}
+def _channels(spec: str | None) -> tuple[str, ...] | None | str:
+    named = {None: "default", "acc": ACC_CHANNELS, "acc+gyro": ACC_CHANNELS + GYRO_CHANNELS, "all": None}
     if spec in named:
         return named[spec]
     return tuple(c.strip() for c in spec.split(",") if c.strip())
 
 
-def window_config(args: argparse.Namespace):
-    from har_edge.data.windows import WindowConfig
+@dataclass(frozen=True)
+class WindowRequest:
+    """The window options as given (None: not given); ``for_dataset`` fills in the data set's defaults."""
 
-    return WindowConfig(
-        rate_hz=args.rate,
-        window=args.window,
-        hop=args.hop,
-        labeling=args.labeling,
-        channels=_channels(args.channels),
-    )
+    rate_hz: float | None = None
+    window: int | None = None
+    hop: int | None = None
+    labeling: str = "majority"
+    channels: str | None = None
+
+    def for_dataset(self, dataset):
+        from har_edge.data.plan import window_config_for
+
+        return window_config_for(
+            dataset,
+            rate_hz=self.rate_hz,
+            window=self.window,
+            hop=self.hop,
+            labeling=self.labeling,
+            channels=_channels(self.channels),
+        )
+
+
+def window_config(args: argparse.Namespace) -> WindowRequest:
+    return WindowRequest(args.rate, args.window, args.hop, args.labeling, args.channels)
 
 
 def train_config(args: argparse.Namespace):
@@ -200,9 +253,19 @@ def train_config(args: argparse.Namespace):
 
 
 def runtime_dataset(args: argparse.Namespace):
+    return load_noted(args.data, args.format, load_options(args))
+
+
+def load_noted(spec: str, fmt: str | None, options: dict[str, Any]):
+    """``load_dataset`` that prints the loader's notes (assumed rates, repairs, skipped lines) on stderr."""
+    import sys
+
     from har_edge.data import load_dataset
 
-    return load_dataset(args.data, args.format, **load_options(args))
+    dataset = load_dataset(spec, fmt, **options)
+    for note in dataset.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return dataset
 
 
 def manifest_windows(dataset, manifest, *, keep_unlabelled: bool = False):
@@ -213,3 +276,41 @@ def manifest_windows(dataset, manifest, *, keep_unlabelled: bool = False):
         rate_hz=manifest.rate_hz, window=manifest.window, hop=manifest.hop, channels=manifest.channels
     )
     return make_windows(dataset, config, keep_unlabelled=keep_unlabelled)[0]
+
+
+BUNDLE_ZIP_FILES = frozenset({"manifest.json", "base.tflite", "base_mcu.tflite", "head.tflite"})
+
+
+@contextmanager
+def bundle_folder(path: Path) -> Iterator[Path]:
+    """``path`` itself when it is a folder; a bundle ``.zip`` (``optimize --zip``) unpacked into a
+    temporary folder for the block. Only the bundle's own flat file names are taken from a zip, so a
+    member cannot be written outside the folder."""
+    import tempfile
+    import zipfile
+
+    if not (path.is_file() and zipfile.is_zipfile(path)):
+        yield path
+        return
+    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory(prefix="har-edge-bundle-") as folder:
+        members = {Path(name).name: name for name in archive.namelist() if not name.endswith("/")}
+        unknown = sorted(
+            n for n in archive.namelist() if Path(n).name not in BUNDLE_ZIP_FILES and not n.endswith("/")
+        )
+        if unknown or "manifest.json" not in members:
+            raise InputError(
+                f"{path}: not a bundle zip (expected {', '.join(sorted(BUNDLE_ZIP_FILES))}; "
+                f"found {unknown or 'no manifest.json'})"
+            )
+        for name, member in members.items():
+            (Path(folder) / name).write_bytes(archive.read(member))
+        yield Path(folder)
+
+
+def open_classifier(bundle: Path, checkpoint: Path | None = None):
+    """A ``Classifier`` of ``bundle``, with the personalized head of ``checkpoint`` (its labels) if given."""
+    from har_edge.runtime.classifier import Classifier
+    from har_edge.runtime.personalize import apply_checkpoint
+
+    classifier = Classifier(bundle)
+    return apply_checkpoint(classifier, checkpoint) if checkpoint is not None else classifier

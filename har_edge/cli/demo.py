@@ -6,9 +6,15 @@ import argparse
 from pathlib import Path
 
 from har_edge.cli.argtypes import positive_int
-from har_edge.cli.common import EXIT_OK, Verb, add_training_arguments, refuse_existing, train_config
+from har_edge.cli.common import (
+    EXIT_OK,
+    Verb,
+    WindowRequest,
+    add_training_arguments,
+    refuse_existing,
+    train_config,
+)
 from har_edge.cli.train import Run, print_summary, train_into
-from har_edge.types import ACC_CHANNELS
 
 DEMO_EXAMPLE = """example:
   har-edge demo --out demo-out
@@ -22,7 +28,6 @@ def run_demo(args: argparse.Namespace) -> int:
     from har_edge.bench.report import render_markdown, write_report
     from har_edge.bench.run import report_for
     from har_edge.bench.variants import model_variants
-    from har_edge.data.windows import WindowConfig
     from har_edge.export import bundle_request, export_bundle
     from har_edge.fsutil import atomic_directory
     from har_edge.optimize.pipeline import OptimizeOptions, optimize_model
@@ -40,8 +45,8 @@ def run_demo(args: argparse.Namespace) -> int:
     refuse_existing(args.out, args.overwrite)
     targets = resolve_targets(DEMO_TARGETS)
     with atomic_directory(args.out, overwrite=args.overwrite) as staging:
-        outcome = train_into(staging, run, WindowConfig(channels=ACC_CHANNELS), train_config(args))
-        print_summary(outcome.metrics, args.out)
+        outcome = train_into(staging, run, WindowRequest(channels="acc"), train_config(args))
+        print_summary(outcome.metrics, args.out, epochs=args.epochs)
         model, card, splits = outcome.trained.model, outcome.card, outcome.splits
         print("exporting the bundle: pruned to 50 % sparsity (fine-tuning), int8 base, trainable head...")
         options = OptimizeOptions(sparsity=0.5, seed=args.seed)

@@ -5,21 +5,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from har_edge.cli.common import EXIT_OK, Verb
+from har_edge.cli.common import EXIT_OK, Verb, bundle_folder
 from har_edge.errors import InputError
 
 INSPECT_EXAMPLE = """examples:
   har-edge inspect runs/bundle
   har-edge inspect runs/bundle/base.tflite
+  har-edge inspect runs/bundle.zip
 """
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    with bundle_folder(args.path) as path:
+        return _inspect(args, path)
+
+
+def _inspect(args: argparse.Namespace, path: Path) -> int:
     from har_edge.runtime.bundle import open_bundle
     from har_edge.tflite_info import inspect_tflite, render
 
-    if args.path.is_dir():
-        bundle = open_bundle(args.path)
+    if path.is_dir():
+        bundle = open_bundle(path)
         manifest = bundle.manifest
         print(
             f"bundle {args.path}: {manifest.architecture} split at {manifest.split_layer!r}, "
@@ -36,7 +42,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=Path, help="a .tflite file or a bundle folder")
+    parser.add_argument("path", type=Path, help="a .tflite file, a bundle folder or a bundle .zip")
 
 
 VERB = Verb(

@@ -12,6 +12,7 @@ from har_edge.errors import InputError
 OPTIMIZE_EXAMPLE = """examples:
   har-edge optimize runs/dense/model --prune 0.5 --quantize int8 --split-at headlayer --out runs/bundle
   har-edge optimize runs/dense/model --quantize int8 --head-labels walk,sit,stand,lie --out runs/personal
+  har-edge optimize runs/dense/model --head-classes 3 --out runs/three
   har-edge optimize runs/cnn/model --qat --quantize int8 --split-at pool --out runs/cnn-bundle --zip
 """
 
@@ -43,7 +44,35 @@ def run_optimize(args: argparse.Namespace) -> int:
     for name, data in bundle.files.items():
         print(render(inspect_tflite(data, name), name))
     print(f"wrote {args.out}/ ({', '.join(sorted(bundle.files))}, manifest.json)")
+    if options.head_labels:
+        labels = ",".join(options.head_labels)
+        print(
+            f"warning: the new head ({labels}) is untrained: its predictions mean nothing until it is "
+            f"personalized, e.g. har-edge personalize {args.out} DATA --labels {labels} "
+            "--checkpoint me.ckpt, "
+            f"then har-edge predict {args.out} DATA --checkpoint me.ckpt"
+        )
+    else:
+        print(_bundle_accuracy(args.out, card, splits))
     return EXIT_OK
+
+
+def _bundle_accuracy(bundle: Path, card, splits) -> str:
+    """The exported bundle's accuracy on the test windows the model was evaluated on, in words."""
+    import numpy as np
+
+    from har_edge.bench.variants import test_windows_description
+    from har_edge.data.windows import Normalizer
+    from har_edge.runtime.classifier import Classifier
+
+    test = splits.test
+    if len(test) == 0:
+        return "accuracy: not measured (no test windows)"
+    normalizer = Normalizer.from_dict(card.normalization)
+    raw = (test.x * np.asarray(normalizer.std) + np.asarray(normalizer.mean)).astype(np.float32)
+    predicted = Classifier(bundle).predict(raw)
+    accuracy = float(np.mean(np.asarray(predicted) == np.asarray(test.class_names)[test.y]))
+    return f"bundle accuracy {accuracy:.3f} on {test_windows_description(card, splits)}"
 
 
 def _head_labels(args: argparse.Namespace) -> tuple[str, ...] | None:
@@ -59,20 +88,33 @@ def _head_labels(args: argparse.Namespace) -> tuple[str, ...] | None:
 def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="a model folder written by 'har-edge train'")
     parser.add_argument("--prune", type=sparsity, default=0.0, metavar="SPARSITY", help="target in [0, 1)")
-    parser.add_argument("--schedule", choices=("constant", "polynomial"), default="polynomial")
-    parser.add_argument("--quantize", choices=("float32", "float16", "dynamic", "int8"), default="int8")
+    parser.add_argument(
+        "--schedule", choices=("constant", "polynomial"), default="polynomial", help="pruning schedule"
+    )
+    parser.add_argument(
+        "--quantize", choices=("float32", "float16", "dynamic", "int8"), default="int8", help="base precision"
+    )
     parser.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning first")
     parser.add_argument("--split-at", metavar="LAYER", help="default: the model's last split point")
     heads = parser.add_mutually_exclusive_group()
-    heads.add_argument("--head-classes", type=positive_int, metavar="N", help="a new head with N classes")
-    heads.add_argument("--head-labels", metavar="A,B,C", help="a new head with these class labels")
+    heads.add_argument(
+        "--head-classes",
+        type=positive_int,
+        metavar="N",
+        help="a new, untrained head with N classes named class0..classN-1 (personalize names them)",
+    )
+    heads.add_argument("--head-labels", metavar="A,B,C", help="a new, untrained head with these class labels")
     parser.add_argument("--head-hidden", type=positive_int, metavar="H", help="new head: dense(H)-relu-dense")
-    parser.add_argument("--fine-tune-epochs", type=non_negative_int, default=6)
+    parser.add_argument(
+        "--fine-tune-epochs", type=non_negative_int, default=6, help="pruning/QAT fine-tune epochs"
+    )
     parser.add_argument("--no-mcu", action="store_true", help="skip the batch-1 int8 base for MCUs")
-    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument(
+        "--seed", type=seed, default=0, help="seed of fine-tuning, calibration and a new head"
+    )
     parser.add_argument("--out", required=True, type=Path, help="bundle folder")
     parser.add_argument("--zip", action="store_true", help="also write BUNDLE.zip")
-    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
 
 
 VERB = Verb(

@@ -12,33 +12,44 @@ from har_edge.cli.common import (
     EXIT_OK,
     Verb,
     add_runtime_data_arguments,
+    bundle_folder,
     label_list,
     manifest_windows,
     runtime_dataset,
 )
 from har_edge.errors import InputError
 
-PERSONALIZE_EXAMPLE = """examples:
+PERSONALIZE_EXAMPLE = """examples, after
+  har-edge optimize demo-out/model --head-labels WALKING,SITTING,STANDING,LAYING --out personal-bundle --zip
+then:
   har-edge personalize personal-bundle synthetic:wrist --labels WALKING,SITTING,STANDING,LAYING \\
       --checkpoint me.ckpt --epochs 60
-  har-edge personalize personal-bundle more.csv --format csv --column acc_x=ax --column acc_y=ay \\
-      --column acc_z=az --label-column activity --rate 50 --labels walk,sit --checkpoint me.ckpt --resume
-  har-edge personalize personal-bundle synthetic:wrist --labels WALKING,SITTING,STANDING,LAYING \
-      --checkpoint me.ckpt --on mps2-an386      # SGD inside the firmware on the emulated Cortex-M4F
+  har-edge personalize personal-bundle.zip synthetic:wrist --labels WALKING,SITTING,STANDING,LAYING \\
+      --checkpoint me.ckpt --resume
+  har-edge predict personal-bundle synthetic:wrist --checkpoint me.ckpt
+  har-edge personalize personal-bundle synthetic:wrist --labels WALKING,SITTING,STANDING,LAYING \\
+      --checkpoint me.ckpt --on mps2-an386
+--on mps2-an386 runs the SGD inside the generated firmware on the emulated Cortex-M4F.
+A checkpoint is replaced only by a head at least as accurate on the held-out windows, or with --overwrite.
 """
 
 
 def run_personalize(args: argparse.Namespace) -> int:
-    from har_edge.runtime.classifier import Classifier
-    from har_edge.runtime.personalize import Personalizer
-
     labels = label_list(args.labels, "--labels")
     if not 0 < args.evaluate_fraction < 1:
         raise InputError(f"--evaluate-fraction {args.evaluate_fraction}: expected a value in (0, 1)")
-    classifier = Classifier(args.bundle)
+    if args.resume and not args.checkpoint.exists():
+        raise InputError(f"--resume: {args.checkpoint} does not exist")
+    with bundle_folder(args.bundle) as folder:
+        return _personalize(args, folder, labels)
+
+
+def _personalize(args: argparse.Namespace, folder: Path, labels: tuple[str, ...]) -> int:
+    from har_edge.runtime.classifier import Classifier
+    from har_edge.runtime.personalize import Personalizer
+
+    classifier = Classifier(folder)
     personalizer = Personalizer(classifier, labels=labels, seed=args.seed)
-    if args.resume:
-        personalizer.restore(args.checkpoint)
     dataset = runtime_dataset(args)
     windows = manifest_windows(dataset, classifier.manifest)
     names = np.array([windows.class_names[k] for k in windows.y])
@@ -51,10 +62,17 @@ def run_personalize(args: argparse.Namespace) -> int:
     order = np.random.default_rng(args.seed).permutation(chosen)
     n_eval = max(1, round(len(order) * args.evaluate_fraction))
     held, train = order[:n_eval], order[n_eval:]
+    existing = None
+    if args.checkpoint.exists() and not args.overwrite:  # the head to beat, on the same windows
+        judge = Personalizer(classifier, labels=labels, seed=args.seed)
+        judge.restore(args.checkpoint)
+        existing = judge.evaluate(windows.x[held], names[held].tolist()).accuracy
+    if args.resume:
+        personalizer.restore(args.checkpoint)
     if args.on is not None:
         start = personalizer.weights() if args.resume else None
         return _run_on_board(
-            args, labels, start, (windows.x[train], names[train]), (windows.x[held], names[held])
+            args, folder, labels, start, (windows.x[train], names[train]), (windows.x[held], names[held])
         )
     before = personalizer.evaluate(windows.x[held], names[held].tolist()).accuracy
     personalizer.add(windows.x[train], names[train].tolist())
@@ -62,16 +80,23 @@ def run_personalize(args: argparse.Namespace) -> int:
         epochs=args.epochs, learning_rate=args.learning_rate, patience=args.patience, seed=args.seed
     )
     after = personalizer.evaluate(windows.x[held], names[held].tolist()).accuracy
-    personalizer.save(args.checkpoint)
     print(
         f"trained on {len(train)} windows for {history.epochs_run} epochs; accuracy on {len(held)} "
         f"held-out windows: {before:.3f} -> {after:.3f}"
     )
+    if existing is not None and after < existing:
+        print(
+            f"kept {args.checkpoint}: its head scores {existing:.3f} on the same held-out windows, "
+            "better than "
+            f"the new {after:.3f} (--overwrite replaces it anyway)"
+        )
+        return EXIT_OK
+    personalizer.save(args.checkpoint)
     print(f"wrote {args.checkpoint}")
     return EXIT_OK
 
 
-def _run_on_board(args: argparse.Namespace, labels, start, train, held) -> int:
+def _run_on_board(args: argparse.Namespace, folder: Path, labels, start, train, held) -> int:
     """The same split and schedule, trained by the generated firmware on board ``args.on``; writes the
     host checkpoint of the firmware's newest slot and, next to it, the raw two-slot image."""
     from har_edge.firmware.personalize import Schedule, personalize_on_board
@@ -81,7 +106,7 @@ def _run_on_board(args: argparse.Namespace, labels, start, train, held) -> int:
         epochs=args.epochs, learning_rate=args.learning_rate, patience=args.patience, seed=args.seed
     )
     result = personalize_on_board(
-        args.bundle,
+        folder,
         train[0],
         train[1].tolist(),
         held[0],
@@ -105,7 +130,10 @@ def add_personalize_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", required=True, metavar="A,B,C", help="the classes to learn")
     parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint file to write")
     parser.add_argument("--resume", action="store_true", help="start from the existing checkpoint")
-    parser.add_argument("--epochs", type=positive_int, default=60)
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the checkpoint even when its head scored better"
+    )
+    parser.add_argument("--epochs", type=positive_int, default=60, help="at most this many SGD epochs")
     parser.add_argument(
         "--patience", type=non_negative_int, help="stop after this many epochs without improvement"
     )
@@ -114,9 +142,9 @@ def add_personalize_arguments(parser: argparse.ArgumentParser) -> None:
         "--evaluate-fraction",
         type=float,
         default=0.2,
-        help="windows kept aside to report accuracy before and after (default 0.2)",
+        help="windows kept aside to report accuracy before and after, and to compare with the checkpoint",
     )
-    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the held-out choice and the shuffle")
     parser.add_argument(
         "--on",
         metavar="BOARD",

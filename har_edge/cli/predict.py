@@ -12,7 +12,9 @@ from har_edge.cli.common import (
     EXIT_OK,
     Verb,
     add_runtime_data_arguments,
+    bundle_folder,
     manifest_windows,
+    open_classifier,
     refuse_existing,
     runtime_dataset,
 )
@@ -20,18 +22,25 @@ from har_edge.errors import InputError
 
 PREDICT_EXAMPLE = """examples:
   har-edge predict demo-out/bundle synthetic:waist
+  har-edge predict demo-out/bundle.zip synthetic:wrist --checkpoint me.ckpt
   har-edge predict demo-out/bundle recording.csv --format csv --column acc_x=ax --column acc_y=ay \\
-      --column acc_z=az --rate 50 --out predictions.csv
-  har-edge predict demo-out/bundle synthetic --stream --ema 0.5 --event WALKING,0.8,0.6,3
+      --column acc_z=az --source-rate 50 --out predictions.csv
+  har-edge predict demo-out/bundle synthetic --stream --ema 0.5 --event WALKING,0.8,0.6,3 --out stream.csv
 """
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from har_edge.runtime.classifier import Classifier
-
+    if not args.stream and (args.ema is not None or args.event):
+        raise InputError(
+            "--ema and --event apply to --stream (offline prediction has no smoothing or events)"
+        )
     if args.out is not None:
         refuse_existing(args.out, args.overwrite)
-    classifier = Classifier(args.bundle)
+    with bundle_folder(args.bundle) as folder:
+        return _predict(args, open_classifier(folder, args.checkpoint))
+
+
+def _predict(args: argparse.Namespace, classifier) -> int:
     dataset = runtime_dataset(args)
     if args.stream:
         return _predict_stream(args, classifier, dataset)
@@ -67,7 +76,7 @@ def _predict_stream(args: argparse.Namespace, classifier, dataset) -> int:
         raise InputError(
             f"{args.data}: needs channels {list(manifest.channels)}, has {list(dataset.channels)}"
         )
-    windows = 0
+    rows: list[list[object]] = []
     for recording in dataset.recordings:
         if abs(recording.nominal_rate_hz - manifest.rate_hz) > 1e-6:
             raise InputError(
@@ -78,14 +87,27 @@ def _predict_stream(args: argparse.Namespace, classifier, dataset) -> int:
         samples = recording.samples[:, channels]
         for start in range(0, len(samples), chunk):
             update = stream.feed(samples[start : start + chunk])
-            windows += len(update.predictions)
+            for window in update.predictions:
+                end_s = window.end_sample / manifest.rate_hz
+                probability = float(window.smoothed[list(classifier.labels).index(window.label)])
+                rows.append(["window", recording.subject, f"{end_s:.2f}", window.label, f"{probability:.4f}"])
             for event in update.events:
                 seconds = event.end_sample / manifest.rate_hz
+                rows.append(
+                    [event.kind, recording.subject, f"{seconds:.2f}", event.label, f"{event.probability:.4f}"]
+                )
                 print(
                     f"subject {recording.subject} t={seconds:8.1f}s {event.kind:>5} {event.label} "
                     f"(p={event.probability:.2f})"
                 )
-    print(f"streamed {windows} windows from {len(dataset.recordings)} recordings")
+    n_windows = sum(row[0] == "window" for row in rows)
+    print(
+        f"streamed {n_windows} windows from {len(dataset.recordings)} recordings, "
+        f"{len(rows) - n_windows} events"
+    )
+    if args.out is not None:
+        _write_csv(args.out, ["kind", "subject", "end_s", "label", "probability"], rows)
+        print(f"wrote {args.out} (one row per window, kind 'window', and per event, kind 'enter'/'exit')")
     return EXIT_OK
 
 
@@ -101,6 +123,21 @@ def _event_rule(text: str, rule_type):
 
 
 def _write_predictions(path: Path, windows, predicted, confidence, truth) -> None:
+    rows = [
+        [
+            windows.subject[i],
+            windows.recording[i],
+            f"{windows.start[i] / windows.rate_hz:.2f}",
+            predicted[i],
+            f"{confidence[i]:.4f}",
+            truth[i],
+        ]
+        for i in range(len(windows))
+    ]
+    _write_csv(path, ["subject", "recording", "start_s", "predicted", "probability", "true_label"], rows)
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
     import csv
     import io
 
@@ -108,19 +145,8 @@ def _write_predictions(path: Path, windows, predicted, confidence, truth) -> Non
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["subject", "recording", "start_s", "predicted", "probability", "true_label"])
-    for i in range(len(windows)):
-        start_s = windows.start[i] / windows.rate_hz
-        writer.writerow(
-            [
-                windows.subject[i],
-                windows.recording[i],
-                f"{start_s:.2f}",
-                predicted[i],
-                f"{confidence[i]:.4f}",
-                truth[i],
-            ]
-        )
+    writer.writerow(header)
+    writer.writerows(rows)
     atomic_write_text(path, buffer.getvalue())
 
 
@@ -137,8 +163,13 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LABEL,ENTER,EXIT,K",
         help="stream: event when P(LABEL) > ENTER for K windows (ends below EXIT); repeat",
     )
-    parser.add_argument("--out", type=Path, help="write one CSV row per window")
-    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="use the personalized head (and labels) of this checkpoint"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="write one CSV row per window (with --stream: and per event)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
 
 VERB = Verb(

@@ -194,7 +194,7 @@ class Splits:
     train: WindowSet
     val: WindowSet
     test: WindowSet
-    grouping: Literal["subject", "occurrence"]
+    grouping: Literal["subject", "occurrence", "case"]
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
@@ -207,18 +207,19 @@ def split_by_subject(
 
     With a single subject, activity occurrences (contiguous label runs) are split instead, stratified
     by class, and windows that overlap a window of another split are dropped, so neighbouring windows
-    never straddle splits.
+    never straddle splits. ``test_fraction`` 0 (the test data comes from elsewhere) holds no test split.
     """
-    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise InputError("split fractions must be in (0, 1) and sum to less than 1")
+    if not (0 < val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise InputError("split fractions must be in (0, 1) (test may be 0) and sum to less than 1")
     rng = np.random.default_rng(seed)
     subjects = windows.subjects
-    if len(subjects) >= 3:
+    min_test = 1 if test_fraction else 0
+    if len(subjects) >= 2 + min_test:
         order = [subjects[i] for i in rng.permutation(len(subjects))]
-        n_test = max(1, round(len(subjects) * test_fraction))
+        n_test = max(min_test, round(len(subjects) * test_fraction))
         n_val = max(1, round(len(subjects) * val_fraction))
         if n_test + n_val >= len(subjects):
-            n_test, n_val = 1, 1
+            n_test, n_val = min_test, 1
         test_set, val_set = set(order[:n_test]), set(order[n_test : n_test + n_val])
         split_of = np.array([2 if s in test_set else 1 if s in val_set else 0 for s in windows.subject])
         grouping = "subject"
@@ -227,8 +228,9 @@ def split_by_subject(
         grouping = "occurrence"
     else:
         raise InputError(
-            f"cannot split {len(subjects)} subjects into train/validation/test: need 1 subject "
-            "(split by activity occurrence) or at least 3"
+            f"cannot split {len(subjects)} subjects into train/validation/test subject-disjointly: need 1 "
+            "subject (then activity occurrences are split) or at least 3; give a separate test set with "
+            "--test-data (then 2 subjects suffice) or add subjects"
         )
     parts = [windows.take(np.flatnonzero(split_of == k)) for k in range(3)]
     return Splits(parts[0], parts[1], parts[2], grouping)

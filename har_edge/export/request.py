@@ -41,5 +41,23 @@ def bundle_request(
             **optimized.record,
             "precision": options.precision.value,
             "new_head": bool(options.head_labels),
+            "evaluation": evaluation_record(card, splits),
         },
     )
+
+
+def evaluation_record(card: models.ModelCard, splits: Splits) -> dict:
+    """The training data and its held-out test subjects (or cases), so ``bench --data`` on the same
+    data scores only windows the model never trained on."""
+    note = card.notes.get("data") or {}
+    test_spec = note.get("test_spec")
+    return {
+        "data": note.get("spec"),
+        "format": note.get("format"),
+        "options": note.get("options"),
+        "test_spec": test_spec,
+        "grouping": splits.grouping,
+        "test_subjects": list(splits.test.subjects)
+        if splits.grouping != "occurrence" and not test_spec
+        else None,
+    }

@@ -2,24 +2,25 @@
 model (``har_edge.export.bundle_request`` then splits it and describes its bundle).
 
 ``training_splits(card)`` rebuilds the exact normalized splits a model was trained on (the model
-card records the data spec, window geometry and split seed), so pruning fine-tunes and int8
-calibrates on training windows and accuracy is measured on the same held-out subjects.
+card records the data spec, window geometry, split seed and any separate test data), so pruning
+fine-tunes and int8 calibrates on training windows and accuracy is measured on the same held-out
+windows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from har_edge import models
+from har_edge.data.plan import split_windows
 from har_edge.data.windows import (
     Normalizer,
     Splits,
     WindowConfig,
     apply_normalizer,
     make_windows,
-    split_by_subject,
 )
 from har_edge.errors import InputError
 from har_edge.optimize.prune import PruningSchedule, prune, sparsity_report
@@ -43,7 +44,13 @@ def training_splits(card: models.ModelCard) -> Splits:
         channels=card.channels,
     )
     windows, _ = make_windows(dataset, window)
-    splits = split_by_subject(windows, seed=note["split_seed"])
+    test_spec = note.get("test_spec")
+    splits = split_windows(
+        windows, cases=dataset.cases, test_fraction=0.0 if test_spec else 0.2, seed=note["split_seed"]
+    )
+    if test_spec:
+        test_windows, _ = make_windows(load_dataset(test_spec, note["format"], **note["options"]), window)
+        splits = replace(splits, test=test_windows)
     return apply_normalizer(splits, Normalizer.from_dict(card.normalization))
 
 

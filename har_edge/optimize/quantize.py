@@ -47,7 +47,7 @@ def convert(
     *,
     representative: np.ndarray | None = None,
     int8_io: bool = False,
-    fixed_batch: bool = False,
+    fixed_batch: bool | None = None,
 ) -> bytes:
     """A .tflite flatbuffer of ``model`` at ``precision``.
 
@@ -56,9 +56,12 @@ def convert(
     calibrated on ``representative`` windows ((n, window, channels) or already in the model's input
     layout, normalized like the training data; ignored by the other precisions), with float input and
     output around the int8 graph unless ``int8_io=True`` (int8 tensors in and out).
-    ``fixed_batch=True`` fixes the input to one window (shape [1, ...]), the microcontroller variant.
+    ``fixed_batch=True`` fixes the input to one window (shape [1, ...]), the microcontroller variant;
+    the default (None) fixes it only for recurrent layers, whose builtin TFLite kernels need it.
     """
     precision = Precision.parse(precision)
+    if fixed_batch is None:
+        fixed_batch = requires_fixed_batch(model)
     if int8_io and precision is not Precision.INT8:
         raise InputError(f"int8_io needs precision int8, got {precision.value}")
     _require_static_batch_for_recurrent_layers(model, fixed_batch)
@@ -216,7 +219,7 @@ def _require_static_batch_for_recurrent_layers(model, fixed_batch: bool) -> None
     if requires_fixed_batch(model) and not fixed_batch:
         raise InputError(
             f"model {model.name!r} has recurrent layers, which convert to builtin TFLite ops only with a "
-            "fixed batch: pass fixed_batch=True"
+            "fixed batch: pass fixed_batch=True (or leave it None: automatic)"
         )
 
 

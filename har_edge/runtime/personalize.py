@@ -202,3 +202,15 @@ def _check_fit_arguments(
         raise InputError(f"holdout must be a fraction in [0, 1), got {holdout}")
     if patience is not None and not (isinstance(patience, int) and patience >= 0):
         raise InputError(f"patience must be None or an integer >= 0, got {patience}")
+
+
+def apply_checkpoint(classifier: Classifier, path: str | Path) -> Classifier:
+    """Install the personalized head of checkpoint ``path`` (with its labels) in ``classifier``; the
+    checkpoint must be of this bundle (see ``Personalizer.restore``). Returns ``classifier``."""
+    path = Path(path)
+    try:
+        labels = Checkpoint.from_bytes(path.read_bytes(), str(path)).labels
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the checkpoint ({exc})") from exc
+    Personalizer(classifier, labels=labels).restore(path)
+    return classifier

@@ -57,19 +57,20 @@ def _pin_threads() -> None:
 def _train(spec: TrainSpec, models_dir: Path) -> Path:
     from har_edge import models
     from har_edge.data import load_dataset
-    from har_edge.data.windows import WindowConfig, make_windows, split_by_subject
+    from har_edge.data.plan import split_windows, window_config_for
+    from har_edge.data.windows import make_windows
     from har_edge.tfcompat import seed_everything
     from har_edge.train import TrainConfig, data_note, train_model
-    from har_edge.types import ACC_CHANNELS
 
     folder = models_dir / spec.key()
     if (folder / "card.json").exists():
         return folder
     seed_everything(spec.seed)
     options = {"subjects": spec.subjects} if spec.subjects else {}
-    window = WindowConfig(channels=ACC_CHANNELS)
-    windows, _ = make_windows(load_dataset(spec.data, spec.format, **options), window)
-    splits = split_by_subject(windows, seed=spec.seed)
+    dataset = load_dataset(spec.data, spec.format, **options)
+    window = window_config_for(dataset)  # synthetic: 50 Hz, 200/100 samples, acc_x/y/z
+    windows, _ = make_windows(dataset, window)
+    splits = split_windows(windows, cases=dataset.cases, seed=spec.seed)
     trained = train_model(splits, spec.model, TrainConfig(epochs=spec.epochs, seed=spec.seed))
     note = data_note(spec.data, spec.format, options, window, spec.seed)
     card = replace(trained.card, notes={**trained.card.notes, "data": note})

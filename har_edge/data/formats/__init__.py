@@ -69,8 +69,10 @@ def load(path: str | Path, fmt: str, **options: object) -> Dataset:
     if fmt not in FORMATS:
         raise InputError(f"unknown data format {fmt!r}; valid formats: {', '.join(FORMATS)}")
     loader = FORMATS[fmt]
+    signature = inspect.signature(loader)
     try:
-        inspect.signature(loader).bind(path, **options)
+        signature.bind(path, **options)
     except TypeError as error:
-        raise InputError(f"format {fmt!r}: {error}") from None
+        keys = [p.name for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY]
+        raise InputError(f"format {fmt!r}: {error}; its options: {', '.join(keys)}") from None
     return loader(path, **options)

@@ -29,7 +29,10 @@ from har_edge.types import ACC_CHANNELS, GRAVITY_M_S2, LABEL_DTYPE, UNLABELLED, 
 _TIME_UNITS_S: Mapping[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 
-_ACC_UNITS_M_S2: Mapping[str, float] = {"m/s2": 1.0, "g": GRAVITY_M_S2}
+_ACC_UNITS_M_S2: Mapping[str, float] = {"m/s2": 1.0, "g": GRAVITY_M_S2, "mg": GRAVITY_M_S2 / 1000}
+
+
+PLAUSIBLE_MEDIAN_G = (0.5, 2.0)  # median |a| of a worn accelerometer (gravity included), in g
 
 
 def load_csv(
@@ -50,9 +53,12 @@ def load_csv(
 
     One recording per ``subject_column`` value (else one, subject = file stem), rows in file order.
     Without ``time_column``, ``rate_hz`` is required and timestamps are row index / rate; with it, the
-    nominal rate is ``rate_hz`` or estimated from the median step. ``acc_unit="g"`` scales the channels
-    named in ``ACC_CHANNELS``. Labels: an empty cell is UNLABELLED; with ``class_names`` any other value
-    must be one of them, else the classes are the sorted distinct values.
+    nominal rate is ``rate_hz`` or estimated from the median step. A time column holds numbers in
+    ``time_unit`` or ISO date-times (``1970-01-01 00:04:40.015``, no time zone; ``time_unit`` is then
+    ignored). ``acc_unit`` "g" or "mg" scales the channels named in ``ACC_CHANNELS``; a median |a| far
+    from 1 g for the declared unit is noted (a wrong unit, or gravity removed). Labels: an empty cell is
+    UNLABELLED; with ``class_names`` any other value must be one of them, else the classes are the
+    sorted distinct values.
     """
     path = require_file(path)
     require_choice("time_unit", time_unit, _TIME_UNITS_S)
@@ -67,6 +73,7 @@ def load_csv(
     g_to_m_s2 = _ACC_UNITS_M_S2[acc_unit]
     acc_scale = np.array([g_to_m_s2 if c in ACC_CHANNELS else 1.0 for c in channels], dtype=np.float32)
     samples = stack_columns(table, list(columns.values())) * acc_scale
+    all_times_s = _time_values(path, table, time_column, time_unit) if time_column else None
     subject_codes = table.columns[subject_column] if subject_column else np.zeros(len(table.lines), np.int32)
     recordings = []
     for rows in row_groups(subject_codes):
@@ -74,7 +81,7 @@ def load_csv(
         if time_column is None:
             times_s = np.arange(len(rows)) / rate_hz
         else:
-            times_s = table.columns[time_column][rows] * _TIME_UNITS_S[time_unit]
+            times_s = all_times_s[rows]
             require_increasing(path, times_s, table.lines[rows], field=time_column)
         recordings.append(
             make_recording(
@@ -89,7 +96,65 @@ def load_csv(
                 domain=domain,
             )
         )
-    return Dataset(path.stem, tuple(recordings), channels, classes)
+    notes = _magnitude_note(path, samples, channels, acc_unit)
+    return Dataset(path.stem, tuple(recordings), channels, classes, notes=notes)
+
+
+def _time_values(path: Path, table: Table, column: str, unit: str) -> np.ndarray:
+    """Seconds per row: numbers in ``unit``, or ISO date-times relative to the file's earliest one."""
+    levels, codes = table.levels[column], table.columns[column]
+    try:
+        return np.array(levels, dtype=np.float64)[codes] * _TIME_UNITS_S[unit]
+    except ValueError:
+        pass
+    try:
+        stamps = np.array([text.replace(" ", "T", 1) for text in levels], dtype="datetime64[ns]")
+    except ValueError:
+        bad = next(code for code, text in enumerate(levels) if not _is_time(text))
+        raise DataFormatError(
+            path,
+            f"{levels[bad]!r} is neither a number nor an ISO date-time",
+            line=int(table.lines[np.argmax(codes == bad)]),
+            field=column,
+            expected=f"numbers in {unit} or date-times like 1970-01-01 00:04:40.015",
+        ) from None
+    nanoseconds = stamps.astype(np.int64)
+    return ((nanoseconds - nanoseconds.min()) / 1e9)[codes]
+
+
+def _is_time(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        try:
+            np.datetime64(text.replace(" ", "T", 1), "ns")
+        except ValueError:
+            return False
+    return True
+
+
+def _magnitude_note(path: Path, samples: np.ndarray, channels: Sequence[str], unit: str) -> tuple[str, ...]:
+    """A note when the median |a| is implausible for a worn accelerometer in ``unit`` (and which unit
+    would fit)."""
+    if not set(ACC_CHANNELS) <= set(channels) or not len(samples):
+        return ()
+    acc = samples[:, [list(channels).index(c) for c in ACC_CHANNELS]].astype(np.float64)
+    magnitude = np.sqrt((acc**2).sum(axis=1))
+    median_g = float(np.nanmedian(magnitude)) / GRAVITY_M_S2 if np.isfinite(magnitude).any() else 1.0
+    low, high = PLAUSIBLE_MEDIAN_G
+    if low <= median_g <= high:
+        return ()
+    raw_median = median_g * GRAVITY_M_S2 / _ACC_UNITS_M_S2[unit]
+    fits = [
+        name for name, scale in _ACC_UNITS_M_S2.items() if low <= raw_median * scale / GRAVITY_M_S2 <= high
+    ]
+    hint = f"; acc_unit={fits[0]} would fit (--format-option acc_unit={fits[0]})" if fits else ""
+    return (
+        f"warning: {path}: the median acceleration magnitude is {raw_median:,.3g} {unit} "
+        f"= {median_g:,.3g} g, "
+        f"implausible for a worn accelerometer (about 1 g with gravity){hint}; if gravity was removed, "
+        "ignore this",
+    )
 
 
 def _csv_column_kinds(
@@ -99,7 +164,7 @@ def _csv_column_kinds(
     if not columns:
         raise InputError("columns must map at least one channel name to a file column")
     kinds = {name: "f4" for name in columns.values()}
-    for name, kind in ((time_column, "f8"), (label_column, "text"), (subject_column, "text")):
+    for name, kind in ((time_column, "text"), (label_column, "text"), (subject_column, "text")):
         if name is not None:
             if name in kinds:
                 raise InputError(f"column {name!r} is given two roles")

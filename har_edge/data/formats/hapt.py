@@ -14,7 +14,6 @@ from har_edge.data.formats.text import (
     XYZ,
     Field,
     make_recording,
-    one_of,
     read_table,
     require_dir,
     stack_columns,
@@ -45,12 +44,13 @@ def load_hapt(root: str | Path, *, gyro: bool = True) -> Dataset:
     Reads ``acc_expNN_userNN.txt`` (g, converted to m/s²), with ``gyro`` also ``gyro_expNN_userNN.txt``
     (rad/s), and ``labels.txt``; class names come from ``activity_labels.txt`` in ``root`` or, as in the
     original archive, its parent folder. Samples outside every labelled interval are UNLABELLED;
-    overlapping intervals are an error.
+    overlapping intervals are an error. A partial copy (``labels.txt`` lists experiments whose files
+    are absent) loads the experiments that are there and notes the missing ones.
     """
     root = require_dir(root)
     class_names = _read_hapt_class_names(root)
     experiments = [_read_hapt_experiment(root, acc_path, gyro) for acc_path in _hapt_acc_files(root)]
-    tracks = _hapt_label_tracks(root / "labels.txt", experiments, len(class_names))
+    tracks, absent = _hapt_label_tracks(root / "labels.txt", experiments, len(class_names))
     channels = ACC_CHANNELS + (GYRO_CHANNELS if gyro else ())
     recordings = tuple(
         make_recording(
@@ -66,7 +66,13 @@ def load_hapt(root: str | Path, *, gyro: bool = True) -> Dataset:
         )
         for exp in experiments
     )
-    return Dataset("hapt", recordings, channels, class_names)
+    notes = ()
+    if absent:
+        notes = (
+            f"{root / 'labels.txt'}: lists {len(absent)} experiments without acc_exp files here (a partial "
+            f"copy?): {', '.join(map(str, absent))}; loaded the {len(experiments)} present",
+        )
+    return Dataset("hapt", recordings, channels, class_names, notes=notes)
 
 
 def _read_hapt_class_names(root: Path) -> tuple[str, ...]:
@@ -129,20 +135,24 @@ def _read_hapt_experiment(root: Path, acc_path: Path, gyro: bool) -> _HaptExperi
 
 def _hapt_label_tracks(
     path: Path, experiments: Sequence[_HaptExperiment], n_classes: int
-) -> dict[int, np.ndarray]:
-    """Per-experiment label tracks from ``labels.txt`` (1-based ids, 1-based inclusive sample ranges)."""
+) -> tuple[dict[int, np.ndarray], list[int]]:
+    """Per-experiment label tracks from ``labels.txt`` (1-based ids, 1-based inclusive sample ranges),
+    and the experiments it lists that have no files."""
     tracks = {exp.number: np.full(len(exp.samples), UNLABELLED, dtype=LABEL_DTYPE) for exp in experiments}
     users = {exp.number: exp.user for exp in experiments}
     table = read_table(path, _HAPT_LABEL_FIELDS)
     columns = [table.columns[field.name].tolist() for field in _HAPT_LABEL_FIELDS] + [table.lines.tolist()]
+    absent = sorted(set(table.columns["experiment"].tolist()) - set(tracks))
     for *row, line in zip(*columns, strict=True):
+        if row[0] in absent:
+            continue
         problem = _hapt_label_problem(row, tracks, users, n_classes)
         if problem is not None:
             message, field, expected = problem
             raise DataFormatError(path, message, line=line, field=field, expected=expected)
         exp, _, activity, start, end = row
         tracks[exp][start - 1 : end] = activity - 1
-    return tracks
+    return tracks, absent
 
 
 def _hapt_label_problem(
@@ -150,8 +160,6 @@ def _hapt_label_problem(
 ) -> tuple[str, str, str] | None:
     """(problem, field, expected) of one labels.txt row (experiment, user, activity, start, end), or None."""
     exp, user, activity, start, end = row
-    if exp not in tracks:
-        return f"experiment {exp} has no acc_exp file", "experiment", one_of(tracks)
     if user != users[exp]:
         return f"user {user} for experiment {exp}", "user", f"user {users[exp]}, as in its file names"
     if not 1 <= activity <= n_classes:

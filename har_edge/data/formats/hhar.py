@@ -46,13 +46,15 @@ _HHAR_LABELS: Mapping[str, int] = {name: i for i, name in enumerate(HHAR_CLASSES
 _HHAR_FILE = re.compile(r"(phone|watch)s?_(accelerometer|gyroscope)", re.IGNORECASE)
 
 
-def load_hhar(path: str | Path, *, rate_hz: float | None = None, sort_by_time: bool = False) -> Dataset:
+def load_hhar(path: str | Path, *, rate_hz: float | None = None, sort_by_time: bool = True) -> Dataset:
     """Load one HHAR activity file (e.g. ``Phones_accelerometer.csv``): one recording per (User, Device).
 
     The file name says phone or watch and accelerometer (m/s²) or gyroscope (rad/s). Timestamps are
     ``Creation_Time`` (ns) in seconds; ``gt`` 'null' is UNLABELLED. ``nominal_rate_hz`` is ``rate_hz`` or,
-    per recording, the rate of the median time step. Rows of one device must be in time order, else an
-    error names the line; ``sort_by_time=True`` sorts them instead (repeated times stay an error).
+    per recording, the rate of the median time step. The real files have rows out of time order and
+    repeated ``Creation_Time`` values within a device: by default each device's rows are sorted by
+    time (stable) and of rows sharing a time the first in the file is kept; both are counted in the
+    notes. ``sort_by_time=False`` refuses such a file instead, naming the first offending line.
     Caveat: one file per call; accelerometer and gyroscope are not merged (their timestamps differ).
     """
     path = require_file(path)
@@ -67,12 +69,49 @@ def load_hhar(path: str | Path, *, rate_hz: float | None = None, sort_by_time: b
     )
     users, devices = table.columns["User"].astype(np.int64), table.columns["Device"]
     device_key = users * len(table.levels["Device"]) + devices
-    recordings = [
-        _hhar_recording(path, table, rows, labels, channels, device_kind, rate_hz, sort_by_time)
-        for rows in row_groups(device_key)
-    ]
+    recordings, repairs = [], _Repairs()
+    for rows in row_groups(device_key):
+        if sort_by_time:
+            rows = repairs.in_time_order(table, rows)
+        recordings.append(_hhar_recording(path, table, rows, labels, channels, device_kind, rate_hz))
     recordings.sort(key=lambda rec: (rec.subject, rec.domain))
-    return Dataset("hhar", tuple(recordings), channels, HHAR_CLASSES)
+    return Dataset("hhar", tuple(recordings), channels, HHAR_CLASSES, notes=repairs.notes(path))
+
+
+class _Repairs:
+    """Sorts a device's rows by time, keeps the first of rows sharing a time, and counts both."""
+
+    def __init__(self) -> None:
+        self.rows = self.out_of_order = self.repeats = self.differing = 0
+        self.devices: set[str] = set()
+
+    def in_time_order(self, table: Table, rows: np.ndarray) -> np.ndarray:
+        times = table.columns["Creation_Time"][rows]
+        self.rows += len(rows)
+        late = np.flatnonzero(np.diff(times) < 0)
+        if late.size:
+            self.out_of_order += int(np.count_nonzero(times < np.maximum.accumulate(times)))
+            rows, times = rows[np.argsort(times, kind="stable")], np.sort(times, kind="stable")
+        repeat = np.concatenate([[False], np.diff(times) == 0])
+        if repeat.any():
+            values = np.column_stack([table.columns[axis][rows] for axis in XYZ])
+            first = np.maximum.accumulate(np.where(repeat, 0, np.arange(len(rows))))
+            self.differing += int(np.count_nonzero(repeat & (values != values[first]).any(axis=1)))
+            self.repeats += int(np.count_nonzero(repeat))
+            rows = rows[~repeat]
+        if late.size or repeat.any():
+            self.devices.add(table.text("Device", rows[0]))
+        return rows
+
+    def notes(self, path: Path) -> tuple[str, ...]:
+        if not (self.out_of_order or self.repeats):
+            return ()
+        return (
+            f"{path}: {self.out_of_order:,} of {self.rows:,} rows were out of time order within their device "
+            f"(sorted by Creation_Time); dropped {self.repeats:,} rows repeating a device's Creation_Time "
+            f"({self.differing:,} of them with other values; the first row in the file was kept); devices: "
+            f"{', '.join(sorted(self.devices))}",
+        )
 
 
 def _hhar_file_kind(path: Path) -> tuple[str, tuple[str, ...]]:
@@ -95,10 +134,7 @@ def _hhar_recording(
     channels: tuple[str, ...],
     device_kind: str,
     rate_hz: float | None,
-    sort_by_time: bool,
 ) -> Recording:
-    if sort_by_time:
-        rows = rows[np.argsort(table.columns["Creation_Time"][rows], kind="stable")]
     creation_ns = table.columns["Creation_Time"][rows]
     times_s = creation_ns / 1e9
     require_increasing(path, times_s, table.lines[rows], field="Creation_Time")

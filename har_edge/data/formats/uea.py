@@ -31,13 +31,15 @@ class _UeaHeader:
 
 
 def load_uea(
-    path: str | Path, *, rate_hz: float | None = None, channels: Sequence[str] | None = None
+    path: str | Path, *, rate_hz: float | None = None, channels: Sequence[str] | str | None = None
 ) -> Dataset:
-    """Load a UEA/UCR ``.ts`` file: each case becomes one recording, every sample labelled with its class.
+    """Load a UEA/UCR ``.ts`` file: each case becomes one recording (``Dataset.cases``), every sample
+    labelled with its class, so a case is one window and the data is split by case, not by subject.
 
-    Channels are ``dim0..dimN-1`` unless ``channels`` names them; '?' becomes NaN. A .ts file has no
-    sampling rate: without ``rate_hz`` 1.0 Hz is assumed (and noted), so timestamps are sample indices.
-    ``@timeStamps true`` files are not supported. Cases may differ in length unless ``@equalLength true``.
+    Channels are ``dim0..dimN-1`` unless ``channels`` names them (a sequence or "a,b,c"); '?' becomes NaN.
+    A .ts file has no sampling rate: without ``rate_hz`` 1.0 Hz is assumed (and noted), so timestamps
+    are sample indices. ``@timeStamps true`` files are not supported. Cases may differ in length unless
+    ``@equalLength true``.
     """
     path = require_file(path)
     require_rate(rate_hz)
@@ -50,12 +52,15 @@ def load_uea(
             line=data[0][0],
             expected="@dimensions equal to the ':'-separated dimensions of every case",
         )
-    channels = tuple(channels) if channels is not None else tuple(f"dim{d}" for d in range(n_dims))
-    if len(channels) != n_dims:
-        raise InputError(f"{path}: {len(channels)} channel names given for {n_dims} dimensions")
+    channels = _channel_names(path, channels, n_dims)
     class_names = header.class_labels or ()
     rate = UEA_DEFAULT_RATE_HZ if rate_hz is None else rate_hz
-    notes = () if rate_hz is not None else (f"{path}: no sampling rate in a .ts file; assumed {rate} Hz",)
+    notes = [
+        f"{path}: {len(data)} cases, each one labelled window; a .ts file names no subjects, so the data "
+        "is split by case (stratified by class)"
+    ]
+    if rate_hz is None:
+        notes.append(f"{path}: no sampling rate in a .ts file; assumed {rate} Hz (set it with --source-rate)")
     recordings = []
     for i, (line, text) in enumerate(data):
         samples, label = _parse_uea_case(path, line, text, n_dims, header)
@@ -72,7 +77,18 @@ def load_uea(
                 domain=header.problem,
             )
         )
-    return Dataset(header.problem, tuple(recordings), channels, class_names, notes=notes)
+    return Dataset(header.problem, tuple(recordings), channels, class_names, notes=tuple(notes), cases=True)
+
+
+def _channel_names(path: Path, channels: Sequence[str] | str | None, n_dims: int) -> tuple[str, ...]:
+    if channels is None:
+        return tuple(f"dim{d}" for d in range(n_dims))
+    names = tuple(c.strip() for c in channels.split(",")) if isinstance(channels, str) else tuple(channels)
+    if len(names) != n_dims or len(set(names)) != len(names) or not all(names):
+        raise InputError(
+            f"{path}: channels {','.join(names)!r}: need {n_dims} distinct names, one per dimension"
+        )
+    return names
 
 
 def _read_uea(path: Path) -> tuple[_UeaHeader, list[tuple[int, str]]]:

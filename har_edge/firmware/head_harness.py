@@ -3,7 +3,8 @@
 ``HeadCommands`` encodes a command stream (the opcodes in head_harness.c's header comment) and
 decodes the replies in order; ``HeadFirmware`` writes the head project for a board, builds it once and
 runs command streams against a checkpoint storage image, returning the replies, the storage as the
-firmware left it, and the instruction count of every ``train`` command (0 on the host build).
+firmware left it, and the instruction count of every ``train`` command and ``infer`` window (0 on the
+host build).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ NO_TEAR = 0xFFFFFFFF
 ERASED = 0xFF
 HOST_FLAGS = ("-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")  # as the boards build
 _TRAIN_LINE = re.compile(r"^HAR train (\d+) batch (\d+) instructions (\d+)$", re.MULTILINE)
+_INFER_LINE = re.compile(r"^HAR infer instructions (\d+)$", re.MULTILINE)
 _RAM_LINE = re.compile(r"^HAR ram head_bytes (\d+) batch_cache_bytes (\d+)$", re.MULTILINE)
 
 
@@ -140,6 +142,7 @@ class HarnessRun:
     results: list
     storage: bytes
     train_instructions: tuple[int, ...]
+    infer_instructions: tuple[int, ...]  # per INFER window (0 on the host build)
     ram_bytes: int
     batch_cache_bytes: int
     stdout: str
@@ -180,6 +183,7 @@ class HeadFirmware:
             results=commands.decode(replies),
             storage=image,
             train_instructions=tuple(int(m.group(3)) for m in _TRAIN_LINE.finditer(stdout)),
+            infer_instructions=tuple(int(n) for n in _INFER_LINE.findall(stdout)),
             ram_bytes=int(ram.group(1)) if ram else 0,
             batch_cache_bytes=int(ram.group(2)) if ram else 0,
             stdout=stdout,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -80,16 +81,19 @@ class _InputSection:
     symbols: tuple[str, ...]
 
 
-def memory_split(elf: Path, map_path: Path) -> MemorySplit:
+def memory_split(elf: Path, map_path: Path, object_role: Callable[[str], str] | None = None) -> MemorySplit:
     """Split ``elf``'s flash and static RAM by owner using its linker map (see the module docstring).
-    A map that does not add up to the ELF's sections is a ``DataFormatError``."""
+    ``object_role(origin)`` -> "model", "kernel", "library" or "harness" says who owns an object file
+    (default: the generated model's rule above; the trainable head's project passes its own). A map that
+    does not add up to the ELF's sections is a ``DataFormatError``."""
+    object_role = object_role or model_object_role
     totals = section_sizes(elf)
     sections = _input_sections(map_path)
-    kernel_origins = _kernel_origins(map_path, sections)
+    kernel_origins = _kernel_origins(map_path, sections, object_role)
     flash: dict[str, int] = defaultdict(int)
     ram: dict[str, int] = defaultdict(int)
     for section in sections:
-        owner = _owner(section, kernel_origins)
+        owner = _owner(section, kernel_origins, object_role)
         if section.output in FLASH_SECTIONS:
             flash[_flash_role(section, owner)] += section.size
         if section.output in RAM_SECTIONS:
@@ -174,10 +178,10 @@ def _input_sections(map_path: Path) -> list[_InputSection]:
     return sections
 
 
-def _kernel_origins(map_path: Path, sections: list[_InputSection]) -> set[str]:
+def _kernel_origins(map_path: Path, sections: list[_InputSection], object_role) -> set[str]:
     """Library members that belong to the kernels: those defining a symbol a model or kernel object
     references, and, transitively, the members those pulled in."""
-    model_objects = {s.origin for s in sections if _object_role(s.origin) in ("model", "kernel")}
+    model_objects = {s.origin for s in sections if object_role(s.origin) in ("model", "kernel")}
     wanted = set().union(*(_undefined_symbols(Path(map_path).parent / path) for path in model_objects))
     kernel = {s.origin for s in sections if "(" in s.origin and wanted.intersection(s.symbols)}
     pulled_by = _archive_members(map_path)
@@ -206,7 +210,8 @@ def _archive_members(map_path: Path) -> dict[str, str]:
     return members
 
 
-def _object_role(origin: str) -> str:
+def model_object_role(origin: str) -> str:
+    """The generated model's objects: ``*_model.o`` the model, ``runtime/*.o`` kernels, the rest harness."""
     if "(" in origin:  # archive(member)
         return "library"
     path = PurePosixPath(origin)
@@ -215,8 +220,8 @@ def _object_role(origin: str) -> str:
     return "kernel" if KERNEL_FOLDER in path.parts[:-1] else "harness"
 
 
-def _owner(section: _InputSection, kernel_origins: set[str]) -> str:
-    role = _object_role(section.origin)
+def _owner(section: _InputSection, kernel_origins: set[str], object_role) -> str:
+    role = object_role(section.origin)
     if role == "library":
         return "kernel" if section.origin in kernel_origins else "harness"
     return role

@@ -9,6 +9,10 @@ inference counted by the board (resolution 40 instructions); latency = instructi
 ``cycles_per_instruction`` / clock, provenance ``derived`` (a stated factor on a measured count). Parity:
 the firmware's output bytes against LiteRT's reference kernels (BUILTIN_REF) on the same int8 inputs.
 TFLM's host arena for the same model stays as the ``tflm_arena_bytes`` comparison column.
+A bundle (e.g. the ``personalized`` variant) adds its trainable float head, generated and measured on the
+same board (``har_edge.firmware.head_cost``): its weights and code to flash, its parameters, step
+scratch and mini-batch cache to RAM, one head inference to the instructions; the instructions of one SGD
+step at batch 1 and 32 are in the note and ``details["head"]``.
 
 A float model (the generator is int8-only) or one the generator refuses gets TFLM's figures, with the
 reason in the notes. ``default_runner`` picks this runner only when the board's tools are installed, and
@@ -117,13 +121,16 @@ class FirmwareRunner:
         )
 
 
-def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any]) -> TargetFigures:
-    """The row of a model measured on the emulated board (``run.details["firmware"]``)."""
+def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any], head=None) -> TargetFigures:
+    """The row of a model measured on the emulated board (``run.details["firmware"]``); with ``head``
+    (a ``HeadCost``, or the text of why the head could not be measured) a bundle's row is base + head."""
     measured = run.details["firmware"]
     memory, parity = measured["memory"], measured["parity"]
-    flash = memory["model_flash_bytes"]
-    ram = measured["model_ram_bytes"]
-    instructions = measured["instructions_per_inference"]
+    measured_head = head if head is not None and not isinstance(head, str) else None
+    added = _head_additions(measured_head)
+    flash = memory["model_flash_bytes"] + added["flash"]
+    ram = measured["model_ram_bytes"] + added["ram"]
+    instructions = measured["instructions_per_inference"] + added["instructions"]
     latency_us = instructions * profile.cycles_per_instruction / profile.clock_hz * 1e6
     ram_margin, flash_margin = profile.ram_bytes - ram, profile.flash_bytes - flash
     notes = [
@@ -133,10 +140,12 @@ def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any]) 
     ]
     if not parity["bit_exact"]:
         notes.append(f"firmware differs from LiteRT's reference kernels: {parity['summary']}")
-    if artifact.head_bytes is not None:
+    if measured_head is not None:
+        notes.append(head_note(measured_head))
+    elif artifact.head_bytes is not None:
         notes.append(
             f"base only: the trainable head ({len(artifact.head_bytes):,} B .tflite) is not in the "
-            "firmware's flash, RAM or instructions"
+            "firmware's flash, RAM or instructions" + (f" ({head})" if head else "")
         )
     if run.details.get("tflm_error"):
         notes.append(f"no TFLM arena for comparison: {run.details['tflm_error']}")
@@ -157,9 +166,9 @@ def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any]) 
         flash_margin_bytes=flash_margin,
         tflm_arena_bytes=run.details.get("tflm_arena_bytes"),
         instructions_per_inference=instructions,
-        instructions_per_mac=instructions / macs if macs else None,
-        flash_weights_bytes=memory["weights_bytes"],
-        flash_code_bytes=memory["code_bytes"],
+        instructions_per_mac=instructions / (macs + added["macs"]) if macs else None,
+        flash_weights_bytes=memory["weights_bytes"] + added["weights"],
+        flash_code_bytes=memory["code_bytes"] + added["code"],
         provenance={
             "ram": Provenance.MEASURED.value,
             "flash": Provenance.MEASURED.value,
@@ -168,10 +177,53 @@ def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any]) 
         details={
             **details,
             "firmware": measured,
+            **({"head": measured_head.to_dict()} if measured_head else {}),
             "parity": parity,
             "cycles_per_instruction": profile.cycles_per_instruction,
             "cpi_source": profile.cpi_source,
             "source": profile.source,
         },
         notes=tuple(notes),
+    )
+
+
+def measure_head(runner, artifact: Artifact):
+    """The ``HeadCost`` of a bundle artifact's head on the firmware runner's board, the reason it could
+    not be measured (text), or None for an artifact without a head."""
+    from har_edge.firmware.head_cost import head_cost
+
+    if artifact.head_bytes is None:
+        return None
+    if artifact.bundle_path is None:
+        return "no bundle folder to generate the head from"
+    try:
+        return head_cost(artifact.bundle_path, runner.board)
+    except HarEdgeError as exc:
+        return f"the head's firmware failed: {exc}"
+
+
+def _head_additions(head) -> dict[str, int]:
+    """What the head adds to the base's figures (all zero without one)."""
+    if head is None:
+        return dict.fromkeys(("flash", "weights", "code", "ram", "instructions", "macs"), 0)
+    return {
+        "flash": head.flash_bytes,
+        "weights": head.weights_bytes,
+        "code": head.code_bytes,
+        "ram": head.total_ram_bytes,
+        "instructions": head.infer_instructions,
+        "macs": head.macs,
+    }
+
+
+def head_note(head) -> str:
+    """The row's note on what the head adds and its SGD step's instructions."""
+    steps = ", ".join(f"batch {b}: {n:,}" for b, n in sorted(head.step_instructions.items()))
+    return (
+        f"base + trainable head, both measured on the emulated {head.board}: the head adds "
+        f"{head.flash_bytes:,} B flash (weights {head.weights_bytes:,}, code {head.code_bytes:,}), "
+        f"{head.ram_bytes:,} B RAM + a {head.batch_cache_bytes:,} B mini-batch cache "
+        f"(batch {head.max_batch}) and {head.infer_instructions:,} instructions per inference; "
+        f"instructions per SGD step: {steps}; "
+        f"checkpoint slots ({head.checkpoint_storage_bytes:,} B of flash storage) not counted"
     )

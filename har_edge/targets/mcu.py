@@ -16,7 +16,8 @@ in a child process (``har_edge.targets.tflm_child``): TFLM segfaults on some mod
 support, and a crash or a timeout becomes the figures' ``error``, never an exception that stops a
 benchmark. ``FirmwareRunner`` (``har_edge.targets.firmware_runner``) is the other runner: generated C
 built for and run on an emulated board, with flash, RAM and instructions measured; a profile with a
-``firmware_board`` uses it by default when the board's tools are installed.
+``firmware_board`` uses it by default when the board's tools are installed; a bundle's row there is its
+int8 base + its trainable float head (``har_edge.firmware.head_cost``), both measured.
 """
 
 from __future__ import annotations
@@ -182,9 +183,9 @@ class McuTarget:
         if run.error is not None:
             return TargetFigures(target=self.name, error=run.error, details={**details, "log": run.log})
         if "firmware" in run.details:
-            from har_edge.targets.firmware_runner import firmware_figures
+            from har_edge.targets.firmware_runner import firmware_figures, measure_head
 
-            return firmware_figures(self.profile, artifact, run, details)
+            return firmware_figures(self.profile, artifact, run, details, measure_head(self.runner, artifact))
         return self._figures(artifact, run, inputs, details)
 
     def _figures(self, artifact: Artifact, run: McuRun, inputs: np.ndarray, details: dict) -> TargetFigures:

@@ -14,7 +14,8 @@
  *                                                      u32 status of slot 0, u32 status of slot 1
  *   7 COUNTERS                                      -> u32 rolled-back steps
  *   8 INIT         (the bundle's weights again)     -> nothing
- * stdout: "HAR train <k> batch <n> instructions <count>" per TRAIN, "HAR ram ..." and "HAR done". */
+ * stdout: "HAR train <k> batch <n> instructions <count>" per TRAIN, "HAR infer instructions <count>"
+ * per INFER window, "HAR ram ..." and "HAR done". */
 #include <stdio.h>
 
 #include "checkpoint.h"
@@ -66,7 +67,9 @@ static void infer(FILE *in, FILE *out)
     const uint32_t n = head_io_read_u32(in);
     for (uint32_t s = 0; s < n; s++) {
         head_io_read(in, batch_features, HEAD_FEATURES * sizeof(float));
+        const uint64_t before = har_board_instructions();
         head_infer(batch_features, probabilities);
+        printf("HAR infer instructions %llu\n", (unsigned long long)(har_board_instructions() - before));
         head_io_write(out, probabilities, sizeof probabilities);
     }
 }

@@ -7,6 +7,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from har_edge.cli.argtypes import positive_int
 from har_edge.cli.common import EXIT_CHECK_FAILED, EXIT_OK, Verb
 from har_edge.errors import InputError
 
@@ -16,9 +17,11 @@ EXAMPLE = """examples:
       20/50/100/200/all adaptation windows; freeze, finetune, head-only; seeds 0,1,2
   har-edge transfer --source synthetic:waist --target synthetic:pocket:midrange-phone --k 0,1,2,3,all --out t
   har-edge transfer --source data/HAPT --source-format hapt --target data/wisdm.txt --target-format wisdm \\
-      --mapping classes.toml --out t          (classes.toml: [mapping] WALKING = "Walking" ...)
+      --mapping classes.toml --out t
+      where classes.toml maps source to target labels: [mapping] WALKING = "Walking" ...
   har-edge transfer --study benchmarks/transfer_full.toml --engine ray --workers 2 --out t
-  har-edge transfer --source-trainer ray-train --train-workers 2 --out t   (Ray Train source models)
+  har-edge transfer --source-trainer ray-train --train-workers 2 --out t
+      source models trained data-parallel with Ray Train
 """
 
 
@@ -56,10 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="local process pool (default), Ray tasks, or serially in this process",
     )
     run.add_argument("--address", help="ray: a cluster address (default: a local Ray started here)")
-    run.add_argument("--workers", type=int, help="parallel points (default: CPU count)")
+    run.add_argument("--workers", type=positive_int, help="parallel points (default: CPU count)")
     run.add_argument("--no-plots", action="store_true")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.add_argument("-v", "--verbose", action="store_true", help="print the tables, findings and failures")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     )
     document = build_report(outcome)
     written = write_outputs(document, args.out / "report", plots=not args.no_plots)
-    if args.verbose:
+    if getattr(args, "verbose", False):
         print(render_markdown(document, [p.name for p in written if p.suffix == ".png"]))
     print(
         f"{outcome.points} points ({outcome.cached} from the cache, {len(outcome.failures)} failed), "
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {args.out / 'report'}/ (transfer.json, transfer.csv, transfer.md"
         f"{', heatmaps' if not args.no_plots else ''})"
     )
-    if outcome.failures and not args.verbose:
+    if outcome.failures and not getattr(args, "verbose", False):
         print(f"{len(outcome.failures)} failed points: see transfer.md or -v")
     return EXIT_CHECK_FAILED if outcome.failures else EXIT_OK
 

@@ -30,6 +30,7 @@ def _two_branch(merge):
 CASES = {
     "fc_2d_relu": ((16,), lambda k, x: k.layers.Dense(8, activation="relu")(x), "FULLY_CONNECTED"),
     "fc_3d_per_time_step": ((10, 3), lambda k, x: k.layers.Dense(5)(x), "FULLY_CONNECTED"),
+    "fc_3d_in_place": ((10, 3), lambda k, x: k.layers.Dense(7)(k.layers.Dense(12)(x)), "FULLY_CONNECTED"),
     "conv_same_stride1": ((9, 7, 3), _conv(6, 3), "CONV_2D"),
     "conv_valid_stride2_relu6": ((9, 8, 3), _conv(5, 3, 2, "valid", "relu6"), "CONV_2D"),
     "conv_same_stride2_time": ((21, 1, 4), _conv(8, (5, 1), (2, 1)), "CONV_2D"),
@@ -109,7 +110,8 @@ def test_single_op_model_is_bit_exact_with_reference_kernels(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["conv_valid_stride2_relu6", "fc_3d_per_time_step", "depthwise_same_multiplier2"]
+    "name",
+    ["conv_valid_stride2_relu6", "fc_3d_per_time_step", "fc_3d_in_place", "depthwise_same_multiplier2"],
 )
 def test_dsp_loops_give_the_same_bytes_as_the_reference(name):
     model = case_model(name)
@@ -124,6 +126,18 @@ def test_per_tensor_weight_scales_are_bit_exact(name):
     assert read_graph(model).tensor(weights).scale.size == 1
     check = host_cross_check(model, random_inputs(model, 64, seed=4), label=name)
     assert check, str(check)
+
+
+def test_narrower_per_time_step_fc_is_planned_over_its_dying_input():
+    from har_edge.codegen.emit import generate
+    from har_edge.codegen.ops_conv import SCRATCH_ROWS
+
+    generated = generate(case_model("fc_3d_in_place"))
+    first, second = (op.index for op in generated.graph.ops if op.name == "FULLY_CONNECTED")
+    hidden = generated.graph.op_outputs(generated.graph.ops[first])[0]
+    plan = generated.plan
+    assert plan.buffers[plan.root[hidden.index]].place == "arena" and second in plan.scratch
+    assert plan.arena_bytes == hidden.nbytes + -(-SCRATCH_ROWS * 7 // 4) * 4  # + a few 7-byte rows
 
 
 def test_float_input_and_output_go_through_quantize_and_dequantize():

@@ -81,6 +81,33 @@ def test_memory_plan_writes_in_place_when_the_input_dies():
     assert plan.arena_bytes == 64
 
 
+def test_memory_plan_puts_a_per_row_output_over_its_dying_input_with_a_row_scratch():
+    # input -> A (200 rows x 32) -> B (200 rows x 16, in place with a 16-byte row scratch) -> out
+    usages = [
+        Usage((0,), (1,)),
+        Usage((1,), (2,), in_place=True, in_place_scratch=16),
+        Usage((2,), (3,)),
+    ]
+    plan = plan_memory(usages, {0: 600, 1: 6400, 2: 3200, 3: 12}, model_input=0, model_output=3)
+    a, b, row = plan.buffers[1], plan.buffers[2], plan.buffers[plan.scratch[1]]
+    assert b.offset == a.offset and row.size == 16
+    assert row.offset >= a.offset + a.size or row.offset + row.size <= a.offset
+    assert plan.arena_bytes == 6400 + 16
+
+
+def test_memory_plan_keeps_a_live_input_and_plans_no_row_scratch():
+    # A is read again after B: B cannot overwrite it, so no scratch either
+    usages = [
+        Usage((0,), (1,)),
+        Usage((1,), (2,), in_place=True, in_place_scratch=16),
+        Usage((1, 2), (3,)),
+    ]
+    plan = plan_memory(usages, {0: 600, 1: 6400, 2: 3200, 3: 12}, model_input=0, model_output=3)
+    assert 1 not in plan.scratch
+    assert plan.buffers[2].offset >= plan.buffers[1].offset + plan.buffers[1].size
+    assert plan.arena_bytes == 6400 + 3200
+
+
 # ------------------------------------------------------------------------------------------- refusals
 
 

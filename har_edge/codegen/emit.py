@@ -62,7 +62,10 @@ def generate(model: bytes | Graph, name: str = "har") -> GeneratedModel:
     name = check_name(name)
     graph = model if isinstance(model, Graph) else read_graph(model)
     layers = lower_graph(graph)
-    usages = [Usage(lay.reads, lay.writes, lay.alias, lay.in_place, lay.scratch) for lay in layers]
+    usages = [
+        Usage(lay.reads, lay.writes, lay.alias, lay.in_place, lay.scratch, lay.in_place_scratch)
+        for lay in layers
+    ]
     sizes = {t.index: t.nbytes for t in graph.tensors}
     plan = plan_memory(usages, sizes, graph.inputs[0], graph.outputs[0])
     arrays = [a for lay in layers for a in lay.arrays]
@@ -177,7 +180,7 @@ def _source(name: str, graph: Graph, layers: list[Layer], plan: MemoryPlan, arra
     ]
     body = []
     for lay in layers:
-        values = {"p": f"l{lay.index}_p", "out": plan.expression(lay.writes[0])}
+        values = {"p": f"l{lay.index}_p", "out": plan.expression(lay.writes[0]), "scratch": "0"}
         values.update({f"in{j}": plan.expression(t) for j, t in enumerate(lay.reads)})
         if lay.index in plan.scratch:
             values["scratch"] = plan.buffer_expression(plan.scratch[lay.index])

@@ -36,6 +36,7 @@ class Layer:
     alias: bool = False
     in_place: bool = False
     scratch: int = 0
+    in_place_scratch: int = 0  # scratch only when planned in place; ``{scratch}`` is 0 otherwise
 
     @property
     def name(self) -> str:

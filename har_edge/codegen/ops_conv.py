@@ -18,6 +18,7 @@ from har_edge.codegen.lower import (
 )
 
 SAME, VALID = 0, 1
+SCRATCH_ROWS = 8  # rows of an in-place per-time-step FULLY_CONNECTED computed per pass
 
 
 def interleave(rows: np.ndarray) -> np.ndarray:
@@ -88,6 +89,10 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
             "inputs whose last axis is the weights' depth",
         )
     rows = x.size // depth
+    # per time step, row r's output only covers input rows <= r when no wider than an input row;
+    # computed SCRATCH_ROWS rows at a time into a scratch, so the per-pass setup is shared
+    in_place = rows > 1 and units <= depth
+    scratch_rows = min(rows, SCRATCH_ROWS)
     prefix = f"l{op.index}"
     arrays = [
         CArray(f"{prefix}_weights", "int8_t", interleave(weights.data)),
@@ -95,7 +100,8 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     ]
     fields = (
         f".rows = {rows}, .depth = {depth}, .units = {units}, "
-        f".weights = {prefix}_weights, " + _tail_fields(prefix, op, x, out, bias)
+        f".weights = {prefix}_weights, .row_scratch = {{scratch}}, .scratch_rows = {scratch_rows}, "
+        + _tail_fields(prefix, op, x, out, bias)
     )
     return Layer(
         op.index,
@@ -106,6 +112,8 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
         params=("har_fc_params", fields),
         arrays=arrays,
         macs=rows * depth * units,
+        in_place=in_place,
+        in_place_scratch=scratch_rows * units if in_place else 0,
     )
 
 

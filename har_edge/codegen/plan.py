@@ -1,6 +1,8 @@
 """The memory plan: every activation tensor gets an offset in one static arena, computed from tensor
 lifetimes at generation time. Reshapes alias their input (no copy); element-wise ops may write over
-an input that dies at that op (in place); buffers whose lifetimes do not overlap share bytes.
+an input that dies at that op (in place), and so may a per-time-step FULLY_CONNECTED whose rows are no
+wider than its input rows (each row is computed into a row-sized scratch, then copied over input rows
+already consumed); buffers whose lifetimes do not overlap share bytes.
 
 Storage classes: the model input is read from the caller's buffer and the model output written to
 the caller's buffer directly; everything else lives in the arena (first fit, in order of definition,
@@ -54,8 +56,9 @@ class Usage:
     reads: tuple[int, ...]
     writes: tuple[int, ...]
     alias: bool = False  # output is the input, reinterpreted (RESHAPE, SQUEEZE, EXPAND_DIMS)
-    in_place: bool = False  # output may overwrite an input of the same size that dies here
+    in_place: bool = False  # output may overwrite an input at least as large that dies here
     scratch: int = 0  # bytes of scratch the kernel needs during this op
+    in_place_scratch: int = 0  # bytes of scratch it needs only when it is planned in place
 
 
 def plan_memory(
@@ -96,6 +99,10 @@ def plan_memory(
                 candidate = buffers[root[t]]
                 if candidate.last == i and candidate.size >= out.size and candidate.place == "arena":
                     out.in_place_of = candidate.key
+                    if usage.in_place_scratch and not usage.scratch:
+                        key = -(i + 1)
+                        buffers[key] = Buffer(key, usage.in_place_scratch, first=i, last=i)
+                        scratch[i] = key
                     break
     arena = _first_fit([b for b in buffers.values() if b.place == "arena"], buffers)
     return MemoryPlan(buffers, root, arena, scratch)
@@ -110,11 +117,14 @@ def _first_fit(pending: list[Buffer], everything: dict[int, Buffer]) -> int:
     top = 0
     for buffer in sorted(pending, key=lambda b: (b.first, -b.size, b.key)):
         partner = everything.get(buffer.in_place_of) if buffer.in_place_of is not None else None
-        conflicts = [p for p in placed if _overlaps(p, buffer) and p is not partner]
+        conflicts = [p for p in placed if _overlaps(p, buffer)]
+        others = [p for p in conflicts if p is not partner]
         ends = sorted({0, *(_aligned(p.offset + p.size) for p in conflicts)})
-        candidates = ([partner.offset] if partner is not None else []) + ends
-        for offset in candidates:
-            if all(offset + buffer.size <= p.offset or p.offset + p.size <= offset for p in conflicts):
+        # the partner's own offset is the only place allowed to overlap it: anywhere else, a kernel
+        # writing ahead of its reads would clobber input it has not consumed yet
+        candidates = [(partner.offset, others)] if partner is not None else []
+        for offset, against in candidates + [(end, conflicts) for end in ends]:
+            if all(offset + buffer.size <= p.offset or p.offset + p.size <= offset for p in against):
                 buffer.offset = offset
                 break
         placed.append(buffer)

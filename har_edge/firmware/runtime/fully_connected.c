@@ -1,6 +1,10 @@
 /* FULLY_CONNECTED, int8: out[r][u] = clamp(requant(bias[u] + sum_i (x[r][i] + input_offset) * w[u][i])
  * + output_zero). A 3-D input is applied per time step (rows). Four units share each input load
- * (har_dot4, weights interleaved by the generator). */
+ * (har_dot4, weights interleaved by the generator). With a row scratch the output may lie over the
+ * input (units <= depth): a few rows at a time are computed into the scratch, then copied over input
+ * rows already consumed. */
+#include <string.h>
+
 #include "har_dot.h"
 #include "har_nn.h"
 #include "requant.h"
@@ -19,9 +23,10 @@ static inline har_acc4 dot(const int8_t *x, const int8_t *w, int32_t depth, int3
     return har_dot4(x, w, depth, readable, offset, acc);
 }
 
-void har_fc_s8(const har_fc_params *p, const int8_t *input, int8_t *output)
+/* ``rows`` rows from ``input`` (``readable`` bytes may be read from it) to ``output`` */
+static void fc_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
 {
-    const int32_t rows = p->rows, depth = p->depth, units = p->units, group = har_group_bytes(p->depth);
+    const int32_t depth = p->depth, units = p->units, group = har_group_bytes(p->depth);
     const int32_t offset = p->input_offset, zero = p->output_zero, lo = p->act_min, hi = p->act_max;
     const int8_t *weights = p->weights;
     const int32_t *bias = p->bias, *multiplier = p->multiplier, *shift = p->shift;
@@ -39,7 +44,7 @@ void har_fc_s8(const har_fc_params *p, const int8_t *input, int8_t *output)
                                       1 << (-shift[u + 3] - 2)};
             const int32_t right[4] = {-shift[u] - 1, -shift[u + 1] - 1, -shift[u + 2] - 1, -shift[u + 3] - 1};
             for (int32_t r = 0; r < rows; ++r, x += depth, out += units) {
-                const har_acc4 acc = dot(x, w, depth, (rows - r) * depth, offset, start);
+                const har_acc4 acc = dot(x, w, depth, readable - r * depth, offset, start);
                 out[0] = har_clamp_s8(har_requant_single_hoisted(acc.a0, m[0], round[0], right[0]) + zero, lo, hi);
                 out[1] = har_clamp_s8(har_requant_single_hoisted(acc.a1, m[1], round[1], right[1]) + zero, lo, hi);
                 out[2] = har_clamp_s8(har_requant_single_hoisted(acc.a2, m[2], round[2], right[2]) + zero, lo, hi);
@@ -48,9 +53,23 @@ void har_fc_s8(const har_fc_params *p, const int8_t *input, int8_t *output)
             continue;
         }
         for (int32_t r = 0; r < rows; ++r, x += depth, out += units) {
-            const har_acc4 acc = dot(x, w, depth, (rows - r) * depth, offset, start);
+            const har_acc4 acc = dot(x, w, depth, readable - r * depth, offset, start);
             const int32_t values[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
             for (int32_t j = 0; j < n; ++j) out[j] = finish(values[j], multiplier[u + j], shift[u + j], zero, lo, hi);
         }
+    }
+}
+
+void har_fc_s8(const har_fc_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t rows = p->rows, depth = p->depth, units = p->units;
+    if (!p->row_scratch) {
+        fc_rows(p, input, rows, rows * depth, output);
+        return;
+    }
+    for (int32_t r = 0; r < rows; r += p->scratch_rows) {
+        const int32_t n = rows - r < p->scratch_rows ? rows - r : p->scratch_rows;
+        fc_rows(p, input + r * depth, n, (rows - r) * depth, p->row_scratch);
+        memcpy(output + r * units, p->row_scratch, (size_t)(n * units));
     }
 }

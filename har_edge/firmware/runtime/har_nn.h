@@ -13,6 +13,8 @@ typedef struct {
     const int32_t *bias;        /* [units] or NULL */
     const int32_t *multiplier, *shift;
     int32_t input_offset, output_zero, act_min, act_max;
+    int8_t *row_scratch;        /* [scratch_rows][units], or NULL: set when the output lies over the input */
+    int32_t scratch_rows;
 } har_fc_params;
 
 typedef struct {

@@ -38,3 +38,22 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise DataFormatError(path, "is nested too deeply", expected=f"a TOML {what}") from None
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         raise DataFormatError(path, f"holds a value TOML cannot read here ({exc})") from None
+
+
+def check_table_keys(path: Path, prefix: str, table: dict, valid: dict[str, type]) -> None:
+    """Refuse a key of ``table`` not in ``valid`` (listing the valid ones) or a value of the wrong type
+    (an int is a valid float; a bool is not an int)."""
+    for key, value in table.items():
+        if key not in valid:
+            raise DataFormatError(
+                path,
+                f"unknown key {prefix}{key}",
+                field=f"{prefix}{key}",
+                expected=f"one of {', '.join(valid)}",
+            )
+        kind = valid[key]
+        accepted = (int, float) if kind is float else kind
+        if not isinstance(value, accepted) or (isinstance(value, bool) and kind is not bool):
+            raise DataFormatError(
+                path, f"{prefix}{key} = {value!r}", field=f"{prefix}{key}", expected=kind.__name__
+            )

@@ -35,11 +35,11 @@ A class-mapping file for ``--mapping`` holds one ``[mapping]`` table (source cla
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from har_edge.errors import DataFormatError, InputError
+from har_edge.errors import DataFormatError
+from har_edge.tomlfile import check_table_keys, read_toml
 from har_edge.transfer.grid import (
     GRID_KEYS,
     AdaptSettings,
@@ -54,20 +54,11 @@ from har_edge.transfer.grid import (
 from har_edge.transfer.protocol import LabelMapping
 
 
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise DataFormatError(path, f"not valid TOML ({exc})") from exc
-
-
 def load_mapping(path: str | Path) -> LabelMapping:
     """The ``[mapping]`` table of a TOML file as a ``LabelMapping``."""
     path = Path(path)
-    document = _read_toml(path, "class-mapping file")
-    _check_keys(path, "", document, {"mapping": dict})
+    document = read_toml(path, "class-mapping file")
+    check_table_keys(path, "", document, {"mapping": dict})
     return _mapping(path, "", document.get("mapping", {}))
 
 
@@ -118,16 +109,16 @@ def load_study(path: str | Path) -> Study:
     """Read and check a study file; unknown tables or keys and bad values are ``DataFormatError``s
     naming the field and listing the valid values."""
     path = Path(path)
-    document = _read_toml(path, "study file")
-    _check_keys(path, "", document, _TABLES)
+    document = read_toml(path, "study file")
+    check_table_keys(path, "", document, _TABLES)
     study = document.get("study", {})
-    _check_keys(path, "study.", study, _STUDY_KEYS)
+    check_table_keys(path, "study.", study, _STUDY_KEYS)
     source, adapt = document.get("source", {}), document.get("adapt", {})
-    _check_keys(path, "source.", source, _settings_keys(SourceSettings))
-    _check_keys(path, "adapt.", adapt, _settings_keys(AdaptSettings))
+    check_table_keys(path, "source.", source, _settings_keys(SourceSettings))
+    check_table_keys(path, "adapt.", adapt, _settings_keys(AdaptSettings))
     pairs = tuple(_pair(path, i, table) for i, table in enumerate(document.get("pair", [])))
     grid = document.get("grid", {})
-    _check_keys(path, "grid.", grid, {key: list for key in GRID_KEYS})
+    check_table_keys(path, "grid.", grid, {key: list for key in GRID_KEYS})
     data_fields = {k: tuple(v) if k == "classes" else v for k, v in study.items() if k != "name"}
     try:
         return make_study(
@@ -147,7 +138,7 @@ def _pair(path: Path, index: int, table: Any) -> Pair:
     prefix = f"pair[{index}]."
     if not isinstance(table, dict):
         raise DataFormatError(path, "a pair is a table", field=f"pair[{index}]", expected="[[pair]]")
-    _check_keys(path, prefix, table, _PAIR_KEYS)
+    check_table_keys(path, prefix, table, _PAIR_KEYS)
     for key in ("source", "target"):
         if key not in table:
             raise DataFormatError(path, "missing", field=prefix + key, expected="a data spec or path")
@@ -165,20 +156,3 @@ def _pair(path: Path, index: int, table: Any) -> Pair:
         ),
         LabelMapping() if mapping is None else _mapping(path, prefix, mapping),
     )
-
-
-def _check_keys(path: Path, prefix: str, table: dict, valid: dict[str, type]) -> None:
-    for key, value in table.items():
-        if key not in valid:
-            raise DataFormatError(
-                path,
-                f"unknown key {prefix}{key}",
-                field=f"{prefix}{key}",
-                expected=f"one of {', '.join(valid)}",
-            )
-        kind = valid[key]
-        accepted = (int, float) if kind is float else kind
-        if not isinstance(value, accepted) or (isinstance(value, bool) and kind is not bool):
-            raise DataFormatError(
-                path, f"{prefix}{key} = {value!r}", field=f"{prefix}{key}", expected=kind.__name__
-            )

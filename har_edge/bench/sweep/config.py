@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from har_edge.errors import DataFormatError, InputError
-from har_edge.tomlfile import read_toml
+from har_edge.tomlfile import check_table_keys, read_toml
 
 SWEEP_KEYS = {
     "name": str,
@@ -118,14 +118,14 @@ def load_sweep(path: str | Path) -> SweepConfig:
 
     path = Path(path)
     document = read_toml(path, "sweep file")
-    _check_keys(path, "", document, {"sweep": dict, "grid": dict})
+    check_table_keys(path, "", document, {"sweep": dict, "grid": dict})
     sweep, grid = document.get("sweep", {}), document.get("grid")
     if grid is None:
         raise DataFormatError(
             path, "missing table", field="grid", expected=f"[grid] with {', '.join(GRID_KEYS)}"
         )
-    _check_keys(path, "sweep.", sweep, SWEEP_KEYS)
-    _check_keys(path, "grid.", grid, {key: list for key in GRID_KEYS})
+    check_table_keys(path, "sweep.", sweep, SWEEP_KEYS)
+    check_table_keys(path, "grid.", grid, {key: list for key in GRID_KEYS})
     lists = {key: _grid_list(path, grid, key, kind) for key, kind in GRID_KEYS.items()}
     for name in lists["model"]:
         try:
@@ -175,23 +175,6 @@ def load_sweep(path: str | Path) -> SweepConfig:
         fine_tune_epochs=sweep.get("fine_tune_epochs", 4),
         source=str(path),
     )
-
-
-def _check_keys(path: Path, prefix: str, table: dict, valid: dict[str, type]) -> None:
-    for key, value in table.items():
-        if key not in valid:
-            raise DataFormatError(
-                path,
-                f"unknown key {prefix}{key}",
-                field=f"{prefix}{key}",
-                expected=f"one of {', '.join(valid)}",
-            )
-        kind = valid[key]
-        accepted = (int, float) if kind is float else kind
-        if not isinstance(value, accepted) or (isinstance(value, bool) and kind is not bool):
-            raise DataFormatError(
-                path, f"{prefix}{key} = {value!r}", field=f"{prefix}{key}", expected=kind.__name__
-            )
 
 
 def _grid_list(path: Path, grid: dict, key: str, kind: type) -> list:

@@ -1,7 +1,7 @@
 """Ray Train (MultiWorkerMirroredStrategy, N workers) against single-process source training on the
 same prepared source data: wall time and test micro-F1, per seed.
 
-    python benchmarks/transfer_ray_train.py --workers 2 --seeds 0,1,2 [--subjects 10] [--epochs 25]
+    python benchmarks/transfer_ray_train.py --workers 2 --seeds 0,1,2 [--subjects 24] [--epochs 25]
 
 Both use ``har_edge.train.TrainConfig`` with the same seed; the single-process run pins TensorFlow to
 one thread per core it may use (``--threads``, default = workers) so both have the same CPU budget.
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, help="single-process TensorFlow threads (default: workers)")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--subjects", type=int, default=10)
+    parser.add_argument("--subjects", type=int, default=24, help="source subjects")
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--model", default="cnn")
     parser.add_argument("--cache", default="ray-train-bench")
@@ -40,7 +40,7 @@ def main() -> None:
 
     study = make_study(
         pairs=(Pair(Domain("synthetic:waist"), Domain("synthetic:wrist:smartwatch")),),
-        data=DataSettings(subjects=args.subjects),
+        data=DataSettings(source_subjects=args.subjects),
     )
     from pathlib import Path
 

@@ -57,6 +57,11 @@ def test_the_cnn_blocks_are_the_stem_and_each_residual_block_in_order():
     assert sum(map(len, groups)) == model.layers.index(model.get_layer("block3")) + 1
 
 
+def test_a_small_adaptation_set_is_passed_over_until_an_epoch_covers_min_epoch_windows():
+    settings = AdaptSettings(min_epoch_windows=320)
+    assert [settings.passes_per_epoch(n) for n in (20, 24, 100, 320, 1000)] == [16, 14, 4, 1, 1]
+
+
 @pytest.mark.slow
 def test_k0_is_training_from_scratch_on_the_adaptation_set(study):
     trained, normalizer, _, target, adaptation = study
@@ -68,9 +73,10 @@ def test_k0_is_training_from_scratch_on_the_adaptation_set(study):
     seed_everything(3)
     scratch = models.build(ARCH, window=100, channels=3, classes=len(CLASSES), seed=3)
     config = TrainConfig(epochs=2, batch_size=16, learning_rate=1e-3, patience=2, seed=3)
+    every_epoch = adaptation.take(np.tile(np.arange(24), 14))  # 14 passes cover min_epoch_windows = 320
     fit(
         scratch,
-        adaptation.with_x(own.apply(adaptation.x)),
+        every_epoch.with_x(own.apply(every_epoch.x)),
         target.val.with_x(own.apply(target.val.x)),
         config,
     )

@@ -73,6 +73,9 @@ def test_the_mapping_of_a_pair_is_read(tmp_path):
         (("[study]", "[adapt]\nepochs = 0\n[study]"), "adapt.epochs.*a number > 0"),
         (("[study]", '[source]\ntrainer = "spark"\n[study]'), "source.trainer.*single, ray-train"),
         (("subjects = 4", 'subjects = "four"'), "expected int"),
+        (("subjects = 4", "subjects = 2"), "study.subjects.*an integer >= 3"),
+        (("subjects = 4", "subjects = 4\nsource_subjects = 1"), "study.source_subjects.*>= 3"),
+        (("[study]", "[adapt]\nmin_epoch_windows = 0\n[study]"), "adapt.min_epoch_windows.*> 0"),
     ],
 )
 def test_a_bad_study_file_is_refused_naming_the_field_and_the_valid_values(tmp_path, change, message):

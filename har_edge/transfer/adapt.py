@@ -17,7 +17,9 @@ bundle does); the baseline, which never sees the source, uses its adaptation set
   a new head for the target's classes) trained with the TF-free ``Personalizer`` (its SGD, its
   held-out slice of the adaptation windows; the target's validation split is not used).
 
-Early stopping (all but head-only) watches the target's validation split, as the protocol does.
+Early stopping (all but head-only) watches the target's validation split, as the protocol does. Small
+adaptation sets are repeated within an epoch (``AdaptSettings.min_epoch_windows``) so every size gets
+a comparable number of optimizer steps; head-only runs ``head_epochs`` times as many passes.
 Caveat: results are bit-reproducible only with TensorFlow pinned to one thread (``run`` does that).
 """
 
@@ -88,7 +90,9 @@ def adapt(
     else:
         normalizer = source_normalizer
         model = transferred_model(source, architecture, k, classes, seed)
-    train, held = _normalized(adaptation, normalizer), _normalized(val, normalizer)
+    passes = settings.passes_per_epoch(len(adaptation))
+    train = _normalized(adaptation.take(np.tile(np.arange(len(adaptation)), passes)), normalizer)
+    held = _normalized(val, normalizer)
     config = TrainConfig(
         epochs=settings.epochs,
         batch_size=settings.batch_size,
@@ -218,5 +222,7 @@ def head_only(bundle_folder, adaptation: WindowSet, test: WindowSet, settings: A
     personalizer = Personalizer(classifier, seed=seed)
     names = np.asarray(adaptation.class_names)
     personalizer.add(adaptation.x, names[adaptation.y])
-    personalizer.fit(epochs=settings.head_epochs, batch_size=settings.batch_size)
+    training_windows = len(adaptation) - max(1, round(0.2 * len(adaptation)))  # fit's default holdout
+    epochs = settings.head_epochs * settings.passes_per_epoch(training_windows)
+    personalizer.fit(epochs=epochs, patience=None, batch_size=settings.batch_size)
     return personalizer.evaluate(test.x, names[test.y])

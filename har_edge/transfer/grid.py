@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,9 @@ class AdaptSettings:
     """``finetune``: ``warmup_epochs`` with the transferred blocks frozen, then everything at
     ``learning_rate * finetune_rate_factor``; ``differential``: transferred group j blocks before the
     new layers trains at ``learning_rate / differential_factor**j``; ``head-only``: ``head_epochs`` of
-    the runtime's SGD on a ``head_precision`` bundle."""
+    the runtime's SGD on a ``head_precision`` bundle. An epoch covers at least ``min_epoch_windows``
+    windows: a smaller adaptation set is passed over ``ceil(min_epoch_windows / n)`` times per epoch
+    (reshuffled), so 20 windows get as many optimizer steps as 320 instead of one per epoch."""
 
     epochs: int = 15
     patience: int = 5
@@ -96,13 +99,22 @@ class AdaptSettings:
     differential_factor: float = 3.0
     head_epochs: int = 60
     head_precision: str = "int8"
+    min_epoch_windows: int = 320
+
+    def passes_per_epoch(self, windows: int) -> int:
+        """How many times an epoch goes over an adaptation set of ``windows`` windows."""
+        return max(1, math.ceil(self.min_epoch_windows / max(windows, 1)))
 
 
 @dataclass(frozen=True)
 class DataSettings:
+    """Synthetic domains: a source of ``source_subjects`` people (the large generic set) and targets of
+    ``subjects`` people, ``seconds_per_activity`` each."""
+
     protocol: str = "gjoreski2019"
     split_seed: int = 0
     subjects: int = 10
+    source_subjects: int = 24
     seconds_per_activity: float = 30.0
     classes: tuple[str, ...] = BASIC_CLASSES
     data_seed: int = 0
@@ -241,6 +253,11 @@ def make_study(
     _require_list("grid.seed", seed, lambda v: _is_int(v) and v >= 0, "integers >= 0")
     if data.protocol not in PROTOCOLS:
         raise GridError("study.protocol", repr(data.protocol), ", ".join(PROTOCOLS))
+    for key in ("subjects", "source_subjects"):
+        if not (_is_int(getattr(data, key)) and getattr(data, key) >= 3):
+            raise GridError(f"study.{key}", repr(getattr(data, key)), "an integer >= 3 (a 3-way subject split)")
+    if not data.seconds_per_activity > 0:
+        raise GridError("study.seconds_per_activity", repr(data.seconds_per_activity), "a number > 0")
     if source.trainer not in TRAINERS:
         raise GridError("source.trainer", repr(source.trainer), ", ".join(TRAINERS))
     for table, settings in (("source", source), ("adapt", adapt)):

@@ -221,7 +221,7 @@ def _windows(domain, study: Study, chosen, *, offset: int):
     if domain.spec == SYNTHETIC or domain.spec.startswith(SYNTHETIC + ":"):
         data = study.data
         defaults = {
-            "subjects": data.subjects,
+            "subjects": data.source_subjects if offset == 0 else data.subjects,
             "seconds_per_activity": data.seconds_per_activity,
             "classes": tuple(data.classes),
             "gyroscope": False,

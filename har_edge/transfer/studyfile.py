@@ -4,7 +4,8 @@
     name = "waist-to-wrist"
     protocol = "gjoreski2019"
     split_seed = 0               # the subject split, fixed across the grid
-    subjects = 10                # synthetic domains: subjects, labelled seconds per class, classes
+    subjects = 10                # synthetic targets: subjects, labelled seconds per class, classes
+    source_subjects = 24         # the synthetic source: a larger generic set
     seconds_per_activity = 30
     classes = ["WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING"]
 
@@ -86,6 +87,7 @@ _STUDY_KEYS = {
     "protocol": str,
     "split_seed": int,
     "subjects": int,
+    "source_subjects": int,
     "seconds_per_activity": float,
     "classes": list,
     "data_seed": int,

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 from har_edge.baseline import KnnClassifier
+from har_edge.data.splits import split_by_subject
 from har_edge.data.synthetic import SyntheticConfig, generate
-from har_edge.data.windows import WindowConfig, make_windows, split_by_subject
+from har_edge.data.windows import WindowConfig, make_windows
 from har_edge.train import TrainConfig, evaluate, train_model
 from har_edge.types import ACC_CHANNELS
 

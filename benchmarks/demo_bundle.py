@@ -11,8 +11,9 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 def build_demo_bundle(folder: str | Path):
     """``(bundle, trained model, raw splits)`` with the bundle exported to ``folder``."""
+    from har_edge.data.splits import apply_normalizer, split_by_subject
     from har_edge.data.synthetic import SyntheticConfig, generate
-    from har_edge.data.windows import WindowConfig, apply_normalizer, make_windows, split_by_subject
+    from har_edge.data.windows import WindowConfig, make_windows
     from har_edge.export import bundle_request, export_bundle
     from har_edge.optimize.pipeline import Optimized, OptimizeOptions
     from har_edge.train import TrainConfig, train_model

@@ -32,8 +32,9 @@ GOAL_CODE_BYTES = 8 * 1024
 
 
 def windows(seed: int):
+    from har_edge.data.splits import normalize_splits, split_by_subject
     from har_edge.data.synthetic import SyntheticConfig, generate
-    from har_edge.data.windows import WindowConfig, make_windows, normalize_splits, split_by_subject
+    from har_edge.data.windows import WindowConfig, make_windows
     from har_edge.types import ACC_CHANNELS
 
     dataset = generate(SyntheticConfig(subjects=4, seconds_per_activity=20, gyroscope=False, seed=seed))

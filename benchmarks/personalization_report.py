@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from har_edge.data.splits import apply_normalizer, split_by_subject
 from har_edge.data.synthetic import SyntheticConfig, generate
-from har_edge.data.windows import WindowConfig, apply_normalizer, make_windows, split_by_subject
+from har_edge.data.windows import WindowConfig, make_windows
 from har_edge.export import bundle_request, export_bundle
 from har_edge.optimize.pipeline import Optimized, OptimizeOptions
 from har_edge.runtime import Classifier, Personalizer

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from har_edge import models
-from har_edge.data.windows import Normalizer, Splits, WindowConfig, WindowSet, normalize_splits
+from har_edge.data.splits import Normalizer, Splits, normalize_splits
+from har_edge.data.windows import WindowConfig, WindowSet
 from har_edge.errors import InputError
 from har_edge.metrics import Metrics, classification_metrics
 

@@ -7,8 +7,9 @@ import functools
 import numpy as np
 
 from har_edge import models
+from har_edge.data.splits import normalize_splits, split_by_subject
 from har_edge.data.synthetic import SyntheticConfig, generate
-from har_edge.data.windows import WindowConfig, make_windows, normalize_splits, split_by_subject
+from har_edge.data.windows import WindowConfig, make_windows
 from har_edge.export import ExportRequest, export_bundle
 from har_edge.optimize.quantize import Precision, representative_windows
 from har_edge.optimize.split import split, trainable_head_weights

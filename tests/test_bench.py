@@ -145,7 +145,7 @@ def test_unknown_variant_names_are_refused_and_float32_is_always_kept():
 
 @pytest.fixture(scope="module")
 def small_variants(tmp_path_factory):
-    from har_edge.data.windows import apply_normalizer
+    from har_edge.data.splits import apply_normalizer
     from tests.support import trained_small_dense
 
     trained, splits = trained_small_dense()

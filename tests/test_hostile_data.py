@@ -10,7 +10,7 @@ import pytest
 
 from har_edge.cli import main
 from har_edge.data.formats import load_csv, load_hapt, load_pamap2, load_uea, load_wisdm
-from har_edge.data.windows import Normalizer
+from har_edge.data.splits import Normalizer
 from har_edge.errors import DataFormatError, InputError
 from har_edge.types import Recording
 from tests.format_files import (

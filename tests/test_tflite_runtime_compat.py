@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from har_edge.data.windows import Normalizer
+from har_edge.data.splits import Normalizer
 from har_edge.runtime.bundle import Bundle, open_bundle
 from har_edge.runtime.interpreter import BACKENDS, interpreter_backend, load_interpreter, run_model
 

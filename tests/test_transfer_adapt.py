@@ -9,7 +9,8 @@ import pytest
 
 from har_edge import models
 from har_edge.data import load_dataset
-from har_edge.data.windows import Normalizer, make_windows
+from har_edge.data.splits import Normalizer
+from har_edge.data.windows import make_windows
 from har_edge.train import TrainConfig, fit, predict_proba, train_model
 from har_edge.transfer.adapt import adapt, block_groups, export_head_bundle, head_only
 from har_edge.transfer.grid import BASELINE, AdaptSettings, transfer_blocks

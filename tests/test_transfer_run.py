@@ -119,7 +119,8 @@ def test_the_cli_writes_the_report_folder_and_a_failed_point_is_recorded(
     monkeypatch.setattr(strategies, "adapt", failing)
     study = tmp_path / "study.toml"
     study.write_text(
-        '[study]\nsubjects = 4\nsource_subjects = 4\nseconds_per_activity = 12\nclasses = ["WALKING", "SITTING", "LAYING"]\n'
+        "[study]\nsubjects = 4\nsource_subjects = 4\nseconds_per_activity = 12\n"
+        'classes = ["WALKING", "SITTING", "LAYING"]\n'
         "[source]\nepochs = 2\n[adapt]\nepochs = 2\npatience = 2\nhead_epochs = 3\nmin_epoch_windows = 32\n"
         '[[pair]]\nsource = "synthetic:waist"\ntarget = "synthetic:wrist:smartwatch"\n'
         '[grid]\nmodel = ["dense"]\nk = [0, "all"]\nsize = [10, "all"]\n'

@@ -1,14 +1,8 @@
 import numpy as np
 import pytest
 
-from har_edge.data.windows import (
-    Normalizer,
-    WindowConfig,
-    find_gaps,
-    make_windows,
-    normalize_splits,
-    split_by_subject,
-)
+from har_edge.data.splits import Normalizer, normalize_splits, split_by_subject
+from har_edge.data.windows import WindowConfig, find_gaps, make_windows
 from har_edge.errors import InputError
 from har_edge.types import UNLABELLED
 from tests.conftest import make_dataset, make_recording

@@ -18,7 +18,7 @@ import numpy as np
 
 from har_edge import models
 from har_edge.bench.results import VariantFacts
-from har_edge.data.windows import Normalizer, Splits
+from har_edge.data.splits import Normalizer, Splits
 from har_edge.errors import InputError
 from har_edge.metrics import classification_metrics
 from har_edge.optimize.pipeline import Optimized

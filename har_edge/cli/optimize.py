@@ -62,7 +62,7 @@ def _bundle_accuracy(bundle: Path, card, splits) -> str:
     import numpy as np
 
     from har_edge.bench.variants import test_windows_description
-    from har_edge.data.windows import Normalizer
+    from har_edge.data.splits import Normalizer
     from har_edge.runtime.classifier import Classifier
 
     test = splits.test

@@ -87,7 +87,8 @@ def train_into(folder: Path, run: Run, window_request, train_config) -> TrainOut
     from har_edge.baseline import KnnClassifier
     from har_edge.cli.common import load_noted
     from har_edge.data.plan import describe_split, split_windows
-    from har_edge.data.windows import apply_normalizer, make_windows
+    from har_edge.data.splits import apply_normalizer
+    from har_edge.data.windows import make_windows
     from har_edge.metrics import plot_confusion
     from har_edge.train import data_note, evaluate, train_model
 

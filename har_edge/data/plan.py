@@ -6,7 +6,7 @@ file's own rate (a longer case of an unequal-length file gives its first samples
 to the accelerometer when the data has ``acc_x/y/z``, else to every channel.
 
 ``split_windows`` is the one entry every stage uses (train, optimize, bench rebuild the same splits):
-recordings are split by subject (``windows.split_by_subject``); labelled cases (``Dataset.cases``, a
+recordings are split by subject (``splits.split_by_subject``); labelled cases (``Dataset.cases``, a
 UEA/UCR file, whose "subjects" are only case numbers) are split by case, stratified by class.
 ``test_fraction=0`` holds no test split out (the test data is given separately). Data that cannot be
 split raises ``InputError`` saying why and what to do.
@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from har_edge.data.windows import Labeling, Splits, WindowConfig, WindowSet, split_by_subject
+from har_edge.data.splits import Splits, split_by_subject
+from har_edge.data.windows import Labeling, WindowConfig, WindowSet
 from har_edge.errors import InputError
 from har_edge.types import ACC_CHANNELS, Dataset
 

@@ -4,7 +4,7 @@ layer, take its trained head (or a new one for another class set) and the int8 c
 from __future__ import annotations
 
 from har_edge import models
-from har_edge.data.windows import Splits
+from har_edge.data.splits import Splits
 from har_edge.export.writer import ExportRequest
 from har_edge.optimize.pipeline import Optimized, OptimizeOptions
 from har_edge.optimize.quantize import Precision, representative_windows

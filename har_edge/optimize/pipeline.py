@@ -15,13 +15,8 @@ from typing import Any
 
 from har_edge import models
 from har_edge.data.plan import split_windows
-from har_edge.data.windows import (
-    Normalizer,
-    Splits,
-    WindowConfig,
-    apply_normalizer,
-    make_windows,
-)
+from har_edge.data.splits import Normalizer, Splits, apply_normalizer
+from har_edge.data.windows import WindowConfig, make_windows
 from har_edge.errors import InputError
 from har_edge.optimize.prune import PruningSchedule, prune, sparsity_report
 from har_edge.optimize.quantize import Precision, qat

@@ -318,7 +318,7 @@ class Classifier:
 
     def _normalized(self, x: np.ndarray) -> np.ndarray:
         """Checked raw windows -> normalized float32 in the base's layout (the reference computation)."""
-        x = ((x - self._mean) / self._std).astype(np.float32)  # as har_edge.data.windows.Normalizer does
+        x = ((x - self._mean) / self._std).astype(np.float32)  # as har_edge.data.splits.Normalizer does
         return x.reshape(len(x), -1) if self.manifest.input_layout == "flat" else x
 
 

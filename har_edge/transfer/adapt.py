@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from har_edge import models
-from har_edge.data.windows import Normalizer, WindowSet
+from har_edge.data.splits import Normalizer
+from har_edge.data.windows import WindowSet
 from har_edge.metrics import Metrics
 from har_edge.train import TrainConfig, evaluate, fit
 from har_edge.transfer.grid import BASELINE, AdaptSettings, transfer_blocks

@@ -254,8 +254,9 @@ def make_study(
     if data.protocol not in PROTOCOLS:
         raise GridError("study.protocol", repr(data.protocol), ", ".join(PROTOCOLS))
     for key in ("subjects", "source_subjects"):
-        if not (_is_int(getattr(data, key)) and getattr(data, key) >= 3):
-            raise GridError(f"study.{key}", repr(getattr(data, key)), "an integer >= 3 (a 3-way subject split)")
+        value = getattr(data, key)
+        if not (_is_int(value) and value >= 3):
+            raise GridError(f"study.{key}", repr(value), "an integer >= 3 (a 3-way subject split)")
     if not data.seconds_per_activity > 0:
         raise GridError("study.seconds_per_activity", repr(data.seconds_per_activity), "a number > 0")
     if source.trainer not in TRAINERS:

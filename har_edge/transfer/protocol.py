@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from har_edge.data.windows import Splits, WindowConfig, WindowSet
+from har_edge.data.splits import Splits
+from har_edge.data.windows import WindowConfig, WindowSet
 from har_edge.errors import InputError
 from har_edge.types import ACC_CHANNELS
 

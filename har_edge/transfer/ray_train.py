@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from har_edge.data.windows import Splits, normalize_splits
+from har_edge.data.splits import Splits, normalize_splits
 from har_edge.errors import InputError
 
 WORKER_ENV = {"TF_USE_LEGACY_KERAS": "1", "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}

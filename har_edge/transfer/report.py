@@ -205,6 +205,20 @@ def _pct(row: dict) -> str:
     return f"{100 * row['micro_f1_mean']:.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
 
 
+def _sources_line(sources: list[dict[str, Any]]) -> list[str]:
+    """How good the source models are on their own domain (what every transfer starts from)."""
+    if not sources:
+        return []
+    f1 = np.array([s["test_micro_f1"] for s in sources])
+    seconds = np.array([s["wall_seconds"] for s in sources])
+    return [
+        f"{len(sources)} source model(s): micro-F1 on the source's own test subjects "
+        f"{100 * f1.mean():.1f} (min {100 * f1.min():.1f}, max {100 * f1.max():.1f}), "
+        f"{seconds.mean():.0f} s of training each ({', '.join(sorted({s['trainer'] for s in sources}))}).",
+        "",
+    ]
+
+
 def render_markdown(document: dict[str, Any], plots: list[str] = ()) -> str:
     """Per pair and model: micro-F1 (%) mean ± std over seeds, rows = adaptation size, columns =
     strategy@k with the baseline first; then the findings and the failures."""
@@ -215,6 +229,7 @@ def render_markdown(document: dict[str, Any], plots: list[str] = ()) -> str:
         f"{settings['points']} points ({settings['cached']} from the cache, {len(document['failures'])} "
         f"failed), {document['wall_seconds']:.0f} s on {settings['engine']} x{settings['workers']}.",
         "",
+        *_sources_line(document["sources"]),
     ]
     for pair, info in document["domains"].items():
         for model in dict.fromkeys(r["model"] for r in document["summary"] if r["pair"] == pair):

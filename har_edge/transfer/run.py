@@ -1,5 +1,5 @@
-"""Run a study: prepare each pair's data once, train each source model once per (model, seed), then
-every point, on a local process pool, on Ray, or serially in this process.
+"""Run a study: prepare each pair's data once, train each source model once per (model, seed)
+(``sources.py``), then every point, on a local process pool, on Ray, or serially in this process.
 
 Layout of ``OUT/cache/``: ``data/<hash>.npz`` (a pair's windows and splits), ``sources/<hash>/`` (a
 source model folder), ``bundles/<hash>/`` (its head-only bundle), ``points/<hash>.json`` (a finished
@@ -21,6 +21,7 @@ from typing import Any
 
 from har_edge.fsutil import atomic_write_text
 from har_edge.transfer.grid import BASELINE, Pair, Point, Study, config_hash
+from har_edge.transfer.sources import quiet_worker, source_facts, source_key, train_sources
 
 ENGINES = ("local", "ray", "serial")
 
@@ -94,14 +95,14 @@ def run_study(
             disable=not progress,
         )
         failures: list[dict[str, Any]] = []
-        sources, trained = _train_sources(study, todo, domains, cache, runner)
+        sources, trained = train_sources(study, todo, domains, cache, runner)
         for point in points:  # cached points: their sources' facts, for the report
-            key = _source_key(point, domains) if point.source is not None else None
+            key = source_key(point, domains) if point.source is not None else None
             if key and key not in sources and (cache / "sources" / key / "card.json").exists():
-                sources[key] = _source_facts(key, cache / "sources" / key, None)
+                sources[key] = source_facts(key, cache / "sources" / key, None)
         jobs = []
         for point in todo:
-            source = sources.get(_source_key(point, domains)) if point.source is not None else None
+            source = sources.get(source_key(point, domains)) if point.source is not None else None
             if point.source is not None and (source is None or "error" in source):
                 error = "source model not trained" if source is None else f"source: {source['error']}"
                 failures.append(_failure(point, error))
@@ -232,132 +233,6 @@ def _windows(domain, study: Study, chosen, *, offset: int):
     return windows
 
 
-# --- sources ------------------------------------------------------------------------------------------
-
-
-def _source_key(point: Point, domains: dict[str, dict[str, Any]]) -> str:
-    """Source models depend on the source data, the shared labels, the model, the seed and training;
-    not on the target otherwise, so pairs with one source share them."""
-    pair = point.pair
-    return config_hash(
-        {
-            "source": pair.source.to_dict(),
-            "mapping": pair.mapping.to_dict(),
-            "labels": domains[pair.name]["labels"],
-            "model": point.model,
-            "seed": point.seed,
-            "data": asdict(point.data),
-            "training": asdict(point.source),
-        }
-    )
-
-
-def _train_sources(study, todo, domains, cache, runner) -> tuple[dict[str, dict[str, Any]], int]:
-    needed: dict[str, tuple[Point, bool]] = {}
-    for point in (p for p in todo if p.source is not None):
-        key = _source_key(point, domains)
-        bundle = needed.get(key, (point, False))[1] or point.strategy == "head-only"
-        needed[key] = (point, bundle)
-    sources, jobs = {}, []
-    for key, (point, bundle) in needed.items():
-        folder, bundle_folder = cache / "sources" / key, cache / "bundles" / key
-        if (folder / "card.json").exists() and (not bundle or (bundle_folder / "manifest.json").exists()):
-            sources[key] = _source_facts(key, folder, bundle_folder if bundle else None)
-            continue
-        jobs.append(
-            (
-                key,
-                point.model,
-                point.seed,
-                asdict(point.source),
-                asdict(point.adapt),
-                domains[point.pair.name]["data"],
-                str(folder),
-                str(bundle_folder) if bundle else None,
-            )
-        )
-    ray_train = study.source.trainer == "ray-train"
-    outcomes = (
-        ((job, source_task(*job, ray_train=True)) for job in jobs)
-        if ray_train
-        else runner.run(source_task, jobs)
-    )
-    for job, outcome in outcomes:
-        sources[job[0]] = outcome
-    return sources, len(jobs)
-
-
-def _source_facts(key: str, folder: Path, bundle: Path | None) -> dict[str, Any]:
-    card = json.loads((folder / "card.json").read_text())
-    return {
-        "key": key,
-        "folder": str(folder),
-        "bundle": None if bundle is None else str(bundle),
-        **card["notes"].get("transfer_source", {}),
-    }
-
-
-def _quiet_worker() -> None:
-    """One TensorFlow thread (identical numerics on every engine) and no retracing chatter."""
-    from har_edge.bench.sweep.tasks import pin_threads
-    from har_edge.tfcompat import tensorflow
-
-    pin_threads()
-    tensorflow().get_logger().setLevel("ERROR")
-
-
-def source_task(key, model, seed, training, adapt, data_path, folder, bundle, *, ray_train=False):
-    """Train (and for head-only export) one source model; returns its facts or ``{"error": ...}``."""
-    from har_edge.bench.sweep.tasks import describe_failure
-
-    try:
-        if not ray_train:
-            _quiet_worker()
-        return _train_source(
-            key, model, seed, training, adapt, Path(data_path), Path(folder), bundle, ray_train
-        )
-    except Exception as exc:  # noqa: BLE001 - a worker reports every failure instead of dying
-        return {"key": key, "error": describe_failure(exc)}
-
-
-def _train_source(key, model, seed, training, adapt, data_path, folder, bundle, ray_train):
-    from dataclasses import replace
-
-    from har_edge import models
-    from har_edge.train import TrainConfig, train_model
-    from har_edge.transfer.adapt import export_head_bundle
-    from har_edge.transfer.protocol import load_splits
-
-    splits = load_splits(data_path, "source")
-    config = TrainConfig(
-        epochs=training["epochs"],
-        batch_size=training["batch_size"],
-        learning_rate=training["learning_rate"],
-        patience=training["patience"],
-        seed=seed,
-    )
-    started = time.perf_counter()
-    if ray_train:
-        from har_edge.transfer.ray_train import train_on_ray
-
-        trained = train_on_ray(splits, model, config, workers=training["train_workers"])
-    else:
-        trained = train_model(splits, model, config)
-    facts = {
-        "trainer": training["trainer"],
-        "wall_seconds": round(time.perf_counter() - started, 2),
-        "test_micro_f1": trained.test_metrics.micro_f1,
-        "train_windows": len(splits.train),
-    }
-    card = replace(trained.card, notes={**trained.card.notes, "transfer_source": facts})
-    models.save(trained.model, card, folder, overwrite=True)
-    if bundle:
-        export_head_bundle(
-            trained.model, card, splits.train, splits.train.class_names, adapt["head_precision"], seed, bundle
-        )
-    return _source_facts(key, folder, None if bundle is None else Path(bundle))
-
-
 # --- points -------------------------------------------------------------------------------------------
 
 
@@ -366,7 +241,7 @@ def point_task(point: dict, key: str, data_path: str, source: str | None, bundle
     from har_edge.bench.sweep.tasks import describe_failure
 
     try:
-        _quiet_worker()
+        quiet_worker()
         started = time.perf_counter()
         metrics, n_adapt = _run_point(point, Path(data_path), source, bundle)
         row = {
@@ -409,7 +284,7 @@ def _load_source(folder: str):
 
 
 def _run_point(point: dict, data_path: Path, source: str | None, bundle: str | None):
-    from har_edge.data.windows import Normalizer
+    from har_edge.data.splits import Normalizer
     from har_edge.transfer import adapt as strategies
     from har_edge.transfer.grid import AdaptSettings
     from har_edge.transfer.protocol import adaptation_subset, load_splits

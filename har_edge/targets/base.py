@@ -118,3 +118,37 @@ class Target(Protocol):
     name: str
 
     def measure(self, artifact: Artifact) -> TargetFigures: ...
+
+
+# --- microcontroller rows (shared by the TFLM estimate and the measured firmware) ------------------
+
+
+def fit_fields(profile, latency_us: float | None, ram: int, flash: int) -> dict[str, Any]:
+    """The ``TargetFigures`` fields every MCU row shares: one latency figure (p50 = p90), RAM and flash,
+    their margins against ``profile``'s and whether the model fits."""
+    ram_margin, flash_margin = profile.ram_bytes - ram, profile.flash_bytes - flash
+    return {
+        "latency_us_p50": latency_us,
+        "latency_us_p90": latency_us,
+        "ram_bytes": ram,
+        "flash_bytes": flash,
+        "fits": ram_margin >= 0 and flash_margin >= 0,
+        "ram_margin_bytes": ram_margin,
+        "flash_margin_bytes": flash_margin,
+    }
+
+
+def shortfalls(profile, fields: dict[str, Any]) -> list[str]:
+    """'does not fit' notes for the negative margins of ``fit_fields``."""
+    return [
+        f"does not fit: needs {-margin:,} B more {what} than the {_size_text(size)} of {profile.name}"
+        for what, margin, size in (
+            ("RAM", fields["ram_margin_bytes"], profile.ram_bytes),
+            ("flash", fields["flash_margin_bytes"], profile.flash_bytes),
+        )
+        if margin < 0
+    ]
+
+
+def _size_text(n: int) -> str:
+    return f"{n // 1024:,} KiB" if n % 1024 == 0 else f"{n:,} B"

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from har_edge.errors import HarEdgeError
-from har_edge.targets.base import Artifact, Provenance, TargetFigures
+from har_edge.targets.base import Artifact, Provenance, TargetFigures, fit_fields, shortfalls
 
 CACHE_ENV = "HAR_EDGE_FIRMWARE_CACHE"
 DEFAULT_TIMEOUT_S = 300.0
@@ -132,7 +132,7 @@ def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any], 
     ram = measured["model_ram_bytes"] + added["ram"]
     instructions = measured["instructions_per_inference"] + added["instructions"]
     latency_us = instructions * profile.cycles_per_instruction / profile.clock_hz * 1e6
-    ram_margin, flash_margin = profile.ram_bytes - ram, profile.flash_bytes - flash
+    fits = fit_fields(profile, latency_us, ram, flash)
     notes = [
         f"measured on the emulated {measured['board']}: {instructions:,} instructions per inference; "
         f"latency derived at {profile.cycles_per_instruction:g} cycles/instruction and "
@@ -149,21 +149,11 @@ def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any], 
         )
     if run.details.get("tflm_error"):
         notes.append(f"no TFLM arena for comparison: {run.details['tflm_error']}")
-    notes += [
-        f"does not fit: needs {-margin:,} B more {what} than {profile.name} has"
-        for what, margin in (("RAM", ram_margin), ("flash", flash_margin))
-        if margin < 0
-    ]
+    notes += shortfalls(profile, fits)
     macs = measured["macs"]
     return TargetFigures(
         target=profile.name,
-        latency_us_p50=latency_us,
-        latency_us_p90=latency_us,
-        ram_bytes=ram,
-        flash_bytes=flash,
-        fits=ram_margin >= 0 and flash_margin >= 0,
-        ram_margin_bytes=ram_margin,
-        flash_margin_bytes=flash_margin,
+        **fits,
         tflm_arena_bytes=run.details.get("tflm_arena_bytes"),
         instructions_per_inference=instructions,
         instructions_per_mac=instructions / (macs + added["macs"]) if macs else None,

@@ -30,7 +30,7 @@ import numpy as np
 
 from har_edge.errors import DataFormatError, HarEdgeError
 from har_edge.runtime.interpreter import interpreter_backend, run_model
-from har_edge.targets.base import Artifact, Provenance, TargetFigures
+from har_edge.targets.base import Artifact, Provenance, TargetFigures, fit_fields, shortfalls
 from har_edge.targets.profiles import load_profile_table
 from har_edge.targets.tflm_runner import McuRun, McuRunner, TflmHostRunner
 from har_edge.tflite_info import TFLM_BUILTIN_OPS, inspect_tflite
@@ -194,7 +194,7 @@ class McuTarget:
         flash = len(artifact.mcu_bytes) + p.tflm_core_flash_bytes
         int8 = artifact.precision == "int8"
         latency_us = artifact.macs / (p.macs_per_cycle * p.clock_hz) * 1e6 if int8 else None
-        ram_margin, flash_margin = p.ram_bytes - ram, p.flash_bytes - flash
+        fits = fit_fields(p, latency_us, ram, flash)
         parity = _parity(artifact.mcu_bytes, inputs, run)
         details = {
             **details,
@@ -228,7 +228,7 @@ class McuTarget:
             ),
             f"{latency_note}; flash estimated (model + {p.tflm_core_flash_bytes:,} B assumed for the "
             "TFLM core)",
-            *_shortfalls(p, ram_margin, flash_margin),
+            *shortfalls(p, fits),
             *_parity_notes(parity),
         ]
         if artifact.head_bytes is not None:
@@ -238,13 +238,7 @@ class McuTarget:
             )
         return TargetFigures(
             target=self.name,
-            latency_us_p50=latency_us,
-            latency_us_p90=latency_us,
-            ram_bytes=ram,
-            flash_bytes=flash,
-            fits=ram_margin >= 0 and flash_margin >= 0,
-            ram_margin_bytes=ram_margin,
-            flash_margin_bytes=flash_margin,
+            **fits,
             tflm_arena_bytes=run.arena_bytes,
             provenance={
                 "ram": Provenance.MEASURED.value,
@@ -310,19 +304,3 @@ def _parity_notes(parity: dict[str, Any]) -> list[str]:
             f"max difference {parity['max_abs_diff']:.4g} ({parity['max_diff_steps']} quantization steps)"
         ]
     return []
-
-
-def _shortfalls(profile: McuProfile, ram_margin: int, flash_margin: int) -> list[str]:
-    """'does not fit' notes for a negative margin."""
-    return [
-        f"does not fit: needs {-margin:,} B more {what} than the {_size_text(size)} of {profile.name}"
-        for what, margin, size in (
-            ("RAM", ram_margin, profile.ram_bytes),
-            ("flash", flash_margin, profile.flash_bytes),
-        )
-        if margin < 0
-    ]
-
-
-def _size_text(n: int) -> str:
-    return f"{n // 1024:,} KiB" if n % 1024 == 0 else f"{n:,} B"

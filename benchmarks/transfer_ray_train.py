@@ -35,6 +35,7 @@ def main() -> None:
 
     import ray
 
+    from har_edge.bench.sweep.engines import start_ray
     from har_edge.tfcompat import tensorflow
     from har_edge.transfer.ray_train import WORKER_ENV, train_on_ray
 
@@ -51,12 +52,7 @@ def main() -> None:
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     started = time.perf_counter()
-    ray.init(
-        num_cpus=args.workers,
-        include_dashboard=False,
-        log_to_driver=False,
-        runtime_env={"env_vars": WORKER_ENV},
-    )
+    start_ray(None, args.workers, WORKER_ENV)
     ray_start_s = time.perf_counter() - started
     rows = []
     try:

@@ -41,12 +41,9 @@ def train_on_ray(splits: Splits, architecture: str, config, *, workers: int = 2,
 
     if workers < 1:
         raise InputError(f"Ray Train needs >= 1 worker, got {workers}")
-    started_here = not ray.is_initialized()
-    if started_here:
-        options = {"address": address} if address else {"num_cpus": workers}
-        ray.init(
-            include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": WORKER_ENV}, **options
-        )
+    from har_edge.bench.sweep.engines import start_ray
+
+    started_here = start_ray(address, workers, WORKER_ENV)
     try:
         with tempfile.TemporaryDirectory(prefix="har-edge-ray-train-") as scratch:
             data = Path(scratch) / "splits.npz"

@@ -77,9 +77,12 @@ def run_study(
     runner = make_engine(engine, workers, address)
     cache = Path(out) / "cache"
     (cache / "points").mkdir(parents=True, exist_ok=True)
-    ray_started = (
-        _start_ray(address, workers) if engine == "ray" or study.source.trainer == "ray-train" else False
-    )
+    ray_started = False
+    if engine == "ray" or study.source.trainer == "ray-train":
+        from har_edge.bench.sweep.engines import start_ray
+        from har_edge.transfer.ray_train import WORKER_ENV
+
+        ray_started = start_ray(address, workers, WORKER_ENV)
     try:
         domains = {pair.name: prepare_pair(pair, study, cache) for pair in study.pairs}
         points = study.points()
@@ -140,22 +143,6 @@ def run_study(
         time.perf_counter() - started,
         settings,
     )
-
-
-def _start_ray(address: str | None, workers: int) -> bool:
-    from har_edge.errors import InputError
-
-    try:
-        import ray
-    except ImportError as exc:
-        raise InputError('--engine ray needs Ray: pip install "har-edge[ray]"') from exc
-    if ray.is_initialized():
-        return False
-    from har_edge.transfer.ray_train import WORKER_ENV
-
-    options = {"address": address} if address else {"num_cpus": workers}
-    ray.init(include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": WORKER_ENV}, **options)
-    return True
 
 
 def _failure(point: Point, error: str) -> dict[str, Any]:

@@ -28,6 +28,25 @@ class LocalEngine:
                 yield futures[future], future.result()
 
 
+def start_ray(address: str | None, workers: int, env: dict[str, str] | None = None) -> bool:
+    """Connect to the cluster at ``address`` or start a local Ray with ``workers`` CPUs, unless Ray is
+    already up; ``env`` goes to every worker. Ray's own log lines are kept off the terminal. Returns
+    whether this call started it (the caller then shuts it down)."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise InputError('--engine ray needs Ray: pip install "har-edge[ray]"') from exc
+    if ray.is_initialized():
+        return False
+    import logging
+
+    options = {"address": address} if address else {"num_cpus": workers}
+    if env:
+        options["runtime_env"] = {"env_vars": env}
+    ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR, **options)
+    return True
+
+
 class RayEngine:
     """Ray tasks on a cluster at ``address``, or on a local Ray started in-process (``workers`` CPUs)."""
 
@@ -42,10 +61,7 @@ class RayEngine:
 
     def run(self, function: Callable, jobs: list[tuple]) -> Iterator[tuple[tuple, Any]]:
         ray = self.ray
-        started_here = not ray.is_initialized()
-        if started_here:
-            options = {"address": self.address} if self.address else {"num_cpus": self.workers}
-            ray.init(include_dashboard=False, log_to_driver=False, **options)
+        started_here = start_ray(self.address, self.workers)
         try:
             remote = ray.remote(num_cpus=1)(function)
             pending = {remote.remote(*job): job for job in jobs}

@@ -325,3 +325,36 @@ def test_the_real_classifier_streams_the_golden_windows_to_their_reference_proba
     assert len(predictions) == 2 * len(raw) - 1
     golden = np.stack([p.probabilities for p in predictions[::2]])
     np.testing.assert_allclose(golden, expected["probabilities"], atol=0.02)
+
+
+def test_the_real_classifier_streams_bit_identical_probabilities_to_predict_proba_on_the_same_windows():
+    from har_edge.runtime.classifier import Classifier
+
+    raw = np.load(GOLDEN / "expected.npz")["raw_windows"]
+    classifier = Classifier(open_bundle(GOLDEN))
+    m = classifier.manifest
+    samples = raw.reshape(-1, len(m.channels))
+    stream = StreamingClassifier(classifier)
+    chunks = np.split(samples, [7, 60, 61, 200, 333])  # growing, shrinking and one-sample chunks
+    predictions = [p for chunk in chunks for p in stream.feed(chunk).predictions]
+    offline = offline_windows(samples, m.window, m.hop)
+    assert len(predictions) == len(offline)
+    np.testing.assert_array_equal(
+        np.stack([p.probabilities for p in predictions]), classifier.predict_proba(offline)
+    )
+    checked = classifier.predict_proba_checked(np.ascontiguousarray(offline))
+    np.testing.assert_array_equal(checked, classifier.predict_proba(offline))
+
+
+def test_the_windows_a_classifier_sees_are_read_only(rng):
+    seen = []
+
+    class Keeping(RecordingClassifier):
+        def predict_proba(self, windows):
+            seen.append(windows.flags.writeable)
+            return super().predict_proba(windows)
+
+    stream = StreamingClassifier(Keeping(make_manifest(window=10, hop=5)))
+    stream.feed(rng.normal(size=(10, 3)))  # one window: the sliced view
+    stream.feed(rng.normal(size=(40, 3)))  # several: the strided view
+    assert seen == [False, False]

@@ -259,6 +259,13 @@ class Classifier:
         """Class probabilities (n, C) float32, columns in the order of ``labels``."""
         return self._classify(windows)[0]
 
+    def predict_proba_checked(self, windows: np.ndarray) -> np.ndarray:
+        """``predict_proba`` for windows the caller has validated already: float32 (n, window, channels),
+        n >= 1, every value finite (e.g. cut from chunks that passed ``inputs.checked_samples``, as
+        ``StreamingClassifier`` does). The per-call input check is skipped; the outputs are still
+        checked. Anything else is undefined: use ``predict_proba``."""
+        return self._classify(windows, checked=True)[0]
+
     def predict(self, windows: np.ndarray) -> np.ndarray:
         """The most probable label per window, as an array of str (one window -> an array of one)."""
         probabilities, labels = self._classify(windows)
@@ -284,9 +291,9 @@ class Classifier:
         with self._engine():  # install now in this thread, so a failure surfaces here
             pass
 
-    def _classify(self, windows: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    def _classify(self, windows: np.ndarray, checked: bool = False) -> tuple[np.ndarray, tuple[str, ...]]:
         m = self.manifest
-        x = checked_windows(windows, m.window, m.channels)
+        x = windows if checked else checked_windows(windows, m.window, m.channels)
         state = self._head_state
         if self._shared_engine is not None:
             with self._lock:

@@ -29,12 +29,20 @@ from har_edge.runtime.inputs import checked_probabilities, checked_samples
 class WindowClassifier(Protocol):
     """What the stream needs: the bundle's manifest, and raw windows (n, window, channels) float32 ->
     class probabilities (n, classes). ``har_edge.runtime.classifier.Classifier`` is one; its
-    ``labels`` (which personalization may change) name the classes, else the manifest's do."""
+    ``labels`` (which personalization may change) name the classes, else the manifest's do. The
+    windows are a read-only view of the stream's buffer, valid during the call: copy them to keep them."""
 
     @property
     def manifest(self) -> Manifest: ...
 
     def predict_proba(self, windows: np.ndarray) -> np.ndarray: ...
+
+
+def _predictor(classifier: WindowClassifier):
+    """(function, whether its outputs are checked already): a ``Classifier``'s ``predict_proba_checked``
+    (the stream validated every sample, so the window check is not repeated), else ``predict_proba``."""
+    checked = getattr(classifier, "predict_proba_checked", None)
+    return (checked, True) if checked is not None else (classifier.predict_proba, False)
 
 
 def _require_window_count(value: object, what: str) -> None:
@@ -211,9 +219,10 @@ NOTHING = StreamUpdate((), ())  # a feed that completed no window
 class StreamingClassifier:
     """Turns a stream of samples into one prediction per window of ``classifier.manifest``.
 
-    Memory is bounded: between feeds fewer than ``window`` samples are kept, during a feed at most that
-    plus the chunk. A chunk is checked whole before anything changes: a rejected chunk (``InputError``)
-    or a classifier that raises leaves the stream as it was. Not thread-safe.
+    Memory is bounded: between feeds fewer than ``window`` samples are kept (in a store of at most four
+    windows), during a feed at most that plus the chunk. A chunk is checked whole before anything
+    changes: a rejected chunk (``InputError``) or a classifier that raises leaves the stream as it was.
+    Not thread-safe.
     """
 
     def __init__(
@@ -221,6 +230,7 @@ class StreamingClassifier:
     ) -> None:
         manifest = classifier.manifest
         self._classifier = classifier
+        self._predict, self._outputs_checked = _predictor(classifier)
         self._window, self._hop = manifest.window, manifest.hop
         self._channels = manifest.channels
         self._events = tuple(events)
@@ -231,7 +241,8 @@ class StreamingClassifier:
 
     def reset(self) -> None:
         """Forget buffered samples, smoothing history and event state; counting restarts at sample 0."""
-        self._buffer = np.zeros((0, len(self._channels)), np.float32)
+        self._store = np.zeros((2 * self._window, len(self._channels)), np.float32)
+        self._buffered = 0  # the samples kept for incomplete windows are self._store[: self._buffered]
         self._samples_seen = 0
         self._next_window = 0
         self._smoother = _new_smoother(self._smoothing, len(self._labels))
@@ -240,7 +251,7 @@ class StreamingClassifier:
     @property
     def buffered_samples(self) -> int:
         """Samples held for windows not yet complete (fewer than ``window`` between feeds)."""
-        return len(self._buffer)
+        return self._buffered
 
     def feed(self, samples: np.ndarray) -> StreamUpdate:
         """Append a (k, channels) chunk (k may be 0) and classify every window it completes.
@@ -250,48 +261,69 @@ class StreamingClassifier:
         ``InputError``, and the stream stays as it was)."""
         chunk = checked_samples(samples, self._channels, self._samples_seen)
         self._follow_label_changes()
-        combined = np.concatenate([self._buffer, chunk])
-        first_position = self._samples_seen - len(self._buffer)
+        combined = self._staged(chunk)
+        first_position = self._samples_seen - self._buffered  # stream position of combined[0]
         samples_seen = self._samples_seen + len(chunk)
-        indices = self._new_window_indices(samples_seen)
-        offsets = indices * self._hop - first_position
-        probabilities = self._probabilities(self._windows(combined, offsets)) if len(indices) else None
+        first = self._next_window
+        count = max(0, (samples_seen - self._window) // self._hop + 1 - first)  # windows completed now
+        probabilities = None
+        if count:
+            start = first * self._hop - first_position
+            probabilities = self._probabilities(self._windows(combined, start, count))
         self._samples_seen = samples_seen
-        self._next_window += len(indices)
-        self._buffer = combined[min(self._next_window * self._hop - first_position, len(combined)) :].copy()
-        return NOTHING if probabilities is None else self._update(indices, probabilities)
+        self._next_window = first + count
+        self._keep(combined[min(self._next_window * self._hop - first_position, len(combined)) :])
+        return NOTHING if probabilities is None else self._update(first, probabilities)
 
-    def _new_window_indices(self, samples_seen: int) -> np.ndarray:
-        """Indices of the windows complete after ``samples_seen`` samples and not yet classified."""
-        last_complete = (samples_seen - self._window) // self._hop  # negative before the first window
-        return np.arange(self._next_window, last_complete + 1, dtype=np.int64)
+    def _staged(self, chunk: np.ndarray) -> np.ndarray:
+        """The buffered samples followed by ``chunk``, as a view of the store; the store grows for a
+        chunk that does not fit. The buffered samples stay as they were (a failed feed changes nothing)."""
+        end = self._buffered + len(chunk)
+        if end > len(self._store):
+            grown = np.zeros((end + self._window, self._store.shape[1]), np.float32)
+            grown[: self._buffered] = self._store[: self._buffered]
+            self._store = grown
+        self._store[self._buffered : end] = chunk
+        return self._store[:end]
 
-    def _windows(self, combined: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """The windows starting at ``offsets`` (consecutive, ``hop`` apart) as a read-only view."""
-        if len(offsets) == 1:  # the usual case; a slice is cheaper than as_strided
-            start = int(offsets[0])
-            return combined[start : start + self._window][np.newaxis]
+    def _keep(self, tail: np.ndarray) -> None:
+        """Keep ``tail`` (a view of the store) as the buffered samples, moved to the store's start; a
+        store grown past twice the window for a large chunk shrinks back."""
+        if len(self._store) > 4 * self._window:
+            store = np.zeros((2 * self._window, self._store.shape[1]), np.float32)
+            store[: len(tail)] = tail
+            self._store = store
+        else:
+            self._store[: len(tail)] = tail  # numpy copies through a temporary when the views overlap
+        self._buffered = len(tail)
+
+    def _windows(self, combined: np.ndarray, start: int, count: int) -> np.ndarray:
+        """``count`` consecutive windows (``hop`` apart) from ``combined[start]``, as a read-only view."""
+        if count == 1:  # the usual case; a slice is cheaper than as_strided
+            view = combined[start : start + self._window][np.newaxis]
+            view.flags.writeable = False
+            return view
         rows, columns = combined.strides
         return np.lib.stride_tricks.as_strided(
-            combined[offsets[0] :],
-            shape=(len(offsets), self._window, combined.shape[1]),
+            combined[start:],
+            shape=(count, self._window, combined.shape[1]),
             strides=(self._hop * rows, rows, columns),
             writeable=False,
         )
 
     def _probabilities(self, windows: np.ndarray) -> np.ndarray:
         """One ``predict_proba`` call for all windows (at least one), its shape checked."""
-        probabilities = np.asarray(self._classifier.predict_proba(windows), dtype=np.float32)
+        probabilities = np.asarray(self._predict(windows), dtype=np.float32)
         if probabilities.shape != (len(windows), len(self._labels)):
             raise InputError(
                 f"classifier returned probabilities of shape {probabilities.shape} for {len(windows)} "
                 f"windows; the model has {len(self._labels)} class labels"
             )
-        return checked_probabilities(probabilities, "classifier")
+        return probabilities if self._outputs_checked else checked_probabilities(probabilities, "classifier")
 
-    def _update(self, indices: np.ndarray, probabilities: np.ndarray) -> StreamUpdate:
+    def _update(self, first: int, probabilities: np.ndarray) -> StreamUpdate:
         predictions, events = [], []
-        for index, row in zip(indices.tolist(), probabilities, strict=True):
+        for index, row in enumerate(probabilities, start=first):
             smoothed, label_index = self._smoother.update(row)
             start = index * self._hop
             prediction = WindowPrediction(

@@ -1,6 +1,6 @@
 """How much raw, sort-normalized (schema 1) and reference-model-normalized (schema 2) latency move.
 
-    python benchmarks/calibration_spread.py [--runs 5] [--bundle DIR] [--min-seconds 0.3]
+    python benchmarks/calibration_spread.py [--runs 5] [--bundle DIR] [--min-seconds 1.0]
 
 For the demo's int8 bundle (built first unless ``--bundle`` names one; needs the ``train`` extra), each
 run times ``Classifier.predict_proba`` on one window (1 thread) as the desktop target does:
@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--bundle", type=Path, help="an int8 bundle folder (default: build the demo's)")
-    parser.add_argument("--min-seconds", type=float, default=0.3)
+    parser.add_argument(
+        "--min-seconds", type=float, default=1.0, help="per run, as the desktop target (default 1.0)"
+    )
     args = parser.parse_args(argv)
     cores = sorted(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix="calibration_spread_") as folder:

@@ -19,8 +19,13 @@ int main(void) {
     while (scanf("%ld %ld %ld", &x, &m, &s) == 3) {
         int32_t hoisted = s <= -2 ? har_requant_single_hoisted((int32_t)x, (int32_t)m, 1 << (-s - 2), -s - 1)
                                   : har_requant((int32_t)x, (int32_t)m, (int32_t)s, HAR_ROUND_SINGLE);
-        printf("%ld %ld %ld\n", (long)har_requant((int32_t)x, (int32_t)m, (int32_t)s, HAR_ROUND_SINGLE),
-               (long)har_requant((int32_t)x, (int32_t)m, (int32_t)s, HAR_ROUND_DOUBLE), (long)hoisted);
+        /* the short double-rounding forms, valid for |x| < 2^30 and shift <= 0 (-1 otherwise) */
+        const int small = x > -(1L << 30) && x < (1L << 30) && s <= 0;
+        long shorter = small && s < 0 ? (long)har_requant_double_small((int32_t)x, (int32_t)m, (int32_t)-s) : -1;
+        long doubled = small ? (long)har_requant_small_doubled((int32_t)x * 2, har_small_constants((int32_t)m, (int32_t)s)) : -1;
+        printf("%ld %ld %ld %ld %ld\n", (long)har_requant((int32_t)x, (int32_t)m, (int32_t)s, HAR_ROUND_SINGLE),
+               (long)har_requant((int32_t)x, (int32_t)m, (int32_t)s, HAR_ROUND_DOUBLE), (long)hoisted, shorter,
+               doubled);
     }
     return 0;
 }
@@ -66,3 +71,32 @@ def test_c_requantization_matches_python_for_every_shift(requant_program):
         want = [int(quant.requantize(a, b, c, rounding)) for a, b, c in rows]
         assert got[:, column].tolist() == want, rounding
     assert got[:, 2].tolist() == got[:, 0].tolist()
+
+
+def test_short_double_rounding_matches_the_general_form_below_2_to_30(requant_program):
+    rng = np.random.default_rng(1)
+    rows = []
+    for shift in range(-31, 1):
+        m = rng.integers(1 << 30, 1 << 31, size=60)
+        x = rng.integers(-(1 << 30) + 1, 1 << 30, size=60)
+        x[:6] = [0, 1, -1, (1 << 30) - 1, -(1 << 30) + 1, -(1 << (-shift)) if shift < 0 else -2]
+        half = 3 << min(max(-shift - 1, 0), 28)  # an odd multiple of a half after the shift
+        x[6:10] = [half, -half, 1 << 29, -(1 << 29)]
+        rows += [(int(a), int(b), shift) for a, b in zip(x, m, strict=True)]
+    text = "\n".join(f"{a} {b} {c}" for a, b, c in rows) + "\n"
+    done = subprocess.run([str(requant_program)], input=text, capture_output=True, text=True, check=True)
+    got = np.array([[int(v) for v in line.split()] for line in done.stdout.splitlines()])
+    shifts = np.array([r[2] for r in rows])
+    assert got[:, 4].tolist() == got[:, 1].tolist()
+    assert got[shifts < 0, 3].tolist() == got[shifts < 0, 1].tolist()
+
+
+def test_small_accumulators_bounds_bias_plus_the_widest_input_span():
+    w = np.array([[127, -127, 0], [1, 1, 1]], np.int8)
+    # span of x - zero for int8 x and zero -128: 255; channel 0: 254 * 255 = 64,770
+    assert quant.small_accumulators(w, np.array([0, 0]), -128)
+    assert quant.small_accumulators(w, np.array([(1 << 30) - 64_771, 0]), -128)
+    assert not quant.small_accumulators(w, np.array([(1 << 30) - 64_770, 0]), -128)
+    assert not quant.small_accumulators(w, np.array([0, -(1 << 30)]), 0)
+    big = np.full((1, 70_000), -127, np.int8)  # 70,000 * 127 * 128 > 2^30
+    assert not quant.small_accumulators(big, None, 0)

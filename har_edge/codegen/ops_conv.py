@@ -61,6 +61,12 @@ def _requant_arrays(prefix: str, x: Tensor, weights: Tensor, out: Tensor, channe
     return arrays
 
 
+def _small_field(rows: np.ndarray, x: Tensor, bias) -> str:
+    """``.small_acc``: every accumulator is below 2^30 (the short requantization of requant.h)."""
+    small = quant.small_accumulators(rows, None if bias is None else bias.data, x.single_zero_point())
+    return f".small_acc = {int(small)}, "
+
+
 def _tail_fields(prefix: str, op: Op, x: Tensor, out: Tensor, bias) -> str:
     lo, hi = quant.activation_range(fused_activation(op), out.single_scale(), out.single_zero_point())
     bias_name = f"{prefix}_bias" if bias is not None else "0"
@@ -174,6 +180,7 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
     fields = (
         geometry
         + f".weights = {prefix}_weights, .scratch = {{scratch}}, "
+        + _small_field(weights.data.reshape(out_c, -1), x, bias)
         + _tail_fields(prefix, op, x, out, bias)
     )
     macs = out.size * k_h * k_w * in_c
@@ -213,6 +220,7 @@ def depthwise_conv_2d(graph: Graph, op: Op) -> Layer:
     fields = (
         geometry
         + f".depth_multiplier = {multiplier}, .weights = {prefix}_weights, .scratch = 0, "
+        + _small_field(weights.data.reshape(-1, out_c).T, x, bias)
         + _tail_fields(prefix, op, x, out, bias)
     )
     return Layer(

@@ -73,6 +73,19 @@ def requantize(x: np.ndarray | int, multiplier: int, shift: int, rounding: str =
     return (high >> right) + ((high & mask) > threshold)
 
 
+SMALL_ACCUMULATOR = 1 << 30  # requant.h's short HAR_ROUND_DOUBLE form needs |acc| below this
+
+
+def small_accumulators(weights: np.ndarray, bias: np.ndarray | None, input_zero: int) -> bool:
+    """Whether every int32 accumulator bias[c] + sum_i (x_i - input_zero) * w[c, i] of int8 inputs stays
+    below 2^30 in magnitude, for (channels, taps) weights: |bias| + max|x - zero| * sum|w| per channel
+    (padding taps add 0, so skipping or padding them keeps the bound)."""
+    w = np.abs(np.asarray(weights, np.int64).reshape(weights.shape[0], -1)).sum(axis=1)
+    span = max(INT8_MAX - input_zero, input_zero - INT8_MIN)
+    b = np.zeros_like(w) if bias is None else np.abs(np.asarray(bias, np.int64).ravel())
+    return bool(np.all(b + span * w < SMALL_ACCUMULATOR))
+
+
 def multipliers(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel ``quantize_multiplier`` of float64 reals -> (int32 multipliers, int32 shifts)."""
     pairs = [quantize_multiplier(float(r)) for r in np.atleast_1d(real)]

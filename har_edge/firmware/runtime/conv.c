@@ -31,12 +31,17 @@ static const int8_t *window(const har_conv_params *p, const int8_t *input, int32
     return column;
 }
 
-static inline int8_t finish(int32_t acc, int32_t multiplier, int32_t shift, int32_t zero, int32_t lo, int32_t hi)
+/* The short requantization (requant.h) when the generator bounded the accumulators (small_acc)
+ * and every channel's shift is <= -1; ``fast`` is a constant at both call sites. */
+static inline int8_t finish(int32_t acc, int32_t multiplier, int32_t shift, int fast, int32_t zero, int32_t lo,
+                            int32_t hi)
 {
-    return har_clamp_s8(har_requant(acc, multiplier, shift, HAR_ROUND_DOUBLE) + zero, lo, hi);
+    const int32_t v = fast ? har_requant_double_small(acc, multiplier, -shift)
+                           : har_requant(acc, multiplier, shift, HAR_ROUND_DOUBLE);
+    return har_clamp_s8(v + zero, lo, hi);
 }
 
-void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
+static HAR_ALWAYS_INLINE void conv(const har_conv_params *p, const int8_t *input, int8_t *output, int fast)
 {
     const int32_t k = p->k_h * p->k_w * p->in_c, out_c = p->out_c, offset = p->input_offset;
     const int32_t group = har_group_bytes(k);
@@ -54,9 +59,26 @@ void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
                 har_acc4 acc = {0, 0, 0, 0};
                 if (bias) acc = (har_acc4){bias[c], n > 1 ? bias[c + 1] : 0, n > 2 ? bias[c + 2] : 0, n > 3 ? bias[c + 3] : 0};
                 acc = har_dot4(x, weights + (c / 4) * group, k, readable, offset, acc);
+                const int32_t *m = multiplier + c, *s = shift + c;
+                if (n == 4) { /* straight from the registers, no array */
+                    out[c] = finish(acc.a0, m[0], s[0], fast, zero, lo, hi);
+                    out[c + 1] = finish(acc.a1, m[1], s[1], fast, zero, lo, hi);
+                    out[c + 2] = finish(acc.a2, m[2], s[2], fast, zero, lo, hi);
+                    out[c + 3] = finish(acc.a3, m[3], s[3], fast, zero, lo, hi);
+                    continue;
+                }
                 const int32_t values[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
-                for (int32_t j = 0; j < n; ++j) out[c + j] = finish(values[j], multiplier[c + j], shift[c + j], zero, lo, hi);
+                for (int32_t j = 0; j < n; ++j) out[c + j] = finish(values[j], m[j], s[j], fast, zero, lo, hi);
             }
         }
+    }
+}
+
+void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
+{
+    if (har_short_requant(p->small_acc, p->shift, p->out_c)) {
+        conv(p, input, output, 1);
+    } else {
+        conv(p, input, output, 0);
     }
 }

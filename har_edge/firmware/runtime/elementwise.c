@@ -9,11 +9,40 @@ void har_lookup_s8(const int8_t *table, int32_t size, const int8_t *input, int8_
     for (int32_t i = 0; i < size; ++i) output[i] = table[input[i] + 128];
 }
 
-/* One output of ADD (add != 0) or MUL; ``add`` is a constant at both call sites, so each loop
- * compiles to one of the two formulas. */
-static inline int32_t combine(const har_binary_params *p, int32_t a, int32_t b, int add)
+/* ADD's short form (requant.h): with left_shift <= 21 an input scaled up is below 2^29 in magnitude,
+ * the rescales (shifts <= 0) only shrink it, so the sum stays below 2^30; every rescale is then one
+ * SMMULR and an add-and-shift, with the per-layer constants hoisted. The same bits as the long form. */
+typedef struct {
+    har_small_rounding r1, r2, r;
+    int32_t up; /* left_shift + 1: the doubling of har_requant_small_doubled folded in */
+} add_constants;
+
+static int add_is_small(const har_binary_params *p)
 {
-    if (add) {
+    return p->left_shift <= 21 && p->shift1 <= 0 && p->shift2 <= 0 && p->shift <= 0;
+}
+
+/* whether both inputs have the output's dense strides (no broadcast) */
+static int dense(const har_binary_params *p)
+{
+    int32_t stride = 1;
+    for (int d = 3; d >= 0; --d) {
+        if (p->dims[d] > 1 && (p->strides1[d] != stride || p->strides2[d] != stride)) return 0;
+        stride *= p->dims[d];
+    }
+    return 1;
+}
+
+/* One output of ADD (mode 1: long form, 2: short form with ``k``) or MUL (0); ``mode`` is a constant
+ * at every call site, so each loop compiles to one formula. */
+static inline int32_t combine(const har_binary_params *p, const add_constants *k, int32_t a, int32_t b, int mode)
+{
+    if (mode == 2) {
+        const int32_t x = har_requant_small_doubled((a + p->offset1) * (1 << k->up), k->r1);
+        const int32_t y = har_requant_small_doubled((b + p->offset2) * (1 << k->up), k->r2);
+        return har_requant_small_doubled((x + y) * 2, k->r) + p->output_zero;
+    }
+    if (mode == 1) {
         const int32_t x = har_requant((a + p->offset1) * (1 << p->left_shift), p->multiplier1, p->shift1, HAR_ROUND_DOUBLE);
         const int32_t y = har_requant((b + p->offset2) * (1 << p->left_shift), p->multiplier2, p->shift2, HAR_ROUND_DOUBLE);
         return har_requant(x + y, p->multiplier, p->shift, HAR_ROUND_DOUBLE) + p->output_zero;
@@ -21,24 +50,78 @@ static inline int32_t combine(const har_binary_params *p, int32_t a, int32_t b, 
     return har_requant((a + p->offset1) * (b + p->offset2), p->multiplier, p->shift, HAR_ROUND_DOUBLE) + p->output_zero;
 }
 
-static inline void broadcast(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out, int add)
+static HAR_ALWAYS_INLINE void broadcast(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out,
+                                        int mode)
 {
-    const har_binary_params q = *p; /* a local copy: stores through out cannot change it */
+    const har_binary_params q = *p; /* local copies: stores through out cannot change them */
+    const add_constants k = {har_small_constants(q.multiplier1, q.shift1), har_small_constants(q.multiplier2, q.shift2),
+                             har_small_constants(q.multiplier, q.shift), q.left_shift + 1};
+    if (mode == 2 && dense(&q)) { /* no broadcast: one flat loop */
+        const int32_t size = q.dims[0] * q.dims[1] * q.dims[2] * q.dims[3];
+        for (int32_t i = 0; i < size; ++i) out[i] = har_clamp_s8(combine(&q, &k, a[i], b[i], mode), q.act_min, q.act_max);
+        return;
+    }
     for (int32_t i0 = 0; i0 < q.dims[0]; ++i0)
         for (int32_t i1 = 0; i1 < q.dims[1]; ++i1)
             for (int32_t i2 = 0; i2 < q.dims[2]; ++i2) {
                 const int8_t *x = a + i0 * q.strides1[0] + i1 * q.strides1[1] + i2 * q.strides1[2];
                 const int8_t *y = b + i0 * q.strides2[0] + i1 * q.strides2[1] + i2 * q.strides2[2];
                 for (int32_t i3 = 0; i3 < q.dims[3]; ++i3) {
-                    const int32_t v = combine(&q, x[i3 * q.strides1[3]], y[i3 * q.strides2[3]], add);
+                    const int32_t v = combine(&q, &k, x[i3 * q.strides1[3]], y[i3 * q.strides2[3]], mode);
                     *out++ = har_clamp_s8(v, q.act_min, q.act_max);
                 }
             }
 }
 
+/* whether input 1's rescale is exactly one half (TFLite's choice for the input of the larger scale):
+ * SRDHM(v << s, 2^30) of an even v << s is v << (s - 1), so x needs no multiply */
+static int half_first(const har_binary_params *p)
+{
+    return p->multiplier1 == (1 << 30) && p->shift1 == 0 && p->shift2 < 0 && p->shift < 0 && p->left_shift >= 1;
+}
+
+/* ADD, no broadcast, input 1 rescaled by exactly one half (half_first) in the short form: three
+ * fewer multiplies and fewer live constants than combine's mode 2; the same bits */
+static void add_half_first(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out)
+{
+    const int32_t size = p->dims[0] * p->dims[1] * p->dims[2] * p->dims[3];
+    const int32_t off1 = p->offset1, off2 = p->offset2, down = 1 << (p->left_shift - 1), up = 1 << (p->left_shift + 1);
+    const int32_t m2 = p->multiplier2, right2 = -p->shift2, round2 = 1 << (right2 - 1);
+    const int32_t m = p->multiplier, right = -p->shift, round = 1 << (right - 1);
+    const int32_t zero = p->output_zero, lo = p->act_min, hi = p->act_max;
+    for (int32_t i = 0; i < size; ++i) {
+        const int32_t x = (a[i] + off1) * down;
+        const int32_t hy = har_smmulr((b[i] + off2) * up, m2);
+        const int32_t y = (hy + (hy >> 31) + round2) >> right2;
+        const int32_t h = har_smmulr((x + y) * 2, m);
+        out[i] = har_clamp_s8(((h + (h >> 31) + round) >> right) + zero, lo, hi);
+    }
+}
+
 void har_add_s8(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *output)
 {
-    broadcast(p, a, b, output, 1);
+    if (add_is_small(p) && dense(p)) {
+        const har_binary_params swapped = {
+            .dims = {p->dims[0], p->dims[1], p->dims[2], p->dims[3]},
+            .offset1 = p->offset2, .offset2 = p->offset1, .output_zero = p->output_zero,
+            .act_min = p->act_min, .act_max = p->act_max, .multiplier1 = p->multiplier2, .shift1 = p->shift2,
+            .multiplier2 = p->multiplier1, .shift2 = p->shift1, .multiplier = p->multiplier, .shift = p->shift,
+            .left_shift = p->left_shift,
+        };
+        if (half_first(p)) {
+            add_half_first(p, a, b, output);
+            return;
+        }
+        if (half_first(&swapped)) { /* x + y is symmetric */
+            add_half_first(&swapped, b, a, output);
+            return;
+        }
+    }
+    if (add_is_small(p)) {
+        broadcast(p, a, b, output, 2);
+    } else {
+        broadcast(p, a, b, output, 1);
+    }
 }
 
 void har_mul_s8(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *output)

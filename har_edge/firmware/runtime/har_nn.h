@@ -25,6 +25,7 @@ typedef struct {
     const int32_t *bias;
     const int32_t *multiplier, *shift;
     int32_t input_offset, output_zero, act_min, act_max;
+    int32_t small_acc;          /* 1: every |accumulator| < 2^30 (generator-checked), short requantization */
     int8_t *scratch;            /* conv: k_h * k_w * in_c bytes rounded up to 4, for border windows */
 } har_conv_params;
 

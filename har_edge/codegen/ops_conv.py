@@ -50,28 +50,30 @@ def _constant_weights(op: Op, weights: Tensor, bias: Tensor | None, channels: in
         )
 
 
-def _requant_arrays(prefix: str, x: Tensor, weights: Tensor, out: Tensor, channels: int, bias):
+def _requant_arrays(prefix: str, x: Tensor, weights: Tensor, out: Tensor, channels: int, bias, rows, rounding):
+    """multipliers, shifts, biases, and the short-form triplets (quant.short_requant) when every channel
+    takes them; ``rows`` are the (channels, taps) weights that bound the accumulators."""
     multiplier, shift = quant.conv_multipliers(x.single_scale(), weights.scale, out.single_scale(), channels)
-    arrays = [
-        CArray(f"{prefix}_multiplier", "int32_t", multiplier),
-        CArray(f"{prefix}_shift", "int32_t", shift),
-    ]
+    small = quant.small_accumulators(rows, None if bias is None else bias.data, x.single_zero_point())
+    short = quant.short_requant(multiplier, shift, out.single_zero_point(), rounding, small)
+    if short is not None:  # the kernels then read only the triplets
+        arrays = [CArray(f"{prefix}_requant", "int32_t", short)]
+    else:
+        arrays = [CArray(f"{prefix}_multiplier", "int32_t", multiplier), CArray(f"{prefix}_shift", "int32_t", shift)]
     if bias is not None:
         arrays.append(CArray(f"{prefix}_bias", "int32_t", bias.data.astype(np.int32).ravel()))
     return arrays
 
 
-def _small_field(rows: np.ndarray, x: Tensor, bias) -> str:
-    """``.small_acc``: every accumulator is below 2^30 (the short requantization of requant.h)."""
-    small = quant.small_accumulators(rows, None if bias is None else bias.data, x.single_zero_point())
-    return f".small_acc = {int(small)}, "
-
-
-def _tail_fields(prefix: str, op: Op, x: Tensor, out: Tensor, bias) -> str:
+def _tail_fields(prefix: str, op: Op, x: Tensor, out: Tensor, bias, arrays) -> str:
     lo, hi = quant.activation_range(fused_activation(op), out.single_scale(), out.single_zero_point())
     bias_name = f"{prefix}_bias" if bias is not None else "0"
+    if any(a.name == f"{prefix}_requant" for a in arrays):
+        requant = f".multiplier = 0, .shift = 0, .requant = {prefix}_requant"
+    else:
+        requant = f".multiplier = {prefix}_multiplier, .shift = {prefix}_shift, .requant = 0"
     return (
-        f".bias = {bias_name}, .multiplier = {prefix}_multiplier, .shift = {prefix}_shift, "
+        f".bias = {bias_name}, {requant}, "
         f".input_offset = {-x.single_zero_point()}, .output_zero = {out.single_zero_point()}, "
         f".act_min = {lo}, .act_max = {hi}"
     )
@@ -102,12 +104,12 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     prefix = f"l{op.index}"
     arrays = [
         CArray(f"{prefix}_weights", "int8_t", interleave(weights.data)),
-        *_requant_arrays(prefix, x, weights, out, units, bias),
+        *_requant_arrays(prefix, x, weights, out, units, bias, weights.data, quant.SINGLE),
     ]
     fields = (
         f".rows = {rows}, .depth = {depth}, .units = {units}, "
         f".weights = {prefix}_weights, .row_scratch = {{scratch}}, .scratch_rows = {scratch_rows}, "
-        + _tail_fields(prefix, op, x, out, bias)
+        + _tail_fields(prefix, op, x, out, bias, arrays)
     )
     return Layer(
         op.index,
@@ -175,13 +177,12 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
     prefix = f"l{op.index}"
     arrays = [
         CArray(f"{prefix}_weights", "int8_t", interleave(weights.data.reshape(out_c, -1))),
-        *_requant_arrays(prefix, x, weights, out, out_c, bias),
+        *_requant_arrays(prefix, x, weights, out, out_c, bias, weights.data.reshape(out_c, -1), quant.DOUBLE),
     ]
     fields = (
         geometry
         + f".weights = {prefix}_weights, .scratch = {{scratch}}, "
-        + _small_field(weights.data.reshape(out_c, -1), x, bias)
-        + _tail_fields(prefix, op, x, out, bias)
+        + _tail_fields(prefix, op, x, out, bias, arrays)
     )
     macs = out.size * k_h * k_w * in_c
     return Layer(
@@ -215,13 +216,12 @@ def depthwise_conv_2d(graph: Graph, op: Op) -> Layer:
     prefix = f"l{op.index}"
     arrays = [
         CArray(f"{prefix}_weights", "int8_t", weights.data.ravel()),
-        *_requant_arrays(prefix, x, weights, out, out_c, bias),
+        *_requant_arrays(prefix, x, weights, out, out_c, bias, weights.data.reshape(-1, out_c).T, quant.DOUBLE),
     ]
     fields = (
         geometry
         + f".depth_multiplier = {multiplier}, .weights = {prefix}_weights, .scratch = 0, "
-        + _small_field(weights.data.reshape(-1, out_c).T, x, bias)
-        + _tail_fields(prefix, op, x, out, bias)
+        + _tail_fields(prefix, op, x, out, bias, arrays)
     )
     return Layer(
         op.index,

@@ -31,14 +31,20 @@ static const int8_t *window(const har_conv_params *p, const int8_t *input, int32
     return column;
 }
 
-/* The short requantization (requant.h) when the generator bounded the accumulators (small_acc)
- * and every channel's shift is <= -1; ``fast`` is a constant at both call sites. */
-static inline int8_t finish(int32_t acc, int32_t multiplier, int32_t shift, int fast, int32_t zero, int32_t lo,
-                            int32_t hi)
+/* the general requantization, out of line: layers without the generator's triplets are rare */
+static int8_t finish_general(int32_t acc, const har_conv_params *p, int32_t c)
 {
-    const int32_t v = fast ? har_requant_double_small(acc, multiplier, -shift)
-                           : har_requant(acc, multiplier, shift, HAR_ROUND_DOUBLE);
-    return har_clamp_s8(v + zero, lo, hi);
+    const int32_t v = har_requant(acc, p->multiplier[c], p->shift[c], HAR_ROUND_DOUBLE);
+    return har_clamp_s8(v + p->output_zero, p->act_min, p->act_max);
+}
+
+/* The short requantization (requant.h) when the generator gave the triplets (``fast``, a constant at
+ * both call sites); it adds the output zero point itself. */
+static HAR_ALWAYS_INLINE int8_t finish(int32_t acc, const har_conv_params *p, const int32_t *triplets, int32_t c,
+                                       int fast, int32_t lo, int32_t hi)
+{
+    if (fast) return har_clamp_s8(har_short_double(acc, triplets + 3 * c), lo, hi);
+    return finish_general(acc, p, c);
 }
 
 static HAR_ALWAYS_INLINE void conv(const har_conv_params *p, const int8_t *input, int8_t *output, int fast)
@@ -46,9 +52,9 @@ static HAR_ALWAYS_INLINE void conv(const har_conv_params *p, const int8_t *input
     const int32_t k = p->k_h * p->k_w * p->in_c, out_c = p->out_c, offset = p->input_offset;
     const int32_t group = har_group_bytes(k);
     const int8_t *input_end = input + p->in_h * p->in_w * p->in_c;
-    const int32_t zero = p->output_zero, lo = p->act_min, hi = p->act_max;
+    const int32_t lo = p->act_min, hi = p->act_max;
     const int8_t *weights = p->weights;
-    const int32_t *bias = p->bias, *multiplier = p->multiplier, *shift = p->shift;
+    const int32_t *bias = p->bias, *triplets = p->requant;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         for (int32_t ox = 0; ox < p->out_w; ++ox) {
             const int8_t *x = window(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left);
@@ -59,16 +65,15 @@ static HAR_ALWAYS_INLINE void conv(const har_conv_params *p, const int8_t *input
                 har_acc4 acc = {0, 0, 0, 0};
                 if (bias) acc = (har_acc4){bias[c], n > 1 ? bias[c + 1] : 0, n > 2 ? bias[c + 2] : 0, n > 3 ? bias[c + 3] : 0};
                 acc = har_dot4(x, weights + (c / 4) * group, k, readable, offset, acc);
-                const int32_t *m = multiplier + c, *s = shift + c;
                 if (n == 4) { /* straight from the registers, no array */
-                    out[c] = finish(acc.a0, m[0], s[0], fast, zero, lo, hi);
-                    out[c + 1] = finish(acc.a1, m[1], s[1], fast, zero, lo, hi);
-                    out[c + 2] = finish(acc.a2, m[2], s[2], fast, zero, lo, hi);
-                    out[c + 3] = finish(acc.a3, m[3], s[3], fast, zero, lo, hi);
+                    out[c] = finish(acc.a0, p, triplets, c, fast, lo, hi);
+                    out[c + 1] = finish(acc.a1, p, triplets, c + 1, fast, lo, hi);
+                    out[c + 2] = finish(acc.a2, p, triplets, c + 2, fast, lo, hi);
+                    out[c + 3] = finish(acc.a3, p, triplets, c + 3, fast, lo, hi);
                     continue;
                 }
                 const int32_t values[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
-                for (int32_t j = 0; j < n; ++j) out[c + j] = finish(values[j], m[j], s[j], fast, zero, lo, hi);
+                for (int32_t j = 0; j < n; ++j) out[c + j] = finish(values[j], p, triplets, c + j, fast, lo, hi);
             }
         }
     }
@@ -76,7 +81,7 @@ static HAR_ALWAYS_INLINE void conv(const har_conv_params *p, const int8_t *input
 
 void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
 {
-    if (har_short_requant(p->small_acc, p->shift, p->out_c)) {
+    if (p->requant) {
         conv(p, input, output, 1);
     } else {
         conv(p, input, output, 0);

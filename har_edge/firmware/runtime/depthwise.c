@@ -1,8 +1,8 @@
 /* DEPTHWISE_CONV_2D, int8, NHWC, batch 1: output channel c = ic * multiplier + m reads input channel
  * ic; taps outside the input are skipped (TFLite pads with the zero point, which adds nothing).
- * Four output channels share each pass over the taps (their weights are 4 consecutive bytes per tap);
- * when the multiplier is a multiple of 4 they also share one input byte per tap (the HAR stem: 3
- * inputs x 4). Leftover channels (out_c not a multiple of 4) go one at a time. */
+ * When the multiplier is a multiple of 4 (the HAR stem: 3 inputs x 4), four output channels share each
+ * pass over the taps: one input byte and 4 consecutive weight bytes per tap. Other layers go one
+ * channel at a time. */
 #include "har_nn.h"
 #include "requant.h"
 
@@ -12,30 +12,34 @@ typedef struct {
     int32_t x_row, x_col, w_row; /* strides between taps: input rows / pixels, weight rows */
 } taps;
 
-static HAR_ALWAYS_INLINE int8_t finish(int32_t acc, const har_conv_params *p, int32_t c, int fast)
+/* the general requantization, out of line: layers without the generator's triplets are rare */
+static int8_t finish_general(int32_t acc, const har_conv_params *p, int32_t c)
 {
-    const int32_t v = fast ? har_requant_double_small(acc, p->multiplier[c], -p->shift[c])
-                           : har_requant(acc, p->multiplier[c], p->shift[c], HAR_ROUND_DOUBLE);
+    const int32_t v = har_requant(acc, p->multiplier[c], p->shift[c], HAR_ROUND_DOUBLE);
     return har_clamp_s8(v + p->output_zero, p->act_min, p->act_max);
 }
 
-/* channels c..c+3; input channel of c + j is ic[j]; ``shared``: all four read ic[0] (a constant at
- * each call site) */
-static HAR_ALWAYS_INLINE void four(const har_conv_params *p, const taps *t, int32_t c, const int32_t ic[4], int shared,
-                        int fast, int8_t *out)
+static HAR_ALWAYS_INLINE int8_t finish(int32_t acc, const har_conv_params *p, int32_t c, int fast)
+{
+    if (fast) return har_clamp_s8(har_short_double(acc, p->requant + 3 * c), p->act_min, p->act_max);
+    return finish_general(acc, p, c);
+}
+
+/* channels c..c+3, which all read input channel ic (the multiplier is a multiple of 4) */
+static HAR_ALWAYS_INLINE void four(const har_conv_params *p, const taps *t, int32_t c, int32_t ic, int fast,
+                                   int8_t *out)
 {
     const int32_t offset = p->input_offset, out_c = p->out_c;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     if (p->bias) a0 = p->bias[c], a1 = p->bias[c + 1], a2 = p->bias[c + 2], a3 = p->bias[c + 3];
-    const int8_t *xr = t->x + ic[0], *wr = t->w + c;
-    const int32_t d1 = ic[1] - ic[0], d2 = ic[2] - ic[0], d3 = ic[3] - ic[0];
-#define HAR_DW_TAP(x, w)                                            \
-    do {                                                            \
-        const int32_t x0 = (x)[0] + offset;                         \
-        a0 += x0 * (w)[0];                                          \
-        a1 += (shared ? x0 : (x)[d1] + offset) * (w)[1];            \
-        a2 += (shared ? x0 : (x)[d2] + offset) * (w)[2];            \
-        a3 += (shared ? x0 : (x)[d3] + offset) * (w)[3];            \
+    const int8_t *xr = t->x + ic, *wr = t->w + c;
+#define HAR_DW_TAP(x, w)                  \
+    do {                                  \
+        const int32_t x0 = (x)[0] + offset; \
+        a0 += x0 * (w)[0];                \
+        a1 += x0 * (w)[1];                \
+        a2 += x0 * (w)[2];                \
+        a3 += x0 * (w)[3];                \
     } while (0)
     if (t->cols == 1) { /* one tap per row (k_w 1, or clipped): one stride */
         for (int32_t ky = 0; ky < t->rows; ++ky, xr += t->x_row, wr += t->w_row) HAR_DW_TAP(xr, wr);
@@ -66,9 +70,9 @@ static HAR_ALWAYS_INLINE void one(const har_conv_params *p, const taps *t, int32
 static HAR_ALWAYS_INLINE void depthwise(const har_conv_params *params, const int8_t *input, int8_t *output)
 {
     const har_conv_params copy = *params, *p = &copy; /* a local copy: stores through output cannot change it */
-    const int fast = har_short_requant(p->small_acc, p->shift, p->out_c);
+    const int fast = p->requant != 0;
     const int32_t in_c = p->in_c, out_c = p->out_c, mult = p->depth_multiplier, k_w = p->k_w;
-    const int32_t whole = out_c & ~3, shared = mult % 4 == 0;
+    const int32_t whole = mult % 4 == 0 ? out_c : 0; /* channels taken 4 at a time */
     taps t = {0, 0, 0, 0, p->in_w * in_c, in_c, k_w * out_c};
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_top;
@@ -81,14 +85,7 @@ static HAR_ALWAYS_INLINE void depthwise(const har_conv_params *params, const int
             t.w = p->weights + (ky_lo * k_w + kx_lo) * out_c;
             t.rows = ky_hi - ky_lo;
             t.cols = kx_hi - kx_lo;
-            for (int32_t c = 0; c < whole; c += 4) {
-                const int32_t ic[4] = {c / mult, (c + 1) / mult, (c + 2) / mult, (c + 3) / mult};
-                if (shared) {
-                    four(p, &t, c, ic, 1, fast, out);
-                } else {
-                    four(p, &t, c, ic, 0, fast, out);
-                }
-            }
+            for (int32_t c = 0; c < whole; c += 4) four(p, &t, c, c / mult, fast, out);
             for (int32_t c = whole; c < out_c; ++c) one(p, &t, c, fast, out);
         }
     }

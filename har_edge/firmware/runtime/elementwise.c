@@ -9,19 +9,6 @@ void har_lookup_s8(const int8_t *table, int32_t size, const int8_t *input, int8_
     for (int32_t i = 0; i < size; ++i) output[i] = table[input[i] + 128];
 }
 
-/* ADD's short form (requant.h): with left_shift <= 21 an input scaled up is below 2^29 in magnitude,
- * the rescales (shifts <= 0) only shrink it, so the sum stays below 2^30; every rescale is then one
- * SMMULR and an add-and-shift, with the per-layer constants hoisted. The same bits as the long form. */
-typedef struct {
-    har_small_rounding r1, r2, r;
-    int32_t up; /* left_shift + 1: the doubling of har_requant_small_doubled folded in */
-} add_constants;
-
-static int add_is_small(const har_binary_params *p)
-{
-    return p->left_shift <= 21 && p->shift1 <= 0 && p->shift2 <= 0 && p->shift <= 0;
-}
-
 /* whether both inputs have the output's dense strides (no broadcast) */
 static int dense(const har_binary_params *p)
 {
@@ -33,16 +20,11 @@ static int dense(const har_binary_params *p)
     return 1;
 }
 
-/* One output of ADD (mode 1: long form, 2: short form with ``k``) or MUL (0); ``mode`` is a constant
- * at every call site, so each loop compiles to one formula. */
-static inline int32_t combine(const har_binary_params *p, const add_constants *k, int32_t a, int32_t b, int mode)
+/* One output of ADD (add != 0) or MUL; ``add`` is a constant at both call sites, so each loop
+ * compiles to one of the two formulas. */
+static inline int32_t combine(const har_binary_params *p, int32_t a, int32_t b, int add)
 {
-    if (mode == 2) {
-        const int32_t x = har_requant_small_doubled((a + p->offset1) * (1 << k->up), k->r1);
-        const int32_t y = har_requant_small_doubled((b + p->offset2) * (1 << k->up), k->r2);
-        return har_requant_small_doubled((x + y) * 2, k->r) + p->output_zero;
-    }
-    if (mode == 1) {
+    if (add) {
         const int32_t x = har_requant((a + p->offset1) * (1 << p->left_shift), p->multiplier1, p->shift1, HAR_ROUND_DOUBLE);
         const int32_t y = har_requant((b + p->offset2) * (1 << p->left_shift), p->multiplier2, p->shift2, HAR_ROUND_DOUBLE);
         return har_requant(x + y, p->multiplier, p->shift, HAR_ROUND_DOUBLE) + p->output_zero;
@@ -50,24 +32,16 @@ static inline int32_t combine(const har_binary_params *p, const add_constants *k
     return har_requant((a + p->offset1) * (b + p->offset2), p->multiplier, p->shift, HAR_ROUND_DOUBLE) + p->output_zero;
 }
 
-static HAR_ALWAYS_INLINE void broadcast(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out,
-                                        int mode)
+static inline void broadcast(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out, int add)
 {
-    const har_binary_params q = *p; /* local copies: stores through out cannot change them */
-    const add_constants k = {har_small_constants(q.multiplier1, q.shift1), har_small_constants(q.multiplier2, q.shift2),
-                             har_small_constants(q.multiplier, q.shift), q.left_shift + 1};
-    if (mode == 2 && dense(&q)) { /* no broadcast: one flat loop */
-        const int32_t size = q.dims[0] * q.dims[1] * q.dims[2] * q.dims[3];
-        for (int32_t i = 0; i < size; ++i) out[i] = har_clamp_s8(combine(&q, &k, a[i], b[i], mode), q.act_min, q.act_max);
-        return;
-    }
+    const har_binary_params q = *p; /* a local copy: stores through out cannot change it */
     for (int32_t i0 = 0; i0 < q.dims[0]; ++i0)
         for (int32_t i1 = 0; i1 < q.dims[1]; ++i1)
             for (int32_t i2 = 0; i2 < q.dims[2]; ++i2) {
                 const int8_t *x = a + i0 * q.strides1[0] + i1 * q.strides1[1] + i2 * q.strides1[2];
                 const int8_t *y = b + i0 * q.strides2[0] + i1 * q.strides2[1] + i2 * q.strides2[2];
                 for (int32_t i3 = 0; i3 < q.dims[3]; ++i3) {
-                    const int32_t v = combine(&q, &k, x[i3 * q.strides1[3]], y[i3 * q.strides2[3]], mode);
+                    const int32_t v = combine(&q, x[i3 * q.strides1[3]], y[i3 * q.strides2[3]], add);
                     *out++ = har_clamp_s8(v, q.act_min, q.act_max);
                 }
             }
@@ -80,8 +54,9 @@ static int half_first(const har_binary_params *p)
     return p->multiplier1 == (1 << 30) && p->shift1 == 0 && p->shift2 < 0 && p->shift < 0 && p->left_shift >= 1;
 }
 
-/* ADD, no broadcast, input 1 rescaled by exactly one half (half_first) in the short form: three
- * fewer multiplies and fewer live constants than combine's mode 2; the same bits */
+/* ADD, no broadcast, input 1 rescaled by exactly one half (half_first), left_shift <= 21: the other
+ * rescale and the output's are requant.h's short double rounding (|value| < 2^30: an input scaled up
+ * is below 2^29, the rescales only shrink it), with the per-layer constants hoisted; the same bits */
 static void add_half_first(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out)
 {
     const int32_t size = p->dims[0] * p->dims[1] * p->dims[2] * p->dims[3];
@@ -98,9 +73,11 @@ static void add_half_first(const har_binary_params *p, const int8_t *a, const in
     }
 }
 
+/* ADD: the short form when there is no broadcast and left_shift is TFLite's 20 or less (an input scaled
+ * up is then below 2^29 in magnitude and the rescales only shrink it, so the short rounding holds) */
 void har_add_s8(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *output)
 {
-    if (add_is_small(p) && dense(p)) {
+    if (p->left_shift <= 21 && dense(p)) {
         const har_binary_params swapped = {
             .dims = {p->dims[0], p->dims[1], p->dims[2], p->dims[3]},
             .offset1 = p->offset2, .offset2 = p->offset1, .output_zero = p->output_zero,
@@ -117,11 +94,7 @@ void har_add_s8(const har_binary_params *p, const int8_t *a, const int8_t *b, in
             return;
         }
     }
-    if (add_is_small(p)) {
-        broadcast(p, a, b, output, 2);
-    } else {
-        broadcast(p, a, b, output, 1);
-    }
+    broadcast(p, a, b, output, 1);
 }
 
 void har_mul_s8(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *output)

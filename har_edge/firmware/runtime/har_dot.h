@@ -17,7 +17,7 @@ typedef struct {
 
 #if HAR_USE_DSP
 /* One block of 4 inputs against the 4 rows' 16 interleaved weights (the DSP step of har_dot4). */
-static inline har_acc4 har_block4(uint32_t xs, const int8_t *w, uint32_t offsets, har_acc4 acc)
+static HAR_ALWAYS_INLINE har_acc4 har_block4(uint32_t xs, const int8_t *w, uint32_t offsets, har_acc4 acc)
 {
     const uint32_t x02 = har_sxtab16(offsets, xs), x13 = har_sxtab16_ror8(offsets, xs);
     const uint32_t w0 = har_load4(w), w1 = har_load4(w + 4), w2 = har_load4(w + 8), w3 = har_load4(w + 12);
@@ -34,7 +34,7 @@ static inline uint32_t har_offsets(int32_t x_offset) { return ((uint32_t)x_offse
 /* ``w`` is one group's interleaved block (k rounded up to 4 times 4 rows). ``readable`` bytes may be
  * read from ``x`` (>= k): the DSP loop reads the last partial block whole when it can, since the
  * padding weights are zero and add nothing whatever the bytes past k hold. */
-static inline har_acc4 har_dot4(const int8_t *x, const int8_t *w, int32_t k, int32_t readable, int32_t x_offset,
+static HAR_ALWAYS_INLINE har_acc4 har_dot4(const int8_t *x, const int8_t *w, int32_t k, int32_t readable, int32_t x_offset,
                                 har_acc4 acc)
 {
     int32_t i = 0;

@@ -12,6 +12,7 @@ typedef struct {
     const int8_t *weights;      /* interleaved by 4 units x 4 inputs (har_dot.h) */
     const int32_t *bias;        /* [units] or NULL */
     const int32_t *multiplier, *shift;
+    const int32_t *requant;     /* per unit {multiplier, rounding + zero << right, right}, or NULL (requant.h) */
     int32_t input_offset, output_zero, act_min, act_max;
     int8_t *row_scratch;        /* [scratch_rows][units], or NULL: set when the output lies over the input */
     int32_t scratch_rows;
@@ -25,7 +26,7 @@ typedef struct {
     const int32_t *bias;
     const int32_t *multiplier, *shift;
     int32_t input_offset, output_zero, act_min, act_max;
-    int32_t small_acc;          /* 1: every |accumulator| < 2^30 (generator-checked), short requantization */
+    const int32_t *requant;     /* per channel {multiplier, rounding + zero << right, right}, or NULL (requant.h) */
     int8_t *scratch;            /* conv: k_h * k_w * in_c bytes rounded up to 4, for border windows */
 } har_conv_params;
 

@@ -14,11 +14,14 @@
 
 enum { HAR_ROUND_SINGLE = 1, HAR_ROUND_DOUBLE = 2 };
 
-/* for a kernel body instantiated per constant flag: without it GCC may keep one copy testing the flag */
+/* for a kernel body instantiated per constant flag, or a hot helper: without it GCC may keep one
+ * out-of-line copy (testing the flag, passing accumulators through memory) */
+#ifndef HAR_ALWAYS_INLINE
 #if defined(__GNUC__)
 #define HAR_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define HAR_ALWAYS_INLINE inline
+#endif
 #endif
 
 static inline int32_t har_requant(int32_t x, int32_t multiplier, int32_t shift, int mode)
@@ -63,41 +66,17 @@ static inline int32_t har_smmulr(int32_t a, int32_t b)
 #endif
 }
 
-/* HAR_ROUND_DOUBLE for right = -shift >= 1 when |x| < 2^30 (the caller's precondition: the generator
- * bounds the accumulators, see har_edge/codegen/quant.py): the doubling high multiply is then one
- * SMMULR of 2x, and |high| < 2^30 so the rounding divide cannot overflow. The same bits as har_requant. */
-static inline int32_t har_requant_double_small(int32_t x, int32_t multiplier, int32_t right)
+/* The short forms, with per-channel triplets from the generator (quant.short_requant): multiplier,
+ * round = 2^(right-1) + (output_zero << right), right in [1, 21]; they return the requantized value
+ * plus the output zero point, as (a + (z << r)) >> r == (a >> r) + z exactly, and the sums stay int32.
+ * har_short_double is HAR_ROUND_DOUBLE (right = -shift) for |x| < 2^30, which the generator proves
+ * from the weights and biases: the doubling high multiply is then one SMMULR of 2x, and
+ * RoundingDivideByPOT is floor((high + round - [high < 0]) / 2^right). HAR_ROUND_SINGLE's short form
+ * (right = -shift - 1, any x) is har_requant_single_hoisted with the triplet's round. */
+static inline int32_t har_short_double(int32_t x, const int32_t *triplet)
 {
-    const int32_t high = har_smmulr(x * 2, multiplier);
-    return (high + (high >> 31) + ((int32_t)1 << (right - 1))) >> right;
-}
-
-/* har_requant_double_small for any right >= 0, with the per-layer constants of har_small_rounding:
- * round = 2^(right-1) and negative = -1 when right > 0, both 0 when right == 0. ``doubled`` is 2x. */
-typedef struct {
-    int32_t multiplier, round, negative, right;
-} har_small_rounding;
-
-static inline har_small_rounding har_small_constants(int32_t multiplier, int32_t shift)
-{
-    const int32_t right = -shift;
-    return (har_small_rounding){multiplier, right > 0 ? (int32_t)1 << (right - 1) : 0, right > 0 ? -1 : 0, right};
-}
-
-static inline int32_t har_requant_small_doubled(int32_t doubled, har_small_rounding r)
-{
-    const int32_t high = har_smmulr(doubled, r.multiplier);
-    return (high + r.round + ((high >> 31) & r.negative)) >> r.right;
-}
-
-/* Whether a layer may use har_requant_double_small: ``small`` (every |x| < 2^30) and every shift <= -1 */
-static inline int har_short_requant(int32_t small, const int32_t *shift, int32_t channels)
-{
-    if (!small) return 0;
-    for (int32_t c = 0; c < channels; ++c) {
-        if (shift[c] >= 0) return 0;
-    }
-    return 1;
+    const int32_t high = har_smmulr(x * 2, triplet[0]);
+    return (high + (high >> 31) + triplet[1]) >> triplet[2];
 }
 
 static inline int8_t har_clamp_s8(int32_t x, int32_t lo, int32_t hi)

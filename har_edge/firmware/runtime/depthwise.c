@@ -50,10 +50,15 @@ static HAR_ALWAYS_INLINE void four(const har_conv_params *p, const taps *t, int3
         }
     }
 #undef HAR_DW_TAP
-    out[c] = finish(a0, p, c, fast);
-    out[c + 1] = finish(a1, p, c + 1, fast);
-    out[c + 2] = finish(a2, p, c + 2, fast);
-    out[c + 3] = finish(a3, p, c + 3, fast);
+    if (fast) {
+        har_short_double4(a0, a1, a2, a3, p->requant + 3 * c, p->act_min == -128 && p->act_max == 127, p->act_min,
+                          p->act_max, out + c);
+        return;
+    }
+    out[c] = finish_general(a0, p, c);
+    out[c + 1] = finish_general(a1, p, c + 1);
+    out[c + 2] = finish_general(a2, p, c + 2);
+    out[c + 3] = finish_general(a3, p, c + 3);
 }
 
 static HAR_ALWAYS_INLINE void one(const har_conv_params *p, const taps *t, int32_t c, int fast, int8_t *out)

@@ -5,7 +5,8 @@
  * Weights come interleaved by the generator (see har_edge/codegen/ops_conv.py): per group of 4 rows
  * and per 4 inputs, 16 bytes = rows 0..3 x inputs i..i+3; k is padded to a multiple of 4 and the rows
  * to a multiple of 4 with zeros. The DSP loop reads 4 inputs (SXTAB16 adds the offset for free) and
- * the 16 weights with sequential loads, then 8 SMLADs. */
+ * the 16 weights with two 8-byte loads (a group starts on a 16-byte boundary: the arrays are
+ * alignas(16) and a group is a multiple of 16 bytes), then 8 SMLADs. */
 #ifndef HAR_DOT_H
 #define HAR_DOT_H
 
@@ -20,7 +21,15 @@ typedef struct {
 static HAR_ALWAYS_INLINE har_acc4 har_block4(uint32_t xs, const int8_t *w, uint32_t offsets, har_acc4 acc)
 {
     const uint32_t x02 = har_sxtab16(offsets, xs), x13 = har_sxtab16_ror8(offsets, xs);
-    const uint32_t w0 = har_load4(w), w1 = har_load4(w + 4), w2 = har_load4(w + 8), w3 = har_load4(w + 12);
+    uint64_t w01, w23; /* two LDRDs: the generator's weight groups start 16-byte aligned */
+#if defined(__GNUC__)
+    const int8_t *aligned = (const int8_t *)__builtin_assume_aligned(w, 8);
+#else
+    const int8_t *aligned = w;
+#endif
+    memcpy(&w01, aligned, 8);
+    memcpy(&w23, aligned + 8, 8);
+    const uint32_t w0 = (uint32_t)w01, w1 = (uint32_t)(w01 >> 32), w2 = (uint32_t)w23, w3 = (uint32_t)(w23 >> 32);
     acc.a0 = har_smlad(x13, har_sxtb16_ror8(w0), har_smlad(x02, har_sxtb16(w0), acc.a0));
     acc.a1 = har_smlad(x13, har_sxtb16_ror8(w1), har_smlad(x02, har_sxtb16(w1), acc.a1));
     acc.a2 = har_smlad(x13, har_sxtb16_ror8(w2), har_smlad(x02, har_sxtb16(w2), acc.a2));

@@ -86,4 +86,31 @@ static inline int8_t har_clamp_s8(int32_t x, int32_t lo, int32_t hi)
     return (int8_t)x;
 }
 
+/* har_clamp_s8 to the whole int8 range: one SSAT on a core with the DSP extension */
+static inline int8_t har_sat_s8(int32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(x) : "cc");
+    return (int8_t)r;
+#else
+    return har_clamp_s8(x, -128, 127);
+#endif
+}
+
+/* four outputs (consecutive channels) through their triplets (har_short_double), with SSAT when the
+ * activation range is all of int8 (``full``) */
+static inline void har_short_double4(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const int32_t *t, int full,
+                                     int32_t lo, int32_t hi, int8_t *out)
+{
+    const int32_t v0 = har_short_double(a0, t), v1 = har_short_double(a1, t + 3);
+    const int32_t v2 = har_short_double(a2, t + 6), v3 = har_short_double(a3, t + 9);
+    if (full) {
+        out[0] = har_sat_s8(v0), out[1] = har_sat_s8(v1), out[2] = har_sat_s8(v2), out[3] = har_sat_s8(v3);
+    } else {
+        out[0] = har_clamp_s8(v0, lo, hi), out[1] = har_clamp_s8(v1, lo, hi);
+        out[2] = har_clamp_s8(v2, lo, hi), out[3] = har_clamp_s8(v3, lo, hi);
+    }
+}
+
 #endif

@@ -23,10 +23,12 @@ int main(void) {
         /* the short double rounding, valid for |x| < 2^30 and -21 <= shift <= -1 (-1 otherwise) */
         const int small = x > -(1L << 30) && x < (1L << 30) && s <= 0;
         /* har_short_double with the output zero point -77 folded into the triplet's rounding term */
-        const int32_t triplet[3] = {(int32_t)m, s < 0 ? (int32_t)((1L << (-s - 1)) - 77L * (1L << -s)) : 0, (int32_t)-s};
+        const int32_t round = s < 0 ? (int32_t)((1L << (-s - 1)) - 77L * (1L << -s)) : 0;
+        const int32_t triplet[3] = {(int32_t)m, round, (int32_t)-s};
         long shorter = small && s < 0 && s >= -21 ? (long)har_short_double((int32_t)x, triplet) + 77 : -1;
         printf("%ld %ld %ld %ld\n", (long)har_requant((int32_t)x, (int32_t)m, (int32_t)s, HAR_ROUND_SINGLE),
-               (long)har_requant((int32_t)x, (int32_t)m, (int32_t)s, HAR_ROUND_DOUBLE), (long)hoisted, shorter);
+               (long)har_requant((int32_t)x, (int32_t)m, (int32_t)s, HAR_ROUND_DOUBLE), (long)hoisted,
+               shorter);
     }
     return 0;
 }

@@ -1,7 +1,8 @@
 /* CONV_2D, int8, NHWC, batch 1. For each output position the receptive field is either read in
  * place (it is contiguous when the kernel spans the whole input width and lies inside the input) or
- * gathered into scratch (k rounded up to 4 bytes) with padding set to the input zero point (so it
- * adds nothing); then four output channels at a time share each input load (har_dot.h). */
+ * gathered into scratch (k rounded up to 4 bytes) with padding set to the input zero point; then four
+ * output channels at a time share each input load (har_dot.h). The generator folded input_offset *
+ * sum(w) into the bias, which takes back what the zero-point padding adds. */
 #include <string.h>
 
 #include "har_dot.h"
@@ -41,7 +42,7 @@ static int8_t finish_one(int32_t acc, const har_conv_params *p, int32_t c)
 
 void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
 {
-    const int32_t k = p->k_h * p->k_w * p->in_c, out_c = p->out_c, offset = p->input_offset;
+    const int32_t k = p->k_h * p->k_w * p->in_c, out_c = p->out_c;
     const int32_t group = har_group_bytes(k);
     const int8_t *input_end = input + p->in_h * p->in_w * p->in_c;
     const int32_t lo = p->act_min, hi = p->act_max, full = lo == -128 && hi == 127;
@@ -61,7 +62,7 @@ void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
                 har_acc4 acc = {0, 0, 0, 0};
                 if (bias && n == 4) acc = (har_acc4){bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
                 if (bias && n < 4) acc = (har_acc4){bias[c], n > 1 ? bias[c + 1] : 0, n > 2 ? bias[c + 2] : 0, 0};
-                acc = har_dot4(x, w, k, readable, offset, acc);
+                acc = har_dot4(x, w, k, readable, acc); /* input_offset is in the bias */
                 if (n == 4 && triplets) {
                     har_short_double4(acc.a0, acc.a1, acc.a2, acc.a3, triplets + 3 * c, full, lo, hi, out + c);
                     continue;

@@ -1,6 +1,7 @@
 /* FULLY_CONNECTED, int8: out[r][u] = clamp(requant(bias[u] + sum_i (x[r][i] + input_offset) * w[u][i])
- * + output_zero). A 3-D input is applied per time step (rows). Four units share each input load
- * (har_dot4, weights interleaved by the generator). With a row scratch the output may lie over the
+ * + output_zero), the bias given with input_offset * sum(w) folded in by the generator (so the
+ * kernel reads input_offset nowhere). A 3-D input is applied per time step (rows). Four units share
+ * each input load (har_dot4, weights interleaved by the generator). With a row scratch the output may lie over the
  * input (units <= depth): a few rows at a time are computed into the scratch, then copied over input
  * rows already consumed. */
 #include <string.h>
@@ -21,19 +22,19 @@ static int8_t finish(const har_fc_params *p, int32_t acc, int32_t unit)
 }
 
 /* har_dot4, or one block without a loop when the depth fits a word that may be read whole */
-static HAR_ALWAYS_INLINE har_acc4 dot(const int8_t *x, const int8_t *w, int32_t depth, int32_t readable, int32_t offset, har_acc4 acc)
+static HAR_ALWAYS_INLINE har_acc4 dot(const int8_t *x, const int8_t *w, int32_t depth, int32_t readable, har_acc4 acc)
 {
 #if HAR_USE_DSP
-    if (depth <= 4 && readable >= 4) return har_block4(har_load4(x), w, har_offsets(offset), acc);
+    if (depth <= 4 && readable >= 4) return har_block4(har_load4(x), w, acc);
 #endif
-    return har_dot4(x, w, depth, readable, offset, acc);
+    return har_dot4(x, w, depth, readable, acc);
 }
 
 /* ``rows`` rows from ``input`` (``readable`` bytes may be read from it) to ``output`` */
 static void fc_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
 {
     const int32_t depth = p->depth, units = p->units, group = har_group_bytes(p->depth);
-    const int32_t offset = p->input_offset, lo = p->act_min, hi = p->act_max;
+    const int32_t lo = p->act_min, hi = p->act_max;
     const int8_t *weights = p->weights;
     const int32_t *bias = p->bias;
     for (int32_t u = 0; u < units; u += 4) { /* groups outer: the group's weights stay hot per row */
@@ -50,7 +51,7 @@ static void fc_rows(const har_fc_params *p, const int8_t *input, int32_t rows, i
             const int32_t m0 = t[0], r0 = t[1], s0 = t[2], m1 = t[3], r1 = t[4], s1 = t[5];
             const int32_t m2 = t[6], r2 = t[7], s2 = t[8], m3 = t[9], r3 = t[10], s3 = t[11];
             for (int32_t r = 0; r < rows; ++r, x += depth, out += units) {
-                const har_acc4 acc = dot(x, w, depth, readable - r * depth, offset, start);
+                const har_acc4 acc = dot(x, w, depth, readable - r * depth, start);
                 out[0] = har_clamp_s8(har_requant_single_hoisted(acc.a0, m0, r0, s0), lo, hi);
                 out[1] = har_clamp_s8(har_requant_single_hoisted(acc.a1, m1, r1, s1), lo, hi);
                 out[2] = har_clamp_s8(har_requant_single_hoisted(acc.a2, m2, r2, s2), lo, hi);
@@ -59,7 +60,7 @@ static void fc_rows(const har_fc_params *p, const int8_t *input, int32_t rows, i
             continue;
         }
         for (int32_t r = 0; r < rows; ++r, x += depth, out += units) {
-            const har_acc4 acc = dot(x, w, depth, readable - r * depth, offset, start);
+            const har_acc4 acc = dot(x, w, depth, readable - r * depth, start);
             const int32_t values[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
             for (int32_t j = 0; j < n; ++j) out[j] = finish(p, values[j], u + j);
         }

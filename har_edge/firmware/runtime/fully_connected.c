@@ -34,7 +34,7 @@ static HAR_ALWAYS_INLINE har_acc4 dot(const int8_t *x, const int8_t *w, int32_t 
 static void fc_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
 {
     const int32_t depth = p->depth, units = p->units, group = har_group_bytes(p->depth);
-    const int32_t lo = p->act_min, hi = p->act_max;
+    const int32_t lo = p->act_min, hi = p->act_max, full = lo == -128 && hi == 127;
     const int8_t *weights = p->weights;
     const int32_t *bias = p->bias;
     for (int32_t u = 0; u < units; u += 4) { /* groups outer: the group's weights stay hot per row */
@@ -52,10 +52,16 @@ static void fc_rows(const har_fc_params *p, const int8_t *input, int32_t rows, i
             const int32_t m2 = t[6], r2 = t[7], s2 = t[8], m3 = t[9], r3 = t[10], s3 = t[11];
             for (int32_t r = 0; r < rows; ++r, x += depth, out += units) {
                 const har_acc4 acc = dot(x, w, depth, readable - r * depth, start);
-                out[0] = har_clamp_s8(har_requant_single_hoisted(acc.a0, m0, r0, s0), lo, hi);
-                out[1] = har_clamp_s8(har_requant_single_hoisted(acc.a1, m1, r1, s1), lo, hi);
-                out[2] = har_clamp_s8(har_requant_single_hoisted(acc.a2, m2, r2, s2), lo, hi);
-                out[3] = har_clamp_s8(har_requant_single_hoisted(acc.a3, m3, r3, s3), lo, hi);
+                const int32_t v0 = har_requant_single_hoisted(acc.a0, m0, r0, s0);
+                const int32_t v1 = har_requant_single_hoisted(acc.a1, m1, r1, s1);
+                const int32_t v2 = har_requant_single_hoisted(acc.a2, m2, r2, s2);
+                const int32_t v3 = har_requant_single_hoisted(acc.a3, m3, r3, s3);
+                if (full) { /* SSAT */
+                    out[0] = har_sat_s8(v0), out[1] = har_sat_s8(v1), out[2] = har_sat_s8(v2), out[3] = har_sat_s8(v3);
+                } else {
+                    out[0] = har_clamp_s8(v0, lo, hi), out[1] = har_clamp_s8(v1, lo, hi);
+                    out[2] = har_clamp_s8(v2, lo, hi), out[3] = har_clamp_s8(v3, lo, hi);
+                }
             }
             continue;
         }

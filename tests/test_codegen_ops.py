@@ -44,7 +44,18 @@ CASES = {
         lambda k, x: k.layers.DepthwiseConv2D(3, strides=2, activation="relu")(x),
         "DEPTHWISE_CONV_2D",
     ),
+    "depthwise_time_multiplier4": (  # the HAR stem: k_w 1, 4 channels share each input byte
+        (20, 1, 3),
+        lambda k, x: k.layers.DepthwiseConv2D((9, 1), depth_multiplier=4, padding="same")(x),
+        "DEPTHWISE_CONV_2D",
+    ),
+    "depthwise_multiplier8_stride2": (  # two 4-channel passes per input channel, clipped rows
+        (11, 4, 2),
+        lambda k, x: k.layers.DepthwiseConv2D((5, 2), strides=2, depth_multiplier=8, padding="same")(x),
+        "DEPTHWISE_CONV_2D",
+    ),
     "add": ((6, 5, 3), _two_branch(lambda k: k.layers.Add()), "ADD"),
+    "add_swapped": ((6, 5, 3), _two_branch(lambda k: lambda xs: k.layers.Add()(xs[::-1])), "ADD"),
     "mul": ((6, 5, 3), _two_branch(lambda k: k.layers.Multiply()), "MUL"),
     "concatenation": ((6, 5, 3), _two_branch(lambda k: k.layers.Concatenate()), "CONCATENATION"),
     "max_pool_same_stride2": (
@@ -111,7 +122,14 @@ def test_single_op_model_is_bit_exact_with_reference_kernels(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["conv_valid_stride2_relu6", "fc_3d_per_time_step", "fc_3d_in_place", "depthwise_same_multiplier2"],
+    [
+        "conv_valid_stride2_relu6",
+        "fc_3d_per_time_step",
+        "fc_3d_in_place",
+        "depthwise_same_multiplier2",
+        "depthwise_time_multiplier4",
+        "add",
+    ],
 )
 def test_dsp_loops_give_the_same_bytes_as_the_reference(name):
     model = case_model(name)

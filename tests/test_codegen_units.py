@@ -213,3 +213,22 @@ def test_layer_macs_count_each_layer_of_a_dense_model():
     fc = [macs for name, macs in per_layer.items() if name.endswith("FULLY_CONNECTED")]
     assert fc == [20 * 3 * 32, 20 * 32 * 16, 20 * 16 * 8, 20 * 8 * 4]
     assert all(macs == 0 for name, macs in per_layer.items() if name.endswith(("RESHAPE", "SOFTMAX")))
+
+
+def test_folded_bias_takes_the_input_offset_into_the_bias():
+    from types import SimpleNamespace
+
+    from har_edge.codegen.ops_conv import folded_bias
+
+    op = SimpleNamespace(name="CONV_2D", index=3)
+    w = np.array([[1, -2, 3], [-128, 0, 127]], np.int8)
+    bias = SimpleNamespace(data=np.array([10, -20], np.int32))
+    x = np.array([5, -7, 100])
+    zero = -13  # input_offset = 13
+    folded = folded_bias(op, w, bias, zero)
+    want = bias.data + ((x[None, :] - zero) * w).sum(axis=1) - (x[None, :] * w).sum(axis=1)
+    assert folded.tolist() == want.tolist() == [10 + 13 * 2, -20 + 13 * -1]
+    assert folded_bias(op, w, None, 0).tolist() == [0, 0]
+    big = np.full((1, 70_000), 127, np.int8)  # 256 * 70,000 * 127 > 2^31: partial sums could wrap
+    with pytest.raises(UnsupportedModelError, match="int32"):
+        folded_bias(op, big, None, 0)

@@ -77,10 +77,14 @@ def test_a_kernel_one_step_off_fails_verify_with_exit_1_and_the_cross_check(tmp_
     shutil.copytree(project.RUNTIME_DIR, broken)
     requant = broken / "requant.h"
     text = requant.read_text()
-    assert "har_clamp_s8(" in text
-    # every kernel's output clamp (after its definition) gets a value one step too high
-    off_by_one = "#define har_clamp_s8(x, lo, hi) (har_clamp_s8((x) + 1, (lo), (hi)))\n"
-    requant.write_text(text.replace("#endif", off_by_one + "#endif"))
+    assert "har_clamp_s8(" in text and "har_sat_s8(" in text
+    # the kernels' output clamps (the calls after the definitions) get a value one step too high
+    off_by_one = (
+        "#define har_clamp_s8(x, lo, hi) (har_clamp_s8((x) + 1, (lo), (hi)))\n"
+        "#define har_sat_s8(x) (har_sat_s8((x) + 1))\n"
+    )
+    head, guard_end = text.rsplit("#endif", 1)  # before the include guard's #endif
+    requant.write_text(head + off_by_one + "#endif" + guard_end)
     monkeypatch.setattr(project, "RUNTIME_DIR", broken)
     code, text, _ = run(capsys, [MODEL, "--board", "host", "--out", tmp_path / "fw", "--verify", 20])
     assert code == 1

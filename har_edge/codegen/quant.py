@@ -73,6 +73,37 @@ def requantize(x: np.ndarray | int, multiplier: int, shift: int, rounding: str =
     return (high >> right) + ((high & mask) > threshold)
 
 
+SMALL_ACCUMULATOR = 1 << 30  # requant.h's short HAR_ROUND_DOUBLE form needs |acc| below this
+
+
+def small_accumulators(weights: np.ndarray, bias: np.ndarray | None, input_zero: int) -> bool:
+    """Whether every int32 accumulator bias[c] + sum_i (x_i - input_zero) * w[c, i] of int8 inputs stays
+    below 2^30 in magnitude, for (channels, taps) weights: |bias| + max|x - zero| * sum|w| per channel
+    (padding taps add 0, so skipping or padding them keeps the bound)."""
+    w = np.abs(np.asarray(weights, np.int64).reshape(weights.shape[0], -1)).sum(axis=1)
+    span = max(INT8_MAX - input_zero, input_zero - INT8_MIN)
+    b = np.zeros_like(w) if bias is None else np.abs(np.asarray(bias, np.int64).ravel())
+    return bool(np.all(b + span * w < SMALL_ACCUMULATOR))
+
+
+SHORT_RIGHT_MAX = 21  # with the output zero point folded in (zero << right) the short sums stay int32
+
+
+def short_requant(
+    multiplier: np.ndarray, shift: np.ndarray, output_zero: int, rounding: str, small: bool = True
+) -> np.ndarray | None:
+    """Flat per-channel triplets (multiplier, 2^(right-1) + (output_zero << right), right) for
+    requant.h's short forms, which add the output zero point for free, or None when some channel
+    cannot take them. ``double`` (har_short_double): needs ``small`` accumulators (|acc| < 2^30) and
+    right = -shift in [1, 21]. ``single`` (har_short_single): right = -shift - 1 in [1, 21]."""
+    shift = np.asarray(shift, np.int64)
+    right = -shift if rounding == DOUBLE else -shift - 1
+    if (rounding == DOUBLE and not small) or np.any(right < 1) or np.any(right > SHORT_RIGHT_MAX):
+        return None
+    rounding_term = (np.int64(1) << (right - 1)) + (np.int64(output_zero) << right)
+    return np.stack([np.asarray(multiplier, np.int64), rounding_term, right], axis=1).astype(np.int32).ravel()
+
+
 def multipliers(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel ``quantize_multiplier`` of float64 reals -> (int32 multipliers, int32 shifts)."""
     pairs = [quantize_multiplier(float(r)) for r in np.atleast_1d(real)]

@@ -9,6 +9,17 @@ void har_lookup_s8(const int8_t *table, int32_t size, const int8_t *input, int8_
     for (int32_t i = 0; i < size; ++i) output[i] = table[input[i] + 128];
 }
 
+/* whether both inputs have the output's dense strides (no broadcast) */
+static int dense(const har_binary_params *p)
+{
+    int32_t stride = 1;
+    for (int d = 3; d >= 0; --d) {
+        if (p->dims[d] > 1 && (p->strides1[d] != stride || p->strides2[d] != stride)) return 0;
+        stride *= p->dims[d];
+    }
+    return 1;
+}
+
 /* One output of ADD (add != 0) or MUL; ``add`` is a constant at both call sites, so each loop
  * compiles to one of the two formulas. */
 static inline int32_t combine(const har_binary_params *p, int32_t a, int32_t b, int add)
@@ -36,8 +47,63 @@ static inline void broadcast(const har_binary_params *p, const int8_t *a, const 
             }
 }
 
+/* whether input 1's rescale is exactly one half (TFLite's choice for the input of the larger scale):
+ * SRDHM(v << s, 2^30) of an even v << s is v << (s - 1), so x needs no multiply */
+static int half_first(const har_binary_params *p)
+{
+    return p->multiplier1 == (1 << 30) && p->shift1 == 0 && p->shift2 < 0 && p->shift >= -21 && p->shift < 0 &&
+           p->left_shift >= 1;
+}
+
+/* ADD, no broadcast, input 1 rescaled by exactly one half (half_first), left_shift <= 21: the other
+ * rescale and the output's are requant.h's short double rounding (|value| < 2^30: an input scaled up
+ * is below 2^29, the rescales only shrink it), with the per-layer constants hoisted; the same bits */
+static HAR_ALWAYS_INLINE void add_half_first_body(const har_binary_params *p, const int8_t *a, const int8_t *b,
+                                                  int8_t *out, int full)
+{
+    const int32_t size = p->dims[0] * p->dims[1] * p->dims[2] * p->dims[3];
+    const int32_t off1 = p->offset1, off2 = p->offset2, down = 1 << (p->left_shift - 1), up = 1 << (p->left_shift + 1);
+    const int32_t m2 = p->multiplier2, right2 = -p->shift2, round2 = 1 << (right2 - 1);
+    const int32_t m = p->multiplier, right = -p->shift, round = (1 << (right - 1)) + p->output_zero * (1 << right);
+    const int32_t lo = p->act_min, hi = p->act_max;
+    for (int32_t i = 0; i < size; ++i) {
+        const int32_t x = (a[i] + off1) * down;
+        const int32_t hy = har_smmulr((b[i] + off2) * up, m2);
+        const int32_t y = (hy + (hy >> 31) + round2) >> right2;
+        const int32_t h = har_smmulr((x + y) * 2, m);
+        const int32_t v = (h + (h >> 31) + round) >> right; /* the output zero point folded into round */
+        out[i] = full ? har_sat_s8(v) : har_clamp_s8(v, lo, hi);
+    }
+}
+
+static void add_half_first(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out)
+{
+    if (p->act_min == -128 && p->act_max == 127) {
+        add_half_first_body(p, a, b, out, 1);
+    } else {
+        add_half_first_body(p, a, b, out, 0);
+    }
+}
+
 void har_add_s8(const har_binary_params *p, const int8_t *a, const int8_t *b, int8_t *output)
 {
+    if (p->left_shift <= 21 && dense(p)) {
+        const har_binary_params swapped = {
+            .dims = {p->dims[0], p->dims[1], p->dims[2], p->dims[3]},
+            .offset1 = p->offset2, .offset2 = p->offset1, .output_zero = p->output_zero,
+            .act_min = p->act_min, .act_max = p->act_max, .multiplier1 = p->multiplier2, .shift1 = p->shift2,
+            .multiplier2 = p->multiplier1, .shift2 = p->shift1, .multiplier = p->multiplier, .shift = p->shift,
+            .left_shift = p->left_shift,
+        };
+        if (half_first(p)) {
+            add_half_first(p, a, b, output);
+            return;
+        }
+        if (half_first(&swapped)) { /* x + y is symmetric */
+            add_half_first(&swapped, b, a, output);
+            return;
+        }
+    }
     broadcast(p, a, b, output, 1);
 }
 

@@ -10,8 +10,9 @@
 typedef struct {
     int32_t rows, depth, units; /* rows: time steps of a 3-D input (1 for 2-D); depth: inputs per row */
     const int8_t *weights;      /* interleaved by 4 units x 4 inputs (har_dot.h) */
-    const int32_t *bias;        /* [units] or NULL */
+    const int32_t *bias;        /* [units], input_offset * sum(w) folded in (the kernel adds no offset), or NULL */
     const int32_t *multiplier, *shift;
+    const int32_t *requant;     /* per unit {multiplier, rounding + zero << right, right}, or NULL (requant.h) */
     int32_t input_offset, output_zero, act_min, act_max;
     int8_t *row_scratch;        /* [scratch_rows][units], or NULL: set when the output lies over the input */
     int32_t scratch_rows;
@@ -22,9 +23,10 @@ typedef struct {
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
     int32_t depth_multiplier;   /* depthwise only */
     const int8_t *weights;      /* conv: [out_c][k_h][k_w][in_c] interleaved (har_dot.h); depthwise: [k_h][k_w][out_c] */
-    const int32_t *bias;
+    const int32_t *bias;        /* conv: input_offset * sum(w) folded in (conv reads input_offset for padding only) */
     const int32_t *multiplier, *shift;
     int32_t input_offset, output_zero, act_min, act_max;
+    const int32_t *requant;     /* per channel {multiplier, rounding + zero << right, right}, or NULL (requant.h) */
     int8_t *scratch;            /* conv: k_h * k_w * in_c bytes rounded up to 4, for border windows */
 } har_conv_params;
 

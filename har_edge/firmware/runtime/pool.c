@@ -50,18 +50,26 @@ static int8_t step_of(const int32_t *thresholds, int32_t sum)
 
 void har_mean_s8(const har_mean_params *p, const int8_t *input, int8_t *output)
 {
-    const int32_t *s = p->in_strides, *r = p->red_dims, *o = p->out_dims;
+    const har_mean_params q = *p; /* a local copy: stores through output cannot change it */
+    const int32_t *s = q.in_strides, *o = q.out_dims;
+    /* the reduced axes longer than 1, kept in order and moved innermost (the HAR case: one axis) */
+    int32_t count[4] = {1, 1, 1, 1}, step[4] = {0, 0, 0, 0}, axes = 0;
+    for (int d = 0; d < 4; ++d) axes += q.red_dims[d] > 1;
+    for (int d = 0, at = 4 - axes; d < 4; ++d) {
+        if (q.red_dims[d] > 1) count[at] = q.red_dims[d], step[at++] = s[d];
+    }
     for (int32_t o0 = 0; o0 < o[0]; ++o0)
         for (int32_t o1 = 0; o1 < o[1]; ++o1)
             for (int32_t o2 = 0; o2 < o[2]; ++o2)
                 for (int32_t o3 = 0; o3 < o[3]; ++o3) {
                     const int8_t *base = input + o0 * s[0] + o1 * s[1] + o2 * s[2] + o3 * s[3];
                     int32_t sum = 0;
-                    for (int32_t r0 = 0; r0 < r[0]; ++r0)
-                        for (int32_t r1 = 0; r1 < r[1]; ++r1)
-                            for (int32_t r2 = 0; r2 < r[2]; ++r2)
-                                for (int32_t r3 = 0; r3 < r[3]; ++r3)
-                                    sum += base[r0 * s[0] + r1 * s[1] + r2 * s[2] + r3 * s[3]];
-                    *output++ = step_of(p->thresholds, sum);
+                    for (int32_t r0 = 0; r0 < count[0]; ++r0)
+                        for (int32_t r1 = 0; r1 < count[1]; ++r1)
+                            for (int32_t r2 = 0; r2 < count[2]; ++r2) {
+                                const int8_t *x = base + r0 * step[0] + r1 * step[1] + r2 * step[2];
+                                for (int32_t r3 = 0; r3 < count[3]; ++r3, x += step[3]) sum += *x;
+                            }
+                    *output++ = step_of(q.thresholds, sum);
                 }
 }

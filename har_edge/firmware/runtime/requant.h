@@ -14,6 +14,16 @@
 
 enum { HAR_ROUND_SINGLE = 1, HAR_ROUND_DOUBLE = 2 };
 
+/* for a kernel body instantiated per constant flag, or a hot helper: without it GCC may keep one
+ * out-of-line copy (testing the flag, passing accumulators through memory) */
+#ifndef HAR_ALWAYS_INLINE
+#if defined(__GNUC__)
+#define HAR_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define HAR_ALWAYS_INLINE inline
+#endif
+#endif
+
 static inline int32_t har_requant(int32_t x, int32_t multiplier, int32_t shift, int mode)
 {
     if (mode == HAR_ROUND_SINGLE) {
@@ -44,9 +54,63 @@ static inline int32_t har_requant_single_hoisted(int32_t x, int32_t multiplier, 
     return ((int32_t)(((int64_t)x * multiplier) >> 32) + round) >> right;
 }
 
+/* SMMULR: (a * b + 2^31) >> 32, one instruction on a core with the DSP extension */
+static inline int32_t har_smmulr(int32_t a, int32_t b)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* The short forms, with per-channel triplets from the generator (quant.short_requant): multiplier,
+ * round = 2^(right-1) + (output_zero << right), right in [1, 21]; they return the requantized value
+ * plus the output zero point, as (a + (z << r)) >> r == (a >> r) + z exactly, and the sums stay int32.
+ * har_short_double is HAR_ROUND_DOUBLE (right = -shift) for |x| < 2^30, which the generator proves
+ * from the weights and biases: the doubling high multiply is then one SMMULR of 2x, and
+ * RoundingDivideByPOT is floor((high + round - [high < 0]) / 2^right). HAR_ROUND_SINGLE's short form
+ * (right = -shift - 1, any x) is har_requant_single_hoisted with the triplet's round. */
+static inline int32_t har_short_double(int32_t x, const int32_t *triplet)
+{
+    const int32_t high = har_smmulr(x * 2, triplet[0]);
+    return (high + (high >> 31) + triplet[1]) >> triplet[2];
+}
+
 static inline int8_t har_clamp_s8(int32_t x, int32_t lo, int32_t hi)
 {
-    return (int8_t)(x < lo ? lo : (x > hi ? hi : x));
+    x = x < lo ? lo : x; /* two independent selects: GCC makes them branch-free */
+    x = x > hi ? hi : x;
+    return (int8_t)x;
+}
+
+/* har_clamp_s8 to the whole int8 range: one SSAT on a core with the DSP extension */
+static inline int8_t har_sat_s8(int32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(x) : "cc");
+    return (int8_t)r;
+#else
+    return har_clamp_s8(x, -128, 127);
+#endif
+}
+
+/* four outputs (consecutive channels) through their triplets (har_short_double), with SSAT when the
+ * activation range is all of int8 (``full``) */
+static inline void har_short_double4(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const int32_t *t, int full,
+                                     int32_t lo, int32_t hi, int8_t *out)
+{
+    const int32_t v0 = har_short_double(a0, t), v1 = har_short_double(a1, t + 3);
+    const int32_t v2 = har_short_double(a2, t + 6), v3 = har_short_double(a3, t + 9);
+    if (full) {
+        out[0] = har_sat_s8(v0), out[1] = har_sat_s8(v1), out[2] = har_sat_s8(v2), out[3] = har_sat_s8(v3);
+    } else {
+        out[0] = har_clamp_s8(v0, lo, hi), out[1] = har_clamp_s8(v1, lo, hi);
+        out[2] = har_clamp_s8(v2, lo, hi), out[3] = har_clamp_s8(v3, lo, hi);
+    }
 }
 
 #endif

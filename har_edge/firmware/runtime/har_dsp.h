@@ -45,13 +45,7 @@ static inline uint32_t har_sxtab16_ror8(uint32_t a, uint32_t x) { return har_sxt
 #define HAR_USE_DSP 0
 #endif
 
-#ifndef HAR_ALWAYS_INLINE /* as in requant.h */
-#if defined(__GNUC__)
-#define HAR_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define HAR_ALWAYS_INLINE inline
-#endif
-#endif
+#include "har_inline.h"
 
 #if HAR_USE_DSP
 static inline uint32_t har_load4(const int8_t *p)

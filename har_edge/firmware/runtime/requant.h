@@ -12,17 +12,9 @@
 
 #include <stdint.h>
 
-enum { HAR_ROUND_SINGLE = 1, HAR_ROUND_DOUBLE = 2 };
+#include "har_inline.h"
 
-/* for a kernel body instantiated per constant flag, or a hot helper: without it GCC may keep one
- * out-of-line copy (testing the flag, passing accumulators through memory) */
-#ifndef HAR_ALWAYS_INLINE
-#if defined(__GNUC__)
-#define HAR_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define HAR_ALWAYS_INLINE inline
-#endif
-#endif
+enum { HAR_ROUND_SINGLE = 1, HAR_ROUND_DOUBLE = 2 };
 
 static inline int32_t har_requant(int32_t x, int32_t multiplier, int32_t shift, int mode)
 {

@@ -358,3 +358,23 @@ def test_the_windows_a_classifier_sees_are_read_only(rng):
     stream.feed(rng.normal(size=(10, 3)))  # one window: the sliced view
     stream.feed(rng.normal(size=(40, 3)))  # several: the strided view
     assert seen == [False, False]
+
+
+@pytest.mark.parametrize(
+    "windows",
+    [
+        np.zeros((1, 50, 3), np.float64),
+        np.zeros((0, 50, 3), np.float32),
+        np.zeros((1, 49, 3), np.float32),
+        [[0.0]],
+    ],
+    ids=["float64", "empty", "short", "list"],
+)
+def test_predict_proba_checked_refuses_windows_of_another_type_or_shape(windows):
+    from har_edge.errors import InputError
+    from har_edge.runtime.classifier import Classifier
+
+    classifier = Classifier(open_bundle(GOLDEN))
+    assert classifier.manifest.window == 50
+    with pytest.raises(InputError, match="predict_proba_checked: expected float32 windows"):
+        classifier.predict_proba_checked(windows)

@@ -21,7 +21,7 @@ from har_edge.errors import InputError
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE, Bundle, Manifest, Quantization, open_bundle
 from har_edge.runtime.encode import DequantizeInto, WindowEncoder
 from har_edge.runtime.head import HeadWeights
-from har_edge.runtime.inputs import checked_probabilities, checked_windows
+from har_edge.runtime.inputs import checked_probabilities, checked_windows, prechecked_windows
 from har_edge.runtime.interpreter import dequantize, load_interpreter, quantize
 from har_edge.runtime.model_checks import check_head_signatures, check_weights, probe_bundle
 from har_edge.runtime.signatures import SignatureCall, TensorSpec
@@ -263,7 +263,10 @@ class Classifier:
         """``predict_proba`` for windows the caller has validated already: float32 (n, window, channels),
         n >= 1, every value finite (e.g. cut from chunks that passed ``inputs.checked_samples``, as
         ``StreamingClassifier`` does). The per-call input check is skipped; the outputs are still
-        checked. Anything else is undefined: use ``predict_proba``."""
+        checked, and so are the array's type and shape (an ``InputError``), but not its values: for
+        anything else use ``predict_proba``."""
+        m = self.manifest
+        prechecked_windows(windows, m.window, m.channels)
         return self._classify(windows, checked=True)[0]
 
     def predict(self, windows: np.ndarray) -> np.ndarray:

@@ -75,6 +75,21 @@ def checked_windows(windows, window: int, channels: Sequence[str]) -> np.ndarray
     return x
 
 
+def prechecked_windows(windows, window: int, channels: Sequence[str]) -> None:
+    """The cheap half of ``checked_windows`` for windows whose values were checked already (e.g. cut
+    from ``checked_samples`` chunks): a float32 array (n >= 1, window, channels), else an ``InputError``."""
+    if not (
+        isinstance(windows, np.ndarray)
+        and windows.dtype == np.float32
+        and windows.shape[1:] == (window, len(channels))
+        and len(windows)
+    ):
+        raise InputError(
+            f"predict_proba_checked: expected float32 windows (n >= 1, {window}, {len(channels)}), "
+            f"got {type(windows).__name__} {getattr(windows, 'dtype', '')} {np.shape(windows)}"
+        )
+
+
 def checked_samples(samples, channels: Sequence[str], first_sample: int) -> np.ndarray:
     """A chunk of samples as float32 (k, channels); ``first_sample`` numbers its first row in errors."""
     chunk = real_array(samples, "samples")

@@ -224,3 +224,14 @@ def test_bench_of_a_folder_that_is_neither_bundle_nor_model_is_exit_2(tmp_path, 
     argv = ["bench", str(tmp_path), "--targets", "desktop", "--out", str(tmp_path / "r"), "--no-progress"]
     assert main(argv) == EXIT_BAD_INPUT
     assert "neither a bundle" in capsys.readouterr().err
+
+
+def test_a_bundle_without_an_evaluation_record_is_scored_with_a_note_that_training_windows_may_be_in():
+    from har_edge.bench.run import TestData, bundle_variant
+
+    data = TestData("synthetic", options={"subjects": 2, "seconds_per_activity": 12, "seed": 3})
+    variant = bundle_variant(GOLDEN, data)
+    (note,) = variant.facts.notes
+    assert note.startswith("accuracy on ") and "every labelled window with a label the bundle knows" in note
+    assert "does not record its training data" in note
+    assert 0 <= variant.facts.accuracy <= 1

@@ -171,6 +171,11 @@ def _bundle_accuracy(path: Path, data: TestData, checkpoint: Path | None) -> tup
         which = f"{data.spec}, the training data, training windows included (held out: {held_out})"
     else:
         which = f"{data.spec}: every labelled window with a label the bundle knows"
+        if not record:
+            which += (
+                " (the bundle does not record its training data: if it was trained on this data, its "
+                "training windows are included)"
+            )
     if not known.any():
         raise InputError(f"{data.spec}: no windows with the bundle's labels {list(classifier.labels)}")
     lookup = {label: k for k, label in enumerate(classifier.labels)}

@@ -99,11 +99,17 @@ def _tail_fields(prefix: str, op: Op, x: Tensor, out: Tensor, bias, arrays) -> s
     )
 
 
-@lowering("FULLY_CONNECTED")
-def fully_connected(graph: Graph, op: Op) -> Layer:
+def _weighted_operands(graph: Graph, op: Op):
+    """(input, weights, bias or None, output) of a FULLY_CONNECTED/CONV_2D/DEPTHWISE_CONV_2D, int8 checked."""
     x, weights, bias = (graph.op_inputs(op) + [None])[:3]
     (out,) = graph.op_outputs(op)
     require_int8(op, x, weights, out)
+    return x, weights, bias, out
+
+
+@lowering("FULLY_CONNECTED")
+def fully_connected(graph: Graph, op: Op) -> Layer:
+    x, weights, bias, out = _weighted_operands(graph, op)
     if getattr(op.options, "weightsFormat", 0) != 0:
         raise refuse(op, "shuffled weights format", "the default weights format")
     if len(weights.shape) != 2:
@@ -192,9 +198,7 @@ def _window(op: Op, x: Tensor, out: Tensor, k_h: int, k_w: int) -> str:
 
 @lowering("CONV_2D")
 def conv_2d(graph: Graph, op: Op) -> Layer:
-    x, weights, bias = (graph.op_inputs(op) + [None])[:3]
-    (out,) = graph.op_outputs(op)
-    require_int8(op, x, weights, out)
+    x, weights, bias, out = _weighted_operands(graph, op)
     if len(weights.shape) != 4 or len(x.shape) != 4 or weights.shape[3] != x.shape[3]:
         raise refuse(
             op,
@@ -240,9 +244,7 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
 
 @lowering("DEPTHWISE_CONV_2D")
 def depthwise_conv_2d(graph: Graph, op: Op) -> Layer:
-    x, weights, bias = (graph.op_inputs(op) + [None])[:3]
-    (out,) = graph.op_outputs(op)
-    require_int8(op, x, weights, out)
+    x, weights, bias, out = _weighted_operands(graph, op)
     if len(weights.shape) != 4 or weights.shape[0] != 1 or len(x.shape) != 4:
         raise refuse(op, f"weights {list(weights.shape)}", "depthwise weights (1, k_h, k_w, out_c)")
     _, k_h, k_w, out_c = weights.shape

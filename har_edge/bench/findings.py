@@ -38,8 +38,8 @@ def _not_fitting(rows: list[ResultRow]) -> list[str]:
 
 
 def _pruned_slower(rows: list[ResultRow]) -> list[str]:
-    """Pruned rows that cost more instructions than the unpruned row of the same precision and target."""
-    found = []
+    """Per target: the pruned rows that cost more instructions than the unpruned row of their precision."""
+    slower: dict[tuple[str, str], list[tuple[ResultRow, ResultRow]]] = {}
     for row in rows:
         dense_name = _DENSE_OF.get(row.precision or "")
         if not row.sparsity or dense_name is None or row.instructions_per_inference is None:
@@ -54,15 +54,20 @@ def _pruned_slower(rows: list[ResultRow]) -> list[str]:
             ),
             None,
         )
-        if dense is None or row.instructions_per_inference <= dense.instructions_per_inference:
-            continue
-        extra = 100 * (row.instructions_per_inference / dense.instructions_per_inference - 1)
+        if dense is not None and row.instructions_per_inference > dense.instructions_per_inference:
+            slower.setdefault((row.target, dense.variant), []).append((row, dense))
+    found = []
+    for (target, dense_name), pairs in slower.items():
+        costs = ", ".join(
+            f"{row.variant} {row.instructions_per_inference:,} "
+            f"(+{100 * (row.instructions_per_inference / dense.instructions_per_inference - 1):.0f} %)"
+            for row, dense in pairs
+        )
         found.append(
-            f"{row.variant} on {row.target} costs {row.instructions_per_inference:,} instructions, "
-            f"{extra:.0f} % more than {dense.variant} ({dense.instructions_per_inference:,}): the layers it "
-            "runs with dense kernels store and multiply the pruned zeros like any other weight, and "
-            "a pruned layer can lose the short requantization form (`har-edge firmware --json` lists each "
-            "layer's kernel and instructions)."
+            f"pruning costs instructions on {target}: {costs} vs {dense_name} "
+            f"{pairs[0][1].instructions_per_inference:,}. Layers that run dense kernels store and multiply "
+            "the pruned zeros like any other weight, and a pruned layer can lose the short requantization "
+            "form (`har-edge firmware --json` lists each layer's kernel and instructions)."
         )
     return found
 

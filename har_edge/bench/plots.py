@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 MARKERS = "os^Dvp*hX"
 DPI = 120
+# The relative horizontal shift between targets of one variant in the Pareto plot.
+TARGET_DODGE = 0.04
 # Sizes or latencies spanning more than this factor are drawn on a log axis.
 LOG_SCALE_RANGE = 30.0
 
@@ -63,12 +65,19 @@ def pareto_scatter(report: Report, path: str | Path) -> Path | None:
     odd_scoring = _scored_elsewhere(rows)
     for ax, (title, figure, own) in zip(axes, panels, strict=True):
         ax.grid(True, alpha=0.3)
+        present = _unique(row.target for row in own)
         for row in own:
             i = targets.index(row.target)
-            _draw_point(ax, row, getattr(row, figure) / 1024, MARKERS[i % len(MARKERS)], _colour(i), report)
+            # A variant's targets share its size: drawn side by side, not on top of each other.
+            x = (
+                getattr(row, figure)
+                / 1024
+                * (1 + TARGET_DODGE * (present.index(row.target) - (len(present) - 1) / 2))
+            )
+            _draw_point(ax, row, x, MARKERS[i % len(MARKERS)], _colour(i), report)
             ax.annotate(
                 str(numbers[row.variant]),
-                (getattr(row, figure) / 1024, 100 * row.accuracy),
+                (x, 100 * row.accuracy),
                 xytext=(5, 3),
                 textcoords="offset points",
                 fontsize=7,
@@ -211,9 +220,18 @@ def _sparsity_rows(report: Report) -> dict[str, list[ResultRow]]:
     return {name: sorted(rows, key=lambda row: (row.sparsity, row.accuracy)) for name, rows in series.items()}
 
 
+# How a latency was obtained -> its bars' hatch and legend entry (measured: plain bars).
+_HATCH = {"estimated": "//", "derived": ".."}
+_HATCH_LABEL = {
+    "estimated": "estimated (a profile, not run)",
+    "derived": "derived: emulated instruction count x the profile's cycles per instruction",
+}
+
+
 def latency_per_target(report: Report, path: str | Path) -> Path | None:
     """p50 latency (µs) per variant, one bar per target side by side, p90 as an upward whisker,
-    estimated latencies hatched; a log axis when the latencies span more than ``LOG_SCALE_RANGE``."""
+    estimated latencies hatched and latencies derived from an emulated instruction count dotted;
+    a log axis when the latencies span more than ``LOG_SCALE_RANGE``."""
     if reason := _latency_lacks(report):
         return _skip("latency_per_target", reason)
     from matplotlib import colormaps
@@ -242,13 +260,17 @@ def latency_per_target(report: Report, path: str | Path) -> Path | None:
             linewidth=0.5,
         )
         for bar, row in zip(bars, own, strict=True):
-            if row.provenance.get("latency") == "estimated":
-                bar.set_hatch("//")
+            bar.set_hatch(_HATCH.get(row.provenance.get("latency"), ""))
     if _wide([row.latency_us_p50 for row in rows]):
         ax.set_yscale("log")
+    kinds = {row.provenance.get("latency") for row in rows}
     handles = [
         *ax.get_legend_handles_labels()[0],
-        Patch(facecolor="white", edgecolor="black", hatch="//", label="estimated"),
+        *(
+            Patch(facecolor="white", edgecolor="black", hatch=hatch, label=_HATCH_LABEL[kind])
+            for kind, hatch in _HATCH.items()
+            if kind in kinds
+        ),
     ]
     ax.legend(handles=handles, fontsize=8)
     ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right", fontsize=8)

@@ -35,7 +35,7 @@ def render_summary(report: Report, *, markdown: str | None = None) -> str:
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = ["  ".join(_aligned(line, widths)) for line in lines]
-    legend = [f"{ESTIMATED} estimated latency, (no) does not fit the target's memory, - not run"]
+    legend = [f"{ESTIMATED} estimated latency, (no) does not fit the target's memory, - no figure"]
     found = findings(report)
     if found:
         legend += ["", "findings:"]

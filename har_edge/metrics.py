@@ -53,6 +53,33 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
     )
 
 
+BOOTSTRAP_RESAMPLES = 1000
+
+
+def bootstrap_accuracy_interval(
+    correct: np.ndarray, groups: np.ndarray, *, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """A percentile bootstrap interval of accuracy: the test subjects (``groups``) are resampled with
+    replacement, so the spread is the one a different draw of test people would give; with fewer than
+    two groups the windows are resampled instead (an interval that ignores the windows' correlation, so
+    too narrow). ``correct`` is one boolean per window."""
+    correct = np.asarray(correct, dtype=np.float64)
+    if correct.size == 0:
+        raise ValueError("cannot bootstrap an empty set")
+    _, group_index = np.unique(np.asarray(groups), return_inverse=True)
+    if group_index.max(initial=0) < 1:
+        group_index = np.arange(correct.size)
+    n_groups = int(group_index.max()) + 1
+    hits = np.bincount(group_index, weights=correct, minlength=n_groups)
+    sizes = np.bincount(group_index, minlength=n_groups).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_groups, size=(BOOTSTRAP_RESAMPLES, n_groups))
+    accuracies = hits[draws].sum(axis=1) / sizes[draws].sum(axis=1)
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(accuracies, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def confusion_title(metrics: Metrics, title: str = "") -> str:
     """``title``, then the scores and the number of windows, then the classes without test windows."""
     counts = np.asarray(metrics.confusion)

@@ -236,6 +236,23 @@ def test_predict_stream_reports_events_of_a_rule(generic_bundle, capsys):
 
 
 @pytest.mark.slow
+def test_predict_on_its_training_data_warns_and_scores_the_held_out_subjects_apart(generic_bundle, capsys):
+    # A user saw "accuracy 0.854" on the training data where held-out subjects scored 0.654, unexplained.
+    assert main(["predict", str(generic_bundle), "synthetic", "--subjects", "6"]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    assert "predicted windows per class:" in lines[0]
+    assert lines[1].startswith("accuracy ") and "windows whose label the bundle knows" in lines[1]
+    assert lines[2].startswith("warning: synthetic is the data this bundle was trained on")
+    held_out = json.loads((generic_bundle / "manifest.json").read_text())["optimization"]["evaluation"]
+    assert lines[3].endswith(
+        f"held-out test subjects ({', '.join(held_out['test_subjects'])}), none used in training"
+    )
+    # Other data (here: another body position) gets no warning.
+    assert main(["predict", str(generic_bundle), "synthetic:wrist", "--subjects", "6"]) == EXIT_OK
+    assert "warning" not in capsys.readouterr().out
+
+
+@pytest.mark.slow
 def test_personalize_saves_a_checkpoint_that_resume_restores(personal_bundle, tmp_path, capsys):
     checkpoint = tmp_path / "me.ckpt"
     argv = ["personalize", str(personal_bundle), "synthetic:wrist", "--subjects", "1"]

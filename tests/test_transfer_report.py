@@ -85,3 +85,24 @@ def test_the_markdown_table_has_the_baseline_first_and_the_source_models_quality
         "2 source model(s): micro-F1 on the source's own test subjects 85.0 (min 80.0, max 90.0)" in markdown
     )
     assert "target {'RUNNING': 3}" in markdown
+
+
+def test_strategies_at_the_majority_class_level_are_flagged_per_strategy(document):
+    # majority-class F1 is 50 %: at size 20 baseline (35 %), finetune (25 %) and head-only (50 %, within
+    # the 1 pp margin) learned no more than that; freeze (55 %) did.
+    lines = findings(document, PAIR, "cnn")
+    flagged = [line for line in lines if "majority-class level" in line]
+    assert flagged == [
+        "baseline k=0 is at the majority-class level (50.0 %) at size 20: it learned little beyond "
+        "predicting the most common class there",
+        "finetune k=4 is at the majority-class level (50.0 %) at size 20: it learned little beyond "
+        "predicting the most common class there",
+        "head-only k=4 is at the majority-class level (50.0 %) at size 20: it learned little beyond "
+        "predicting the most common class there",
+    ]
+
+
+def test_the_title_names_the_domain_pair_and_only_a_chosen_study_name(document):
+    assert render_markdown(document).startswith(f"# Transfer study: {PAIR} (t)\n")
+    document["settings"]["name"] = "transfer"  # the CLI's default name: not repeated as a title
+    assert render_markdown(document).startswith(f"# Transfer study: {PAIR}\n")

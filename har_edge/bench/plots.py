@@ -26,65 +26,70 @@ log = logging.getLogger(__name__)
 
 MARKERS = "os^Dvp*hX"
 DPI = 120
-# Sizes or latencies spanning more than this factor are drawn on a log axis.
-LOG_SCALE_RANGE = 30.0
 # The relative horizontal shift between targets of one variant in the Pareto plot.
 TARGET_DODGE = 0.04
+# Sizes or latencies spanning more than this factor are drawn on a log axis.
+LOG_SCALE_RANGE = 30.0
 
 
 def pareto_scatter(report: Report, path: str | Path) -> Path | None:
-    """Size (KiB) against accuracy (%), one marker shape per target (named in the legend), colour by p50
-    latency (grey when unknown), estimated figures hollow, the Pareto front ringed; every variant is
-    labelled with its name once. A variant's targets share its size and accuracy, so they are drawn side
-    by side, each shifted by ``TARGET_DODGE`` of the size, not on top of each other."""
+    """Footprint (KiB) against accuracy (%): one panel for the model file size on targets without memory
+    limits, and a flash and a RAM panel for microcontroller targets (rows whose ``fits`` is known), so a
+    file size is never compared with flash. One marker shape per target; estimated figures hollow; a
+    variant that does not fit its target crossed out in red; the Pareto front (only variants that fit)
+    ringed; accuracy with its 95 % bootstrap interval where the report has one. Points carry numbers,
+    listed beside the plot, so labels never overlap; a variant scored on other windows than the rest is
+    marked with a dagger."""
     if reason := _pareto_lacks(report):
         return _skip("pareto_scatter", reason)
-    from matplotlib import colormaps
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import LogNorm, Normalize
     from matplotlib.lines import Line2D
 
-    rows = _usable(report, "size_bytes", "accuracy")
-    latencies = [row.latency_us_p50 for row in rows if row.latency_us_p50 is not None]
-    norm = None
-    if latencies:
-        positive = [value for value in latencies if value > 0]
-        wide = _wide(latencies)
-        norm = (
-            LogNorm(min(positive), max(positive), clip=True)
-            if wide
-            else Normalize(min(latencies), max(latencies))
+    rows = _usable(report, "accuracy")
+    panels = [
+        (title, figure, own)
+        for title, figure, own in (
+            ("model file size (KiB)", "size_bytes", [r for r in rows if r.fits is None]),
+            ("MCU flash (KiB)", "flash_bytes", [r for r in rows if r.fits is not None and r.flash_bytes]),
+            ("MCU RAM (KiB)", "ram_bytes", [r for r in rows if r.fits is not None and r.ram_bytes]),
         )
-    cmap = colormaps["viridis"]
-    fig, ax = _figure()
-    handles, labelled, stacked = [], set(), {}
+        if own and all(getattr(r, figure) is not None for r in own)
+    ]
+    if not panels:
+        return _skip("pareto_scatter", "no row has a footprint figure")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.2 * len(panels) + 2.6, 4.8), dpi=DPI, layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
     targets = _unique(row.target for row in rows)
-    for i, target in enumerate(targets):
-        marker = MARKERS[i % len(MARKERS)]
-        dodge = 1 + TARGET_DODGE * (i - (len(targets) - 1) / 2)
-        for row in (row for row in rows if row.target == target):
-            colour = cmap(norm(row.latency_us_p50)) if row.latency_us_p50 is not None else "grey"
-            hollow = row.measurement == "estimated"
-            x, y = dodge * row.size_bytes / 1024, 100 * row.accuracy
-            ax.scatter(
-                x,
-                y,
-                s=55,
-                marker=marker,
-                linewidths=1.6,
-                edgecolors=[colour],
-                facecolors="none" if hollow else [colour],
-                zorder=3,
+    numbers = {variant: i + 1 for i, variant in enumerate(_unique(row.variant for row in rows))}
+    odd_scoring = _scored_elsewhere(rows)
+    for ax, (title, figure, own) in zip(axes, panels, strict=True):
+        ax.grid(True, alpha=0.3)
+        present = _unique(row.target for row in own)
+        for row in own:
+            i = targets.index(row.target)
+            # A variant's targets share its size: drawn side by side, not on top of each other.
+            x = (
+                getattr(row, figure)
+                / 1024
+                * (1 + TARGET_DODGE * (present.index(row.target) - (len(present) - 1) / 2))
             )
-            if report.on_front(row):
-                ax.scatter(x, y, s=190, marker=marker, facecolors="none", edgecolors="black", linewidths=1)
-            if row.variant not in labelled:  # once: the same variant on several targets sits side by side
-                near = (round(x), round(y))  # labels of points within ~1 KiB and 1 % are stacked
-                stacked[near] = stacked.get(near, -1) + 1
-                offset = (14, 4 - 9 * stacked[near])  # right of the dodged targets
-                ax.annotate(row.variant, (x, y), xytext=offset, textcoords="offset points", fontsize=7)
-                labelled.add(row.variant)
-        handles.append(Line2D([], [], marker=marker, linestyle="", color="dimgrey", label=target))
+            _draw_point(ax, row, x, MARKERS[i % len(MARKERS)], _colour(i), report)
+            ax.annotate(
+                str(numbers[row.variant]),
+                (x, 100 * row.accuracy),
+                xytext=(5, 3),
+                textcoords="offset points",
+                fontsize=7,
+            )
+        if _wide([getattr(r, figure) for r in own]):
+            ax.set_xscale("log")
+        ax.set_xlabel(title)
+        ax.set_ylabel("accuracy (%)")
+    handles = [
+        Line2D([], [], marker=MARKERS[i % len(MARKERS)], linestyle="", color=_colour(i), label=target)
+        for i, target in enumerate(targets)
+    ]
     handles += [
         Line2D([], [], marker="o", linestyle="", markerfacecolor="none", color="dimgrey", label="estimated"),
         Line2D(
@@ -95,32 +100,94 @@ def pareto_scatter(report: Report, path: str | Path) -> Path | None:
             markersize=11,
             markerfacecolor="none",
             color="black",
-            label="Pareto front",
+            label="Pareto front (fits)",
         ),
+        Line2D([], [], marker="x", linestyle="", color="red", label="does not fit"),
     ]
-    ax.legend(handles=handles, fontsize=8, loc="best")
-    if latencies:
-        fig.colorbar(ScalarMappable(norm, cmap), ax=ax, label="p50 latency (µs)")
-    if _wide([row.size_bytes for row in rows]):
-        ax.set_xscale("log")
-    ax.set_xlabel("size (KiB)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"size vs accuracy: {report.source}", fontsize=10)
+    listing = [f"{n} {variant}{' †' if variant in odd_scoring else ''}" for variant, n in numbers.items()]
+    if odd_scoring:
+        listing.append("† accuracy scored on other windows")
+    if any(row.accuracy_interval() for row in rows):
+        listing.append("bars: 95 % bootstrap over test subjects")
+    legend = axes[-1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    axes[-1].add_artist(legend)
+    axes[-1].text(1.04, 0.45, "\n".join(listing), transform=axes[-1].transAxes, fontsize=7, va="top")
+    fig.suptitle(f"footprint vs accuracy: {report.source}", fontsize=10)
     return _save(fig, path)
+
+
+def _draw_point(ax: Axes, row: ResultRow, x: float, marker: str, colour, report: Report) -> None:
+    """One variant on one target: filled if measured, hollow if estimated, a red cross over it when it
+    does not fit, a black ring when on the front, the accuracy interval as an error bar."""
+    y = 100 * row.accuracy
+    hollow = row.measurement == "estimated"
+    if interval := row.accuracy_interval():
+        low, high = (100 * v for v in interval)
+        ax.errorbar(x, y, yerr=[[max(y - low, 0)], [max(high - y, 0)]], color=colour, alpha=0.5, capsize=2)
+    ax.scatter(
+        x,
+        y,
+        s=45,
+        marker=marker,
+        linewidths=1.4,
+        edgecolors=[colour],
+        facecolors="none" if hollow else [colour],
+        zorder=3,
+    )
+    if row.fits is False:
+        ax.scatter(x, y, s=90, marker="x", color="red", linewidths=1.6, zorder=4)
+    elif report.on_front(row):
+        ax.scatter(x, y, s=170, marker=marker, facecolors="none", edgecolors="black", linewidths=1, zorder=2)
+
+
+def _scored_elsewhere(rows: list[ResultRow]) -> set[str]:
+    """Variants whose accuracy note ("accuracy on …") differs from the one most variants share."""
+    note_of = {row.variant: _accuracy_note(row) for row in rows}
+    counts: dict[str | None, int] = {}
+    for note in note_of.values():
+        counts[note] = counts.get(note, 0) + 1
+    usual = max(counts, key=counts.get) if counts else None
+    return {variant for variant, note in note_of.items() if note != usual}
+
+
+def _accuracy_note(row: ResultRow) -> str | None:
+    return next((note for note in row.notes if note.startswith(("accuracy on", "scored"))), None)
+
+
+def _colour(i: int):
+    from matplotlib import colormaps
+
+    return colormaps["tab10"](i % 10)
 
 
 def accuracy_vs_sparsity(report: Report, path: str | Path) -> Path | None:
     """Accuracy (%) against sparsity (%), one line per series (``sparsity_series``): a line joins only
-    real variants that differ in sparsity alone; nothing is averaged, a series of one is a lone marker."""
+    real variants that differ in sparsity alone; nothing is averaged, a series of one is a lone marker.
+    Error bars: the 95 % bootstrap interval over test subjects, where the report has it, so a difference
+    within the spread reads as the noise it is."""
     if reason := _sparsity_lacks(report):
         return _skip("accuracy_vs_sparsity", reason)
     fig, ax = _figure()
-    for i, (name, points) in enumerate(sparsity_series(report).items()):
-        xs, ys = zip(*points, strict=True)
-        ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], linestyle="-" if len(xs) > 1 else "", label=name)
+    with_bars = False
+    for i, (name, rows) in enumerate(_sparsity_rows(report).items()):
+        xs = [100 * row.sparsity for row in rows]
+        ys = [100 * row.accuracy for row in rows]
+        intervals = [row.accuracy_interval() or (row.accuracy, row.accuracy) for row in rows]
+        below = [max(y - 100 * low, 0) for y, (low, _) in zip(ys, intervals, strict=True)]
+        above = [max(100 * high - y, 0) for y, (_, high) in zip(ys, intervals, strict=True)]
+        with_bars = with_bars or any(below) or any(above)
+        ax.errorbar(
+            xs,
+            ys,
+            yerr=[below, above],
+            capsize=3,
+            marker=MARKERS[i % len(MARKERS)],
+            linestyle="-" if len(xs) > 1 else "",
+            label=name,
+        )
     ax.legend(title="series", fontsize=8)
     ax.set_xlabel("sparsity (%)")
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel("accuracy (%)" + (", bars: 95 % bootstrap over test subjects" if with_bars else ""))
     ax.set_title(f"accuracy vs sparsity: {report.source}", fontsize=10)
     return _save(fig, path)
 
@@ -129,12 +196,19 @@ def sparsity_series(report: Report) -> dict[str, list[tuple[float, float]]]:
     """(sparsity %, accuracy %) points by series, sorted by sparsity: the variants with the same model,
     precision, split point and treatment (plain, QAT, personalized), each variant once (accuracy does
     not depend on the target). The name shows the model and split point only when the report has several."""
+    return {
+        name: [(100 * row.sparsity, 100 * row.accuracy) for row in rows]
+        for name, rows in _sparsity_rows(report).items()
+    }
+
+
+def _sparsity_rows(report: Report) -> dict[str, list[ResultRow]]:
     by_variant: dict[str, ResultRow] = {}
     for row in _usable(report, "sparsity", "accuracy"):
         by_variant.setdefault(row.variant, row)
     several_models = len({row.model for row in by_variant.values()}) > 1
     several_splits = len({row.split_point for row in by_variant.values()}) > 1
-    series: dict[str, list[tuple[float, float]]] = {}
+    series: dict[str, list[ResultRow]] = {}
     for row in by_variant.values():
         name = row.precision or "unknown"
         name += "".join(f" {kind}" for kind in ("qat", "personalized") if kind in row.variant.lower())
@@ -142,13 +216,22 @@ def sparsity_series(report: Report) -> dict[str, list[tuple[float, float]]]:
             name = f"{row.model} {name}"
         if several_splits and row.split_point:
             name += f" @{row.split_point}"
-        series.setdefault(name, []).append((100 * row.sparsity, 100 * row.accuracy))
-    return {name: sorted(points) for name, points in series.items()}
+        series.setdefault(name, []).append(row)
+    return {name: sorted(rows, key=lambda row: (row.sparsity, row.accuracy)) for name, rows in series.items()}
+
+
+# How a latency was obtained -> its bars' hatch and legend entry (measured: plain bars).
+_HATCH = {"estimated": "//", "derived": ".."}
+_HATCH_LABEL = {
+    "estimated": "estimated (a profile, not run)",
+    "derived": "derived: emulated instruction count x the profile's cycles per instruction",
+}
 
 
 def latency_per_target(report: Report, path: str | Path) -> Path | None:
     """p50 latency (µs) per variant, one bar per target side by side, p90 as an upward whisker,
-    estimated latencies hatched; a log axis when the latencies span more than ``LOG_SCALE_RANGE``."""
+    estimated latencies hatched and latencies derived from an emulated instruction count dotted;
+    a log axis when the latencies span more than ``LOG_SCALE_RANGE``."""
     if reason := _latency_lacks(report):
         return _skip("latency_per_target", reason)
     from matplotlib import colormaps
@@ -177,13 +260,17 @@ def latency_per_target(report: Report, path: str | Path) -> Path | None:
             linewidth=0.5,
         )
         for bar, row in zip(bars, own, strict=True):
-            if row.provenance.get("latency") == "estimated":
-                bar.set_hatch("//")
+            bar.set_hatch(_HATCH.get(row.provenance.get("latency"), ""))
     if _wide([row.latency_us_p50 for row in rows]):
         ax.set_yscale("log")
+    kinds = {row.provenance.get("latency") for row in rows}
     handles = [
         *ax.get_legend_handles_labels()[0],
-        Patch(facecolor="white", edgecolor="black", hatch="//", label="estimated"),
+        *(
+            Patch(facecolor="white", edgecolor="black", hatch=hatch, label=_HATCH_LABEL[kind])
+            for kind, hatch in _HATCH.items()
+            if kind in kinds
+        ),
     ]
     ax.legend(handles=handles, fontsize=8)
     ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right", fontsize=8)

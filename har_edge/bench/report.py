@@ -100,24 +100,23 @@ def build_report(
 
 
 def pareto_front(rows: Iterable[ResultRow]) -> list[ResultRow]:
-    """The rows no other row of the same target beats on (size_bytes, latency_us_p50, accuracy).
+    """The rows no other row of the same target beats on footprint, p50 latency and accuracy.
 
-    Row ``b`` dominates ``a`` when ``b`` is no larger, no slower and no less accurate, and strictly
-    better in at least one of the three. Ties: rows with identical figures do not dominate each other,
-    so all of them are on the front. Rows with an ``error`` or without one of the three figures take
-    no part (they are neither on the front nor dominate anything). Returned in input order.
+    The footprint is what limits the target: flash and RAM where the target has memory limits (``fits``
+    known), the model file's ``size_bytes`` elsewhere. Row ``b`` dominates ``a`` when ``b`` is no worse
+    on every figure and strictly better on at least one. Ties: rows with identical figures do not
+    dominate each other, so all of them are on the front. Rows with an ``error``, without one of the
+    figures, or that do not fit their target (``fits`` false) take no part (they are neither on the
+    front nor dominate anything). Returned in input order.
     """
-    candidates = [
-        row
-        for row in rows
-        if row.error is None and None not in (row.size_bytes, row.latency_us_p50, row.accuracy)
-    ]
+    candidates = [row for row in rows if row.error is None and row.fits is not False and _costs(row)]
 
     def dominates(b: ResultRow, a: ResultRow) -> bool:
-        no_worse = (
-            b.size_bytes <= a.size_bytes and b.latency_us_p50 <= a.latency_us_p50 and b.accuracy >= a.accuracy
-        )
-        better = b.size_bytes < a.size_bytes or b.latency_us_p50 < a.latency_us_p50 or b.accuracy > a.accuracy
+        b_costs, a_costs = _costs(b), _costs(a)
+        if len(b_costs) != len(a_costs):
+            return False
+        no_worse = all(x <= y for x, y in zip(b_costs, a_costs, strict=True)) and b.accuracy >= a.accuracy
+        better = any(x < y for x, y in zip(b_costs, a_costs, strict=True)) or b.accuracy > a.accuracy
         return no_worse and better
 
     return [
@@ -125,6 +124,19 @@ def pareto_front(rows: Iterable[ResultRow]) -> list[ResultRow]:
         for row in candidates
         if not any(other.target == row.target and dominates(other, row) for other in candidates)
     ]
+
+
+def _costs(row: ResultRow) -> tuple[float, ...]:
+    """(footprint…, latency) to minimize, or () when a figure is missing."""
+    if row.accuracy is None or row.latency_us_p50 is None:
+        return ()
+    if (
+        row.flash_bytes is not None
+        and row.ram_bytes is not None
+        and row.instructions_per_inference is not None
+    ):
+        return (row.flash_bytes, row.ram_bytes, row.latency_us_p50)
+    return () if row.size_bytes is None else (row.size_bytes, row.latency_us_p50)
 
 
 def git_commit(cwd: str | Path | None = None) -> str | None:

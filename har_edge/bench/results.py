@@ -26,7 +26,8 @@ class VariantFacts:
     """What is known about a variant before any target runs it (sizes and test-set accuracy).
 
     ``accuracy_drop_pp`` is float32 accuracy minus this variant's, in percentage points, on the same
-    test windows; ``agreement_with_float32`` the share of test windows with the same top-1 class.
+    test windows; ``agreement_with_float32`` the share of test windows with the same top-1 class;
+    ``details["accuracy_ci95"]`` the 95 % bootstrap interval of accuracy over test subjects, where known.
     """
 
     variant: str
@@ -41,6 +42,7 @@ class VariantFacts:
     accuracy_drop_pp: float | None = None
     agreement_with_float32: float | None = None
     notes: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,13 @@ class ResultRow:
             and figures.provenance.get("latency") == "measured"
         ):
             norm = figures.latency_us_p50 / calibration.for_precision(facts.precision)
-        facts_part = {f.name: getattr(facts, f.name) for f in fields(facts) if f.name != "notes"}
+        facts_part = {
+            f.name: getattr(facts, f.name) for f in fields(facts) if f.name not in ("notes", "details")
+        }
         figures_part = {
             f.name: getattr(figures, f.name)
             for f in fields(figures)
-            if f.name not in ("target", "notes") and f.name in {g.name for g in fields(cls)}
+            if f.name not in ("target", "notes", "details") and f.name in {g.name for g in fields(cls)}
         }
         return cls(
             **facts_part,
@@ -115,11 +119,22 @@ class ResultRow:
             latency_norm_p50=norm,
             measurement=figures.measurement,
             notes=facts.notes + figures.notes,
+            details={**facts.details, **figures.details},
             config_hash=config_hash,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "notes": list(self.notes)}
+
+    def accuracy_interval(self) -> tuple[float, float] | None:
+        """The 95 % bootstrap interval of ``accuracy`` over test subjects (``details["accuracy_ci95"]``),
+        or None when the report has none (or it is malformed)."""
+        value = self.details.get("accuracy_ci95") if isinstance(self.details, dict) else None
+        if isinstance(value, list | tuple) and len(value) == 2:
+            low, high = value
+            if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
+                return float(low), float(high)
+        return None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResultRow:

@@ -120,6 +120,7 @@ def render_markdown(
         "",
         _legend(report),
         *_scored_on(report),
+        *_findings(report),
     ]
     if mcu:
         lines.append(
@@ -144,7 +145,10 @@ def _legend(report: Report) -> str:
     rows = report.results
     parts = []
     if any(report.on_front(row) for row in rows):
-        parts.append(f"{PARETO_MARK} on its target's Pareto front (size, p50 latency, accuracy).")
+        parts.append(
+            f"{PARETO_MARK} on its target's Pareto front (p50 latency, accuracy and footprint: flash and RAM "
+            "on a microcontroller, file size elsewhere; only variants that fit take part)."
+        )
     if any("estimated" in row.provenance.values() for row in rows):
         parts.append(f"{ESTIMATED_MARK} estimated, not measured.")
     if any(row.fits is False for row in rows):
@@ -156,6 +160,13 @@ def _legend(report: Report) -> str:
         )
     parts.append(f"KiB = 1024 bytes; {MISSING} = not available.")
     return " ".join(parts)
+
+
+def _findings(report: Report) -> list[str]:
+    from har_edge.bench.findings import findings
+
+    found = findings(report)
+    return ["", "## Findings", "", *(f"- {_cell(finding)}" for finding in found)] if found else []
 
 
 def _scored_on(report: Report) -> list[str]:

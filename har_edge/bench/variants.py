@@ -20,7 +20,7 @@ from har_edge import models
 from har_edge.bench.results import VariantFacts
 from har_edge.data.splits import Normalizer, Splits
 from har_edge.errors import InputError
-from har_edge.metrics import classification_metrics
+from har_edge.metrics import bootstrap_accuracy_interval, classification_metrics
 from har_edge.optimize.pipeline import Optimized
 from har_edge.runtime.interpreter import run_model
 from har_edge.targets.base import Artifact
@@ -55,6 +55,7 @@ class _Scorer:
     y: np.ndarray
     class_names: tuple[str, ...]
     reference: np.ndarray  # float32 top-1 per test window
+    groups: np.ndarray  # the test subject of each window (the bootstrap's unit)
     scored_on: str = "the test windows"
 
     def facts(
@@ -64,6 +65,8 @@ class _Scorer:
         mask = np.ones(len(self.y), bool) if mask is None else mask
         metrics = classification_metrics(self.y[mask], predicted[mask], self.class_names)
         reference = classification_metrics(self.y[mask], self.reference[mask], self.class_names)
+        interval = bootstrap_accuracy_interval(predicted[mask] == self.y[mask], self.groups[mask])
+        extra.setdefault("details", {})["accuracy_ci95"] = list(interval)
         return VariantFacts(
             variant=name,
             size_bytes=size,
@@ -107,6 +110,7 @@ class _Context:
                 splits.test.y,
                 splits.test.class_names,
                 run_model(float32, test_x).argmax(axis=1),
+                splits.test.subject,
                 scored_on=test_windows_description(card, splits),
             ),
         )

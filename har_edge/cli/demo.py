@@ -25,8 +25,9 @@ DEMO_TARGETS = "desktop,rpi4,cortex-m4f-80mhz"
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from har_edge.bench.report import render_markdown, write_report
+    from har_edge.bench.report import write_report
     from har_edge.bench.run import report_for
+    from har_edge.bench.summary import render_summary
     from har_edge.bench.variants import model_variants
     from har_edge.export import bundle_request, export_bundle
     from har_edge.fsutil import atomic_directory
@@ -68,9 +69,25 @@ def run_demo(args: argparse.Namespace) -> int:
         )
         report = report_for(built, targets, source="har-edge demo", progress=not args.no_progress)
         write_report(report, staging / "report")
-        print(render_markdown(report))
+        print(render_summary(report, markdown=f"{args.out}/report/report.md"))
     print(f"wrote {args.out}/ (model/, metrics.json, confusion.png, bundle/, report/)")
+    print(next_steps(args.out))
     return EXIT_OK
+
+
+def next_steps(out: Path) -> str:
+    """The commands to try next on what the demo wrote."""
+    return "\n".join(
+        [
+            "next:",
+            f"  har-edge firmware {out}/bundle --board host --out fw --build --verify 20   # C for an MCU",
+            f"  har-edge predict {out}/bundle synthetic:wrist --stream   # activities and events, live",
+            f"  har-edge optimize {out}/model --head-labels WALKING,SITTING,STANDING,LAYING --out personal",
+            "  har-edge personalize personal synthetic:wrist --labels WALKING,SITTING,STANDING,LAYING "
+            "--checkpoint me.ckpt",
+            f"  har-edge gate {out}/report/report.json --budgets budgets.toml   # size/latency/fit budgets",
+        ]
+    )
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:

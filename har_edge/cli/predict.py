@@ -51,16 +51,67 @@ def _predict(args: argparse.Namespace, classifier) -> int:
     known = np.isin(truth, classifier.labels)
     counts = {label: int(np.sum(predicted == label)) for label in classifier.labels}
     print(
-        f"{len(windows)} windows from {len(dataset.recordings)} recordings: "
+        f"{len(windows)} windows from {len(dataset.recordings)} recordings; predicted windows per class: "
         + ", ".join(f"{label} {n}" for label, n in counts.items() if n)
     )
     if known.any():
-        accuracy = float(np.mean(predicted[known] == truth[known]))
-        print(f"accuracy on {int(known.sum())} windows whose label the bundle knows: {accuracy:.3f}")
+        for line in _accuracy_lines(args, classifier.manifest, windows.subject, known, predicted == truth):
+            print(line)
     if args.out is not None:
         _write_predictions(args.out, windows, predicted, probabilities.max(axis=1), truth)
         print(f"wrote {args.out}")
     return EXIT_OK
+
+
+def _accuracy_lines(
+    args, manifest, subjects: np.ndarray, known: np.ndarray, correct: np.ndarray
+) -> list[str]:
+    """The accuracy, on which windows, and whether they include the bundle's training data (then also
+    the accuracy on its held-out test subjects alone, when the bundle records them)."""
+    from har_edge.cli.common import load_options
+    from har_edge.runtime.provenance import same_options, same_source
+
+    accuracy = float(np.mean(correct[known]))
+    lines = [f"accuracy {accuracy:.3f} on the {int(known.sum()):,} windows whose label the bundle knows"]
+    record = manifest.optimization.get("evaluation") or {}
+    if not record:
+        lines.append(
+            "note: the bundle does not record its training data; if it was trained on this data, these "
+            "windows include its training windows and the figure is optimistic"
+        )
+        return lines
+    if not same_source(record, args.data, args.format):
+        return lines
+    lines.append(
+        f"warning: {args.data} is the data this bundle was trained on: these windows include its training "
+        "windows, so the figure is optimistic"
+    )
+    test_subjects = record.get("test_subjects")
+    held = known & np.isin(subjects, test_subjects or [])
+    if test_subjects and same_options(record, load_options(args), _loader_defaults(args.data)) and held.any():
+        held_accuracy = float(np.mean(correct[held]))
+        lines.append(
+            f"accuracy {held_accuracy:.3f} on the {int(held.sum()):,} windows of its held-out test "
+            f"subjects ({', '.join(map(str, test_subjects))}), none used in training"
+        )
+    else:
+        lines.append("(the held-out part cannot be told apart here: other loader options or no subject list)")
+    return lines
+
+
+def _loader_defaults(spec: str) -> dict:
+    """The synthetic generator's defaults (an option given or not is the same data); none for files."""
+    import dataclasses
+
+    from har_edge.data import SYNTHETIC
+
+    if spec != SYNTHETIC and not spec.startswith(SYNTHETIC + ":"):
+        return {}
+    from har_edge.data.synthetic import SyntheticConfig
+
+    return {
+        f.name: f.default for f in dataclasses.fields(SyntheticConfig) if f.default is not dataclasses.MISSING
+    }
 
 
 def _predict_stream(args: argparse.Namespace, classifier, dataset) -> int:

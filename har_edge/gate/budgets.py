@@ -8,6 +8,11 @@ A target or variant name that is not a bare TOML key (letters, digits, ``-``, ``
 A target table's limits apply to every row of that target; a variant table's limits replace the
 target's limits of the same name for that variant only.
 
+Two options sit beside the limits: ``accept = ["measured"]`` (the measurement kinds a budget gates:
+``measured`` and ``estimated`` by default; a figure of a kind not accepted is skipped and listed, not
+failed) and ``require_fit = false`` (by default a row whose target says it does not fit — ``fits`` false —
+fails). A variant table's options replace the target's.
+
 Limits are inclusive (a value equal to its limit passes). ``min_accuracy`` and ``min_macro_f1`` are
 fractions like the report's figures; ``*_pp`` are percentage points; ``*_increase_pct`` compare each
 row to the row with the same target and variant in a baseline report.
@@ -90,14 +95,21 @@ LIMITS: dict[str, LimitKind] = {
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+MEASUREMENT_KINDS = ("measured", "estimated")
+OPTIONS = ("accept", "require_fit")
+
+
 @dataclass(frozen=True)
 class Budget:
-    """The limits of one budget table: a target, or one variant of it (``variant`` set)."""
+    """The limits of one budget table: a target, or one variant of it (``variant`` set), and its options
+    (``None`` where the table does not set them: the target's, else the defaults, apply)."""
 
     target: str
     variant: str | None
     limits: dict[str, float]
     table: str
+    accept: frozenset[str] | None = None
+    require_fit: bool | None = None
 
     def applies_to(self, row: ResultRow) -> bool:
         return row.target == self.target and self.variant in (None, row.variant)
@@ -125,11 +137,39 @@ def load_budgets(path: str | Path) -> list[Budget]:
         variants = {key: value for key, value in table.items() if isinstance(value, dict)}
         own_limits = {key: value for key, value in table.items() if key not in variants}
         if own_limits or not variants:
-            budgets.append(Budget(target, None, _parse_limits(path, name, own_limits), name))
+            budgets.append(_budget(path, name, target, None, own_limits))
         for variant, limits in variants.items():
-            variant_name = _table_name(prefix, target, variant)
-            budgets.append(Budget(target, variant, _parse_limits(path, variant_name, limits), variant_name))
+            budgets.append(_budget(path, _table_name(prefix, target, variant), target, variant, limits))
     return budgets
+
+
+def _budget(path: Path, table: str, target: str, variant: str | None, items: dict[str, Any]) -> Budget:
+    options = {key: items[key] for key in OPTIONS if key in items}
+    limits = {key: value for key, value in items.items() if key not in OPTIONS}
+    accept = _parse_accept(path, table, options["accept"]) if "accept" in options else None
+    require_fit = options.get("require_fit")
+    if require_fit is not None and not isinstance(require_fit, bool):
+        raise DataFormatError(
+            path, f"{require_fit!r} is not true or false", field=f"{table}.require_fit", expected="a boolean"
+        )
+    if not limits and not options:
+        return Budget(target, variant, _parse_limits(path, table, limits), table)
+    parsed = _parse_limits(path, table, limits) if limits else {}
+    return Budget(target, variant, parsed, table, accept, require_fit)
+
+
+def _parse_accept(path: Path, table: str, value: Any) -> frozenset[str]:
+    expected = f"a non-empty list of {' and/or '.join(map(repr, MEASUREMENT_KINDS))}"
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(kind, str) and kind in MEASUREMENT_KINDS for kind in value)
+    ):
+        shown = repr(value) if len(repr(value)) <= 60 else f"a {len(repr(value))}-character value"
+        raise DataFormatError(
+            path, f"{shown} is not a list of measurement kinds", field=f"{table}.accept", expected=expected
+        )
+    return frozenset(value)
 
 
 def _budget_tables(path: Path, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -166,9 +206,14 @@ def _parse_limits(path: Path, table: str, items: dict[str, Any]) -> dict[str, fl
                 expected='limits; quote a target or variant name with dots: [budget."ssh://pi@host".int8]',
             )
         if key not in LIMITS:
-            close = difflib.get_close_matches(key, LIMITS, n=1)
+            close = difflib.get_close_matches(key, [*LIMITS, *OPTIONS], n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise DataFormatError(path, f"unknown key {key!r}{hint}", field=where, expected=f"one of {valid}")
+            raise DataFormatError(
+                path,
+                f"unknown key {key!r}{hint}",
+                field=where,
+                expected=f"one of {valid}, or an option: " + ", ".join(OPTIONS),
+            )
         kind = LIMITS[key]
         if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
             shown = repr(value) if len(repr(value)) <= 40 else f"a {len(repr(value))}-character value"

@@ -1,6 +1,10 @@
 """Checks: each budget's limits applied to the report's rows (and a baseline's), the override that
 accepts failures, and the verdict.
 
+Rows whose target does not run their kind of variant (``measurement`` ``not_applicable``) are skipped and
+listed, as are figures of a measurement kind the budget does not ``accept``. A row whose target says it
+does not fit (``fits`` false) fails a ``fits`` check unless its budget sets ``require_fit = false``.
+
 Caveats: a budget that names a figure the report lacks (None, or no matching row, or a row that
 failed with an error) fails; so does a regression limit when there is no baseline or the baseline has
 no such row. Raw latency (``latency_us_*``) is only comparable on the same machine; across machines
@@ -18,7 +22,7 @@ from typing import Any
 from har_edge.bench.report import load_report
 from har_edge.bench.results import ResultRow
 from har_edge.errors import InputError
-from har_edge.gate.budgets import LIMITS, Budget, Comparison, LimitKind
+from har_edge.gate.budgets import LIMITS, MEASUREMENT_KINDS, Budget, Comparison, LimitKind
 
 ALLOW_ENV = "HAR_EDGE_GATE_ALLOW"
 
@@ -75,30 +79,84 @@ class Check:
     margin_pct: float | None = None
     baseline: float | None = None
     estimated: bool = False
+    skipped: bool = False  # not gated (not applicable, or a measurement kind the budget does not accept)
 
 
 def evaluate(
     report: GateReport, budgets: Sequence[Budget], baseline: GateReport | None = None
 ) -> list[Check]:
     """Every check of ``budgets`` on ``report``: per budgeted row in report order, then budgets that
-    matched no row. A row that carries an error gives one failing check instead of its figures."""
+    matched no row. A row that carries an error gives one failing check instead of its figures; a
+    ``not_applicable`` row one skipped check."""
     checks: list[Check] = []
     for row in report.rows:
         applicable = sorted((b for b in budgets if b.applies_to(row)), key=lambda b: b.variant is not None)
         if not applicable:
             continue
+        table = applicable[-1].table
+        if row.measurement == "not_applicable":
+            reason = f"not applicable: {row.error or 'the target does not run this kind of variant'}"
+            checks.append(_skip(row, "result", table, reason))
+            continue
         if row.error:
-            table = applicable[-1].table
             message = f"[{table}] {_where(row)} could not be measured: {row.error}"
             checks.append(Check(row.target, row.variant, "error", False, message, table))
             continue
+        accept, require_fit = _options(applicable)
+        if row.fits is not None:
+            checks.append(_fit_check(row, table, require_fit))
         limits = {key: (limit, b) for b in applicable for key, limit in b.limits.items()}
         for key, (limit, budget) in limits.items():
-            checks.append(_check(row, LIMITS[key], limit, budget.table, report, baseline))
+            kind = LIMITS[key]
+            figure_kind = "estimated" if _is_estimated(row, kind.field) else "measured"
+            if getattr(row, kind.field) is not None and figure_kind not in accept:
+                reason = (
+                    f"{kind.field} is {figure_kind}; [{budget.table}] accepts {', '.join(sorted(accept))}"
+                )
+                checks.append(_skip(row, key, budget.table, reason, limit=limit))
+                continue
+            checks.append(_check(row, kind, limit, budget.table, report, baseline))
     for budget in budgets:
         if not any(budget.applies_to(row) for row in report.rows):
             checks.append(_no_row(budget, report))
     return checks
+
+
+def _options(applicable: Sequence[Budget]) -> tuple[frozenset[str], bool]:
+    """The measurement kinds accepted and whether the row must fit: the most specific table that sets
+    each option wins (a variant table over its target table), else the defaults."""
+    accept, require_fit = frozenset(MEASUREMENT_KINDS), True
+    for budget in applicable:
+        accept = budget.accept if budget.accept is not None else accept
+        require_fit = budget.require_fit if budget.require_fit is not None else require_fit
+    return accept, require_fit
+
+
+def _skip(row: ResultRow, metric: str, table: str, reason: str, limit: float | None = None) -> Check:
+    message = f"[{table}] {_where(row)} skipped: {reason}"
+    return Check(row.target, row.variant, metric, True, message, table, limit=limit, skipped=True)
+
+
+def _fit_check(row: ResultRow, table: str, required: bool) -> Check:
+    """Whether the row fits its target's memory, from the target's own margins."""
+    shortfalls = [
+        f"{name} over by {number_text(-margin)} B"
+        for name, margin in (("RAM", row.ram_margin_bytes), ("flash", row.flash_margin_bytes))
+        if margin is not None and margin < 0
+    ]
+    detail = "; ".join(shortfalls) or "over the target's memory"
+    if row.fits:
+        message = f"[{table}] {_where(row)} fits the target's RAM and flash"
+    elif required:
+        message = (
+            f"[{table}] {_where(row)} does not fit its target ({detail}); require_fit = false accepts it"
+        )
+    else:
+        message = (
+            f"[{table}] {_where(row)} does not fit its target ({detail}), accepted by require_fit = false"
+        )
+    passed = bool(row.fits) or not required
+    return Check(row.target, row.variant, "fits", passed, message, table, value=1.0 if row.fits else 0.0)
 
 
 def _no_row(budget: Budget, report: GateReport) -> Check:

@@ -20,7 +20,8 @@ def render_checks(checks: Sequence[Check], override: Override | None) -> str:
     """A table of every check, the failures spelled out, and the verdict. An override that accepts
     failures is printed above the table and again with the verdict."""
     header = ("result", "target", "variant", "check", "value", "limit", "margin")
-    rows = [header, *(_table_row(check) for check in checks)]
+    gated = [check for check in checks if not check.skipped]
+    rows = [header, *(_table_row(check) for check in gated)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     table = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
@@ -30,10 +31,16 @@ def render_checks(checks: Sequence[Check], override: Override | None) -> str:
     failures = [c for c in checks if not c.passed]
     lines = [banner, ""] if outcome == "overridden" else []
     lines += table
-    if any(c.estimated for c in checks):
+    if any(c.estimated for c in gated):
         lines.append("* estimated figure (not measured on the target)")
+    accepted = [c for c in gated if c.passed and c.metric == "fits" and not c.value]
+    lines += [f"NOTE {c.message}" for c in accepted]
+    skipped = [c for c in checks if c.skipped]
+    if skipped:
+        lines += ["", f"{len(skipped)} skipped (not gated):"]
+        lines += [f"  SKIP {c.message}" for c in skipped]
     if failures:
-        lines += ["", f"{len(failures)} of {len(checks)} checks failed:"]
+        lines += ["", f"{len(failures)} of {len(gated)} checks failed:"]
         lines += [f"  FAIL {c.message}" for c in failures]
     lines.append("")
     if outcome == "overridden":
@@ -42,7 +49,7 @@ def render_checks(checks: Sequence[Check], override: Override | None) -> str:
     elif outcome == "fail":
         lines.append(f"verdict: FAIL (exit 1); to accept on purpose: --allow REASON or {ALLOW_ENV}=REASON")
     else:
-        lines.append(f"verdict: PASS, {len(checks)} checks (exit 0)")
+        lines.append(f"verdict: PASS, {len(gated)} checks (exit 0)")
         if override:
             lines.append(f"override not needed ({override.source}): {override.reason}")
     return "\n".join(lines)
@@ -51,12 +58,16 @@ def render_checks(checks: Sequence[Check], override: Override | None) -> str:
 def _table_row(check: Check) -> tuple[str, ...]:
     kind = LIMITS.get(check.metric)
     share = f" ({check.margin_pct:+.1f} %)" if check.margin_pct is not None else ""
+    if check.metric == "fits":
+        value = "yes" if check.value else "no"
+    else:
+        value = _with_unit(check.value, kind.unit if kind else "")
     return (
         ("PASS" if check.passed else "FAIL") + ("*" if check.estimated else ""),
         check.target,
         check.variant or "*",
         check.metric,
-        _with_unit(check.value, kind.unit if kind else ""),
+        value,
         _with_unit(check.limit, kind.unit if kind else ""),
         _with_unit(check.margin, kind.margin_unit if kind else "") + share,
     )
@@ -80,5 +91,6 @@ def gate_document(
         "exit_code": EXIT_FAILED if outcome == "fail" else EXIT_PASSED,
         "override": None if override is None else asdict(override),
         "failed": sum(not check.passed for check in checks),
+        "skipped": sum(check.skipped for check in checks),
         "checks": [asdict(check) for check in checks],
     }

@@ -216,9 +216,12 @@ class GridError(InputError):
         super().__init__(f"{field_name}: {problem} (expected {expected})")
 
 
+DEFAULT_NAME = "transfer"
+
+
 def make_study(
     *,
-    name: str = "transfer",
+    name: str = DEFAULT_NAME,
     pairs: tuple[Pair, ...] | None = None,
     model: list | tuple = ("cnn",),
     k: list | tuple = (0, 2, ALL),

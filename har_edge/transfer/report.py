@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from har_edge.errors import DataFormatError, InputError
-from har_edge.transfer.grid import BASELINE
+from har_edge.transfer.grid import BASELINE, DEFAULT_NAME
 
 SCHEMA_VERSION = 1
 KIND = "har-edge-transfer"
@@ -171,9 +171,14 @@ def sizes_of(table: dict) -> list[int | None]:
     return sorted(sizes - {None}) + ([None] if None in sizes else [])
 
 
+# A cell within this many micro-F1 points of always predicting the majority class learned nothing more.
+MAJORITY_MARGIN = 0.01
+
+
 def findings(document: dict[str, Any], pair: str, model: str) -> list[str]:
-    """Sentences: the best transfer gain over the baseline at the smallest and largest sizes, and
-    head-only against fine-tuning of every block at each size (micro-F1, percentage points)."""
+    """Sentences: the best transfer gain over the baseline at the smallest and largest sizes,
+    head-only against fine-tuning of every block at each size (micro-F1, percentage points), and the
+    strategies that score no better than always predicting the majority class."""
     table = cells(document, pair, model)
     lines = []
     sizes = sizes_of(table)
@@ -197,7 +202,20 @@ def findings(document: dict[str, Any], pair: str, model: str) -> list[str]:
                 f"size {size_label(size)}: head-only {_pct(head)} vs finetune (all blocks) "
                 f"{_pct(full)}: {delta:+.1f} pp"
             )
-    return lines
+    return lines + _at_majority_level(table, document["domains"][pair]["majority_f1"])
+
+
+def _at_majority_level(table: dict, majority: float) -> list[str]:
+    """One sentence per strategy with cells at (or below) the majority-class micro-F1."""
+    flagged: dict[tuple[str, int], list[str]] = {}
+    for (strategy, k, size), row in table.items():
+        if row["micro_f1_mean"] <= majority + MAJORITY_MARGIN:
+            flagged.setdefault((strategy, k), []).append(size_label(size))
+    return [
+        f"{strategy} k={k} is at the majority-class level ({100 * majority:.1f} %) at size "
+        f"{', '.join(sizes)}: it learned little beyond predicting the most common class there"
+        for (strategy, k), sizes in sorted(flagged.items())
+    ]
 
 
 def _pct(row: dict) -> str:
@@ -223,8 +241,10 @@ def render_markdown(document: dict[str, Any], plots: list[str] = ()) -> str:
     """Per pair and model: micro-F1 (%) mean ± std over seeds, rows = adaptation size, columns =
     strategy@k with the baseline first; then the findings and the failures."""
     settings = document["settings"]
+    pairs = ", ".join(document["domains"]) or "no domain pair"
+    named = f" ({settings['name']})" if settings["name"] != DEFAULT_NAME else ""
     out = [
-        f"# Transfer study {settings['name']}",
+        f"# Transfer study: {pairs}{named}",
         "",
         f"{settings['points']} points ({settings['cached']} from the cache, {len(document['failures'])} "
         f"failed), {document['wall_seconds']:.0f} s on {settings['engine']} x{settings['workers']}.",

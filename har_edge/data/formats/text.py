@@ -8,6 +8,8 @@ bad line and field. Undecodable bytes become U+FFFD, so they surface as a named 
 Numbers are ASCII decimal notation only (``NUMBER``): ``1_000``, non-ASCII digits and hexadecimal are
 not numbers in any loader, although Python's ``float`` takes them. NaN is a gap; ``inf`` and values
 beyond float32's range (``1e39``) are refused with the line and field, never turned into infinity.
+Integers are digits only, except in ``i8e`` columns: there E-notation (``1.42469663191325E+018``, as
+spreadsheets write long integers) is read in decimal when it denotes an integer exactly, and counted.
 """
 
 from __future__ import annotations

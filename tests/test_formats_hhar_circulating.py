@@ -171,12 +171,8 @@ def test_e_notation_creation_times_are_read_as_the_exact_integers_they_write(tmp
 
 def test_an_e_notation_creation_time_with_a_fraction_names_line_and_field(tmp_path, rng):
     path = tmp_path / "Watch_accelerometer.csv"
-    write_watch(path, rng, creation=excel_e_notation)
-    lines = path.read_text().splitlines(keepends=True)
-    fields = lines[7].split(",")
-    fields[2] = "1.4246966339080001234E+3"
-    lines[7] = ",".join(fields)
-    path.write_text("".join(lines))
+    times = write_watch(path, rng, creation=excel_e_notation)
+    path.write_text(path.read_text().replace(excel_e_notation(int(times[6])), "1.4246966339080001234E+3"))
     with pytest.raises(DataFormatError, match="is not an integer \\(it has a fraction\\)") as exc_info:
         load_hhar(path)
     assert_names_location(exc_info, path, line=8, field="Creation_Time")

@@ -17,6 +17,7 @@ from har_edge.transfer.protocol import LabelMapping, load_splits, split_domain
 from har_edge.transfer.run import prepare_pair
 from har_edge.types import ACC_CHANNELS, GYRO_CHANNELS
 from tests.format_files import write_file
+from tests.realdata_files import write_uea_cases
 
 CLASSES = ("WALKING", "SITTING", "STANDING")
 HHAR_NAMES = {"WALKING": "walk", "SITTING": "sit", "STANDING": "stand"}
@@ -54,16 +55,7 @@ def write_basic_motions(path, *, per_class: int = 8):
     dataset = generate(SyntheticConfig(subjects=2, seconds_per_activity=50, classes=CLASSES, seed=3))
     windows, _ = make_windows(dataset, WindowConfig(rate_hz=10.0, window=100, hop=100))
     cases = [i for c in range(len(CLASSES)) for i in np.flatnonzero(windows.y == c)[:per_class]]
-    header = (
-        "@problemName Motions\n@timeStamps false\n@missing false\n@univariate false\n@dimensions 6\n"
-        f"@equalLength true\n@seriesLength 100\n@classLabel true {' '.join(CLASSES)}\n@data\n"
-    )
-    lines = [
-        ":".join(",".join(f"{v:.3f}" for v in windows.x[i, :, d]) for d in range(6))
-        + f":{CLASSES[windows.y[i]]}\n"
-        for i in cases
-    ]
-    return write_file(path, header + "".join(lines))
+    return write_uea_cases(path, windows, cases)
 
 
 @pytest.mark.parametrize("users", [("a",), ("a", "b")])

@@ -39,7 +39,9 @@ class Recording:
     ``samples`` is float32 (n, channels) and may hold NaN for missing samples (gaps are found and
     reported by windowing, never interpolated across). ``timestamps_s`` is float64 (n,), strictly
     increasing, and may be uneven (real devices jitter); ``nominal_rate_hz`` is what the device claimed.
-    ``domain`` describes where and with what it was recorded (e.g. ``"waist/phone-a"``).
+    ``domain`` describes where and with what it was recorded (e.g. ``"waist/phone-a"``). ``max_gap_s``,
+    when a loader sets it (measured from the device's timing jitter, or given), is the longest time step
+    that windowing interpolates across; None leaves it to windowing's rule of nominal periods.
     """
 
     subject: str
@@ -51,6 +53,7 @@ class Recording:
     nominal_rate_hz: float
     source: str
     domain: str = ""
+    max_gap_s: float | None = None
 
     def __post_init__(self) -> None:
         """A last line of defence behind the loaders' own checks: a violation is a ``DataFormatError``
@@ -69,6 +72,8 @@ class Recording:
             self._refuse(f"label outside [-1, {len(self.class_names)})")
         if not (self.nominal_rate_hz > 0 and math.isfinite(self.nominal_rate_hz)):
             self._refuse(f"nominal_rate_hz must be a finite number > 0, got {self.nominal_rate_hz!r}")
+        if self.max_gap_s is not None and not (self.max_gap_s > 0 and math.isfinite(self.max_gap_s)):
+            self._refuse(f"max_gap_s must be a finite number > 0, got {self.max_gap_s!r}")
         if np.isinf(self.samples).any():
             row = int(np.flatnonzero(np.isinf(self.samples).any(axis=1))[0])
             self._refuse(f"sample {row} is infinite (or beyond float32's range)", "finite values or NaN gaps")

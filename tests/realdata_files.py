@@ -32,16 +32,17 @@ def write_uea_pair(folder: Path, *, train_per_class: int = 10, test_per_class: i
         train += members[:train_per_class].tolist()
         test += members[train_per_class : train_per_class + test_per_class].tolist()
     return (
-        _write_uea(folder / "Synth_TRAIN.ts", windows, rng.permutation(train)),
-        _write_uea(folder / "Synth_TEST.ts", windows, rng.permutation(test)),
+        write_uea_cases(folder / "Synth_TRAIN.ts", windows, rng.permutation(train)),
+        write_uea_cases(folder / "Synth_TEST.ts", windows, rng.permutation(test)),
     )
 
 
-def _write_uea(path: Path, windows, index) -> Path:
+def write_uea_cases(path: Path, windows, index) -> Path:
+    """The windows ``index`` (6 channels) as the cases of a .ts file, as the archive writes one."""
     header = (
         "#Synthetic motions, as the UEA archive writes them\n@problemName Synth\n@timeStamps false\n"
         "@missing false\n@univariate false\n@dimensions 6\n@equalLength true\n"
-        f"@seriesLength {UEA_LENGTH}\n@classLabel true {' '.join(UEA_CLASSES)}\n@data\n"
+        f"@seriesLength {windows.window}\n@classLabel true {' '.join(windows.class_names)}\n@data\n"
     )
     lines = [
         ":".join(",".join(f"{v:.4f}" for v in windows.x[i, :, d]) for d in range(6))

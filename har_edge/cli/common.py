@@ -12,7 +12,6 @@ from typing import Any
 
 from har_edge.cli.argtypes import non_negative_int, positive_int, positive_number, seed
 from har_edge.errors import InputError
-from har_edge.types import ACC_CHANNELS, GYRO_CHANNELS
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 VERBOSE_FLAGS = ("-v", "--verbose")
@@ -188,11 +187,11 @@ def load_options(args: argparse.Namespace) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InputError(f"--format-option {item!r}: expected KEY=VALUE, e.g. imu=chest")
-        options[key] = _option_value(value)
+        options[key] = option_value(value)
     return options
 
 
-def _option_value(text: str) -> Any:
+def option_value(text: str) -> Any:
     """'true'/'false' -> bool, numbers -> int/float, 'a,b,c' -> a list, anything else stays a string."""
     if "," in text:
         return [part.strip() for part in text.split(",")]
@@ -207,10 +206,9 @@ def _option_value(text: str) -> Any:
 
 
 def _channels(spec: str | None) -> tuple[str, ...] | None | str:
-    named = {None: "default", "acc": ACC_CHANNELS, "acc+gyro": ACC_CHANNELS + GYRO_CHANNELS, "all": None}
-    if spec in named:
-        return named[spec]
-    return tuple(c.strip() for c in spec.split(",") if c.strip())
+    from har_edge.data.plan import parse_channels
+
+    return "default" if spec is None else parse_channels(spec)
 
 
 @dataclass(frozen=True)

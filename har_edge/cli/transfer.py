@@ -4,11 +4,13 @@ strategy, the device's head-only path included)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from har_edge.cli.argtypes import positive_int
-from har_edge.cli.common import EXIT_CHECK_FAILED, EXIT_OK, Verb
+from har_edge.cli.common import EXIT_CHECK_FAILED, EXIT_OK, FORMAT_CHOICES, Verb, option_value
 from har_edge.errors import InputError
 
 EXAMPLE = """examples:
@@ -19,6 +21,15 @@ EXAMPLE = """examples:
   har-edge transfer --source data/HAPT --source-format hapt --target data/wisdm.txt --target-format wisdm \\
       --mapping classes.toml --out t
       where classes.toml maps source to target labels: [mapping] WALKING = "Walking" ...
+  har-edge transfer --source data/HAPT --source-format hapt --target data/BasicMotions_TRAIN.ts \\
+      --target-option format=uea --target-option source_rate=10 \\
+      --target-option format.channels=acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z --mapping classes.toml --out t
+      a UEA target at its real 10 Hz (a .ts file states no rate: 1 Hz is assumed and noted otherwise),
+      its dimensions named (the loader's channels option) so the protocol's acc_x/y/z are found
+  har-edge transfer --source data/Watch_accelerometer.csv --source-option format=hhar \\
+      --source-option max_gap_s=0.5 --target data/HAPT-user07/RawData --target-option format=hapt \\
+      --mapping classes.toml --out t
+      a domain of 1 or 2 subjects (here the target) is split by activity occurrence in time, not by subject
   har-edge transfer --study benchmarks/transfer_full.toml --engine ray --workers 2 --out t
   har-edge transfer --source-trainer ray-train --train-workers 2 --out t
       source models trained data-parallel with Ray Train
@@ -31,8 +42,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("domains (default: the two synthetic pairs)")
     group.add_argument("--source", help="source data: synthetic[:position[:device]] or a path")
     group.add_argument("--target", help="target data, as --source")
-    group.add_argument("--source-format", choices=("hapt", "hhar", "wisdm", "pamap2", "uea", "csv"))
-    group.add_argument("--target-format", choices=("hapt", "hhar", "wisdm", "pamap2", "uea", "csv"))
+    group.add_argument("--source-format", choices=FORMAT_CHOICES)
+    group.add_argument("--target-format", choices=FORMAT_CHOICES)
+    for role in ("source", "target"):
+        group.add_argument(
+            f"--{role}-option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help=f"a setting of the {role} domain (repeat): format=NAME; channels=acc|acc+gyro|all|a,b,c "
+            "(what its windows use, default acc); source_rate=HZ (the data's own rate: uea, csv); any "
+            "other KEY=VALUE, or format.KEY=VALUE, is a loader option as train's --format-option "
+            "(imu=chest, max_gap_s=0.5, format.channels=a,b,c names a uea file's dimensions)",
+        )
     group.add_argument(
         "--mapping", type=Path, help="TOML file with a [mapping] table: source class = target class"
     )
@@ -65,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from har_edge.transfer.grid import Domain, Pair, with_flags
+    from har_edge.transfer.grid import Pair, with_flags
     from har_edge.transfer.outputs import write_outputs
     from har_edge.transfer.report import build_report, render_markdown
     from har_edge.transfer.run import run_study
@@ -79,10 +101,16 @@ def run(args: argparse.Namespace) -> int:
     pairs = None
     if args.source:
         mapping = load_mapping(args.mapping) if args.mapping else None
-        pair = Pair(Domain(args.source, args.source_format), Domain(args.target, args.target_format))
+        pair = Pair(
+            domain(args.source, args.source_format, args.source_option, "--source-option"),
+            domain(args.target, args.target_format, args.target_option, "--target-option"),
+        )
         pairs = (pair if mapping is None else replace(pair, mapping=mapping),)
-    elif args.mapping:
-        raise InputError("--mapping needs --source and --target (a study file maps per [[pair]])")
+    elif args.mapping or args.source_option or args.target_option:
+        raise InputError(
+            "--mapping, --source-option and --target-option need --source and --target "
+            "(a study file sets them per [[pair]])"
+        )
     base = with_flags(study, pairs=pairs)
     adapt = replace(base.adapt, epochs=args.epochs) if args.epochs else base.adapt
     source = base.source
@@ -110,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         address=args.address,
         progress=not args.no_progress,
+        on_note=lambda note: print(f"note: {note}", file=sys.stderr),
     )
     document = build_report(outcome)
     written = write_outputs(document, args.out / "report", plots=not args.no_plots)
@@ -125,6 +154,36 @@ def run(args: argparse.Namespace) -> int:
     if outcome.failures and not getattr(args, "verbose", False):
         print(f"{len(outcome.failures)} failed points: see transfer.md or -v")
     return EXIT_CHECK_FAILED if outcome.failures else EXIT_OK
+
+
+def domain(spec: str, fmt: str | None, items: list[str], flag: str):
+    """The ``Domain`` of ``spec`` with the ``KEY=VALUE`` settings of ``flag`` (see its help)."""
+    from har_edge.transfer.grid import Domain
+
+    options: dict[str, Any] = {}
+    channels = None
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise InputError(f"{flag} {item!r}: expected KEY=VALUE, e.g. channels=acc or source_rate=10")
+        if key == "format":
+            if value not in FORMAT_CHOICES or fmt not in (None, value):
+                raise InputError(
+                    f"{flag} format={value}: expected one of {', '.join(FORMAT_CHOICES)}"
+                    + (f", and the format given before ({fmt})" if fmt else "")
+                )
+            fmt = value
+        elif key == "channels":
+            channels = value
+        elif key == "source_rate":
+            rate = option_value(value)
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < float("inf"):
+                raise InputError(f"{flag} source_rate={value}: expected a positive number of Hz")
+            options["rate_hz"] = float(rate)
+        else:
+            parsed = option_value(value)
+            options[key.removeprefix("format.")] = tuple(parsed) if isinstance(parsed, list) else parsed
+    return Domain(spec, fmt, tuple(sorted(options.items())), channels)
 
 
 VERB = Verb(

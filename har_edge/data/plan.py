@@ -19,9 +19,17 @@ import numpy as np
 from har_edge.data.splits import Splits, split_by_subject
 from har_edge.data.windows import Labeling, WindowConfig, WindowSet
 from har_edge.errors import InputError
-from har_edge.types import ACC_CHANNELS, Dataset
+from har_edge.types import ACC_CHANNELS, GYRO_CHANNELS, Dataset
 
 RECORDING_DEFAULTS = {"rate_hz": 50.0, "window": 200, "hop": 100}
+
+
+def parse_channels(spec: str) -> tuple[str, ...] | None:
+    """``acc``, ``acc+gyro``, ``all`` (None: every channel) or a comma list of channel names."""
+    named = {"acc": ACC_CHANNELS, "acc+gyro": ACC_CHANNELS + GYRO_CHANNELS, "all": None}
+    if spec in named:
+        return named[spec]
+    return tuple(c.strip() for c in spec.split(",") if c.strip())
 
 
 def window_config_for(

@@ -23,7 +23,8 @@ OnShort = Literal["error", "skip"]
 class WindowConfig:
     """``window`` and ``hop`` are in samples at ``rate_hz`` (200/100 at 50 Hz = 4 s windows, 2 s overlap).
 
-    A time step longer than ``max_gap_factor`` nominal periods counts as a gap.
+    A time step longer than ``max_gap_factor`` nominal periods counts as a gap (unless the recording
+    carries its own ``max_gap_s``).
     ``labeling='majority'`` keeps a window whose most common label covers more than half of it;
     ``'strict'`` keeps only windows with a single label throughout.
     """
@@ -131,8 +132,16 @@ class WindowingReport:
         return text
 
 
+def max_step_s(recording: Recording, max_gap_factor: float) -> float:
+    """The longest time step that is not a gap: the recording's own ``max_gap_s`` when its loader set
+    one, else ``max_gap_factor`` nominal periods."""
+    if recording.max_gap_s is not None:
+        return recording.max_gap_s
+    return max_gap_factor / recording.nominal_rate_hz
+
+
 def find_gaps(recording: Recording, max_gap_factor: float = 2.5) -> tuple[Gap, ...]:
-    """NaN runs (any channel NaN) and time steps longer than ``max_gap_factor`` nominal periods."""
+    """NaN runs (any channel NaN) and time steps longer than ``max_step_s``."""
     t = recording.timestamps_s
     gaps = []
     missing = np.isnan(recording.samples).any(axis=1)
@@ -140,7 +149,7 @@ def find_gaps(recording: Recording, max_gap_factor: float = 2.5) -> tuple[Gap, .
         end_t = t[last + 1] if last + 1 < len(t) else t[last]
         gaps.append(Gap(recording.source, "nan", float(t[first]), float(end_t - t[first])))
     steps = np.diff(t)
-    for i in np.flatnonzero(steps > max_gap_factor / recording.nominal_rate_hz):
+    for i in np.flatnonzero(steps > max_step_s(recording, max_gap_factor)):
         gaps.append(Gap(recording.source, "time_jump", float(t[i]), float(steps[i])))
     return tuple(sorted(gaps, key=lambda g: g.start_s))
 
@@ -217,7 +226,7 @@ def _gap_free_segments(rec: Recording, max_gap_factor: float) -> list[tuple[int,
     """(first, last) inclusive sample ranges without NaN rows and without over-long time steps."""
     valid = ~np.isnan(rec.samples).any(axis=1)
     breaks = np.zeros(len(rec), dtype=bool)
-    breaks[1:] = np.diff(rec.timestamps_s) > max_gap_factor / rec.nominal_rate_hz
+    breaks[1:] = np.diff(rec.timestamps_s) > max_step_s(rec, max_gap_factor)
     segments = []
     for first, last in _runs(valid):
         cuts = [first] + [i for i in np.flatnonzero(breaks[first + 1 : last + 1]) + first + 1] + [last + 1]

@@ -41,16 +41,28 @@ def config_hash(config: Any) -> str:
 
 @dataclass(frozen=True)
 class Domain:
+    """One side of a pair: data spec or path, its format, loader options (``rate_hz`` is the data's own
+    sampling rate where a format needs it) and ``channels`` to window (acc, acc+gyro, all or a comma
+    list; None: the protocol's, the accelerometer)."""
+
     spec: str
     format: str | None = None
     options: tuple[tuple[str, Any], ...] = ()
+    channels: str | None = None
 
     @property
     def name(self) -> str:
         return self.spec if self.format is None else f"{Path(self.spec).name} ({self.format})"
 
+    @property
+    def where(self) -> str:
+        """The full spec or path and format, for messages."""
+        return self.spec if self.format is None else f"{self.spec} ({self.format})"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"spec": self.spec, "format": self.format, "options": dict(self.options)}
+        facts = {"spec": self.spec, "format": self.format, "options": dict(self.options)}
+        # only when given, so the cache keys of studies written before channels existed stay valid
+        return facts if self.channels is None else {**facts, "channels": self.channels}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The evaluation protocol: windows, subject-disjoint splits by duration, nested adaptation subsets.
+"""The evaluation protocol: windows, subject-disjoint splits by duration (by activity occurrence for a
+domain of 1-2 subjects), nested adaptation subsets.
 
 ``gjoreski2019`` follows the published cross-dataset study: 25 Hz, 100-sample (4 s) windows with a
 50-sample hop (2 s overlap), subjects split 40/10/50 % (train/validation/test) by recorded duration,
@@ -46,6 +47,45 @@ def protocol(name: str) -> Protocol:
     return PROTOCOLS[name]
 
 
+# A domain of at most this many subjects cannot be split subject-disjointly in three: its activity
+# occurrences are split instead, as the cross-dataset study does for its single-subject data set.
+FEW_SUBJECTS = 2
+
+
+def split_domain(windows: WindowSet, fractions: tuple[float, float, float], seed: int) -> Splits:
+    """``split_by_duration`` for 3 subjects or more, else ``split_by_occurrence``."""
+    if len(windows.subjects) > FEW_SUBJECTS:
+        return split_by_duration(windows, fractions, seed)
+    return split_by_occurrence(windows, fractions, seed)
+
+
+def split_by_occurrence(windows: WindowSet, fractions: tuple[float, float, float], seed: int) -> Splits:
+    """Train/validation/test splits of whole activity occurrences (contiguous label runs in time), per
+    class about ``fractions`` of its occurrences (``data.splits`` rules: a class with fewer than 3 trains
+    only), windows overlapping a window of another split dropped. Every split must get windows."""
+    from har_edge.data.splits import _split_occurrences
+
+    _require_fractions(fractions)
+    split_of = _split_occurrences(windows, fractions[1], fractions[2], np.random.default_rng(seed))
+    parts = [windows.take(np.flatnonzero(split_of == k)) for k in range(3)]
+    empty = [name for name, part in zip(("train", "validation", "test"), parts, strict=True) if not len(part)]
+    if empty:
+        group = windows.recording.astype(np.int64) * 1_000_000 + windows.occurrence
+        counts = {windows.class_names[c]: len(np.unique(group[windows.y == c])) for c in np.unique(windows.y)}
+        raise InputError(
+            f"{len(windows.subjects)} subject(s), so activity occurrences are split "
+            f"({'/'.join(f'{f:g}' for f in fractions)}), but the {' and '.join(empty)} split got no windows; "
+            f"occurrences per class: {', '.join(f'{k} {v}' for k, v in counts.items())} (a class needs at "
+            "least 3, and more for small fractions); record more, or add subjects"
+        )
+    return Splits(parts[0], parts[1], parts[2], "occurrence")
+
+
+def _require_fractions(fractions: tuple[float, float, float]) -> None:
+    if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
+        raise InputError(f"split fractions must be 3 positive numbers summing to 1, got {fractions}")
+
+
 def split_by_duration(windows: WindowSet, fractions: tuple[float, float, float], seed: int) -> Splits:
     """Subject-disjoint train/validation/test splits holding about ``fractions`` of the labelled time.
 
@@ -56,8 +96,7 @@ def split_by_duration(windows: WindowSet, fractions: tuple[float, float, float],
     subjects = list(windows.subjects)
     if len(subjects) < 3:
         raise InputError(f"a subject-disjoint 3-way split needs at least 3 subjects, got {len(subjects)}")
-    if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
-        raise InputError(f"split fractions must be 3 positive numbers summing to 1, got {fractions}")
+    _require_fractions(fractions)
     order = [subjects[i] for i in np.random.default_rng(seed).permutation(len(subjects))]
     counts = {s: int(np.count_nonzero(windows.subject == s)) for s in order}
     total = sum(counts.values())
@@ -151,10 +190,13 @@ def relabel(windows: WindowSet, names: dict[str, str], shared: tuple[str, ...]) 
 
 
 def domain_summary(splits: Splits) -> dict[str, Any]:
-    """Subjects and window counts per split (for the report)."""
+    """How the domain was split (by subject or by occurrence), subjects and windows per split."""
     return {
-        name: {"subjects": list(part.subjects), "windows": len(part)}
-        for name, part in (("train", splits.train), ("val", splits.val), ("test", splits.test))
+        "grouping": splits.grouping,
+        **{
+            name: {"subjects": list(part.subjects), "windows": len(part)}
+            for name, part in (("train", splits.train), ("val", splits.val), ("test", splits.test))
+        },
     }
 
 

@@ -15,10 +15,12 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from har_edge.errors import InputError
 from har_edge.fsutil import atomic_write_text
 from har_edge.transfer.grid import BASELINE, Pair, Point, Study, config_hash
 from har_edge.transfer.sources import quiet_worker, source_facts, source_key, train_sources
@@ -49,7 +51,6 @@ class SerialEngine:
 
 def make_engine(engine: str, workers: int, address: str | None):
     from har_edge.bench.sweep import make_engine as sweep_engine
-    from har_edge.errors import InputError
 
     if engine == "serial":
         if address:
@@ -68,8 +69,10 @@ def run_study(
     workers: int | None = None,
     address: str | None = None,
     progress: bool = True,
+    on_note: Callable[[str], None] | None = None,
 ) -> StudyOutcome:
-    """Run every point of ``study`` that ``out/cache`` lacks; returns all rows (cached and new)."""
+    """Run every point of ``study`` that ``out/cache`` lacks; returns all rows (cached and new).
+    ``on_note`` gets each domain note (assumed rates, repairs, windows per case), cached pairs' too."""
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
@@ -85,6 +88,9 @@ def run_study(
         ray_started = start_ray(address, workers, WORKER_ENV)
     try:
         domains = {pair.name: prepare_pair(pair, study, cache) for pair in study.pairs}
+        for note in (n for info in domains.values() for n in info.get("notes", ())):
+            if on_note is not None:
+                on_note(note)
         points = study.points()
         rows, todo = [], []
         for point in points:
@@ -162,7 +168,9 @@ def _cached(cache: Path, point: Point) -> dict[str, Any] | None:
 
 
 def prepare_pair(pair: Pair, study: Study, cache: Path) -> dict[str, Any]:
-    """Window, relabel and split both domains of ``pair`` (cached); returns the domain facts."""
+    """Window, relabel and split both domains of ``pair`` (cached); returns the domain facts, with the
+    ``notes`` of both domains (assumed rates, repairs, windows per case). An ``InputError`` about one
+    domain names it: source or target, and its path."""
     from har_edge.transfer import protocol as proto
 
     key = config_hash({"pair": pair.to_dict(), "data": asdict(study.data)})
@@ -170,12 +178,14 @@ def prepare_pair(pair: Pair, study: Study, cache: Path) -> dict[str, Any]:
     if info_path.exists() and data_path.exists():
         return json.loads(info_path.read_text())
     chosen = proto.protocol(study.data.protocol)
-    source = _windows(pair.source, study, chosen, offset=0)
-    target = _windows(pair.target, study, chosen, offset=1)
+    notes: list[str] = []
+    with _naming("source", pair.source):
+        source = _windows(pair.source, study, chosen, offset=0, notes=notes)
+    with _naming("target", pair.target):
+        target = _windows(pair.target, study, chosen, offset=1, notes=notes)
+    notes += _channel_notes(pair, source.channels, target.channels)
     shared = pair.mapping.shared_labels(source.class_names, target.class_names)
     if len(shared) < 2:
-        from har_edge.errors import InputError
-
         raise InputError(
             f"{pair.name}: the source ({', '.join(source.class_names)}) and target "
             f"({', '.join(target.class_names)}) share fewer than 2 classes; give a [pair.mapping] table"
@@ -184,8 +194,10 @@ def prepare_pair(pair: Pair, study: Study, cache: Path) -> dict[str, Any]:
         source, pair.mapping.source_to_shared(source.class_names, shared), shared
     )
     target, dropped_target = proto.relabel(target, {name: name for name in shared}, shared)
-    source_splits = proto.split_by_duration(source, proto.SOURCE_FRACTIONS, study.data.split_seed)
-    target_splits = proto.split_by_duration(target, chosen.fractions, study.data.split_seed)
+    with _naming("source", pair.source):
+        source_splits = proto.split_domain(source, proto.SOURCE_FRACTIONS, study.data.split_seed)
+    with _naming("target", pair.target):
+        target_splits = proto.split_domain(target, chosen.fractions, study.data.split_seed)
     proto.store_splits(data_path, {"source": source_splits, "target": target_splits})
     info = {
         "pair": pair.name,
@@ -196,15 +208,27 @@ def prepare_pair(pair: Pair, study: Study, cache: Path) -> dict[str, Any]:
         "source_splits": proto.domain_summary(source_splits),
         "target_splits": proto.domain_summary(target_splits),
         "majority_f1": proto.majority_f1(target_splits.train, target_splits.test),
+        "notes": notes,
     }
     atomic_write_text(info_path, json.dumps(info, indent=2))
     return info
 
 
-def _windows(domain, study: Study, chosen, *, offset: int):
+@contextmanager
+def _naming(role: str, domain) -> Iterator[None]:
+    """An ``InputError`` raised in the block, prefixed with the domain it is about."""
+    try:
+        yield
+    except InputError as exc:
+        raise InputError(f"{role} domain {domain.where}: {exc}") from exc
+
+
+def _windows(domain, study: Study, chosen, *, offset: int, notes: list[str]):
     from har_edge.data import SYNTHETIC, load_dataset
+    from har_edge.data.plan import parse_channels
     from har_edge.data.windows import make_windows
 
+    role = ("source", "target")[offset]
     options = dict(domain.options)
     if domain.spec == SYNTHETIC or domain.spec.startswith(SYNTHETIC + ":"):
         data = study.data
@@ -216,8 +240,42 @@ def _windows(domain, study: Study, chosen, *, offset: int):
             "seed": data.data_seed + offset,
         }
         options = {**defaults, **options}
-    windows, _ = make_windows(load_dataset(domain.spec, domain.format, **options), chosen.window_config())
+    dataset = load_dataset(domain.spec, domain.format, **options)
+    notes += [f"{role} domain: {note}" for note in dataset.notes]
+    config = chosen.window_config()
+    if domain.channels is not None:
+        config = replace(config, channels=parse_channels(domain.channels))
+    windows, _ = make_windows(dataset, config)
+    if dataset.cases:
+        notes.append(_cases_note(role, domain, dataset, len(windows), config, "rate_hz" in options))
     return windows
+
+
+def _cases_note(role: str, domain, dataset, n_windows: int, config, rate_given: bool) -> str:
+    """How many protocol windows each labelled case made, at which rate of the data (given or assumed)."""
+    rate = dataset.recordings[0].nominal_rate_hz
+    how = "given"
+    if not rate_given:
+        how = f"assumed: the file states no rate; set it with --{role}-option source_rate=HZ"
+    return (
+        f"{role} domain {domain.where}: {len(dataset.recordings)} cases at {rate:g} Hz ({how}) made "
+        f"{n_windows / len(dataset.recordings):.3g} windows per case of {config.window} samples at "
+        f"{config.rate_hz:g} Hz"
+    )
+
+
+def _channel_notes(pair: Pair, source: tuple[str, ...], target: tuple[str, ...]) -> list[str]:
+    """Refuses domains whose windows differ in channel count; notes channels that pair by position."""
+    if len(source) != len(target):
+        raise InputError(
+            f"{pair.name}: the source windows have {len(source)} channels ({', '.join(source)}), the target "
+            f"{len(target)} ({', '.join(target)}); choose as many on each side with "
+            "--source-option/--target-option channels=..."
+        )
+    if source == target:
+        return []
+    pairs = ", ".join(f"{s}={t}" for s, t in zip(source, target, strict=True))
+    return [f"{pair.name}: source and target channels differ in name and pair by position: {pairs}"]
 
 
 # --- points -------------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@
     [[pair]]
     source = "synthetic:waist"
     target = "synthetic:wrist:smartwatch"
-    # source_format / target_format = "hapt" ...; source_options / target_options = { ... }
+    # source_format / target_format = "hapt" ...; source_options / target_options = { ... } (loader
+    # options; rate_hz = the data's own rate); source_channels / target_channels = "acc+gyro" ...
     [pair.mapping]               # source class = target class; unmapped classes are dropped
     WALKING = "WALKING"
 
@@ -99,6 +100,8 @@ _PAIR_KEYS = {
     "target_format": str,
     "source_options": dict,
     "target_options": dict,
+    "source_channels": str,
+    "target_channels": str,
     "mapping": dict,
 }
 
@@ -150,11 +153,13 @@ def _pair(path: Path, index: int, table: Any) -> Pair:
             table["source"],
             table.get("source_format"),
             tuple(sorted(table.get("source_options", {}).items())),
+            table.get("source_channels"),
         ),
         Domain(
             table["target"],
             table.get("target_format"),
             tuple(sorted(table.get("target_options", {}).items())),
+            table.get("target_channels"),
         ),
         LabelMapping() if mapping is None else _mapping(path, prefix, mapping),
     )

@@ -10,7 +10,8 @@ raise ``InputError``. What a loader tolerates instead of failing (WISDM's broken
 listed in ``Dataset.notes``.
 
 One module per format (``hapt``, ``hhar``, ``wisdm``, ``pamap2``, ``uea``, ``generic_csv``), the shared
-parsing in ``text``; ``load(path, fmt)`` dispatches by the names in ``FORMATS``.
+parsing in ``text``, a gap threshold from a recording's measured timing jitter in ``timing``;
+``load(path, fmt)`` dispatches by the names in ``FORMATS``.
 """
 
 from __future__ import annotations

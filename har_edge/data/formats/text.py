@@ -8,14 +8,18 @@ bad line and field. Undecodable bytes become U+FFFD, so they surface as a named 
 Numbers are ASCII decimal notation only (``NUMBER``): ``1_000``, non-ASCII digits and hexadecimal are
 not numbers in any loader, although Python's ``float`` takes them. NaN is a gap; ``inf`` and values
 beyond float32's range (``1e39``) are refused with the line and field, never turned into infinity.
+Integers are digits only, except in ``i8e`` columns: there E-notation (``1.42469663191325E+018``, as
+spreadsheets write long integers) is read in decimal when it denotes an integer exactly, and counted.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 from typing import TextIO
@@ -37,6 +41,8 @@ NOTE_MAX_LINES = 10  # a note lists at most this many line numbers
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"  # compile with re.ASCII: \d is 0-9 only
 _NUMBER_OR_NAN = re.compile(rf"\s*(?:{NUMBER}|[-+]?nan)\s*", re.ASCII | re.IGNORECASE)
 _INTEGER = re.compile(r"\s*[-+]?\d+\s*", re.ASCII)
+_NUMBER = re.compile(rf"\s*{NUMBER}\s*", re.ASCII)
+_INT64_MAX = int(np.iinfo(np.int64).max)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -56,6 +62,21 @@ def parse_integer(text: str) -> int:
     if not _INTEGER.fullmatch(text):
         raise ValueError(f"{text!r} is not an integer")
     return int(text)
+
+
+def parse_exact_integer(text: str) -> int:
+    """``text`` as an int: ASCII digits, or any ``NUMBER`` (``1.42469663191325E+018``) that denotes an
+    integer exactly (read in decimal, never through a float); else ``ValueError``."""
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"{text!r} is not an integer")
+    value = Decimal(text.strip())
+    if value != value.to_integral_value():
+        raise ValueError(f"{text!r} is not an integer (it has a fraction)")
+    if abs(value) > _INT64_MAX:
+        raise ValueError(f"{text!r} is beyond the 64-bit integer range")
+    return int(value)
 
 
 def number_array(values: Sequence[str]) -> np.ndarray:
@@ -123,8 +144,10 @@ def one_of(values: Iterable[object]) -> str:
 class Field:
     """One column of a delimited file.
 
-    ``kind`` is a numpy dtype string (``"f4"``, ``"f8"``, ``"i8"``), ``"text"`` (returned as int32 codes
-    into ``Table.levels``) or ``"skip"`` (neither checked nor returned).
+    ``kind`` is a numpy dtype string (``"f4"``, ``"f8"``, ``"i8"``), ``"i8e"`` (int64 that may also be
+    written in E-notation when that denotes an integer exactly, e.g. ``1.42469663191325E+018``; counted in
+    ``Table.e_notation``), ``"text"`` (returned as int32 codes into ``Table.levels``) or ``"skip"``
+    (neither checked nor returned).
     """
 
     name: str
@@ -132,20 +155,40 @@ class Field:
 
 
 @dataclass(frozen=True)
+class ENotation:
+    """The values of an ``i8e`` column written in E-notation: how many, the first one, and the coarsest
+    step their digits resolve (a power of ten, in the column's unit)."""
+
+    count: int
+    example: str
+    resolution: int
+
+    def merged(self, other: ENotation | None) -> ENotation:
+        if other is None:
+            return self
+        return ENotation(self.count + other.count, self.example, max(self.resolution, other.resolution))
+
+
+@dataclass(frozen=True)
 class Table:
     columns: dict[str, np.ndarray]
     levels: dict[str, tuple[str, ...]]  # text column -> its distinct values, indexed by code
     lines: np.ndarray  # 1-based file line of each row
+    e_notation: dict[str, ENotation] = dataclasses.field(default_factory=dict)  # i8e column -> converted
 
     def text(self, name: str, row: int) -> str:
         """The value of text column ``name`` in ``row``."""
         return self.levels[name][self.columns[name][row]]
 
 
+_DTYPES = {"text": "O", "skip": "O", "i8e": "i8"}
+
+
 _NUMERIC_KINDS: Mapping[str, tuple[Callable[[str], object], str]] = {
     "f4": (parse_number, "a number"),
     "f8": (parse_number, "a number"),
     "i8": (parse_integer, "an integer"),
+    "i8e": (parse_exact_integer, "an integer (in E-notation only when that is exact)"),
 }
 
 
@@ -157,8 +200,9 @@ def read_table(
     Blank lines are skipped; a missing or empty file, or one without data rows, is an error.
     """
     require_file(path)
-    dtype = np.dtype([(f"c{i}", "O" if f.kind in ("text", "skip") else f.kind) for i, f in enumerate(fields)])
-    kept = [(f"c{i}", field) for i, field in enumerate(fields) if field.kind != "skip"]
+    dtype = np.dtype([(f"c{i}", _DTYPES.get(f.kind, f.kind)) for i, f in enumerate(fields)])
+    kept = [(f"c{i}", column) for i, column in enumerate(fields) if column.kind != "skip"]
+    e_notation: dict[str, ENotation] = {}
     indexes: dict[str, dict[str, int]] = {field.name: {} for _, field in kept if field.kind == "text"}
     parts: dict[str, list[np.ndarray]] = {field.name: [] for _, field in kept}
     line_parts = []
@@ -167,7 +211,9 @@ def read_table(
         while chunk := list(islice(stream, CHUNK_LINES)):
             blank = np.fromiter(map(str.isspace, chunk), dtype=bool, count=len(chunk))
             if not blank.all():
-                rows = _parse_chunk(path, chunk, first_line, fields, dtype, delimiter)
+                rows, converted = _parse_chunk(path, chunk, first_line, fields, dtype, delimiter)
+                for name, found in converted.items():
+                    e_notation[name] = found.merged(e_notation.get(name))
                 for key, field in kept:  # new arrays, so the chunk's strings are freed
                     if field.kind == "text":
                         parts[field.name].append(factorize(rows[key], indexes[field.name]))
@@ -184,7 +230,7 @@ def read_table(
         if field.kind in ("f4", "f8"):
             require_in_range(path, field.name, columns[field.name], lines)
     levels = {name: tuple(index) for name, index in indexes.items()}
-    return Table(columns, levels, lines=lines)
+    return Table(columns, levels, lines=lines, e_notation=e_notation)
 
 
 def _parse_chunk(
@@ -194,12 +240,37 @@ def _parse_chunk(
     fields: Sequence[Field],
     dtype: np.dtype,
     delimiter: str | None,
-) -> np.ndarray:
+) -> tuple[np.ndarray | dict[str, np.ndarray], dict[str, ENotation]]:
+    """The chunk's rows (indexable by column key) and what its ``i8e`` columns had in E-notation."""
     quote = '"' if delimiter else None
     try:
-        return np.loadtxt(chunk, dtype=dtype, delimiter=delimiter, comments=None, quotechar=quote, ndmin=1)
+        rows = np.loadtxt(chunk, dtype=dtype, delimiter=delimiter, comments=None, quotechar=quote, ndmin=1)
+        return rows, {}
     except ValueError as error:
+        exact = [(f"c{i}", f.name) for i, f in enumerate(fields) if f.kind == "i8e"]
+        if exact:  # the slow path: only chunks with E-notation integers (or a bad line) take it
+            loose = np.dtype([(key, "O" if key in dict(exact) else dtype[key]) for key in dtype.names])
+            try:
+                rows = np.loadtxt(
+                    chunk, dtype=loose, delimiter=delimiter, comments=None, quotechar=quote, ndmin=1
+                )
+                columns = {key: rows[key] for key in dtype.names}
+                converted = {name: _exact_integers(columns, key) for key, name in exact}
+                return columns, {name: found for name, found in converted.items() if found is not None}
+            except ValueError:
+                pass  # located below, with parse_exact_integer's message
         raise _locate_bad_line(path, chunk, first_line, fields, delimiter, error) from None
+
+
+def _exact_integers(columns: dict[str, np.ndarray], key: str) -> ENotation | None:
+    """Replace ``columns[key]`` (strings) by its int64 values; what was in E-notation (None: nothing)."""
+    texts = columns[key].tolist()
+    columns[key] = np.array([parse_exact_integer(text) for text in texts], dtype=np.int64)
+    written = [text.strip() for text in texts if not _INTEGER.fullmatch(text)]
+    if not written:
+        return None
+    exponent = max(int(Decimal(text).as_tuple().exponent) for text in written)
+    return ENotation(len(written), written[0], 10 ** max(exponent, 0))
 
 
 def _locate_bad_line(

@@ -93,14 +93,15 @@ def int8_model(
     int8_io: bool = True,
     per_channel: bool = True,
     samples: int = 64,
+    batch: int | None = 1,
 ) -> bytes:
-    """Full-integer .tflite (batch 1) of ``build(keras, inputs) -> outputs``, calibrated on seeded
-    normal samples."""
+    """Full-integer .tflite (batch 1, or a dynamic batch with ``batch=None``) of
+    ``build(keras, inputs) -> outputs``, calibrated on seeded normal samples."""
     from har_edge.tfcompat import seed_everything, tensorflow
 
     tf, k = tensorflow(), keras()
     seed_everything(seed)
-    inputs = k.Input(shape=input_shape, batch_size=1)
+    inputs = k.Input(shape=input_shape, batch_size=batch)
     model = k.Model(inputs, build(k, inputs))
     data = np.random.default_rng(seed).normal(size=(samples, *input_shape)).astype(np.float32)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)

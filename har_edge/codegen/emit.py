@@ -179,11 +179,11 @@ def _source(name: str, graph: Graph, layers: list[Layer], plan: MemoryPlan, arra
         "",
     ]
     body = []
-    for lay in layers:
+    for position, lay in enumerate(layers):
         values = {"p": f"l{lay.index}_p", "out": plan.expression(lay.writes[0]), "scratch": "0"}
         values.update({f"in{j}": plan.expression(t) for j, t in enumerate(lay.reads)})
-        if lay.index in plan.scratch:
-            values["scratch"] = plan.buffer_expression(plan.scratch[lay.index])
+        if position in plan.scratch:  # keyed by position: folded ops leave gaps in the op indices
+            values["scratch"] = plan.buffer_expression(plan.scratch[position])
         if lay.params is not None:
             struct, fields = lay.params
             out.append(f"static const {struct} l{lay.index}_p = {{{_fill(fields, values)}}};")

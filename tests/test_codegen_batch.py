@@ -126,3 +126,17 @@ def test_strided_slice_folds_like_python_slicing_with_masks():
     x = np.arange(24, dtype=np.int32).reshape(4, 6)
     (got,) = FOLDERS["STRIDED_SLICE"](op, [x, np.array([2, -1]), np.array([3, 0]), np.array([1, 1])])
     assert np.array_equal(got, x[:3, -1])
+
+
+def test_negative_dimension_other_than_minus_one_is_refused_not_taken_as_a_batch(tmp_path):
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = int8_model(lambda k, x: k.layers.Dense(3)(x), (7,), seed=2)
+    tree = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
+    graph = tree.subgraphs[0]
+    graph.tensors[graph.inputs[0]].shape = [-5, 7]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    with pytest.raises(UnsupportedModelError, match=r"negative dimension in its shape \[-5, 7\]"):
+        read_graph(bytes(builder.Output()))

@@ -57,12 +57,19 @@ def resolve_batch(graph: Graph) -> Graph:
 
 
 def _batch_one(t: Tensor) -> Tensor:
-    if t.shape and t.shape[0] < 0 and not t.is_constant:
+    if t.shape and t.shape[0] == -1 and not t.is_constant:
         return dataclasses.replace(t, shape=(1, *t.shape[1:]))
     return t
 
 
 def _refuse_dynamic(op: Op, t: Tensor) -> None:
+    if any(size < -1 for size in t.shape):
+        raise UnsupportedModelError(
+            f"tensor {t.name!r} has a negative dimension in its shape {list(t.shape)}",
+            op=op.name,
+            index=op.index,
+            supported="dimensions >= 0 (-1 only in a shape signature, for a dynamic size)",
+        )
     dynamic = [d for d, size in enumerate(t.shape) if size < 0]
     if dynamic:
         raise UnsupportedModelError(

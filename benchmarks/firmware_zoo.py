@@ -1,7 +1,9 @@
 """The generated firmware on models other people made: the five MLPerf Tiny reference models
 (``../shared/models/mlperf-tiny/``, as published: dynamic batch, int8 in and out) beside the project's
 own dense and cnn MCU bases (``benchmarks/firmware_report.py``'s: 200 x 3 windows, 12 classes, seeded,
-untrained), each generated, built and run on the host and on the emulated Cortex-M4F (mps2-an386 under
+untrained) and the dense one converted as a user would without the MCU options (float32 input and
+output around the int8 graph, a dynamic batch whose shape arithmetic the generator folds), each
+generated, built and run on the host and on the emulated Cortex-M4F (mps2-an386 under
 ``qemu-system-arm -icount shift=0``), every output byte compared with LiteRT's reference kernels.
 
 Per model: MACs; instructions per inference (median over the board inputs) and per MAC; flash = weights
@@ -38,6 +40,10 @@ def models(folder: Path, own: bool, seed: int) -> dict[str, bytes]:
 
         splits = windows(seed)
         found.update({f"har_edge {name}": mcu_model(name, splits, seed) for name in OWN})
+        # as a user converts it without the MCU options: float32 in and out, a dynamic batch
+        found["har_edge dense, float I/O, dynamic batch"] = mcu_model(
+            "dense", splits, seed, int8_io=False, fixed_batch=False
+        )
     return found
 
 

@@ -1,6 +1,7 @@
 """Lowering: each op of a ``Graph`` becomes one ``Layer``: a kernel call with a params struct and its
 constant arrays, every number decided here (see ``quant.py``). Unsupported ops, dtypes and options
-raise ``UnsupportedModelError`` naming the op and its index, before anything is written.
+raise ``UnsupportedModelError`` naming the op and its index, before anything is written; Flex and
+hybrid (dynamic-range) models are refused first, as a whole, saying what to do instead.
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ def _fold(op: Op, ins: list[Tensor | None], outs: list[Tensor]) -> list[np.ndarr
         values = [t.data for t in present]
     try:
         results = function(op, values)
-    except (ValueError, IndexError, TypeError) as exc:
+    except (ValueError, IndexError, TypeError, AttributeError) as exc:  # AttributeError: no options
         raise UnsupportedModelError(
             f"its constant shape arithmetic fails at batch 1 ({exc})", op=op.name, index=op.index
         ) from exc

@@ -160,8 +160,13 @@ def _relabelled(model: bytes, op_index: int, custom_code: str) -> bytes:
     return bytes(builder.Output())
 
 
-def test_flex_ops_are_named_and_the_refusal_says_tflm_cannot_run_them(tmp_path, capsys):
-    base = int8_model(lambda k, x: k.layers.Dense(3)(k.layers.Dense(5)(x)), (6,), seed=1)
+@pytest.fixture(scope="module")
+def two_dense() -> bytes:
+    return int8_model(lambda k, x: k.layers.Dense(3)(k.layers.Dense(5)(x)), (6,), seed=1)
+
+
+def test_flex_ops_are_named_and_the_refusal_says_tflm_cannot_run_them(two_dense, tmp_path, capsys):
+    base = two_dense
     model = tmp_path / "flex.tflite"
     model.write_bytes(_relabelled(_relabelled(base, 0, "FlexErf"), 1, "FlexBesselI0"))
     code, _, error = run(capsys, [model, "--board", "host", "--out", tmp_path / "fw", "--build"])
@@ -182,11 +187,10 @@ def _with_input_type(model: bytes, type_name: str) -> bytes:
 
 
 @pytest.mark.parametrize("type_name", ["INT16", "UINT8", "FLOAT16", "INT64", "BOOL", "FLOAT64", "COMPLEX64"])
-def test_any_declared_input_type_is_an_error_message_not_a_traceback(type_name, tmp_path, capsys):
+def test_any_declared_input_type_is_an_error_message_not_a_traceback(type_name, two_dense, tmp_path, capsys):
     _require_host_compiler()
-    base = int8_model(lambda k, x: k.layers.Dense(3)(x), (6,), seed=1)
     model = tmp_path / "typed.tflite"
-    model.write_bytes(_with_input_type(base, type_name))
+    model.write_bytes(_with_input_type(two_dense, type_name))
     code, _, error = run(capsys, [model, "--board", "host", "--out", tmp_path / "fw", "--verify", 2])
     assert code == 2 and "Traceback" not in error and error.startswith("error: ")
     assert not (tmp_path / "fw").exists()

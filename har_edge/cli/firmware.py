@@ -96,6 +96,11 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
     model_bytes = read_model(args.source)
     head = head_of(args.source) if args.with_head else None
     board = get_board(args.board)
+    loader = ("format", "subjects", "source_rate", "label_column", "subject_column", "time_column")
+    if args.verify_data is None and (
+        any(getattr(args, a) for a in loader) or args.column or args.format_option
+    ):
+        raise InputError("--format, --subjects and the loader options apply to --verify-data DATA")
     real = bundle_windows(args, model_bytes) if args.verify_data is not None else None
     wants_build = args.build or args.run or args.verify is not None or real is not None
     if wants_build:

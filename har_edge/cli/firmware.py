@@ -22,9 +22,14 @@ from har_edge.cli.common import EXIT_CHECK_FAILED, EXIT_OK, Verb
 from har_edge.errors import InputError
 
 FIRMWARE_EXAMPLE = """examples:
+  har-edge firmware demo-out/bundle --name har --out fw   # fw/har/: the C library, CMake, example
   har-edge firmware demo-out/bundle --board host --out fw-host --verify 1000
   har-edge firmware model_int8.tflite --board mps2-an386 --out fw-m4 --build --run --json
   har-edge firmware demo-out/bundle --board mps2-an386 --out fw-m4 --verify 200 --overwrite
+
+A bundle's project also holds its C library in OUT/NAME/: NAME_classify (raw window -> probabilities),
+the int16-counts variant, streaming with smoothing and events, NAME_config.h, CMakeLists.txt, Zephyr,
+Arduino and PlatformIO files and an example main.
 
 --build compiles the project (host: gcc; mps2-an386: arm-none-eabi-gcc), --run runs it once and prints
 flash, RAM and instructions (mps2-an386, under qemu-system-arm -icount shift=0), --verify N runs N inputs
@@ -38,9 +43,18 @@ def add_firmware_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``har-edge firmware`` arguments (see ``FIRMWARE_EXAMPLE`` for the epilog)."""
     from har_edge.firmware import mps2  # noqa: F401  (registers mps2-an386)
     from har_edge.firmware.boards import BOARDS
+    from har_edge.firmware.flow import PROJECT_NAME
 
     parser.add_argument("source", type=Path, help="a bundle folder (its base_mcu.tflite) or an int8 .tflite")
-    parser.add_argument("--board", required=True, choices=sorted(BOARDS), help="the board to generate for")
+    parser.add_argument(
+        "--board", default="host", choices=sorted(BOARDS), help="the board to generate for (default host)"
+    )
+    parser.add_argument(
+        "--name",
+        default=PROJECT_NAME,
+        help=f"the C prefix: NAME_invoke, NAME_classify, NAME_config.h; a bundle's C library goes to "
+        f"OUT/NAME/ (default {PROJECT_NAME})",
+    )
     parser.add_argument("--out", required=True, type=Path, help="the project folder to write")
     parser.add_argument("--build", action="store_true", help="compile the project")
     parser.add_argument("--run", action="store_true", help="build and run it once; print its figures")
@@ -64,7 +78,8 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
     from har_edge.codegen.project import write_project
     from har_edge.firmware.boards import get_board
     from har_edge.firmware.build import require_toolchain
-    from har_edge.firmware.flow import PROJECT_NAME, build_project, run_built
+    from har_edge.firmware.flow import build_project, run_built
+    from har_edge.runtime.bundle import open_bundle
 
     out = out or sys.stdout
     model_bytes = read_model(args.source)
@@ -73,7 +88,10 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
     wants_build = args.build or args.run or args.verify is not None
     if wants_build:
         require_toolchain(board)  # before writing anything
-    info = write_project(model_bytes, args.out, board, PROJECT_NAME, with_head=head, overwrite=args.overwrite)
+    library = open_bundle(args.source) if args.source.is_dir() else None
+    info = write_project(
+        model_bytes, args.out, board, args.name, with_head=head, overwrite=args.overwrite, library=library
+    )
     document: dict[str, Any] = {
         "schema_version": JSON_SCHEMA_VERSION,
         "source": str(args.source),
@@ -82,6 +100,7 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
         "macs": info.macs,
         "layers": list(info.layer_names),
         "with_head": head is not None,
+        "library": str(info.path / args.name) if library is not None else None,
         "built": False,
         "figures": None,
         "verify": None,
@@ -144,6 +163,10 @@ def _mismatch_text(info, inputs: np.ndarray, model_bytes: bytes) -> str:
 
 def _summary(document: dict[str, Any]) -> str:
     lines = [f"wrote {document['project']} for {document['board']} ({document['macs']:,} MACs)"]
+    if document["library"]:
+        lines.append(
+            f"C library (raw samples -> labels and events): {document['library']} (see its README.md)"
+        )
     figures = document["figures"]
     if figures:
         if figures.get("memory"):

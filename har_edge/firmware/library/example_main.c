@@ -13,7 +13,7 @@
 #include "harlib.h"
 #include "harlib_recording.h"
 
-#ifdef HARLIB_BOARD_REPORT /* the mps2-an386 build: the stack the library used, from the board */
+#ifdef HAR_EDGE_BOARD_REPORT /* the mps2-an386 build: the stack the library used, from the board */
 #include "har_board.h"
 #endif
 
@@ -70,7 +70,7 @@ int main(void)
                     chunk[n * HARLIB_CHANNELS + c] = (float)sensor_ring[ring_tail % RING][c] * harlib_recording_scale;
                 }
             }
-#ifdef HARLIB_BOARD_REPORT
+#ifdef HAR_EDGE_BOARD_REPORT
             har_board_stack_mark();
             const int pushed = harlib_stream_push(&stream, chunk, n, NULL, NULL);
             const uint32_t used = har_board_stack_since_mark();

@@ -10,7 +10,7 @@ OUT     := build/mps2-an386
 ARCH    := -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard
 # -ffp-contract=off: the float math must not be fused into multiply-adds (parity with the host)
 CFLAGS  := $(ARCH) -O2 -std=c11 -Wall -Wextra -Werror -ffp-contract=off -ffunction-sections -fdata-sections \
-           -DHARLIB_BOARD_REPORT -Isrc -Iexamples/stream -I$(BOARD) $(CFLAGS_EXTRA)
+           -DHAR_EDGE_BOARD_REPORT -Isrc -Iexamples/stream -I$(BOARD) $(CFLAGS_EXTRA)
 SOURCES := $(sort $(wildcard src/*.c)) $(sort $(wildcard examples/stream/*.c)) $(BOARD)/startup.c $(BOARD)/board.c
 OBJECTS := $(patsubst %.c,$(OUT)/%.o,$(SOURCES))
 ELF     := $(OUT)/example.elf

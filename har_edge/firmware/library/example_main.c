@@ -60,7 +60,9 @@ int main(void)
     }
     if (harlib_stream_init(&stream, HARLIB_EXAMPLE_ALPHA, rules, HARLIB_CLASSES) != 0) return 2;
     float chunk[DRAIN * HARLIB_CHANNELS];
+#ifdef HAR_EDGE_BOARD_REPORT
     uint32_t stack_bytes = 0;
+#endif
     while (ring_tail < HARLIB_RECORDING_SAMPLES) {
         sensor_burst();
         while (ring_tail < ring_head) {
@@ -83,6 +85,8 @@ int main(void)
         }
     }
     printf("done %u %u\n", (unsigned)stream.windows_done, (unsigned)n_events);
-    if (stack_bytes) printf("stack_bytes %u\n", (unsigned)stack_bytes);
+#ifdef HAR_EDGE_BOARD_REPORT
+    printf("stack_bytes %u\nstream_bytes %u\n", (unsigned)stack_bytes, (unsigned)sizeof(stream));
+#endif
     return 0;
 }

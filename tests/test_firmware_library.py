@@ -138,7 +138,8 @@ def test_the_input_tables_quantize_every_float_as_the_host_encoder_does(rng):
 
 
 def python_stream_lines(library_samples: np.ndarray, rate: int) -> list[str]:
-    """What predict --stream --ema 0.5 --event LABEL,0.8,0.6,3 (every label) computes, as the example prints."""
+    """What predict --stream --ema 0.5 --event LABEL,0.8,0.6,3 (every label) computes, printed as the
+    example prints it."""
     classifier = Classifier(mcu_base_bundle(open_bundle(GOLDEN)))
     rules = tuple(EventRule(label, 0.8, 0.6, 3) for label in classifier.labels)
     stream = StreamingClassifier(classifier, smoothing=ExponentialAverage(0.5), events=rules)
@@ -211,7 +212,8 @@ def test_two_libraries_with_different_names_link_into_one_cpp_program(tmp_path):
         '#include <cstdio>\n#include "walk.h"\n#include "har.h"\n'
         "static float raw[WALK_WINDOW * WALK_CHANNELS];\n"
         "int main() {\n  float a[WALK_CLASSES], b[HAR_CLASSES];\n"
-        "  for (int i = 0; i < WALK_WINDOW * WALK_CHANNELS; ++i) raw[i] = (i % 3 == 0) ? 9.81f : 0.1f * (i % 7);\n"
+        "  for (int i = 0; i < WALK_WINDOW * WALK_CHANNELS; ++i)\n"
+        "    raw[i] = (i % 3 == 0) ? 9.81f : 0.1f * (i % 7);\n"
         '  std::printf("%s %s\\n", walk_labels[walk_classify(raw, a)], har_labels[har_classify(raw, b)]);\n'
         "  return 0;\n}\n"
     )

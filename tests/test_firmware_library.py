@@ -223,3 +223,23 @@ def test_two_libraries_with_different_names_link_into_one_cpp_program(tmp_path):
         [tmp_path / "build" / "both"], capture_output=True, text=True
     ).stdout.split()
     assert first == second and first in CLASSES
+
+
+def test_firmware_of_a_bundle_writes_its_library_under_the_name_and_refuses_a_clashing_name(tmp_path, capsys):
+    from har_edge.cli import main
+
+    assert main(["firmware", str(GOLDEN), "--name", "har", "--out", str(tmp_path / "fw")]) == 0
+    assert (
+        f"C library (raw samples -> labels and events): {tmp_path / 'fw' / 'har'}" in capsys.readouterr().out
+    )
+    library = tmp_path / "fw" / "har"
+    expected = {"CMakeLists.txt", "README.md", "library.json", "library.properties", "zephyr/module.yml"}
+    expected |= {"src/har.h", "src/har_config.h", "src/har_model.h", "examples/stream/main.c"}
+    assert expected <= {p.relative_to(library).as_posix() for p in library.rglob("*") if p.is_file()}
+    assert (tmp_path / "fw" / "model" / "har_model.c").is_file()  # the verification project's model
+    config = (library / "src" / "har_config.h").read_text()
+    assert "#define HAR_WINDOW 50" in config and 'extern "C"' in config
+    assert '{"WALKING", "SITTING", "STANDING", "LAYING"}' in (library / "src" / "har_config.c").read_text()
+    code = main(["firmware", str(GOLDEN), "--name", "runtime", "--out", str(tmp_path / "clash")])
+    assert code == 2 and "clashes with the project's runtime/" in capsys.readouterr().err
+    assert not (tmp_path / "clash").exists()

@@ -69,6 +69,13 @@ def add_firmware_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--with-head", action="store_true", help="also write a bundle's trainable float head as C (head/)"
     )
+    parser.add_argument(
+        "--head-batch",
+        type=positive_int,
+        default=32,
+        metavar="N",
+        help="--with-head: the C head's mini-batch capacity (its RAM grows with N; default 32)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
 
 
@@ -83,7 +90,7 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
 
     out = out or sys.stdout
     model_bytes = read_model(args.source)
-    head = head_of(args.source) if args.with_head else None
+    head = head_of(args.source, args.head_batch) if args.with_head else None
     board = get_board(args.board)
     wants_build = args.build or args.run or args.verify is not None
     if wants_build:
@@ -100,6 +107,7 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
         "macs": info.macs,
         "layers": list(info.layer_names),
         "with_head": head is not None,
+        "head_ram_bytes_by_batch": head_ram_by_batch(head) if head is not None else None,
         "library": str(info.path / args.name) if library is not None else None,
         "built": False,
         "figures": None,
@@ -137,14 +145,27 @@ def read_model(source: Path) -> bytes:
     return source.read_bytes()
 
 
-def head_of(source: Path):
+def head_of(source: Path, max_batch: int):
     """The head spec of a bundle (``--with-head``); a bare .tflite has no head to take."""
     from har_edge.codegen.head import head_spec
     from har_edge.runtime.bundle import open_bundle
 
     if not source.is_dir():
         raise InputError(f"{source}: --with-head needs a bundle folder (the head comes from its head.tflite)")
-    return head_spec(open_bundle(source))
+    return head_spec(open_bundle(source), max_batch=max_batch)
+
+
+HEAD_BATCH_CHOICES = (1, 4, 8, 16, 32)
+
+
+def head_ram_by_batch(spec) -> dict[str, int]:
+    """The C head's RAM (parameters + step scratch + the caller's mini-batch cache) for each batch choice
+    and ``spec``'s own."""
+    import dataclasses
+
+    choices = sorted({*HEAD_BATCH_CHOICES, spec.max_batch})
+    sized = (dataclasses.replace(spec, max_batch=batch) for batch in choices)
+    return {str(s.max_batch): s.ram_bytes + s.batch_cache_bytes for s in sized}
 
 
 def verify_inputs(input_bytes: int, n: int, seed: int) -> np.ndarray:
@@ -163,6 +184,9 @@ def _mismatch_text(info, inputs: np.ndarray, model_bytes: bytes) -> str:
 
 def _summary(document: dict[str, Any]) -> str:
     lines = [f"wrote {document['project']} for {document['board']} ({document['macs']:,} MACs)"]
+    if document["head_ram_bytes_by_batch"]:
+        ram = ", ".join(f"{batch}: {n:,} B" for batch, n in document["head_ram_bytes_by_batch"].items())
+        lines.append(f"head RAM (parameters + step scratch + mini-batch cache) by --head-batch: {ram}")
     if document["library"]:
         lines.append(
             f"C library (raw samples -> labels and events): {document['library']} (see its README.md)"

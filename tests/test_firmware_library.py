@@ -184,19 +184,42 @@ def test_the_cmake_example_streams_the_python_streams_labels_and_events(library)
     )
 
 
-def test_the_board_makefile_example_under_qemu_streams_as_the_host(library, tmp_path):
+BOARDS = [("mps2-an386", "m4"), ("mps2-an385", "m3"), ("mps2-an500", "m7"), ("mps2-an505", "m33")]
+
+
+@pytest.fixture(scope="module")
+def board_library(library, tmp_path_factory) -> Path:
     require_arm_tools()
-    shutil.copytree(library, tmp_path / "lib", ignore=shutil.ignore_patterns("build"))
-    done = subprocess.run(
-        ["make", "-s", "-f", "boards/mps2-an386/Makefile", "run"],
-        cwd=tmp_path / "lib",
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
+    folder = tmp_path_factory.mktemp("board") / "lib"
+    shutil.copytree(library, folder, ignore=shutil.ignore_patterns("build"))
+    return folder
+
+
+def make(folder: Path, *argv: str) -> subprocess.CompletedProcess:
+    command = ["make", "-s", "-f", "boards/mps2-an386/Makefile", *argv]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize(("machine", "core"), BOARDS)
+def test_the_board_makefile_example_under_qemu_streams_as_the_host_on_every_core(
+    board_library, library, machine, core
+):
+    done = make(board_library, "run", f"MACHINE={machine}", f"CORE={core}")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    host = subprocess.run([library / "build" / "lib_example"], capture_output=True, text=True, check=True)
     assert example_lines(done.stdout) == expected_stream(library)
+    assert [line for line in done.stdout.splitlines() if not line.startswith(("stack_", "stream_"))] == (
+        host.stdout.splitlines()  # the printed probabilities too: the same float32 results
+    )
     assert "stack_bytes" in done.stdout
+
+
+def test_the_library_compiles_without_warnings_for_a_cortex_m0plus(board_library):
+    done = make(board_library, "library", "CORE=m0plus")
+    assert done.returncode == 0, done.stderr
+    assert len(list(board_library.glob("build/mps2-an386-m0plus/src/*.o"))) == len(
+        list(board_library.glob("src/*.c"))
+    )
 
 
 def test_two_libraries_with_different_names_link_into_one_cpp_program(tmp_path):

@@ -268,6 +268,21 @@ def mcu_model_bytes(bundle: Bundle) -> bytes:
     return bundle.files[MCU_BASE_FILE]
 
 
+AN505_MEMORY = {  # mps2-an505 (Cortex-M33, secure): code in SSRAM1's secure alias, data in SSRAM2's
+    "FLASH (rx)  : ORIGIN = 0x00000000, LENGTH = 4M": "FLASH (rx)  : ORIGIN = 0x10000000, LENGTH = 4M",
+    "RAM   (rwx) : ORIGIN = 0x20000000, LENGTH = 4M": "RAM   (rwx) : ORIGIN = 0x38000000, LENGTH = 2M",
+}
+
+
+def an505_linker_script(mps2_script: str) -> str:
+    """The MPS2 linker script with the AN505's memory map."""
+    for old, new in AN505_MEMORY.items():
+        if old not in mps2_script:
+            raise RuntimeError(f"the mps2-an386 linker script no longer has {old!r}")  # a packaging bug
+        mps2_script = mps2_script.replace(old, new)
+    return mps2_script
+
+
 PROJECT_FOLDERS = ("model", "runtime", "harness", "host", "board", "head", "build")
 
 
@@ -302,6 +317,7 @@ def library_files(bundle: Bundle, name: str) -> tuple[dict[str, str], LibraryInf
             files[f"src/{path.name}"] = path.read_text()
     for board_file in MPS2_FILES:
         files[f"boards/mps2-an386/{board_file}"] = (FIRMWARE_DIR / "mps2-an386" / board_file).read_text()
+    files["boards/mps2-an386/linker_an505.ld"] = an505_linker_script(files["boards/mps2-an386/linker.ld"])
     files.update(packaging_files(name, bundle.manifest, sorted(p for p in files if p.startswith("src/"))))
     info = LibraryInfo(Path(), name, bundle.manifest, scale, counts, model)
     return files, info

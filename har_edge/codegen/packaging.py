@@ -154,7 +154,9 @@ Errors are negative: `{name.upper()}_ERROR_NOT_FINITE` (a NaN/infinite sample; a
 - Zephyr: `zephyr/module.yml` (add the folder to `ZEPHYR_EXTRA_MODULES`).
 - Arduino: copy the folder into `libraries/` (`library.properties`, sources in `src/`).
 - PlatformIO: `library.json` (put the folder in `lib/`).
-- MPS2 AN386 (Cortex-M4F) under QEMU: `make -f boards/mps2-an386/Makefile run`.
+- MPS2 AN386 (Cortex-M4F) under QEMU: `make -f boards/mps2-an386/Makefile run`; other cores:
+  `MACHINE=mps2-an385 CORE=m3`, `MACHINE=mps2-an500 CORE=m7`, `MACHINE=mps2-an505 CORE=m33`; the library
+  alone for a Cortex-M0+: `make -f boards/mps2-an386/Makefile library CORE=m0plus`.
 
 Compile with `-ffp-contract=off` (the build files do): fused multiply-adds would change float results.
 

@@ -20,7 +20,7 @@ from har_edge.firmware.build import FirmwareError
 from har_edge.firmware.measure import memory_split
 
 BOARD_MAKEFILE = "boards/mps2-an386/Makefile"
-ELF = Path("build/mps2-an386/example.elf")
+ELF = Path("build/mps2-an386-m4/example.elf")
 LIBRARY_FOLDER = "src"
 
 

@@ -98,6 +98,22 @@ def test_classify_in_c_gives_the_python_classifiers_labels_and_probabilities(lib
     assert len(set(status.tolist())) >= 3  # not a constant answer
 
 
+def test_a_head_installed_with_use_head_classifies_as_the_python_classifier_with_those_weights(library):
+    from har_edge.runtime.head import HeadWeights
+
+    bundle = open_bundle(GOLDEN)
+    weights = HeadWeights.random(bundle.manifest.n_features, len(CLASSES), None, seed=3)
+    params = np.concatenate([array.ravel() for layer in weights.layers for array in layer]).astype(np.float32)
+    (library / "build" / "head.bin").write_bytes(params.tobytes())
+    x = windows()[:100]
+    status, probabilities = classify_in_c(library, x, "1", str(library / "build" / "head.bin"))
+    classifier = Classifier(mcu_base_bundle(bundle))
+    classifier.set_head_weights(weights)
+    python = classifier.predict_proba(x)
+    np.testing.assert_array_equal(status, python.argmax(axis=1))
+    assert np.abs(probabilities - python).max() <= PROBABILITY_TOLERANCE
+
+
 def test_classify_refuses_a_window_with_a_nan_sample(library):
     x = windows()[:3].copy()
     x[1, 7, 2] = np.nan

@@ -244,8 +244,14 @@ def recording_sources(name: str, counts: np.ndarray, scale: float, rate_hz: floa
 #define {upper}_EXAMPLE_ENTER {EXAMPLE["enter"]!r}f
 #define {upper}_EXAMPLE_EXIT {EXAMPLE["exit"]!r}f
 #define {upper}_EXAMPLE_WINDOWS {EXAMPLE["windows"]}u
+#ifdef __cplusplus
+extern "C" {{
+#endif
 extern const int16_t {name}_recording[{upper}_RECORDING_SAMPLES * {len(counts[0])}u];
 extern const float {name}_recording_scale; /* units per count */
+#ifdef __cplusplus
+}}
+#endif
 #endif
 """
     source = f"""#include "{name}_recording.h"

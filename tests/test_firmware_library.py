@@ -248,7 +248,7 @@ def test_two_libraries_with_different_names_link_into_one_cpp_program(tmp_path):
         "add_executable(both main.cpp)\ntarget_link_libraries(both PRIVATE walk har)\n"
     )
     (tmp_path / "main.cpp").write_text(
-        '#include <cstdio>\n#include "walk.h"\n#include "har.h"\n'
+        '#include <cstdio>\n#include "walk.h"\n#include "har.h"\n#include "har_nn.h"\n'
         "static float raw[WALK_WINDOW * WALK_CHANNELS];\n"
         "int main() {\n  float a[WALK_CLASSES], b[HAR_CLASSES];\n"
         "  for (int i = 0; i < WALK_WINDOW * WALK_CHANNELS; ++i)\n"

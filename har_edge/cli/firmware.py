@@ -31,8 +31,9 @@ A bundle's project also holds its C library in OUT/NAME/: NAME_classify (raw win
 the int16-counts variant, streaming with smoothing and events, NAME_config.h, CMakeLists.txt, Zephyr,
 Arduino and PlatformIO files and an example main.
 
---build compiles the project (host: gcc; mps2-an386: arm-none-eabi-gcc), --run runs it once and prints
-flash, RAM and instructions (mps2-an386, under qemu-system-arm -icount shift=0), --verify N runs N inputs
+--build compiles the project (host: gcc; mps2-*: arm-none-eabi-gcc), --run runs it once and prints flash,
+RAM and instructions (under qemu-system-arm -icount shift=0: mps2-an386 Cortex-M4F, mps2-an385 Cortex-M3,
+mps2-an500 Cortex-M7), --verify N runs N inputs
 and compares every output byte with LiteRT's reference kernels (exit 1 on any difference).
 """
 BUNDLE_MCU_FILE = "base_mcu.tflite"

@@ -204,7 +204,14 @@ note = ""
         (('note = ""', 'note = ""\nhead_batch = 0'), "field 'head_batch'"),
         (('note = ""', 'note = ""\nhead_batch = 8.5'), "field 'head_batch'"),
     ],
-    ids=["negative-ram", "clock-as-text", "unknown-field", "missing-field", "head-batch-0", "head-batch-float"],
+    ids=[
+        "negative-ram",
+        "clock-as-text",
+        "unknown-field",
+        "missing-field",
+        "head-batch-0",
+        "head-batch-float",
+    ],
 )
 def test_profile_loader_rejects_a_malformed_profile_naming_file_profile_and_field(
     tmp_path, monkeypatch, change, message

@@ -63,7 +63,7 @@ def built_library(root: Path, name: str = "lib") -> Path:
     subprocess.run(
         ["cmake", "-S", folder, "-B", build, "-DCMAKE_C_FLAGS=-Werror"], check=True, capture_output=True
     )
-    subprocess.run(["cmake", "--build", build], check=True, capture_output=True)
+    subprocess.run(["cmake", "--build", build, "--parallel", "2"], check=True, capture_output=True)
     if name == "lib":
         sources = [str(p) for p in sorted((folder / "src").glob("*.c"))]
         command = ["gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off"]
@@ -212,7 +212,7 @@ def board_library(library, tmp_path_factory) -> Path:
 
 
 def make(folder: Path, *argv: str) -> subprocess.CompletedProcess:
-    command = ["make", "-s", "-f", "boards/mps2-an386/Makefile", *argv]
+    command = ["make", "-s", "-j2", "-f", "boards/mps2-an386/Makefile", *argv]
     return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
 
 
@@ -257,7 +257,9 @@ def test_two_libraries_with_different_names_link_into_one_cpp_program(tmp_path):
         "  return 0;\n}\n"
     )
     subprocess.run(["cmake", "-S", tmp_path, "-B", tmp_path / "build"], check=True, capture_output=True)
-    subprocess.run(["cmake", "--build", tmp_path / "build"], check=True, capture_output=True)
+    subprocess.run(
+        ["cmake", "--build", tmp_path / "build", "--parallel", "2"], check=True, capture_output=True
+    )
     first, second = subprocess.run(
         [tmp_path / "build" / "both"], capture_output=True, text=True
     ).stdout.split()

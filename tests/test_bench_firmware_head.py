@@ -46,11 +46,12 @@ def rows(runner, artifacts):
 def test_bundle_row_adds_the_heads_measured_flash_ram_and_instructions_to_the_base(rows):
     with_head, base = rows
     head = with_head.details["head"]
-    spec = head_spec(open_bundle(GOLDEN_BUNDLE))
+    batch = mcu_profiles()[M4F].head_batch
+    spec = head_spec(open_bundle(GOLDEN_BUNDLE), max_batch=batch)
     assert with_head.error is None and base.error is None and "head" not in base.details
     assert head["weights_bytes"] >= 4 * spec.n_parameters and head["code_bytes"] > 0
     assert head["ram_bytes"] >= spec.ram_bytes  # parameters + step scratch, from the linker map
-    assert head["batch_cache_bytes"] == spec.batch_cache_bytes and head["max_batch"] == 32
+    assert head["batch_cache_bytes"] == spec.batch_cache_bytes and head["max_batch"] == batch == 8
     assert with_head.flash_bytes == base.flash_bytes + head["weights_bytes"] + head["code_bytes"]
     assert with_head.ram_bytes == base.ram_bytes + head["ram_bytes"] + head["batch_cache_bytes"]
     assert with_head.flash_weights_bytes + with_head.flash_code_bytes == with_head.flash_bytes
@@ -64,11 +65,11 @@ def test_bundle_row_adds_the_heads_measured_flash_ram_and_instructions_to_the_ba
     assert any("base + trainable head" in note for note in with_head.notes)
 
 
-def test_sgd_step_instructions_are_positive_and_batch_32_costs_more_than_batch_1(rows):
+def test_sgd_step_instructions_are_positive_and_the_profiles_batch_costs_more_than_batch_1(rows):
     steps = rows[0].details["head"]["step_instructions"]
-    assert set(steps) == {"1", "32"}
-    assert 0 < steps["1"] < steps["32"]
-    assert f"batch 1: {steps['1']:,}, batch 32: {steps['32']:,}" in " ".join(rows[0].notes)
+    assert set(steps) == {"1", "8"}
+    assert 0 < steps["1"] < steps["8"]
+    assert f"batch 1: {steps['1']:,}, batch 8: {steps['8']:,}" in " ".join(rows[0].notes)
 
 
 def test_bundle_whose_head_does_not_fit_a_small_profile_is_fits_no_with_a_negative_margin(
@@ -93,5 +94,5 @@ def test_bundle_row_reaches_the_report_with_the_head_in_its_figures(rows):
     report = build_report([ResultRow.combine(facts, with_head)], source="test")
     data = json.loads(report_json(report))["results"][0]
     assert data["flash_bytes"] == with_head.flash_bytes and data["ram_bytes"] == with_head.ram_bytes
-    assert data["details"]["head"]["step_instructions"]["32"] > 0
+    assert data["details"]["head"]["step_instructions"]["8"] > 0  # the profile's head_batch
     assert f"{with_head.instructions_per_inference:,}" in render_markdown(report)

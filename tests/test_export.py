@@ -49,6 +49,20 @@ def test_every_bundle_file_uses_builtin_ops_and_the_mcu_base_fits_tflm(bundle):
     assert mcu.tflm_compatible, mcu.tflm_unsupported_ops
 
 
+def test_the_int8_base_is_the_mcu_base_graph_with_a_dynamic_batch_so_host_and_mcu_features_agree(
+    bundle, trained
+):
+    from har_edge.firmware.personalize import mcu_base_bundle
+    from har_edge.runtime.classifier import Classifier
+
+    host, mcu = inspect_tflite(bundle.base), inspect_tflite(bundle.files["base_mcu.tflite"])
+    assert host.op_counts == mcu.op_counts and host.inputs[0].shape == (-1, 600)
+    x = trained[1].test.x
+    np.testing.assert_array_equal(
+        Classifier(bundle).features(x), Classifier(mcu_base_bundle(bundle)).features(x)
+    )
+
+
 def test_int8_base_plus_head_agrees_with_the_keras_model(bundle, trained):
     trained_model, splits = trained
     x = trained_model.normalizer.apply(splits.test.x).reshape(len(splits.test), -1)

@@ -3,6 +3,7 @@ writes a checkpoint the host Personalizer restores, plus the firmware's checkpoi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +66,39 @@ def test_personalize_on_an_unknown_board_is_exit_2_naming_the_boards(tmp_path, c
     assert main(personalize(tmp_path / "me.ckpt", "esp32", "--epochs", "1")) == 2
     assert "unknown board 'esp32'" in capsys.readouterr().err
     assert not (tmp_path / "me.ckpt").exists()
+
+
+def test_a_smaller_head_batch_trains_on_the_board_in_less_ram(tmp_path, capsys):
+    ram = {}
+    for batch in (32, 4):
+        argv = personalize(tmp_path / f"{batch}.ckpt", "host", "--epochs", "2", "--head-batch", str(batch))
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert f"batch {batch}: " in out
+        line = next(line for line in out.splitlines() if "RAM: head" in line)
+        ram[batch] = [int(v.replace(",", "")) for v in re.findall(r"([\d,]+) B", line)]
+    head = head_spec(open_bundle(GOLDEN))
+    features_and_labels = 4 * (head.weights.n_features + head.weights.n_classes)
+    assert ram[32][1] - ram[4][1] == 28 * features_and_labels  # the mini-batch cache
+    assert ram[4][0] < ram[32][0]  # the step's scratch
+
+
+def test_firmware_with_head_sizes_the_c_head_for_head_batch_and_reports_each_choices_ram(tmp_path, capsys):
+    import json
+
+    argv = [
+        "firmware",
+        str(GOLDEN),
+        "--with-head",
+        "--head-batch",
+        "8",
+        "--out",
+        str(tmp_path / "fw"),
+        "--json",
+    ]
+    assert main(argv) == 0
+    ram = json.loads(capsys.readouterr().out)["head_ram_bytes_by_batch"]
+    spec = head_spec(open_bundle(GOLDEN), max_batch=8)
+    assert ram["8"] == spec.ram_bytes + spec.batch_cache_bytes
+    assert list(ram) == ["1", "4", "8", "16", "32"] and sorted(ram.values()) == list(ram.values())
+    assert "#define HEAD_MAX_BATCH 8" in (tmp_path / "fw" / "head" / "head_config.h").read_text()

@@ -201,8 +201,17 @@ note = ""
         (("clock_hz = 80_000_000", 'clock_hz = "80 MHz"'), "field 'clock_hz'"),
         (('note = ""', 'note = ""\nram_kb = 256'), "unknown field(s) ram_kb"),
         (("macs_per_cycle = 0.25\n", ""), "field 'macs_per_cycle'"),
+        (('note = ""', 'note = ""\nhead_batch = 0'), "field 'head_batch'"),
+        (('note = ""', 'note = ""\nhead_batch = 8.5'), "field 'head_batch'"),
     ],
-    ids=["negative-ram", "clock-as-text", "unknown-field", "missing-field"],
+    ids=[
+        "negative-ram",
+        "clock-as-text",
+        "unknown-field",
+        "missing-field",
+        "head-batch-0",
+        "head-batch-float",
+    ],
 )
 def test_profile_loader_rejects_a_malformed_profile_naming_file_profile_and_field(
     tmp_path, monkeypatch, change, message

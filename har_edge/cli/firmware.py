@@ -32,18 +32,23 @@ from har_edge.cli.common import (
 from har_edge.errors import InputError
 
 FIRMWARE_EXAMPLE = """examples:
+  har-edge firmware demo-out/bundle --name har --out fw   # fw/har/: the C library, CMake, example
   har-edge firmware demo-out/bundle --board host --out fw-host --verify 1000
   har-edge firmware model_int8.tflite --board mps2-an386 --out fw-m4 --build --run --json
   har-edge firmware demo-out/bundle --board mps2-an386 --out fw-m4 --verify 200 --overwrite
   har-edge firmware demo-out/bundle --board host --out fw-host --verify 100 --verify-data rec.csv \
       --format csv --column acc_x=ax --column acc_y=ay --column acc_z=az --source-rate 50
 
---build compiles the project (host: gcc; mps2-an386: arm-none-eabi-gcc), --run runs it once and prints
-flash, RAM and instructions (mps2-an386, under qemu-system-arm -icount shift=0), --verify N runs N inputs
-and compares every output byte with LiteRT's reference kernels (exit 1 on any difference): seeded random
-inputs of the model's input type, or with --verify-data a bundle's own recordings (normalized and
-quantized as the runtime does). A dynamic batch is generated at batch 1; a float32 input (QUANTIZE) or
-output (DEQUANTIZE) makes the generated API take or return float.
+A bundle's project also holds its C library in OUT/NAME/: NAME_classify (raw window -> probabilities),
+the int16-counts variant, streaming with smoothing and events, NAME_config.h, CMakeLists.txt, Zephyr,
+Arduino and PlatformIO files and an example main.
+
+--build compiles the project (host: gcc; mps2-*: arm-none-eabi-gcc), --run runs it once and prints flash,
+RAM and instructions (under qemu-system-arm -icount shift=0: mps2-an386 Cortex-M4F, mps2-an385 Cortex-M3,
+mps2-an500 Cortex-M7), --verify N runs N inputs and compares every output byte with LiteRT's reference
+kernels (exit 1 on any difference): seeded random inputs of the model's input type, or with --verify-data
+a bundle's own recordings (normalized and quantized as the runtime does). A dynamic batch is generated at
+batch 1; a float32 input (QUANTIZE) or output (DEQUANTIZE) makes the generated API take or return float.
 """
 BUNDLE_MCU_FILE = "base_mcu.tflite"
 JSON_SCHEMA_VERSION = 1
@@ -53,9 +58,18 @@ def add_firmware_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``har-edge firmware`` arguments (see ``FIRMWARE_EXAMPLE`` for the epilog)."""
     from har_edge.firmware import mps2  # noqa: F401  (registers mps2-an386)
     from har_edge.firmware.boards import BOARDS
+    from har_edge.firmware.flow import PROJECT_NAME
 
     parser.add_argument("source", type=Path, help="a bundle folder (its base_mcu.tflite) or an int8 .tflite")
-    parser.add_argument("--board", required=True, choices=sorted(BOARDS), help="the board to generate for")
+    parser.add_argument(
+        "--board", default="host", choices=sorted(BOARDS), help="the board to generate for (default host)"
+    )
+    parser.add_argument(
+        "--name",
+        default=PROJECT_NAME,
+        help=f"the C prefix: NAME_invoke, NAME_classify, NAME_config.h; a bundle's C library goes to "
+        f"OUT/NAME/ (default {PROJECT_NAME})",
+    )
     parser.add_argument("--out", required=True, type=Path, help="the project folder to write")
     parser.add_argument("--build", action="store_true", help="compile the project")
     parser.add_argument("--run", action="store_true", help="build and run it once; print its figures")
@@ -80,6 +94,13 @@ def add_firmware_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--with-head", action="store_true", help="also write a bundle's trainable float head as C (head/)"
     )
+    parser.add_argument(
+        "--head-batch",
+        type=positive_int,
+        default=32,
+        metavar="N",
+        help="--with-head: the C head's mini-batch capacity (its RAM grows with N; default 32)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
 
 
@@ -90,11 +111,12 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
     from har_edge.codegen.verify import random_inputs
     from har_edge.firmware.boards import get_board
     from har_edge.firmware.build import require_toolchain
-    from har_edge.firmware.flow import PROJECT_NAME, build_project, run_built
+    from har_edge.firmware.flow import build_project, run_built
+    from har_edge.runtime.bundle import open_bundle
 
     out = out or sys.stdout
     model_bytes = read_model(args.source)
-    head = head_of(args.source) if args.with_head else None
+    head = head_of(args.source, args.head_batch) if args.with_head else None
     board = get_board(args.board)
     loader = ("format", "subjects", "source_rate", "label_column", "subject_column", "time_column")
     if args.verify_data is None and (
@@ -105,7 +127,10 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
     wants_build = args.build or args.run or args.verify is not None or real is not None
     if wants_build:
         require_toolchain(board)  # before writing anything
-    info = write_project(model_bytes, args.out, board, PROJECT_NAME, with_head=head, overwrite=args.overwrite)
+    library = open_bundle(args.source) if args.source.is_dir() else None
+    info = write_project(
+        model_bytes, args.out, board, args.name, with_head=head, overwrite=args.overwrite, library=library
+    )
     document: dict[str, Any] = {
         "schema_version": JSON_SCHEMA_VERSION,
         "source": str(args.source),
@@ -114,6 +139,8 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
         "macs": info.macs,
         "layers": list(info.layer_names),
         "with_head": head is not None,
+        "head_ram_bytes_by_batch": head_ram_by_batch(head) if head is not None else None,
+        "library": str(info.path / args.name) if library is not None else None,
         "built": False,
         "figures": None,
         "verify": None,
@@ -154,14 +181,27 @@ def read_model(source: Path) -> bytes:
     return source.read_bytes()
 
 
-def head_of(source: Path):
+def head_of(source: Path, max_batch: int):
     """The head spec of a bundle (``--with-head``); a bare .tflite has no head to take."""
     from har_edge.codegen.head import head_spec
     from har_edge.runtime.bundle import open_bundle
 
     if not source.is_dir():
         raise InputError(f"{source}: --with-head needs a bundle folder (the head comes from its head.tflite)")
-    return head_spec(open_bundle(source))
+    return head_spec(open_bundle(source), max_batch=max_batch)
+
+
+HEAD_BATCH_CHOICES = (1, 4, 8, 16, 32)
+
+
+def head_ram_by_batch(spec) -> dict[str, int]:
+    """The C head's RAM (parameters + step scratch + the caller's mini-batch cache) for each batch choice
+    and ``spec``'s own."""
+    import dataclasses
+
+    choices = sorted({*HEAD_BATCH_CHOICES, spec.max_batch})
+    sized = (dataclasses.replace(spec, max_batch=batch) for batch in choices)
+    return {str(s.max_batch): s.ram_bytes + s.batch_cache_bytes for s in sized}
 
 
 def bundle_windows(args: argparse.Namespace, model_bytes: bytes) -> np.ndarray:
@@ -201,6 +241,13 @@ def _mismatch_text(info, inputs: np.ndarray, model_bytes: bytes) -> str:
 
 def _summary(document: dict[str, Any]) -> str:
     lines = [f"wrote {document['project']} for {document['board']} ({document['macs']:,} MACs)"]
+    if document["head_ram_bytes_by_batch"]:
+        ram = ", ".join(f"{batch}: {n:,} B" for batch, n in document["head_ram_bytes_by_batch"].items())
+        lines.append(f"head RAM (parameters + step scratch + mini-batch cache) by --head-batch: {ram}")
+    if document["library"]:
+        lines.append(
+            f"C library (raw samples -> labels and events): {document['library']} (see its README.md)"
+        )
     figures = document["figures"]
     if figures:
         if figures.get("memory"):

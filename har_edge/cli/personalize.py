@@ -77,7 +77,11 @@ def _personalize(args: argparse.Namespace, folder: Path, labels: tuple[str, ...]
     before = personalizer.evaluate(windows.x[held], names[held].tolist()).accuracy
     personalizer.add(windows.x[train], names[train].tolist())
     history = personalizer.fit(
-        epochs=args.epochs, learning_rate=args.learning_rate, patience=args.patience, seed=args.seed
+        epochs=args.epochs,
+        batch_size=args.head_batch,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        seed=args.seed,
     )
     after = personalizer.evaluate(windows.x[held], names[held].tolist()).accuracy
     print(
@@ -103,7 +107,11 @@ def _run_on_board(args: argparse.Namespace, folder: Path, labels, start, train, 
     from har_edge.fsutil import atomic_write_bytes
 
     schedule = Schedule(
-        epochs=args.epochs, learning_rate=args.learning_rate, patience=args.patience, seed=args.seed
+        epochs=args.epochs,
+        batch_size=args.head_batch,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        seed=args.seed,
     )
     result = personalize_on_board(
         folder,
@@ -134,6 +142,14 @@ def add_personalize_arguments(parser: argparse.ArgumentParser) -> None:
         "--overwrite", action="store_true", help="replace the checkpoint even when its head scored better"
     )
     parser.add_argument("--epochs", type=positive_int, default=60, help="at most this many SGD epochs")
+    parser.add_argument(
+        "--head-batch",
+        type=positive_int,
+        default=32,
+        metavar="N",
+        help="windows per SGD step (default 32); with --on also the C head's batch capacity, so its RAM "
+        "(features and labels of N windows + step scratch) shrinks with N",
+    )
     parser.add_argument(
         "--patience", type=non_negative_int, help="stop after this many epochs without improvement"
     )

@@ -81,11 +81,18 @@ def write_project(
     with_head=None,
     *,
     overwrite: bool = False,
+    library=None,
 ) -> ProjectInfo:
     """Generate ``model_bytes`` (an int8 .tflite) as ``name`` and write the project to ``out_dir``.
-    ``with_head`` is a head spec (``har_edge.codegen.head.head_spec``) whose C goes to ``head/``."""
+    ``with_head`` is a head spec (``har_edge.codegen.head.head_spec``) whose C goes to ``head/``;
+    ``library`` a bundle whose C library (``har_edge.codegen.library``) goes to ``<name>/``."""
     board = get_board(board)
     model = generate(model_bytes, name)
+    library_files = None
+    if library is not None:
+        from har_edge.codegen.library import library_files as make_library
+
+        library_files = make_library(library, name)[0]  # refused (InputError) before anything is written
     files = runtime_files_for(model.source)
     out_dir = Path(out_dir)
     with atomic_directory(out_dir, overwrite=overwrite) as staging:
@@ -104,6 +111,10 @@ def write_project(
             from har_edge.codegen.head import write_head
 
             write_head(with_head, staging / "head")
+        if library_files is not None:
+            from har_edge.codegen.library import write_files
+
+            write_files(library_files, staging / name)
     return ProjectInfo(out_dir, board.name, name, model, files)
 
 
@@ -123,8 +134,8 @@ def _harness_view(name: str) -> str:
     return "\n".join(
         [
             "/* The harness's names for the generated model. */",
-            "#ifndef HAR_MODEL_H",
-            "#define HAR_MODEL_H",
+            "#ifndef HAR_HARNESS_MODEL_H",
+            "#define HAR_HARNESS_MODEL_H",
             f'#include "{name}_model.h"',
             f"#define HAR_MODEL_INPUT_SIZE {upper}_INPUT_SIZE",
             f"#define HAR_MODEL_OUTPUT_SIZE {upper}_OUTPUT_SIZE",

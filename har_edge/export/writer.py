@@ -19,6 +19,7 @@ import numpy as np
 
 from har_edge.errors import InputError
 from har_edge.export.head import head_tflite
+from har_edge.export.same_graph import same_graph_base
 from har_edge.fsutil import atomic_directory, atomic_write_bytes
 from har_edge.models import ModelCard, architecture
 from har_edge.optimize.quantize import Precision, convert, requires_fixed_batch
@@ -79,6 +80,9 @@ def export_bundle(
             int8_io=True,
             fixed_batch=True,
         )
+        same = same_graph_base(files[MCU_BASE_FILE]) if int8 and not recurrent else None
+        if same is not None:  # the host runs the MCU's integer graph (har_edge.export.same_graph)
+            files[BASE_FILE] = same
     manifest = _manifest(request, files)
     folder = Path(folder)
     with atomic_directory(folder, overwrite=overwrite) as staging:

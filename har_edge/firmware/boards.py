@@ -24,6 +24,7 @@ class Board:
     command: Callable[[Path], list[str]]  # argv that runs the binary (cwd = the run directory)
     timeout_s: float = 600.0
     extra_sources: tuple[str, ...] = field(default_factory=tuple)  # other package folders to copy
+    make_args: tuple[str, ...] = ()  # variables for the board Makefile (e.g. another core's ARCH)
 
     @property
     def source_dir(self) -> Path:

@@ -54,7 +54,7 @@ def build(
     board = require_toolchain(board)
     project_dir = Path(project_dir)
     name = binary or board.binary
-    command = ["make", "-s", f"APP={name}", "DEFS=" + " ".join(f"-D{d}" for d in defines)]
+    command = ["make", "-s", f"APP={name}", "DEFS=" + " ".join(f"-D{d}" for d in defines), *board.make_args]
     try:
         done = subprocess.run(command, cwd=project_dir, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:

@@ -61,12 +61,12 @@ def missing_tools() -> list[str]:
     return missing
 
 
-def qemu_command(elf: Path) -> list[str]:
+def qemu_command(elf: Path, machine: str = NAME) -> list[str]:
     """The emulator command line: semihosting on, one virtual nanosecond per instruction, no display."""
     return [
         "qemu-system-arm",
         "-M",
-        NAME,
+        machine,
         "-nographic",
         "-monitor",
         "none",
@@ -89,6 +89,27 @@ BOARD = register(
         timeout_s=600.0,
     )
 )
+
+
+# Other MPS2 images with the same memory map, SysTick and semihosting: the same project built for their
+# core (the Makefile's ARCH) and run on their machine. Their newlib multilibs ship in the same package.
+OTHER_CORES = {
+    "mps2-an385": ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"),  # Cortex-M3, no FPU
+    "mps2-an500": ("-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard"),  # Cortex-M7
+}
+for _machine, _arch in OTHER_CORES.items():
+    register(
+        Board(
+            name=_machine,
+            folder=NAME,
+            binary=ELF_NAME,
+            tools=_TOOLS,
+            packages=DEBIAN_PACKAGES,
+            command=lambda elf, machine=_machine: qemu_command(elf, machine),
+            timeout_s=600.0,
+            make_args=("ARCH=" + " ".join(_arch),),
+        )
+    )
 
 
 def map_path(elf: Path) -> Path:

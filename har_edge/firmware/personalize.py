@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from har_edge.codegen.head import HeadSpec, head_spec, write_head
+from har_edge.codegen.head import DEFAULT_MAX_BATCH, HeadSpec, head_spec, write_head
 from har_edge.errors import InputError
 from har_edge.firmware.checkpoint import SlotStorage, host_checkpoint
 from har_edge.firmware.head_harness import ERASED, build_project, run_binary, unflatten
@@ -170,21 +170,26 @@ def label_indices(known: Sequence[str], labels: Sequence[str]) -> np.ndarray:
 
 
 def board_head(
-    bundle: Bundle, head_labels: Sequence[str] | None, start: HeadWeights | None, seed: int
+    bundle: Bundle,
+    head_labels: Sequence[str] | None,
+    start: HeadWeights | None,
+    seed: int,
+    max_batch: int = DEFAULT_MAX_BATCH,
 ) -> HeadSpec:
     """The head the firmware starts from, as ``Personalizer`` chooses it: the bundle's head for its own
     labels, a Glorot head seeded with ``seed`` for other label names (as many as the head has
-    outputs); ``start`` (e.g. a resumed checkpoint's weights) overrides the weights."""
+    outputs); ``start`` (e.g. a resumed checkpoint's weights) overrides the weights. ``max_batch`` is
+    the C head's batch capacity (its RAM: ``HeadSpec.ram_bytes`` + ``batch_cache_bytes``)."""
     from har_edge.runtime.classifier import checked_labels
 
-    exported = head_spec(bundle)
+    exported = head_spec(bundle, max_batch=max_batch)
     labels = checked_labels(
         exported.labels if head_labels is None else head_labels, exported.weights.n_classes
     )
     if start is None and labels != exported.labels:
         w = exported.weights
         start = HeadWeights.random(w.n_features, w.n_classes, w.hidden, seed)
-    return head_spec(bundle, weights=start, labels=labels)
+    return head_spec(bundle, weights=start, labels=labels, max_batch=max_batch)
 
 
 def write_personalization_project(
@@ -218,7 +223,7 @@ def personalize_on_board(
     """Personalize the bundle's head inside the firmware on ``board`` (see the module docstring);
     ``head_labels`` and ``start`` as ``board_head`` takes them."""
     bundle = open_bundle(bundle_path)
-    spec = board_head(bundle, head_labels, start, schedule.seed)
+    spec = board_head(bundle, head_labels, start, schedule.seed, max_batch=schedule.batch_size)
     y, y_eval = label_indices(spec.labels, list(labels)), label_indices(spec.labels, list(eval_labels))
     if len(y) != len(windows) or len(y_eval) != len(eval_windows):
         raise InputError(f"{len(y)} labels for {len(windows)} windows, {len(y_eval)} for {len(eval_windows)}")

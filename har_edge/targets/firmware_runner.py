@@ -177,9 +177,11 @@ def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any], 
     )
 
 
-def measure_head(runner, artifact: Artifact):
-    """The ``HeadCost`` of a bundle artifact's head on the firmware runner's board, the reason it could
-    not be measured (text), or None for an artifact without a head."""
+def measure_head(runner, artifact: Artifact, max_batch: int | None = None):
+    """The ``HeadCost`` of a bundle artifact's head on the firmware runner's board with a mini-batch of
+    ``max_batch`` windows (None: ``DEFAULT_MAX_BATCH``), the reason it could not be measured (text), or
+    None for an artifact without a head."""
+    from har_edge.codegen.head import DEFAULT_MAX_BATCH
     from har_edge.firmware.head_cost import head_cost
 
     if artifact.head_bytes is None:
@@ -187,7 +189,7 @@ def measure_head(runner, artifact: Artifact):
     if artifact.bundle_path is None:
         return "no bundle folder to generate the head from"
     try:
-        return head_cost(artifact.bundle_path, runner.board)
+        return head_cost(artifact.bundle_path, runner.board, max_batch or DEFAULT_MAX_BATCH)
     except HarEdgeError as exc:
         return f"the head's firmware failed: {exc}"
 

@@ -57,6 +57,7 @@ _OPTIONAL_FIELDS: dict[str, type] = {
     "firmware_board": str,
     "cycles_per_instruction": float,
     "cpi_source": str,
+    "head_batch": int,  # the trainable head's mini-batch on the device (its RAM grows with it)
 }
 _POSITIVE_FIELDS = ("clock_hz", "ram_bytes", "flash_bytes", "macs_per_cycle")
 _NON_NEGATIVE_FIELDS = ("tflm_core_flash_bytes", "ram_overhead_bytes")
@@ -90,6 +91,7 @@ class McuProfile:
     firmware_board: str | None = None
     cycles_per_instruction: float | None = None
     cpi_source: str | None = None
+    head_batch: int | None = None
 
 
 def mcu_profiles() -> dict[str, McuProfile]:
@@ -131,6 +133,10 @@ def _check_firmware_fields(name: str, fields: dict[str, Any]) -> None:
             raise DataFormatError(
                 PROFILES_FILE, f"profile {name!r}", field=key, expected=f"a {kind.__name__}"
             )
+    if fields.get("head_batch", 1) < 1:
+        raise DataFormatError(
+            PROFILES_FILE, f"profile {name!r}", field="head_batch", expected="an integer >= 1"
+        )
     if "firmware_board" in fields:
         for key in ("cycles_per_instruction", "cpi_source"):
             if key not in fields:
@@ -185,7 +191,8 @@ class McuTarget:
         if "firmware" in run.details:
             from har_edge.targets.firmware_runner import firmware_figures, measure_head
 
-            return firmware_figures(self.profile, artifact, run, details, measure_head(self.runner, artifact))
+            head = measure_head(self.runner, artifact, self.profile.head_batch)
+            return firmware_figures(self.profile, artifact, run, details, head)
         return self._figures(artifact, run, inputs, details)
 
     def _figures(self, artifact: Artifact, run: McuRun, inputs: np.ndarray, details: dict) -> TargetFigures:

@@ -7,6 +7,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     int32_t rows, depth, units; /* rows: time steps of a 3-D input (1 for 2-D); depth: inputs per row */
     const int8_t *weights;      /* interleaved by 4 units x 4 inputs (har_dot.h) */
@@ -80,5 +84,9 @@ void har_concat_s8(const har_concat_params *p, const int8_t *const *inputs, int8
 void har_pad_s8(const har_pad_params *p, const int8_t *input, int8_t *output);
 void har_quantize_f32(float scale, int32_t zero_point, int32_t size, const float *input, int8_t *output);
 void har_dequantize_s8(const float *table, int32_t size, const int8_t *input, float *output);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

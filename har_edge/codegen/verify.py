@@ -41,6 +41,7 @@ def reference_run(
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
     outputs, layers = [], []
     for i, x in enumerate(inputs):
+        interpreter.reset_all_variables()  # each input from the reset state (LSTM), as the firmware does
         interpreter.set_tensor(inp["index"], np.asarray(x, inp["dtype"]).reshape(inp["shape"]))
         interpreter.invoke()
         outputs.append(np.ascontiguousarray(interpreter.get_tensor(out["index"])).view(np.uint8).ravel())

@@ -22,7 +22,7 @@ from har_edge.codegen.quant import quantize_multiplier
 
 GATE_SCALE = np.float32(2.0**-12)  # Q3.12: the gates' pre-activations without layer norm
 Q15 = np.float32(2.0**-15)
-CELL_LOG2_MIN, CELL_LOG2_MAX = -15, -9  # tanh of the cell takes 0..6 integer bits; TFLite wants <= -9
+CELL_LOG2_MIN, CELL_LOG2_MAX = -30, -9  # TFLite wants <= -9; i * g is shifted by 30 + k >= 0
 
 
 def gate_multiplier(weight_scale, activation_scale) -> tuple[int, int]:
@@ -99,7 +99,7 @@ def lstm_quant(
     ``input_weights``/``recurrent_weights``: 4 pairs (int8 (units, depth) array, float scale)."""
     k = cell_log2(cell_scale)
     if k is None or not CELL_LOG2_MIN <= k <= CELL_LOG2_MAX:
-        raise ValueError(f"cell state scale {float(cell_scale)!r} is not a power of two 2^k, k in [-15, -9]")
+        raise ValueError(f"cell state scale {float(cell_scale)!r} is not a power of two 2^k, k in [-30, -9]")
     return LstmQuant(
         tuple(gate_multiplier(scale, input_scale) for _, scale in input_weights),
         tuple(gate_multiplier(scale, state_scale) for _, scale in recurrent_weights),

@@ -145,7 +145,10 @@ void har_lstm_s8(const har_lstm_params *p, const int8_t *input, int8_t *output)
             int16_t c = saturate16((int32_t)kept + added);
             if (p->cell_clip > 0) c = (int16_t)(c > p->cell_clip ? p->cell_clip : c < -p->cell_clip ? -p->cell_clip : c);
             cell[u] = c;
-            const int32_t product = (int32_t)o * har_tanh_q(c, p->tanh_integer_bits);
+            /* below 2^-15 LiteRT's ApplyTanh has no case for the cell and leaves its buffer, the input
+             * gate's, as it was: o * i then stands for o * tanh(c) */
+            const int16_t activated = p->tanh_integer_bits >= 0 ? har_tanh_q(c, p->tanh_integer_bits) : i;
+            const int32_t product = (int32_t)o * activated;
             const int32_t scaled = har_requant(product, p->hidden_multiplier, p->hidden_shift, HAR_ROUND_DOUBLE) + p->hidden_zero;
             h[u] = har_clamp_s8(scaled, -128, 127);
         }

@@ -54,7 +54,9 @@ def test_cell_log2_accepts_only_powers_of_two(scale, log2):
     assert quant_lstm.cell_log2(np.float32(scale)) == log2
 
 
-@pytest.mark.parametrize(("clip", "scale", "quantized"), [(10.0, 2.0**-14, 32767), (0.5, 2.0**-11, 1024), (0.0, 2.0**-11, 0)])
+@pytest.mark.parametrize(
+    ("clip", "scale", "quantized"), [(10.0, 2.0**-14, 32767), (0.5, 2.0**-11, 1024), (0.0, 2.0**-11, 0)]
+)
 def test_cell_clip_is_truncated_and_saturated_to_int16(clip, scale, quantized):
     assert quant_lstm.cell_clip(clip, np.float32(scale)) == quantized
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from har_edge.codegen import quant_lstm
 from har_edge.codegen.graph import Graph, Op, Tensor
+from har_edge.codegen.ops_conv import interleave
 from har_edge.codegen.lower import CArray, Layer, c_ints, lowering, refuse, require_int8
 
 INPUT_WEIGHTS, RECURRENT_WEIGHTS, BIASES = (1, 2, 3, 4), (5, 6, 7, 8), (12, 13, 14, 15)
@@ -27,7 +28,10 @@ def _intermediates(model: bytes) -> dict[int, list[int]]:
     from ai_edge_litert import schema_py_generated as schema
 
     subgraph = schema.ModelT.InitFromPackedBuf(bytearray(model), 0).subgraphs[0]
-    return {i: list(op.intermediates if op.intermediates is not None else []) for i, op in enumerate(subgraph.operators)}
+    return {
+        i: list(op.intermediates if op.intermediates is not None else [])
+        for i, op in enumerate(subgraph.operators)
+    }
 
 
 def _hidden_quantization(graph: Graph, op: Op) -> tuple[float, int]:
@@ -115,7 +119,7 @@ def lstm(graph: Graph, op: Op) -> Layer:
         raise refuse(op, str(exc), SUPPORTED) from exc
     prefix = f"l{op.index}"
     stacked = [
-        np.concatenate([graph.tensor(op.inputs[p]).data.ravel() for p in positions]).astype(np.int8)
+        np.concatenate([interleave(graph.tensor(op.inputs[p]).data) for p in positions])
         for positions in (INPUT_WEIGHTS, RECURRENT_WEIGHTS)
     ]
     arrays = [

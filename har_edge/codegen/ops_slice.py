@@ -55,7 +55,13 @@ def strided_slice(graph: Graph, op: Op) -> Layer:
         raise refuse(op, "a slice that changes quantization", SUPPORTED)
     try:
         indices = slice_indices(
-            x.shape, begin.data, end.data, strides.data, options.beginMask, options.endMask, options.shrinkAxisMask
+            x.shape,
+            begin.data,
+            end.data,
+            strides.data,
+            options.beginMask,
+            options.endMask,
+            options.shrinkAxisMask,
         )
         start, steps = affine_steps(indices)
     except ValueError as exc:

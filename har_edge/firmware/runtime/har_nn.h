@@ -68,8 +68,8 @@ typedef struct {
 
 typedef struct {                       /* int8 LSTM, 8x8_16 (lstm.c); gates in the order i, f, g, o */
     int32_t steps, inputs, units;
-    const int8_t *input_weights;       /* [4][units][inputs] */
-    const int8_t *recurrent_weights;   /* [4][units][units] */
+    const int8_t *input_weights;       /* per gate [units][inputs] interleaved by 4 units (har_dot.h) */
+    const int8_t *recurrent_weights;   /* per gate [units][units] interleaved alike */
     const int32_t *input_bias;         /* [4][units]: gate bias - input_zero * rowsum */
     const int32_t *recurrent_bias;     /* [4][units]: -state_zero * rowsum */
     int32_t input_multiplier[4], input_shift[4], recurrent_multiplier[4], recurrent_shift[4];

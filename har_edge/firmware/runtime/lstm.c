@@ -6,31 +6,32 @@
  * generator (har_edge/codegen/quant_lstm.py). The state starts from reset on every call. */
 #include <stdint.h>
 
+#include "har_dot.h"
 #include "har_nn.h"
 #include "requant.h"
 
 /* ---- gemmlowp's int16 fixed point: every result wraps to int16 as its FixedPoint raw value does */
 
-static int16_t fx_mul(int16_t a, int16_t b) /* SaturatingRoundingDoublingHighMul */
+static HAR_ALWAYS_INLINE int16_t fx_mul(int16_t a, int16_t b) /* SaturatingRoundingDoublingHighMul */
 {
     if (a == INT16_MIN && b == INT16_MIN) return INT16_MAX;
     const int32_t ab = (int32_t)a * b;
     return (int16_t)((ab + (ab >= 0 ? (1 << 14) : 1 - (1 << 14))) / (1 << 15));
 }
 
-static int32_t divide_pot(int32_t x, int exponent) /* RoundingDivideByPOT, ties away from zero */
+static HAR_ALWAYS_INLINE int32_t divide_pot(int32_t x, int exponent) /* RoundingDivideByPOT, ties away from zero */
 {
     const int32_t mask = (int32_t)((1u << exponent) - 1);
     const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
     return (x >> exponent) + ((x & mask) > threshold ? 1 : 0);
 }
 
-static int16_t fx_divide_pot(int16_t x, int exponent)
+static HAR_ALWAYS_INLINE int16_t fx_divide_pot(int16_t x, int exponent)
 {
     return (int16_t)divide_pot(x, exponent);
 }
 
-static int16_t fx_shift_left_saturating(int16_t x, int exponent)
+static HAR_ALWAYS_INLINE int16_t fx_shift_left_saturating(int16_t x, int exponent)
 {
     const int32_t threshold = (1 << (15 - exponent)) - 1;
     if (x > threshold) return INT16_MAX;
@@ -47,7 +48,7 @@ enum {
 };
 static const int16_t EXP_BARREL[7] = {25520, 19875, 12055, 4435, 600, 11, 0}; /* exp(-2^e), e = -2..4 */
 
-static int16_t exp_quarter(int16_t a) /* exp(a) for a in [-1/4, 0), Q0.15 */
+static HAR_ALWAYS_INLINE int16_t exp_quarter(int16_t a) /* exp(a) for a in [-1/4, 0), Q0.15 */
 {
     const int16_t x = (int16_t)(a + (1 << 12));
     const int16_t x2 = fx_mul(x, x), x3 = fx_mul(x2, x), x4 = fx_mul(x2, x2);
@@ -57,7 +58,7 @@ static int16_t exp_quarter(int16_t a) /* exp(a) for a in [-1/4, 0), Q0.15 */
     return (int16_t)(sum > INT16_MAX ? INT16_MAX : sum);
 }
 
-static int16_t exp_negative(int16_t a, int integer_bits) /* exp(a), a <= 0 with integer_bits, Q0.15 out */
+static HAR_ALWAYS_INLINE int16_t exp_negative(int16_t a, int integer_bits) /* exp(a), a <= 0 with integer_bits, Q0.15 out */
 {
     const int fractional = 15 - integer_bits;
     const int16_t quarter = (int16_t)(1 << (fractional - 2));
@@ -70,7 +71,7 @@ static int16_t exp_negative(int16_t a, int integer_bits) /* exp(a), a <= 0 with 
     return a == 0 ? INT16_MAX : result;
 }
 
-static int16_t two_over_one_plus(int16_t a) /* 2 / (1 + a) in Q2.13 for a in (0, 1): Newton-Raphson */
+static HAR_ALWAYS_INLINE int16_t two_over_one_plus(int16_t a) /* 2 / (1 + a) in Q2.13 for a in (0, 1): Newton-Raphson */
 {
     const int32_t sum = (int32_t)a + INT16_MAX;
     const int16_t half_denominator = (int16_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
@@ -91,32 +92,38 @@ static int16_t har_sigmoid_q3_12(int16_t a) /* gemmlowp::logistic of Q3.12 to Q0
     return a > 0 ? positive : (int16_t)(INT16_MAX - positive);
 }
 
+static HAR_ALWAYS_INLINE int16_t tanh_of_negative(int16_t n, int integer_bits) /* -tanh(n), n < 0 */
+{
+    const int16_t x = two_over_one_plus(exp_negative(n, integer_bits + 1));
+    return fx_shift_left_saturating((int16_t)(x - (1 << 13)), 2); /* (1 - e) / (1 + e) */
+}
+
 static int16_t har_tanh_q(int16_t a, int integer_bits) /* gemmlowp::tanh of Q(bits) to Q0.15 */
 {
     if (a == 0) return 0;
+    const int16_t t = tanh_of_negative((int16_t)(a < 0 ? a : -a), integer_bits);
+    return a < 0 ? (int16_t)-t : t;
+}
+
+static int16_t har_tanh_q3_12(int16_t a) /* the cell gate's: a copy with constant integer bits */
+{
+    if (a == 0) return 0;
     const int16_t negative_magnitude = (int16_t)(a < 0 ? a : -a);
-    const int16_t x = two_over_one_plus(exp_negative(negative_magnitude, integer_bits + 1));
-    const int16_t t = fx_shift_left_saturating((int16_t)(x - (1 << 13)), 2); /* (1 - e) / (1 + e) */
+    const int16_t t = tanh_of_negative(negative_magnitude, 3);
     return a < 0 ? (int16_t)-t : t;
 }
 
 /* ---- the LSTM */
 
-static int16_t saturate16(int32_t x)
+static HAR_ALWAYS_INLINE int16_t saturate16(int32_t x)
 {
     return (int16_t)(x > INT16_MAX ? INT16_MAX : x < INT16_MIN ? INT16_MIN : x);
 }
 
-static int32_t dot_s8(const int8_t *w, const int8_t *x, int32_t n)
-{
-    int32_t acc = 0;
-    for (int32_t i = 0; i < n; i++) acc += (int32_t)w[i] * x[i];
-    return acc;
-}
-
 void har_lstm_s8(const har_lstm_params *p, const int8_t *input, int8_t *output)
 {
-    const int32_t units = p->units, depth = p->inputs;
+    const int32_t units = p->units, depth = p->inputs, groups = (units + 3) / 4;
+    const int32_t input_group = har_group_bytes(depth), state_group = har_group_bytes(units);
     int16_t *gates = p->scratch, *cell = p->scratch + 4 * units;
     int8_t *initial_hidden = (int8_t *)(cell + units);
     for (int32_t u = 0; u < units; u++) {
@@ -127,14 +134,22 @@ void har_lstm_s8(const har_lstm_params *p, const int8_t *input, int8_t *output)
     for (int32_t t = 0; t < p->steps; t++) {
         const int8_t *x = input + t * depth;
         for (int32_t g = 0; g < 4; g++) {
-            const int8_t *wx = p->input_weights + g * units * depth, *wh = p->recurrent_weights + g * units * units;
-            for (int32_t u = 0; u < units; u++) {
-                const int32_t from_input = har_requant(p->input_bias[g * units + u] + dot_s8(wx + u * depth, x, depth),
-                                                       p->input_multiplier[g], p->input_shift[g], HAR_ROUND_DOUBLE);
-                const int32_t from_state = har_requant(p->recurrent_bias[g * units + u] + dot_s8(wh + u * units, hidden, units),
-                                                       p->recurrent_multiplier[g], p->recurrent_shift[g], HAR_ROUND_DOUBLE);
-                const int16_t pre = saturate16(saturate16(from_input) + from_state);
-                gates[g * units + u] = g == 2 ? har_tanh_q(pre, 3) : har_sigmoid_q3_12(pre);
+            const int8_t *wx = p->input_weights + g * groups * input_group;
+            const int8_t *wh = p->recurrent_weights + g * groups * state_group;
+            for (int32_t group = 0; group < groups; group++) {
+                const har_acc4 zero = {0, 0, 0, 0};
+                const har_acc4 ax = har_dot4(x, wx + group * input_group, depth, (p->steps - t) * depth, zero);
+                const har_acc4 ah = har_dot4(hidden, wh + group * state_group, units, units, zero);
+                const int32_t from_x[4] = {ax.a0, ax.a1, ax.a2, ax.a3}, from_h[4] = {ah.a0, ah.a1, ah.a2, ah.a3};
+                for (int32_t r = 0; r < 4 && group * 4 + r < units; r++) {
+                    const int32_t n = g * units + group * 4 + r;
+                    const int32_t a = har_requant(p->input_bias[n] + from_x[r], p->input_multiplier[g],
+                                                  p->input_shift[g], HAR_ROUND_DOUBLE);
+                    const int32_t b = har_requant(p->recurrent_bias[n] + from_h[r], p->recurrent_multiplier[g],
+                                                  p->recurrent_shift[g], HAR_ROUND_DOUBLE);
+                    const int16_t pre = saturate16(saturate16(a) + b);
+                    gates[n] = g == 2 ? har_tanh_q3_12(pre) : har_sigmoid_q3_12(pre);
+                }
             }
         }
         int8_t *h = output + t * units;

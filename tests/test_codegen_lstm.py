@@ -1,6 +1,7 @@
 """int8 UNIDIRECTIONAL_SEQUENCE_LSTM in the C generator: the parameters decided in Python
-(``quant_lstm``, STRIDED_SLICE's affine map) and a tiny seeded LSTM (a golden file) whose generated C is byte-identical
-to LiteRT's reference kernels on the host build and on the emulated Cortex-M4F (mps2-an386)."""
+(``quant_lstm``, STRIDED_SLICE's affine map) and a tiny seeded LSTM (a golden file) whose generated C
+is byte-identical to LiteRT's reference kernels on the host build and on the emulated Cortex-M4F
+(mps2-an386)."""
 
 from __future__ import annotations
 

@@ -13,14 +13,17 @@ import numpy as np
 
 from har_edge.codegen import quant_lstm
 from har_edge.codegen.graph import Graph, Op, Tensor
-from har_edge.codegen.ops_conv import interleave
 from har_edge.codegen.lower import CArray, Layer, c_ints, lowering, refuse, require_int8
+from har_edge.codegen.ops_conv import interleave
 
 INPUT_WEIGHTS, RECURRENT_WEIGHTS, BIASES = (1, 2, 3, 4), (5, 6, 7, 8), (12, 13, 14, 15)
 PEEPHOLES, PROJECTION, LAYER_NORM = (9, 10, 11), (16, 17), (20, 21, 22, 23)
 OUTPUT_STATE, CELL_STATE = 18, 19
 TANH = 4
-SUPPORTED = "a Keras LSTM quantized to int8 with int16 cell state (four gates, tanh, no peephole, projection or layer norm)"
+SUPPORTED = (
+    "a Keras LSTM quantized to int8 with int16 cell state "
+    "(four gates, tanh, no peephole, projection or layer norm)"
+)
 
 
 @functools.lru_cache(maxsize=4)
@@ -52,7 +55,7 @@ def _gate_weights(op: Op, graph: Graph, positions, depth: int, units: int) -> li
         if not w.is_constant or w.shape != (units, depth) or w.scale.size != 1 or np.any(w.zero_point != 0):
             raise refuse(
                 op,
-                f"weights {w.name!r} {list(w.shape)} are not constant per-tensor symmetric ({units}, {depth})",
+                f"weights {w.name!r} {list(w.shape)}: not constant per-tensor symmetric ({units}, {depth})",
                 SUPPORTED,
             )
         pairs.append((w.data, w.single_scale()))

@@ -41,7 +41,8 @@ def _hidden_quantization(graph: Graph, op: Op) -> tuple[float, int]:
     """Scale and zero point of intermediate 4 (the hidden state o * tanh(c) before the output)."""
     model = graph.description.get("bytes")
     indices = _intermediates(model).get(op.index, []) if model else []
-    hidden = graph.tensor(indices[4]) if len(indices) == 5 else None
+    valid = len(indices) == 5 and 0 <= indices[4] < len(graph.tensors)
+    hidden = graph.tensor(indices[4]) if valid else None
     if hidden is None or hidden.scale.size != 1:
         raise refuse(op, "no quantized hidden-state intermediate tensor", SUPPORTED)
     return hidden.single_scale(), hidden.single_zero_point()
@@ -73,8 +74,12 @@ def _biases(op: Op, graph: Graph, units: int) -> list[np.ndarray]:
 
 
 def _check_variant(op: Op, graph: Graph) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    inputs = list(op.inputs) + [-1] * (24 - len(op.inputs))
-    absent = [p for p in (*INPUT_WEIGHTS, *RECURRENT_WEIGHTS, *BIASES) if inputs[p] < 0]
+    if len(op.inputs) != 24:
+        raise refuse(op, f"{len(op.inputs)} inputs", f"the 24-input form: {SUPPORTED}")
+    inputs = list(op.inputs)
+    absent = [
+        p for p in (0, *INPUT_WEIGHTS, *RECURRENT_WEIGHTS, *BIASES, OUTPUT_STATE, CELL_STATE) if inputs[p] < 0
+    ]
     if absent:
         raise refuse(op, f"inputs {absent} are absent (CIFG: coupled input and forget gates)", SUPPORTED)
     for name, positions in (("peephole", PEEPHOLES), ("projection", PROJECTION), ("layer norm", LAYER_NORM)):

@@ -43,12 +43,21 @@ def affine_steps(indices: np.ndarray) -> tuple[int, list[int]]:
 
 @lowering("STRIDED_SLICE")
 def strided_slice(graph: Graph, op: Op) -> Layer:
-    x, begin, end, strides = (graph.tensor(i) for i in op.inputs[:4])
+    if len(op.inputs) != 4 or min(op.inputs) < 0:
+        raise refuse(op, f"inputs {list(op.inputs)}", "input, begin, end and strides")
+    x, begin, end, strides = (graph.tensor(i) for i in op.inputs)
     (out,) = graph.op_outputs(op)
     require_int8(op, x, out)
     options = op.options
-    if not (begin.is_constant and end.is_constant and strides.is_constant) or len(x.shape) > 4:
-        raise refuse(op, "a slice with computed bounds or of rank > 4", SUPPORTED)
+    bounds = (begin, end, strides)
+    if len(x.shape) > 4 or options is None:
+        raise refuse(op, f"rank {len(x.shape)} or no slice options", SUPPORTED)
+    if not all(
+        b.is_constant and b.dtype in ("int32", "int64") and b.shape == (len(x.shape),) for b in bounds
+    ):
+        raise refuse(
+            op, "begin/end/strides that are not constant integer vectors of the input's rank", SUPPORTED
+        )
     if options.ellipsisMask or options.newAxisMask or getattr(options, "offset", False):
         raise refuse(op, "ellipsis, new-axis or offset slicing", SUPPORTED)
     if x.single_scale() != out.single_scale() or x.single_zero_point() != out.single_zero_point():

@@ -1,4 +1,4 @@
-"""A fixed-batch base with an LSTM (whose state tensors LiteRT keeps between invokes) gives every window
+"""A fixed-batch model with an LSTM (whose state tensors LiteRT keeps between invokes) gives every window
 the same features whatever windows came before, as the Keras model and the generated firmware do."""
 
 from __future__ import annotations
@@ -46,3 +46,13 @@ def test_lstm_base_in_place_path_starts_every_window_from_the_reset_state():
     alone = run(first)
     run(other)
     np.testing.assert_array_equal(run(first), alone)
+
+
+def test_run_model_gives_an_lstm_window_the_same_output_whatever_came_before():
+    from har_edge.runtime.interpreter import run_model
+
+    model = GOLDEN_LSTM.read_bytes()
+    first, other = np.random.default_rng(2).normal(0, 2, size=(2, 1, 6, 3)).astype(np.float32)
+    outputs = run_model(model, np.concatenate([first, other, first]))
+    np.testing.assert_array_equal(outputs[2], outputs[0])
+    np.testing.assert_array_equal(outputs[0], run_model(model, first)[0])

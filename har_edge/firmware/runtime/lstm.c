@@ -12,11 +12,12 @@
 
 /* ---- gemmlowp's int16 fixed point: every result wraps to int16 as its FixedPoint raw value does */
 
-static HAR_ALWAYS_INLINE int16_t fx_mul(int16_t a, int16_t b) /* SaturatingRoundingDoublingHighMul */
+/* SaturatingRoundingDoublingHighMul: gemmlowp adds +-2^14 and truncates the division by 2^15, which for
+ * both signs is floor((a * b + 2^14) / 2^15); only INT16_MIN * INT16_MIN leaves int16 (it saturates). */
+static HAR_ALWAYS_INLINE int16_t fx_mul(int16_t a, int16_t b)
 {
-    if (a == INT16_MIN && b == INT16_MIN) return INT16_MAX;
-    const int32_t ab = (int32_t)a * b;
-    return (int16_t)((ab + (ab >= 0 ? (1 << 14) : 1 - (1 << 14))) / (1 << 15));
+    const int32_t r = ((int32_t)a * b + (1 << 14)) >> 15;
+    return (int16_t)(r > INT16_MAX ? INT16_MAX : r);
 }
 
 static HAR_ALWAYS_INLINE int32_t divide_pot(int32_t x, int exponent) /* RoundingDivideByPOT, ties away from zero */

@@ -134,6 +134,17 @@ def test_generated_lstm_is_bit_exact_with_the_reference_kernels_on_the_host(dsp)
     assert check, str(check)
 
 
+@pytest.mark.parametrize("dsp", [False, True])
+def test_lstm_with_unit_counts_not_a_multiple_of_four_is_bit_exact_on_the_host(dsp):
+    model = (GOLDEN.parent / "lstm_state_int8.tflite").read_bytes()  # LSTMs of 4 and 5 units
+    assert sorted(read_graph(model).tensor(op.inputs[1]).shape[0] for op in _lstm_ops(read_graph(model))) == [
+        4,
+        5,
+    ]
+    check = host_cross_check(model, random_inputs(model, 100, seed=6), dsp=dsp, label="lstm 4+5 units")
+    assert check, str(check)
+
+
 def test_reference_starts_every_input_from_the_reset_lstm_state():
     from har_edge.codegen.verify import reference_run
 

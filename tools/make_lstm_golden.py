@@ -9,7 +9,7 @@ UNIDIRECTIONAL_SEQUENCE_LSTM, int16 cell state), calibrated on seeded normal win
 so the one model covers both paths of the kernel.
 
 A second file, ``lstm_state_int8.tflite``, is two plain LSTMs (4 and 5 units over 6 steps) and a Dense
-whose int8 output changes visibly when the LSTM state is not reset between windows (the runtime test).
+whose int8 output changes visibly when the LSTM state is not reset between windows (tests/test_lstm_state.py).
 Converting an LSTM takes about a minute, which is why the tests read these files instead. Rerun only
 when the converter's output for LSTMs changes; commit them.
 

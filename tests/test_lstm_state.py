@@ -1,8 +1,12 @@
-"""A fixed-batch model with an LSTM (whose state tensors LiteRT keeps between invokes) gives every window
-the same features whatever windows came before, as the Keras model and the generated firmware do."""
+"""A fixed-batch model with an LSTM (whose state tensors LiteRT and TFLM keep between invokes) gives
+every window the same outputs whatever windows came before, as the Keras model and the generated
+firmware do: in the runtime's Classifier paths, ``run_model`` and the TFLM child."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +60,18 @@ def test_run_model_gives_an_lstm_window_the_same_output_whatever_came_before():
     outputs = run_model(model, np.concatenate([first, other, first]))
     np.testing.assert_array_equal(outputs[2], outputs[0])
     np.testing.assert_array_equal(outputs[0], run_model(model, first)[0])
+
+
+def test_tflm_child_gives_an_lstm_window_the_same_output_whatever_came_before(tmp_path):
+    """TFLM keeps an LSTM's state between invokes too (its docs: call reset after a stateful model)."""
+    first, other = np.random.default_rng(3).normal(0, 2, size=(2, 1, 6, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", np.concatenate([first, other, first]))
+    # arenas below 8 KiB crash TFLM's LSTM on the host instead of failing cleanly: start above them
+    command = [sys.executable, "-m", "har_edge.targets.tflm_child", str(GOLDEN_LSTM), str(tmp_path / "x.npy")]
+    subprocess.run(
+        [*command, str(tmp_path / "out.json"), "--arena-failed", "8192"], capture_output=True, check=True
+    )
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["error"] is None
+    outputs = np.asarray(result["outputs"])
+    np.testing.assert_array_equal(outputs[2], outputs[0])

@@ -63,7 +63,7 @@ def supported_ops() -> str:
 
 def lower_graph(graph: Graph) -> list[Layer]:
     """Every op lowered, or the first refusal. Needs exactly one model input and one output."""
-    from har_edge.codegen import ops_conv, ops_misc, ops_shape  # noqa: F401 (registers the lowerings)
+    from har_edge.codegen import ops_conv, ops_lstm, ops_misc, ops_shape, ops_slice  # noqa: F401 (registers)
 
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedModelError(

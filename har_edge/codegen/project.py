@@ -34,6 +34,8 @@ KERNEL_FILES = {
     "har_pad_s8": "shape.c",
     "har_quantize_f32": "quantize.c",
     "har_dequantize_s8": "quantize.c",
+    "har_lstm_s8": "lstm.c",
+    "har_slice_s8": "slice.c",
 }
 
 

@@ -76,6 +76,7 @@ def reference_run(
                 f"of shape {list(inp['shape'])}"
             )
         try:
+            interpreter.reset_all_variables()  # each input from the reset state (LSTM), as the firmware does
             interpreter.set_tensor(inp["index"], x.reshape(inp["shape"]))
             interpreter.invoke()
         except (ValueError, RuntimeError) as exc:

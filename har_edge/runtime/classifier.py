@@ -48,20 +48,33 @@ class BaseModel:
     """The frozen feature extractor: one input (window) and one output (features) tensor."""
 
     def __init__(self, model: bytes, num_threads: int | None) -> None:
-        self.call = SignatureCall(_load(BASE_FILE, model, num_threads))
+        interpreter = _load(BASE_FILE, model, num_threads)
+        self.call = SignatureCall(interpreter)
         inputs, outputs = self.call.inputs, self.call.outputs
         if len(inputs) != 1 or len(outputs) != 1:
             found = f"inputs {sorted(inputs)}, outputs {sorted(outputs)}"
             raise InputError(f"{BASE_FILE}: expected one input and one output, got {found}")
         (self.input,), (self.output,) = inputs.values(), outputs.values()
         self.max_batch = 1 if self.input.shape_signature[:1] == (1,) else MAX_BATCH  # fixed batch (MCU, LSTM)
+        # an LSTM's state tensors keep their values between invokes; reset after every invoke (tensors
+        # are allocated then, and start reset), each window starts from the reset state, as in Keras and
+        # in the generated firmware. Only fixed-batch bases can hold an LSTM.
+        self.reset_state = interpreter.reset_all_variables if self.max_batch == 1 else None
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """Normalized windows in the model's layout (float32) -> features (n, F) float32."""
         return _in_chunks(self._run, x, self.max_batch)
 
+    def invoke(self, direct) -> None:
+        """Run the base on the inputs written in place (``self.call.direct``), leaving the state reset."""
+        direct.invoke()
+        if self.reset_state is not None:
+            self.reset_state()
+
     def _run(self, x: np.ndarray) -> np.ndarray:
         (out,) = self.call(**{self.input.name: quantize(x, self.input.detail)}).values()
+        if self.reset_state is not None:
+            self.reset_state()
         return dequantize(out, self.output.detail).reshape(len(x), -1)
 
 
@@ -171,7 +184,7 @@ class _Engine:
             shapes = self._shapes[n] = ([(n, *self.base.input.shape_signature[1:])], [features])
         base = self.base.call.direct(shapes[0])
         self.encoder.encode_into(x, base.input_view(self.base.input.name))
-        base.invoke()
+        self.base.invoke(base)
         head = self.head.infer_call.direct(shapes[1])
         self.dequantize.into(base.output_view(self.base.output.name), head.input_view("features"))
         head.invoke()

@@ -145,5 +145,7 @@ def _run_batches(interpreter, x: np.ndarray, batch_size: int) -> np.ndarray:
             (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
         interpreter.set_tensor(inp["index"], quantize(chunk, inp))
         interpreter.invoke()
+        if step == 1:  # an LSTM keeps its state between invokes: each window starts from reset
+            interpreter.reset_all_variables()
         outputs.append(dequantize(interpreter.get_tensor(out["index"]), out))
     return np.concatenate(outputs) if outputs else np.zeros((0,), np.float32)

@@ -157,7 +157,9 @@ def _invoke(interpreter, window: np.ndarray) -> np.ndarray:
     in_detail = _detail(interpreter.get_input_details(0))
     interpreter.set_input(quantize(window.reshape(in_detail["shape"]), in_detail), 0)
     interpreter.invoke()
-    return dequantize(interpreter.get_output(0), _detail(interpreter.get_output_details(0)))[0]
+    output = dequantize(interpreter.get_output(0), _detail(interpreter.get_output_details(0)))[0]
+    interpreter.reset()  # an LSTM keeps its state between invokes: each window starts from reset
+    return output
 
 
 def _require_one_input_and_output(interpreter) -> None:

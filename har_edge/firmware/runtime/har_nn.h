@@ -70,6 +70,23 @@ typedef struct {
     int8_t value;
 } har_pad_params;
 
+typedef struct {                       /* int8 LSTM, 8x8_16 (lstm.c); gates in the order i, f, g, o */
+    int32_t steps, inputs, units;
+    const int8_t *input_weights;       /* per gate [units][inputs] interleaved by 4 units (har_dot.h) */
+    const int8_t *recurrent_weights;   /* per gate [units][units] interleaved alike */
+    const int32_t *input_bias;         /* [4][units]: gate bias - input_zero * rowsum */
+    const int32_t *recurrent_bias;     /* [4][units]: -state_zero * rowsum */
+    int32_t input_multiplier[4], input_shift[4], recurrent_multiplier[4], recurrent_shift[4];
+    int32_t hidden_multiplier, hidden_shift, hidden_zero, state_zero;
+    int32_t cell_shift, tanh_integer_bits, cell_clip; /* 30 + k, 15 + k for a cell scale 2^k; clip 0: none */
+    int16_t *scratch;                  /* 5 * units int16 + units bytes (har_lstm_scratch_bytes) */
+} har_lstm_params;
+
+typedef struct {
+    int32_t out_dims[4], in_steps[4]; /* output extents; input elements per output step */
+    int32_t start;                    /* input element of output element 0 */
+} har_slice_params;
+
 void har_fc_s8(const har_fc_params *p, const int8_t *input, int8_t *output);
 void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output);
 void har_depthwise_s8(const har_conv_params *p, const int8_t *input, int8_t *output);
@@ -84,6 +101,8 @@ void har_concat_s8(const har_concat_params *p, const int8_t *const *inputs, int8
 void har_pad_s8(const har_pad_params *p, const int8_t *input, int8_t *output);
 void har_quantize_f32(float scale, int32_t zero_point, int32_t size, const float *input, int8_t *output);
 void har_dequantize_s8(const float *table, int32_t size, const int8_t *input, float *output);
+void har_lstm_s8(const har_lstm_params *p, const int8_t *input, int8_t *output);
+void har_slice_s8(const har_slice_params *p, const int8_t *input, int8_t *output);
 
 #ifdef __cplusplus
 }

@@ -107,7 +107,7 @@ class FirmwareRunner:
             measured = run_built(built, windows, timeout_s=self.timeout_s)
         except HarEdgeError as exc:
             return McuRun(None, None, error=f"firmware run on {self.board} failed: {exc}")
-        outputs = measured.outputs.view(np.int8) if output_detail["dtype"] == np.int8 else measured.outputs
+        outputs = measured.outputs.view(output_detail["dtype"])  # int8 or float32 values
         return McuRun(
             arena_bytes=reference.arena_bytes,
             outputs=dequantize(outputs, output_detail).reshape(len(inputs), -1),

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "har_nn_f32.h" /* the float32 kernels of float32 graphs */
+
 typedef struct {
     int32_t rows, depth, units; /* rows: time steps of a 3-D input (1 for 2-D); depth: inputs per row */
     const int8_t *weights;      /* interleaved by 4 units x 4 inputs (har_dot.h) */

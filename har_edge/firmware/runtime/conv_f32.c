@@ -1,0 +1,76 @@
+/* CONV_2D and DEPTHWISE_CONV_2D, float32, NHWC, batch 1, as TFLite's reference kernels: per output,
+ * sum = 0, then input * weight added tap by tap (rows, then columns, then input channels), taps outside
+ * the input skipped (not added as zeros: the sum's bits would differ for -0.0), then the bias (0.0f
+ * without one) and the fused activation. CONV_2D computes four output channels per pass over the
+ * taps (weights interleaved by the generator as [k_h][k_w][in_c][4] per group of four, the last
+ * group padded with zeros whose sums are dropped), each channel keeping its own sum in that order. */
+#include "har_nn_f32.h"
+
+/* the window of output (oy, ox) clipped to the input: [y_lo, y_hi) x [x_lo, x_hi) in filter taps */
+typedef struct {
+    int32_t y0, x0, y_lo, y_hi, x_lo, x_hi;
+} window;
+
+static window clip(const har_conv_f32_params *p, int32_t oy, int32_t ox)
+{
+    window w;
+    w.y0 = oy * p->stride_h - p->pad_top;
+    w.x0 = ox * p->stride_w - p->pad_left;
+    w.y_lo = w.y0 < 0 ? -w.y0 : 0;
+    w.y_hi = p->in_h - w.y0 < p->k_h ? p->in_h - w.y0 : p->k_h;
+    w.x_lo = w.x0 < 0 ? -w.x0 : 0;
+    w.x_hi = p->in_w - w.x0 < p->k_w ? p->in_w - w.x0 : p->k_w;
+    return w;
+}
+
+void har_conv_f32(const har_conv_f32_params *p, const float *input, float *output)
+{
+    const int32_t in_c = p->in_c, out_c = p->out_c, group = p->k_h * p->k_w * in_c * 4;
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        for (int32_t ox = 0; ox < p->out_w; ++ox, output += out_c) {
+            const window win = clip(p, oy, ox);
+            for (int32_t c = 0; c < out_c; c += 4) {
+                const float *weights = p->weights + (c / 4) * group;
+                float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+                for (int32_t ky = win.y_lo; ky < win.y_hi; ++ky) {
+                    for (int32_t kx = win.x_lo; kx < win.x_hi; ++kx) {
+                        const float *x = input + ((win.y0 + ky) * p->in_w + win.x0 + kx) * in_c;
+                        const float *w = weights + (ky * p->k_w + kx) * in_c * 4;
+                        for (int32_t i = 0; i < in_c; ++i, w += 4) {
+                            const float v = x[i];
+                            a0 += v * w[0];
+                            a1 += v * w[1];
+                            a2 += v * w[2];
+                            a3 += v * w[3];
+                        }
+                    }
+                }
+                const float sums[4] = {a0, a1, a2, a3};
+                const int32_t n = out_c - c < 4 ? out_c - c : 4;
+                for (int32_t j = 0; j < n; ++j) {
+                    output[c + j] = har_act_f32(sums[j] + (p->bias ? p->bias[c + j] : 0.0f), p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
+
+void har_depthwise_f32(const har_conv_f32_params *p, const float *input, float *output)
+{
+    const int32_t in_c = p->in_c, out_c = p->out_c, multiplier = p->depth_multiplier;
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        for (int32_t ox = 0; ox < p->out_w; ++ox, output += out_c) {
+            const window win = clip(p, oy, ox);
+            for (int32_t c = 0; c < out_c; ++c) {
+                const int32_t ic = c / multiplier;
+                float sum = 0.0f;
+                for (int32_t ky = win.y_lo; ky < win.y_hi; ++ky) {
+                    const float *x = input + (win.y0 + ky) * p->in_w * in_c + ic;
+                    const float *w = p->weights + ky * p->k_w * out_c + c;
+                    for (int32_t kx = win.x_lo; kx < win.x_hi; ++kx) sum += x[(win.x0 + kx) * in_c] * w[kx * out_c];
+                }
+                output[c] = har_act_f32(sum + (p->bias ? p->bias[c] : 0.0f), p->act_min, p->act_max);
+            }
+        }
+    }
+}

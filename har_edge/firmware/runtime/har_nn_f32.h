@@ -1,0 +1,82 @@
+/* float32 kernels, called by generated models of float32 graphs (one call per layer). Each output is
+ * computed with the operations of TFLite's reference float kernels in their order: a sum starts at
+ * 0.0f and adds one product (or value) at a time in the reference's loop order, taps outside the input
+ * are skipped, the bias is added last (0.0f without one) and the fused activation is
+ * min(max(x, act_min), act_max) (NONE: +-FLT_MAX). Compiled without multiply-add contraction
+ * (-ffp-contract=off) those are the same IEEE single-precision operations on any FPU, so the bits
+ * match; SOFTMAX, LOGISTIC and TANH call the C library's expf/tanhf, which differ between libraries
+ * in the last bit. Tensors are NHWC with batch 1; no allocation. */
+#ifndef HAR_NN_F32_H
+#define HAR_NN_F32_H
+
+#include <stdint.h>
+
+/* the generated code's views of arena bytes as floats (the plan aligns float tensors to 4 bytes) */
+#define HAR_F32_IN(p) ((const float *)(const void *)(p))
+#define HAR_F32_OUT(p) ((float *)(void *)(p))
+
+typedef struct {
+    int32_t rows, depth, units; /* rows: time steps of a 3-D input (1 for 2-D); depth: inputs per row */
+    const float *weights;       /* per group of 4 units: [depth][4] (units padded with zero rows) */
+    const float *bias;          /* [units] or NULL */
+    float act_min, act_max;
+} har_fc_f32_params;
+
+typedef struct {
+    int32_t in_h, in_w, in_c, out_h, out_w, out_c;
+    int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+    int32_t depth_multiplier; /* depthwise only */
+    const float *weights;     /* conv: per group of 4 output channels [k_h][k_w][in_c][4]; depthwise: [k_h][k_w][out_c] */
+    const float *bias;        /* [out_c] or NULL */
+    float act_min, act_max;
+} har_conv_f32_params;
+
+typedef struct {
+    int32_t in_h, in_w, channels, out_h, out_w;
+    int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+    float act_min, act_max;
+} har_pool_f32_params;
+
+typedef struct {
+    int32_t out_dims[4], in_strides[4]; /* the reduced-to-1 output over the 4-D input's strides */
+    int32_t red_dims[4];                /* reduced extents (1 for kept dims) */
+    float count;                        /* values per output */
+} har_mean_f32_params;
+
+typedef struct {
+    int32_t dims[4], strides1[4], strides2[4]; /* output dims; input strides (0 = broadcast) */
+    float act_min, act_max;
+} har_binary_f32_params;
+
+typedef struct {
+    int32_t outer, depth;
+    float beta;
+} har_softmax_f32_params;
+
+typedef struct {
+    int32_t in_dims[4], before[4], out_dims[4];
+    float value;
+} har_pad_f32_params;
+
+/* TFLite's ActivationFunctionWithMinMax: std::min(std::max(x, lo), hi) (NaN passes through) */
+static inline float har_act_f32(float x, float lo, float hi)
+{
+    x = x < lo ? lo : x;
+    return hi < x ? hi : x;
+}
+
+void har_fc_f32(const har_fc_f32_params *p, const float *input, float *output);
+void har_conv_f32(const har_conv_f32_params *p, const float *input, float *output);
+void har_depthwise_f32(const har_conv_f32_params *p, const float *input, float *output);
+void har_max_pool_f32(const har_pool_f32_params *p, const float *input, float *output);
+void har_avg_pool_f32(const har_pool_f32_params *p, const float *input, float *output);
+void har_mean_f32(const har_mean_f32_params *p, const float *input, float *output);
+void har_add_f32(const har_binary_f32_params *p, const float *a, const float *b, float *output);
+void har_mul_f32(const har_binary_f32_params *p, const float *a, const float *b, float *output);
+void har_clamp_f32(float lo, float hi, int32_t size, const float *input, float *output);
+void har_logistic_f32(int32_t size, const float *input, float *output);
+void har_tanh_f32(int32_t size, const float *input, float *output);
+void har_softmax_f32(const har_softmax_f32_params *p, const float *input, float *output);
+void har_pad_f32(const har_pad_f32_params *p, const float *input, float *output);
+
+#endif

@@ -9,6 +9,7 @@
 #ifndef HAR_NN_F32_H
 #define HAR_NN_F32_H
 
+#include <math.h> /* INFINITY: a standalone RELU's upper bound */
 #include <stdint.h>
 
 /* the generated code's views of arena bytes as floats (the plan aligns float tensors to 4 bytes) */

@@ -1,0 +1,168 @@
+"""float32 graphs through the C generator: tiny seeded float models covering every float kernel and the
+project's own dense float32 model, against LiteRT's reference kernels (BUILTIN_REF). On the host (both
+sides call glibc) every output bit matches; on the emulated Cortex-M4F every layer before the first op
+that calls expf/tanhf matches bit for bit, and the outputs are within ``verify_float.FLOAT_TOLERANCE``
+(newlib's expf/tanhf differ from glibc's in the last bits)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from har_edge.codegen import verify_float
+from har_edge.codegen.graph import read_graph
+from har_edge.codegen.ops_float import FLOAT_LOWERINGS, inexact_ops
+from tests.arm_tools import require_arm_tools
+from tests.firmware_support import host_cross_check, host_outputs, keras, parity_inputs, random_inputs
+
+BOARD = "mps2-an386"
+
+
+def _float_model(build, input_shape: tuple[int, ...], seed: int) -> bytes:
+    """A float32 .tflite (batch 1) of ``build(keras, inputs) -> outputs``, seeded weights, biases
+    drawn at random so that every bias is used."""
+    from har_edge.tfcompat import seed_everything, tensorflow
+
+    tf, k = tensorflow(), keras()
+    seed_everything(seed)
+    inputs = k.Input(shape=input_shape, batch_size=1)
+    model = k.Model(inputs, build(k, inputs))
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+
+
+def _convolutions(k, x):
+    """conv (stride 2, SAME, RELU6) -> depthwise (x2, VALID, RELU) -> max pool -> average pool ->
+    dense (TANH) -> dense -> softmax"""
+    x = k.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu6")(x)
+    x = k.layers.DepthwiseConv2D(3, depth_multiplier=2, activation="relu")(x)
+    x = k.layers.MaxPooling2D(2, padding="same")(x)
+    x = k.layers.AveragePooling2D((2, 1), strides=1, padding="same")(x)
+    x = k.layers.Dense(10, activation="tanh")(k.layers.Flatten()(x))
+    return k.layers.Softmax()(k.layers.Dense(5)(x))
+
+
+def _branches(k, x):
+    """two branches added, multiplied, rescaled (broadcast constants), concatenated, padded; standalone
+    RELU and RELU6, LOGISTIC, a per-time-step dense over a reshape, and a global average (MEAN)"""
+    a = k.layers.Conv2D(4, 1)(x)
+    b = k.layers.Conv2D(4, 3, padding="same", use_bias=False)(x)
+    y = k.layers.Multiply()([k.layers.Add()([a, b]), b])
+    y = k.layers.Rescaling(0.5, offset=0.25)(y)
+    y = k.layers.ReLU()(k.layers.Concatenate()([y, a]))
+    y = k.layers.ReLU(6.0)(k.layers.ZeroPadding2D(((1, 2), (0, 1)))(y))
+    y = k.layers.Activation("sigmoid")(y)
+    rows = k.layers.Dense(5)(k.layers.Reshape((13 * 5, 8))(y))
+    return k.layers.GlobalAveragePooling1D()(rows)
+
+
+MODELS = {"convolutions": (_convolutions, (17, 9, 3)), "branches": (_branches, (10, 4, 3))}
+
+
+@functools.cache
+def tiny_model(name: str) -> bytes:
+    build, shape = MODELS[name]
+    return _float_model(build, shape, seed=5)
+
+
+@functools.cache
+def dense_float32() -> bytes:
+    """The benchmark's float32 MCU variant of the project's dense architecture (seeded, untrained)."""
+    from har_edge import models
+    from har_edge.optimize.quantize import Precision, convert
+    from tests.firmware_support import WINDOW
+
+    model = models.build("dense", window=WINDOW, channels=3, classes=12, seed=0)
+    return convert(model, Precision.FLOAT32, fixed_batch=True)
+
+
+def test_the_tiny_float_models_use_every_float_kernel():
+    used = {op.name for name in MODELS for op in read_graph(tiny_model(name)).ops}
+    aliases = {"SQUEEZE", "EXPAND_DIMS", "RELU_N1_TO_1", "PADV2"}  # the same kernel as a used op
+    assert set(FLOAT_LOWERINGS) - aliases <= used
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_tiny_float_model_is_bit_exact_with_the_reference_kernels_on_the_host(name):
+    model = tiny_model(name)
+    check = host_cross_check(model, random_inputs(model, 64, seed=1), label=name)
+    assert check and check.bit_exact, str(check)
+    assert all(layer.mismatches == 0 for layer in check.layers), str(check)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_tiny_float_model_on_the_cortex_m4f_is_exact_up_to_the_first_libm_op(name, tmp_path):
+    require_arm_tools()
+    from har_edge.codegen.project import write_project
+    from har_edge.codegen.verify import verify_project
+
+    model = tiny_model(name)
+    info = write_project(model, tmp_path / "fw", BOARD, "net")
+    check = verify_project(info, random_inputs(model, 48, seed=2), layer_inputs=8)
+    assert check and check.tolerance == verify_float.FLOAT_TOLERANCE, str(check)
+    assert check.max_difference <= verify_float.FLOAT_TOLERANCE
+    first_libm = int(inexact_ops(read_graph(model))[0].split(":")[0])
+    exact = [layer for layer in check.layers if layer.index < first_libm]
+    assert exact and all(layer.mismatches == 0 for layer in exact), str(check)
+
+
+def test_project_dense_float32_is_bit_exact_on_the_host_on_real_and_random_windows():
+    model = dense_float32()
+    inputs = parity_inputs(model)
+    assert inputs.dtype == np.float32 and len(inputs) == 1000
+    check = host_cross_check(model, inputs, label="dense float32")
+    assert check and check.bit_exact, str(check)
+
+
+def test_project_dense_float32_on_the_cortex_m4f_differs_only_in_the_softmax(tmp_path):
+    require_arm_tools()
+    from har_edge.codegen.project import write_project
+    from har_edge.codegen.verify import verify_project
+
+    model = dense_float32()
+    info = write_project(model, tmp_path / "fw", BOARD, "net")
+    check = verify_project(info, parity_inputs(model)[::5], layer_inputs=8)
+    assert check, str(check)
+    assert [layer.name for layer in check.layers if layer.mismatches] in ([], [info.layer_names[-1]])
+    assert info.layer_names[-1].endswith(":SOFTMAX") and check.max_difference < 1e-6
+
+
+def test_a_libm_op_sets_the_tolerance_and_its_absence_asks_for_every_bit():
+    with_softmax = read_graph(tiny_model("convolutions"))
+    assert verify_float.tolerance(with_softmax) == verify_float.FLOAT_TOLERANCE
+    ops = [name.split(":")[1] for name in inexact_ops(with_softmax)]
+    assert ops == ["TANH", "SOFTMAX"]
+    exact = read_graph(_float_model(lambda k, x: k.layers.Dense(3, activation="relu")(x), (6,), seed=0))
+    assert inexact_ops(exact) == [] and verify_float.tolerance(exact) == 0.0
+
+
+def test_cross_check_accepts_an_ulp_within_tolerance_and_reports_a_larger_difference():
+    from har_edge.codegen.verify import cross_check
+
+    model = tiny_model("convolutions")
+    inputs = random_inputs(model, 8, seed=3)
+    _, result = host_outputs(model, inputs)
+    outputs = result.outputs.copy()
+    values = outputs.view(np.float32)
+    values[2, 1] = np.nextafter(values[2, 1], np.float32(2))  # one ulp up
+    near = cross_check(model, inputs, outputs, label="one ulp")
+    assert near and not near.bit_exact and near.differing_bytes > 0
+    assert "within tolerance 1e-05" in str(near)
+    values[5, 0] += np.float32(1e-3)
+    far = cross_check(model, inputs, outputs, label="1e-3")
+    assert not far and far.mismatched_bytes == 4 and [m.input_index for m in far.mismatches] == [5]
+    assert "input 5: 1 values differ, max |difference| 0.000999" in str(far)
+
+
+def test_beyond_tolerance_compares_values_relative_to_their_size():
+    expected = np.array([[1.0, 1000.0, np.nan, np.inf]], np.float32)
+    actual = np.array([[1.0 + 9e-6, 1000.0 * (1 + 2e-5), np.nan, np.inf]], np.float32)
+    bytes_ = lambda a: a.view(np.uint8)  # noqa: E731
+    beyond = verify_float.beyond_tolerance(bytes_(expected), bytes_(actual), 1e-5)
+    assert beyond.reshape(4, 4).all(axis=1).tolist() == [False, True, False, False]
+    exact = verify_float.beyond_tolerance(bytes_(expected), bytes_(actual), 0.0)
+    assert exact.reshape(4, 4).any(axis=1).tolist() == [True, True, False, False]

@@ -24,7 +24,7 @@ from har_edge.codegen.lower import (
     refuse,
     shape4,
 )
-from har_edge.codegen.ops_conv import _window, padding
+from har_edge.codegen.ops_conv import _window, fc_rows, padding
 from har_edge.codegen.ops_misc import _broadcast_strides, operands, reshape
 from har_edge.codegen.ops_shape import _axes
 
@@ -159,6 +159,11 @@ def _weight_arrays(prefix: str, weights: np.ndarray, bias: Tensor | None) -> tup
     return arrays, f".weights = {prefix}_weights, .bias = {prefix}_bias, "
 
 
+def _layer(op: Op, x: Tensor, out: Tensor, **fields) -> Layer:
+    """The layer of an op with one activation in and one out."""
+    return Layer(op.index, op.name, (x.index,), (out.index,), **fields)
+
+
 def _call(kernel: str, *inputs: str) -> str:
     args = ", ".join(f"HAR_F32_IN({x})" for x in inputs)
     return f"{kernel}(&{{p}}, {args}, HAR_F32_OUT({{out}}));"
@@ -167,25 +172,14 @@ def _call(kernel: str, *inputs: str) -> str:
 @_lowering("FULLY_CONNECTED")
 def fully_connected(graph: Graph, op: Op) -> Layer:
     x, weights, bias, out, units = _weighted_operands(graph, op, 0)
-    if getattr(op.options, "weightsFormat", 0) != 0 or len(weights.shape) != 2:
-        raise refuse(
-            op, f"weights of shape {list(weights.shape)}", "2-D weights (units, depth), default format"
-        )
+    rows = fc_rows(op, x, weights, out)
     depth = weights.shape[1]
-    if x.size % depth or out.size != x.size // depth * units:
-        raise refuse(
-            op,
-            f"input {list(x.shape)} / output {list(out.shape)} do not match weights {list(weights.shape)}",
-            "inputs whose last axis is the weights' depth",
-        )
-    rows = x.size // depth
     prefix = f"l{op.index}"
     arrays, fields = _weight_arrays(prefix, by_four(weights.data), bias)
-    return Layer(
-        op.index,
-        op.name,
-        (x.index,),
-        (out.index,),
+    return _layer(
+        op,
+        x,
+        out,
         call=_call("har_fc_f32", "{in0}"),
         params=(
             "har_fc_f32_params",
@@ -216,11 +210,10 @@ def convolution(graph: Graph, op: Op) -> Layer:
     prefix = f"l{op.index}"
     arrays, fields = _weight_arrays(prefix, data, bias)
     kernel = "har_depthwise_f32" if depthwise else "har_conv_f32"
-    return Layer(
-        op.index,
-        op.name,
-        (x.index,),
-        (out.index,),
+    return _layer(
+        op,
+        x,
+        out,
         call=_call(kernel, "{in0}"),
         params=(
             "har_conv_f32_params",
@@ -249,11 +242,10 @@ def pool(graph: Graph, op: Op) -> Layer:
         f".stride_w = {o.strideW}, .pad_top = {pad_top}, .pad_left = {pad_left}, " + _bounds(op)
     )
     kernel = "har_max_pool_f32" if op.name == "MAX_POOL_2D" else "har_avg_pool_f32"
-    return Layer(
-        op.index,
-        op.name,
-        (x.index,),
-        (out.index,),
+    return _layer(
+        op,
+        x,
+        out,
         call=_call(kernel, "{in0}"),
         params=("har_pool_f32_params", fields),
     )
@@ -276,11 +268,10 @@ def mean(graph: Graph, op: Op) -> Layer:
         f".red_dims = {c_ints(d if a in reduced else 1 for a, d in enumerate(dims))}, "
         f".count = {literal(count)}"
     )
-    return Layer(
-        op.index,
-        op.name,
-        (x.index,),
-        (out.index,),
+    return _layer(
+        op,
+        x,
+        out,
         call=_call("har_mean_f32", "{in0}"),
         params=("har_mean_f32_params", fields),
     )
@@ -334,7 +325,7 @@ def unary(graph: Graph, op: Op) -> Layer:
         call = f"har_clamp_f32({literal(lo)}, {literal(hi)}, {x.size}, {buffers});"
     else:
         call = f"har_{op.name.lower()}_f32({x.size}, {buffers});"
-    return Layer(op.index, op.name, (x.index,), (out.index,), call=call, params=params, in_place=True)
+    return _layer(op, x, out, call=call, params=params, in_place=True)
 
 
 @_lowering("CONCATENATION")
@@ -393,11 +384,10 @@ def pad(graph: Graph, op: Op) -> Layer:
         f".in_dims = {c_ints(shape4(x.shape))}, .before = {c_ints(lead + pairs[:, 0].tolist())}, "
         f".out_dims = {c_ints(shape4(out.shape))}, .value = {literal(value)}"
     )
-    return Layer(
-        op.index,
-        op.name,
-        (x.index,),
-        (out.index,),
+    return _layer(
+        op,
+        x,
+        out,
         call=_call("har_pad_f32", "{in0}"),
         params=("har_pad_f32_params", fields),
     )

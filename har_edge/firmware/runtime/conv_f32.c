@@ -31,25 +31,15 @@ void har_conv_f32(const har_conv_f32_params *p, const float *input, float *outpu
             const window win = clip(p, oy, ox);
             for (int32_t c = 0; c < out_c; c += 4) {
                 const float *weights = p->weights + (c / 4) * group;
-                float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+                float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
                 for (int32_t ky = win.y_lo; ky < win.y_hi; ++ky) {
                     for (int32_t kx = win.x_lo; kx < win.x_hi; ++kx) {
                         const float *x = input + ((win.y0 + ky) * p->in_w + win.x0 + kx) * in_c;
-                        const float *w = weights + (ky * p->k_w + kx) * in_c * 4;
-                        for (int32_t i = 0; i < in_c; ++i, w += 4) {
-                            const float v = x[i];
-                            a0 += v * w[0];
-                            a1 += v * w[1];
-                            a2 += v * w[2];
-                            a3 += v * w[3];
-                        }
+                        har_sums4_f32(x, weights + (ky * p->k_w + kx) * in_c * 4, in_c, sums);
                     }
                 }
-                const float sums[4] = {a0, a1, a2, a3};
-                const int32_t n = out_c - c < 4 ? out_c - c : 4;
-                for (int32_t j = 0; j < n; ++j) {
-                    output[c + j] = har_act_f32(sums[j] + (p->bias ? p->bias[c + j] : 0.0f), p->act_min, p->act_max);
-                }
+                const float *bias = p->bias ? p->bias + c : 0;
+                har_finish4_f32(sums, out_c - c < 4 ? out_c - c : 4, bias, p->act_min, p->act_max, output + c);
             }
         }
     }

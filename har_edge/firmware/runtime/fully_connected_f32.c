@@ -12,20 +12,9 @@ void har_fc_f32(const har_fc_f32_params *p, const float *input, float *output)
         const float *x = input + r * depth;
         float *out = output + r * units;
         for (int32_t u = 0; u < units; u += 4) {
-            const float *w = p->weights + u * depth;
-            float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-            for (int32_t i = 0; i < depth; ++i, w += 4) {
-                const float v = x[i];
-                a0 += v * w[0];
-                a1 += v * w[1];
-                a2 += v * w[2];
-                a3 += v * w[3];
-            }
-            const float sums[4] = {a0, a1, a2, a3};
-            const int32_t n = units - u < 4 ? units - u : 4;
-            for (int32_t j = 0; j < n; ++j) {
-                out[u + j] = har_act_f32(sums[j] + (p->bias ? p->bias[u + j] : 0.0f), lo, hi);
-            }
+            float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            har_sums4_f32(x, p->weights + u * depth, depth, sums);
+            har_finish4_f32(sums, units - u < 4 ? units - u : 4, p->bias ? p->bias + u : 0, lo, hi, out + u);
         }
     }
 }

@@ -66,6 +66,27 @@ static inline float har_act_f32(float x, float lo, float hi)
     return hi < x ? hi : x;
 }
 
+/* four sums, each adding n products x[i] * w[4 i + j] (j = 0..3) in order: the inner loop of FC and
+ * CONV_2D, whose weights the generator interleaves by four outputs */
+static inline void har_sums4_f32(const float *x, const float *w, int32_t n, float sums[4])
+{
+    float a0 = sums[0], a1 = sums[1], a2 = sums[2], a3 = sums[3];
+    for (int32_t i = 0; i < n; ++i, w += 4) {
+        const float v = x[i];
+        a0 += v * w[0];
+        a1 += v * w[1];
+        a2 += v * w[2];
+        a3 += v * w[3];
+    }
+    sums[0] = a0, sums[1] = a1, sums[2] = a2, sums[3] = a3;
+}
+
+/* out[j] = act(sums[j] + bias[j]) (bias 0.0f without one) for the first n (<= 4) sums */
+static inline void har_finish4_f32(const float sums[4], int32_t n, const float *bias, float lo, float hi, float *out)
+{
+    for (int32_t j = 0; j < n; ++j) out[j] = har_act_f32(sums[j] + (bias ? bias[j] : 0.0f), lo, hi);
+}
+
 void har_fc_f32(const har_fc_f32_params *p, const float *input, float *output);
 void har_conv_f32(const har_conv_f32_params *p, const float *input, float *output);
 void har_depthwise_f32(const har_conv_f32_params *p, const float *input, float *output);

@@ -131,6 +131,18 @@ def test_project_dense_float32_on_the_cortex_m4f_differs_only_in_the_softmax(tmp
     assert info.layer_names[-1].endswith(":SOFTMAX") and check.max_difference < 1e-6
 
 
+def test_a_narrower_per_time_step_float_fc_is_planned_over_its_dying_input():
+    from har_edge.codegen.emit import generate
+    from har_edge.codegen.ops_conv import SCRATCH_ROWS
+
+    generated = generate(dense_float32())
+    graph, plan = generated.graph, generated.plan
+    first, second = [op for op in graph.ops if op.name == "FULLY_CONNECTED"][:2]
+    hidden, narrower = graph.op_outputs(first)[0], graph.op_outputs(second)[0]
+    assert second.index in plan.scratch and plan.root[narrower.index] != plan.root[hidden.index]
+    assert plan.arena_bytes == hidden.nbytes + 4 * SCRATCH_ROWS * narrower.shape[-1]  # not + narrower
+
+
 def test_a_libm_op_sets_the_tolerance_and_its_absence_asks_for_every_bit():
     with_softmax = read_graph(tiny_model("convolutions"))
     assert verify_float.tolerance(with_softmax) == verify_float.FLOAT_TOLERANCE

@@ -24,7 +24,7 @@ from har_edge.codegen.lower import (
     refuse,
     shape4,
 )
-from har_edge.codegen.ops_conv import _window, fc_rows, padding
+from har_edge.codegen.ops_conv import SCRATCH_ROWS, _window, fc_rows, padding
 from har_edge.codegen.ops_misc import _broadcast_strides, operands, reshape
 from har_edge.codegen.ops_shape import _axes
 
@@ -174,8 +174,11 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     x, weights, bias, out, units = _weighted_operands(graph, op, 0)
     rows = fc_rows(op, x, weights, out)
     depth = weights.shape[1]
+    # per time step, over its dying input when no wider (int8's plan, ops_conv.fully_connected)
+    in_place, scratch_rows = rows > 1 and units <= depth, min(rows, SCRATCH_ROWS)
     prefix = f"l{op.index}"
     arrays, fields = _weight_arrays(prefix, by_four(weights.data), bias)
+    fields += f".row_scratch = HAR_F32_OUT({{scratch}}), .scratch_rows = {scratch_rows}, "
     return _layer(
         op,
         x,
@@ -187,6 +190,8 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
         ),
         arrays=arrays,
         macs=rows * depth * units,
+        in_place=in_place,
+        in_place_scratch=4 * scratch_rows * units if in_place else 0,
     )
 
 
@@ -201,7 +206,9 @@ def convolution(graph: Graph, op: Op) -> Layer:
         multiplier = out_c // x.shape[3]
         if weights.shape[0] != 1 or multiplier * x.shape[3] != out_c:
             raise refuse(op, f"weights {list(weights.shape)}", "(1, k_h, k_w, in_c * depth multiplier)")
-        data, macs = weights.data.ravel(), out.size * k_h * k_w
+        rows = weights.data.reshape(k_h * k_w, out_c)
+        data = np.pad(rows, ((0, 0), (0, -out_c % 4))).ravel()  # each tap's channels padded to 4
+        macs = out.size * k_h * k_w
     else:
         _, k_h, k_w, in_c = weights.shape
         if in_c != x.shape[3]:

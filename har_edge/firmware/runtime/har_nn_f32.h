@@ -21,13 +21,15 @@ typedef struct {
     const float *weights;       /* per group of 4 units: [depth][4] (units padded with zero rows) */
     const float *bias;          /* [units] or NULL */
     float act_min, act_max;
+    float *row_scratch;         /* [scratch_rows][units], or NULL: set when the output lies over the input */
+    int32_t scratch_rows;
 } har_fc_f32_params;
 
 typedef struct {
     int32_t in_h, in_w, in_c, out_h, out_w, out_c;
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
     int32_t depth_multiplier; /* depthwise only */
-    const float *weights;     /* conv: per group of 4 output channels [k_h][k_w][in_c][4]; depthwise: [k_h][k_w][out_c] */
+    const float *weights;     /* conv: per group of 4 output channels [k_h][k_w][in_c][4]; depthwise: [k_h][k_w][out_c rounded up to 4] */
     const float *bias;        /* [out_c] or NULL */
     float act_min, act_max;
 } har_conv_f32_params;

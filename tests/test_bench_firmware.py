@@ -127,6 +127,8 @@ def test_a_float32_model_is_measured_as_float_firmware_within_its_tolerance(mode
     assert figures.instructions_per_inference > 0 and figures.tflm_arena_bytes > 0
     assert parity["within_tolerance"] and parity["tolerance"] == pytest.approx(1e-5)
     assert parity["max_abs_difference"] < 1e-6  # newlib's expf in the softmax: a few ulp at most
+    assert not any("differs" in note for note in figures.notes)
+    assert parity["bit_exact"] or any("float32 within 1e-05" in note for note in figures.notes)
     generated = flow.build_cached(float32, "mps2-an386", cache_dir=cache_dir).info.model
     assert figures.flash_weights_bytes >= generated.weight_bytes  # the float arrays, from the ELF
 

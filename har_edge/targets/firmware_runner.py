@@ -140,8 +140,14 @@ def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any], 
         f"latency derived at {profile.cycles_per_instruction:g} cycles/instruction and "
         f"{profile.clock_hz / 1e6:g} MHz (see cpi_source)",
     ]
-    if not parity["bit_exact"]:
+    if not parity["within_tolerance"]:
         notes.append(f"firmware differs from LiteRT's reference kernels: {parity['summary']}")
+    elif not parity["bit_exact"]:
+        notes.append(
+            f"float32 within {parity['tolerance']:g} x max(1, |reference|) of LiteRT's reference kernels "
+            f"(max |difference| {parity['max_abs_difference']:.2g}: the C library's expf/tanhf, "
+            "see har_edge/codegen/verify_float.py)"
+        )
     if measured_head is not None:
         notes.append(head_note(measured_head))
     elif artifact.head_bytes is not None:

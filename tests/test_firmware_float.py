@@ -48,7 +48,8 @@ def _convolutions(k, x):
 
 def _branches(k, x):
     """two branches added, multiplied, rescaled (broadcast constants), concatenated, padded; standalone
-    RELU and RELU6, LOGISTIC, a per-time-step dense over a reshape, and a global average (MEAN)"""
+    RELU and RELU6, LOGISTIC, a per-time-step dense over a reshape, and means over time and over the
+    last axis (MEAN)"""
     a = k.layers.Conv2D(4, 1)(x)
     b = k.layers.Conv2D(4, 3, padding="same", use_bias=False)(x)
     y = k.layers.Multiply()([k.layers.Add()([a, b]), b])
@@ -57,7 +58,9 @@ def _branches(k, x):
     y = k.layers.ReLU(6.0)(k.layers.ZeroPadding2D(((1, 2), (0, 1)))(y))
     y = k.layers.Activation("sigmoid")(y)
     rows = k.layers.Dense(5)(k.layers.Reshape((13 * 5, 8))(y))
-    return k.layers.GlobalAveragePooling1D()(rows)
+    over_time = k.layers.GlobalAveragePooling1D()(rows)
+    over_units = k.layers.GlobalAveragePooling1D(data_format="channels_first")(rows)  # the last axis
+    return k.layers.Concatenate()([over_time, over_units])
 
 
 MODELS = {"convolutions": (_convolutions, (17, 9, 3)), "branches": (_branches, (10, 4, 3))}

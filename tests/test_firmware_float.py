@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from har_edge.codegen import verify_float
+from har_edge.codegen.float_checks import inexact_ops
 from har_edge.codegen.graph import read_graph
-from har_edge.codegen.ops_float import FLOAT_LOWERINGS, inexact_ops
+from har_edge.codegen.ops_float import FLOAT_LOWERINGS
 from tests.arm_tools import require_arm_tools
 from tests.firmware_support import host_cross_check, host_outputs, keras, parity_inputs, random_inputs
 
@@ -181,3 +182,83 @@ def test_beyond_tolerance_compares_values_relative_to_their_size():
     assert beyond.reshape(4, 4).all(axis=1).tolist() == [False, True, False, False]
     exact = verify_float.beyond_tolerance(bytes_(expected), bytes_(actual), 0.0)
     assert exact.reshape(4, 4).any(axis=1).tolist() == [True, True, False, False]
+
+
+def _with(graph, op=None, tensor=None):
+    """``graph`` with one op or one tensor replaced (by index)."""
+    from dataclasses import replace
+
+    ops, tensors = list(graph.ops), list(graph.tensors)
+    if op is not None:
+        ops[op.index] = op
+    if tensor is not None:
+        tensors[tensor.index] = tensor
+    return replace(graph, ops=tuple(ops), tensors=tuple(tensors))
+
+
+def _options(op, **values):
+    from copy import copy
+    from dataclasses import replace
+
+    options = copy(op.options)
+    for key, value in values.items():
+        setattr(options, key, value)
+    return replace(op, options=options)
+
+
+def _nth(graph, name: str, n: int = 0):
+    return [op for op in graph.ops if op.name == name][n]
+
+
+def _shape(graph, op, position: int, shape):
+    from dataclasses import replace
+
+    tensor = graph.tensor(op.outputs[0] if position < 0 else op.inputs[position])
+    return _with(graph, tensor=replace(tensor, shape=shape))
+
+
+MALFORMED = {
+    "ADD without its second input": (
+        "branches",
+        "ADD",
+        lambda g: _with(
+            g, op=__import__("dataclasses").replace(_nth(g, "ADD"), inputs=_nth(g, "ADD").inputs[:1])
+        ),
+        "1 inputs",
+    ),
+    "MUL by a constant that does not broadcast": (
+        "branches",
+        "MUL",
+        lambda g: _shape(g, _nth(g, "MUL", 1), 1, (3,)),
+        "broadcastable",
+    ),
+    "MAX_POOL_2D with stride 0": (
+        "convolutions",
+        "MAX_POOL_2D",
+        lambda g: _with(g, op=_options(_nth(g, "MAX_POOL_2D"), strideH=0)),
+        "strideH = 0",
+    ),
+    "CONV_2D with a negative stride": (
+        "convolutions",
+        "CONV_2D",
+        lambda g: _with(g, op=_options(_nth(g, "CONV_2D"), strideW=-1)),
+        "strideW = -1",
+    ),
+    "MEAN into a larger output": (
+        "branches",
+        "MEAN",
+        lambda g: _shape(g, _nth(g, "MEAN"), -1, (1, 6)),
+        "reduced",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_float_op_is_refused_before_anything_is_generated(case):
+    from har_edge.codegen.emit import generate
+    from har_edge.codegen.graph import UnsupportedModelError
+
+    name, op_name, change, match = MALFORMED[case]
+    with pytest.raises(UnsupportedModelError, match=match) as refused:
+        generate(change(read_graph(tiny_model(name))))
+    assert refused.value.op == op_name

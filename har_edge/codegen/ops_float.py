@@ -1,7 +1,7 @@
 """Lowering of float32 ops: an op whose first input and output are float32 activations gets a float
 kernel (``har_*_f32``, ``runtime/*_f32.c``) that computes each output with the operations of TFLite's
 reference float kernels in their order (see ``har_nn_f32.h``), so its bits match LiteRT's BUILTIN_REF
-except where the C library's expf/tanhf is involved (``inexact_ops``; the tolerance
+except where the C library's expf/tanhf is involved (``float_checks.inexact_ops``; the tolerance
 held there is ``verify.FLOAT_TOLERANCE``). The op set is the int8 path's: FULLY_CONNECTED, CONV_2D,
 DEPTHWISE_CONV_2D, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, ADD, MUL, SOFTMAX, LOGISTIC, TANH,
 RELU/RELU6/RELU_N1_TO_1, CONCATENATION, PAD/PADV2 and RESHAPE/SQUEEZE/EXPAND_DIMS, fused activations
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from har_edge.codegen.float_checks import check_form
 from har_edge.codegen.graph import Graph, Op, Tensor
 from har_edge.codegen.lower import (
     CArray,
@@ -54,7 +55,6 @@ BOUNDS = {
 }
 # standalone ops: TFLite's Relu has no upper clamp (an infinity stays infinite)
 STANDALONE_BOUNDS = {"RELU": (0.0, float("inf")), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
-LIBM_OPS = ("SOFTMAX", "LOGISTIC", "TANH")
 
 
 def float_lowering(graph: Graph, op: Op) -> Lowering | None:
@@ -67,18 +67,8 @@ def float_lowering(graph: Graph, op: Op) -> Lowering | None:
     function = FLOAT_LOWERINGS.get(op.name)
     if function is None:
         raise refuse(op, "no float32 kernel for this op", ", ".join(sorted(FLOAT_LOWERINGS)))
+    check_form(graph, op)
     return function
-
-
-def inexact_ops(graph: Graph) -> list[str]:
-    """The float ops of ``graph`` whose last bit is the C library's (expf, tanhf), as "index:NAME"; every
-    other float kernel adds in the reference's order (a MEAN over the last axis too, which TFLite's
-    source routes through Eigen: bit-exact in the tests all the same)."""
-    return [
-        f"{op.index}:{op.name}"
-        for op in graph.ops
-        if op.name in LIBM_OPS and graph.op_outputs(op)[0].dtype == "float32"
-    ]
 
 
 def _lowering(*names: str):
@@ -259,6 +249,8 @@ def mean(graph: Graph, op: Op) -> Layer:
     reduced = {(a % len(x.shape)) + lead for a in _axes(op, graph, 1, len(x.shape))}
     dims = shape4(x.shape)
     count = int(np.prod([dims[a] for a in reduced]))
+    if out.size * count != x.size:
+        raise refuse(op, f"output {list(out.shape)} for input {list(x.shape)}", "the reduced shape")
     fields = (
         f".out_dims = {c_ints(1 if a in reduced else d for a, d in enumerate(dims))}, "
         f".in_strides = {c_ints(contiguous_strides(dims))}, "
@@ -279,12 +271,15 @@ def binary(graph: Graph, op: Op) -> Layer:
     a, b = graph.op_inputs(op)[:2]
     (out,) = graph.op_outputs(op)
     _require_float(op, a, b, out)
-    if len(out.shape) > 4:
-        raise refuse(op, f"rank {len(out.shape)}", "rank <= 4")
+    if max(len(out.shape), len(a.shape), len(b.shape)) > 4:
+        raise refuse(op, "rank > 4", "rank <= 4")
+    out4 = shape4(out.shape)
+    for t in (a, b):
+        if any(d not in (1, o) for d, o in zip(shape4(t.shape), out4, strict=True)):
+            raise refuse(op, f"input {list(t.shape)} for output {list(out.shape)}", "broadcastable shapes")
     prefix = f"l{op.index}"
     arrays: list[CArray] = []
     expressions, reads = operands(graph, op, (0, 1), prefix, arrays, ctype="float")
-    out4 = shape4(out.shape)
     fields = (
         f".dims = {c_ints(out4)}, .strides1 = {c_ints(_broadcast_strides(a.shape, out4))}, "
         f".strides2 = {c_ints(_broadcast_strides(b.shape, out4))}, " + _bounds(op)
@@ -332,10 +327,14 @@ def concatenation(graph: Graph, op: Op) -> Layer:
     _require_float(op, out, *parts)
     if fused_activation(op) != "NONE":
         raise refuse(op, "a fused activation", "CONCATENATION without activation")
+    if not out.shape or any(len(p.shape) != len(out.shape) for p in parts):
+        raise refuse(op, f"inputs {[list(p.shape) for p in parts]} for output {list(out.shape)}", "one rank")
     axis = op.options.axis % len(out.shape)
     outer = int(np.prod(out.shape[:axis], dtype=np.int64))
     sizes = [4 * int(np.prod(p.shape[axis:], dtype=np.int64)) for p in parts]  # bytes
-    if sum(sizes) * outer != out.nbytes:
+    if sum(sizes) * outer != out.nbytes or any(
+        p.nbytes != outer * size for p, size in zip(parts, sizes, strict=True)
+    ):
         raise refuse(
             op, f"inputs {[list(p.shape) for p in parts]} for output {list(out.shape)}", "matching shapes"
         )

@@ -3,7 +3,7 @@
 The float kernels (``runtime/*_f32.c``) compute every output with the operations of TFLite's reference
 float kernels in their order, built without multiply-add contraction (``-ffp-contract=off``, in both
 board Makefiles), so a float32 graph is held to the same rule as an int8 one, **bit-exact**, unless it
-contains an op whose last bit is not the kernels' to decide (``ops_float.inexact_ops``): SOFTMAX,
+contains an op whose last bit is not the kernels' to decide (``float_checks.inexact_ops``): SOFTMAX,
 LOGISTIC and TANH call the C library's ``expf``/``tanhf``. Those graphs are held to
 
     |firmware - reference| <= FLOAT_TOLERANCE * max(1, |reference|)   per output value.
@@ -26,9 +26,9 @@ FLOAT_TOLERANCE = 1e-5
 
 
 def tolerance(graph: Graph) -> float:
-    """0.0 (byte for byte) unless the model's output is float32 and ``ops_float.inexact_ops`` finds an op
+    """0.0 (byte for byte) unless the model's output is float32 and ``float_checks.inexact_ops`` finds an op
     whose last bit belongs to the C library; then ``FLOAT_TOLERANCE``."""
-    from har_edge.codegen.ops_float import inexact_ops
+    from har_edge.codegen.float_checks import inexact_ops
 
     output = graph.tensor(graph.outputs[0])
     return FLOAT_TOLERANCE if output.dtype == "float32" and inexact_ops(graph) else 0.0

@@ -1,6 +1,7 @@
-"""Ahead-of-time C generation for int8 .tflite models (batch 1): ``generate`` (sources in memory),
-``write_project`` (a buildable folder for a board), ``layer_macs`` (per-layer multiply-accumulates,
-for instructions per MAC), and the cross-check against LiteRT's reference kernels (``verify``)."""
+"""Ahead-of-time C generation for int8 and float32 .tflite models (batch 1): ``generate`` (sources in
+memory), ``write_project`` (a buildable folder for a board), ``layer_macs`` (per-layer
+multiply-accumulates, for instructions per MAC), and the cross-check against LiteRT's reference
+kernels (``verify``)."""
 
 from __future__ import annotations
 

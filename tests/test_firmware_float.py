@@ -116,8 +116,8 @@ def test_tiny_float_model_on_the_cortex_m4f_is_exact_up_to_the_first_libm_op(nam
 
 def test_project_dense_float32_is_bit_exact_on_the_host_on_real_and_random_windows():
     model = dense_float32()
-    inputs = parity_inputs(model)
-    assert inputs.dtype == np.float32 and len(inputs) == 1000
+    inputs = parity_inputs(model)[::2]  # 250 real windows, 250 random
+    assert inputs.dtype == np.float32 and len(inputs) == 500
     check = host_cross_check(model, inputs, label="dense float32")
     assert check and check.bit_exact, str(check)
 

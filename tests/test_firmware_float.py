@@ -262,3 +262,25 @@ def test_a_malformed_float_op_is_refused_before_anything_is_generated(case):
     with pytest.raises(UnsupportedModelError, match=match) as refused:
         generate(change(read_graph(tiny_model(name))))
     assert refused.value.op == op_name
+
+
+def test_float_kernels_for_the_cortex_m4f_contain_no_fused_multiply_add(tmp_path):
+    """VFPv4 has VFMA (one rounding); TFLite's reference rounds the product, then the sum: the board's
+    -ffp-contract=off must keep every multiply and add apart."""
+    require_arm_tools()
+    import shutil
+    import subprocess
+
+    from har_edge.codegen.project import write_project
+    from har_edge.firmware.build import build
+
+    objdump = shutil.which("arm-none-eabi-objdump")
+    if objdump is None:
+        pytest.skip("arm-none-eabi-objdump missing (binutils-arm-none-eabi)")
+    info = write_project(tiny_model("convolutions"), tmp_path / "fw", BOARD, "net")
+    build(info.path, BOARD)
+    objects = sorted((info.path / "build" / "app" / "runtime").glob("*_f32.o"))  # the Makefile's layout
+    assert len(objects) >= 4
+    listing = subprocess.run([objdump, "-d", *map(str, objects)], capture_output=True, text=True, check=True)
+    assert "vmul.f32" in listing.stdout and "vadd.f32" in listing.stdout
+    assert not any(fused in listing.stdout for fused in ("vfma", "vfms", "vfnm"))  # newlib's expf has some

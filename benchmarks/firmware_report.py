@@ -1,6 +1,8 @@
 """Measured firmware figures on the emulated Cortex-M4F (mps2-an386) against issue 10's goals, for the
 project's dense and cnn architectures on 200 x 3 windows with 12 classes, int8 batch 1 (the benchmark's
-MCU variant, through the same ``McuTarget`` + ``FirmwareRunner`` path as ``har-edge bench``):
+MCU variant, through the same ``McuTarget`` + ``FirmwareRunner`` path as ``har-edge bench``), and with
+``--precision float32`` or ``both`` the float32 batch-1 variant through the float kernels (the goals
+are int8 goals; float32 rows are there to compare):
 
 - MACs (from the generator), instructions per inference (QEMU -icount, median over the windows),
   instructions/MAC (goal <= 2.0);
@@ -9,6 +11,7 @@ MCU variant, through the same ``McuTarget`` + ``FirmwareRunner`` path as ``har-e
 - the per-layer breakdown, and the largest layer.
 
 Usage: python benchmarks/firmware_report.py [--json out.json] [--seed 0] [--windows 16]
+                                           [--precision int8|float32|both]
 Models are seeded and untrained (the figures depend on shapes, not on training); calibration and the
 measured windows come from the synthetic generator. Needs gcc-arm-none-eabi, libnewlib-arm-none-eabi and
 qemu-system-arm; takes about a minute.
@@ -42,7 +45,9 @@ def windows(seed: int):
     return normalize_splits(split_by_subject(made, seed=seed))[0]
 
 
-def mcu_model(name: str, splits, seed: int, *, int8_io: bool = True, fixed_batch: bool = True) -> bytes:
+def mcu_model(
+    name: str, splits, seed: int, precision: str = "int8", *, int8_io: bool = True, fixed_batch: bool = True
+) -> bytes:
     from har_edge import models
     from har_edge.optimize.quantize import Precision, convert, representative_windows
 
@@ -50,26 +55,29 @@ def mcu_model(name: str, splits, seed: int, *, int8_io: bool = True, fixed_batch
     model = models.build(
         architecture, window=WINDOW, channels=CHANNELS, classes=CLASSES, seed=seed, **MODELS[name]
     )
+    if precision == "float32":
+        return convert(model, Precision.FLOAT32, fixed_batch=True)
     calibration = representative_windows(models.to_model_input(model, splits.train.x), seed=seed)
     return convert(
         model, Precision.INT8, representative=calibration, int8_io=int8_io, fixed_batch=fixed_batch
     )
 
 
-def measure(name: str, model_bytes: bytes, sample: np.ndarray, cache: Path) -> dict:
+def measure(name: str, model_bytes: bytes, sample: np.ndarray, cache: Path, precision: str = "int8") -> dict:
     from har_edge.targets.base import Artifact
     from har_edge.targets.firmware_runner import FirmwareRunner
     from har_edge.targets.mcu import McuTarget, mcu_profiles
 
     target = McuTarget(mcu_profiles()["cortex-m4f-80mhz"], runner=FirmwareRunner(cache_dir=cache))
-    figures = target.measure(Artifact(name, model_bytes, macs=0, sample=sample, mcu_bytes=model_bytes))
+    artifact = Artifact(name, model_bytes, macs=0, sample=sample, precision=precision, mcu_bytes=model_bytes)
+    figures = target.measure(artifact)
     if figures.error or "firmware" not in figures.details:
         raise SystemExit(f"{name}: not measured on the board: {figures.error or figures.notes}")
     firmware = figures.details["firmware"]
     memory = firmware["memory"]
     largest = max(firmware["layers"], key=lambda layer: layer["instructions"] or 0)
     return {
-        "model": name,
+        "model": name if precision == "int8" else f"{name} {precision}",
         "tflite_bytes": len(model_bytes),
         "macs": firmware["macs"],
         "instructions_per_inference": figures.instructions_per_inference,
@@ -87,6 +95,7 @@ def measure(name: str, model_bytes: bytes, sample: np.ndarray, cache: Path) -> d
         "kernel_code_bytes": memory["kernel_code_bytes"],
         "harness_flash_bytes": memory["harness_flash_bytes"],
         "bit_exact": firmware["parity"]["bit_exact"],
+        "max_abs_difference": firmware["parity"]["max_abs_difference"],
         "windows": firmware["parity"]["inputs"],
         "layers": firmware["layers"],
         "largest_layer": largest,
@@ -115,7 +124,9 @@ def markdown(rows: list[dict]) -> str:
             f"({goal(r['instructions_per_mac'] <= GOAL_INSTRUCTIONS_PER_MAC)}) | "
             f"{r['ram_bytes']:,} | {r['tflm_arena_bytes'] or 0:,} | {ratio} | {r['weights_bytes']:,} | "
             f"{r['code_bytes']:,} ({goal(r['code_bytes'] <= GOAL_CODE_BYTES)}) | {r['flash_bytes']:,} | "
-            f"{r['bit_exact']} ({r['windows']} windows) |"
+            f"{r['bit_exact']} ({r['windows']} windows"
+            + (f", max diff {r['max_abs_difference']:.1e}" if not r["bit_exact"] else "")
+            + ") |"
         )
     for r in rows:
         lines += ["", f"{r['model']}: per layer (largest: {r['largest_layer']['name']})", ""]
@@ -137,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--windows", type=int, default=16, help="measured windows per model (default 16)")
+    parser.add_argument("--precision", choices=("int8", "float32", "both"), default="int8")
     args = parser.parse_args(argv)
     from har_edge.firmware import mps2
 
@@ -149,7 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     splits = windows(args.seed)
     sample = np.concatenate([splits.test.x, splits.val.x])[: args.windows].astype(np.float32)
     with tempfile.TemporaryDirectory(prefix="har-fw-report-") as cache:
-        rows = [measure(name, mcu_model(name, splits, args.seed), sample, Path(cache)) for name in MODELS]
+        precisions = ("int8", "float32") if args.precision == "both" else (args.precision,)
+        rows = [
+            measure(name, mcu_model(name, splits, args.seed, precision), sample, Path(cache), precision)
+            for name in MODELS
+            for precision in precisions
+        ]
     print(markdown(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")

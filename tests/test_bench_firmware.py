@@ -1,6 +1,7 @@
 """The firmware runner in the microcontroller target and the benchmark: measured rows (flash split,
 RAM, instructions, derived latency, bit-exact parity), the TFLM arena as a comparison column, the
-build cache, float and refused models, and the fallback to estimates when the ARM tools are missing."""
+build cache, float32 (measured within its tolerance) and refused models, and the fallback to estimates
+when the ARM tools are missing."""
 
 from __future__ import annotations
 
@@ -106,9 +107,7 @@ def test_a_second_build_of_the_same_model_comes_from_the_cache(models_int8_and_f
     assert len(list(cache_dir.iterdir())) == 1
 
 
-def test_a_float_model_gets_tflm_figures_and_says_the_generator_did_not_take_it(
-    models_int8_and_float, cache_dir
-):
+def test_a_float32_model_is_measured_as_float_firmware_within_its_tolerance(models_int8_and_float, cache_dir):
     require_arm_tools()
     _, float32 = models_int8_and_float
     windows = np.random.default_rng(2).normal(size=(4, WINDOW * CHANNELS)).astype(np.float32)
@@ -123,9 +122,36 @@ def test_a_float_model_gets_tflm_figures_and_says_the_generator_did_not_take_it(
             mcu_bytes=float32,
         )
     )
+    parity = figures.details["parity"]
+    assert figures.error is None and figures.measurement == "measured"
+    assert figures.instructions_per_inference > 0 and figures.tflm_arena_bytes > 0
+    assert parity["within_tolerance"] and parity["tolerance"] == pytest.approx(1e-5)
+    assert parity["max_abs_difference"] < 1e-6  # newlib's expf in the softmax: a few ulp at most
+    assert not any("differs" in note for note in figures.notes)
+    assert parity["bit_exact"] or any("float32 within 1e-05" in note for note in figures.notes)
+    generated = flow.build_cached(float32, "mps2-an386", cache_dir=cache_dir).info.model
+    assert figures.flash_weights_bytes >= generated.weight_bytes  # the float arrays, from the ELF
+
+
+def test_a_model_the_generator_refuses_gets_tflm_figures_and_says_why(cache_dir):
+    require_arm_tools()
+    from har_edge.tfcompat import tensorflow
+    from tests.firmware_support import keras
+
+    tf, k = tensorflow(), keras()
+    inputs = k.Input(shape=(8,), batch_size=1)
+    model = k.Model(inputs, k.layers.Lambda(tf.math.abs)(k.layers.Dense(4)(inputs)))  # ABS: no kernel
+    data = bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    windows = np.random.default_rng(2).normal(size=(4, 8)).astype(np.float32)
+    target = McuTarget(mcu_profiles()[M4F], runner=FirmwareRunner(cache_dir=cache_dir))
+    figures = target.measure(
+        Artifact(
+            variant="float32", model_bytes=data, macs=1, sample=windows, precision="float32", mcu_bytes=data
+        )
+    )
     assert figures.error is None and figures.measurement == "estimated"
     assert figures.tflm_arena_bytes > 0 and figures.instructions_per_inference is None
-    assert any("firmware generator did not take the model" in note for note in figures.notes)
+    assert any("firmware generator did not take the model" in n and "ABS" in n for n in figures.notes)
 
 
 def test_missing_arm_tools_fall_back_to_estimates_and_say_so_once(monkeypatch, tmp_path, capsys):

@@ -129,16 +129,17 @@ def test_dilated_convolution_is_refused_with_op_and_index(tmp_path):
     assert error.op == "CONV_2D" and error.index == 0 and "dilation 1" in str(error)
 
 
-def test_float_model_is_refused_naming_the_float_tensor(tmp_path):
+def test_dynamic_range_model_is_refused_saying_to_quantize_fully(tmp_path):
     from har_edge.tfcompat import tensorflow
     from tests.firmware_support import keras
 
     tf, k = tensorflow(), keras()
-    inputs = k.Input(shape=(8,), batch_size=1)
-    model = k.Model(inputs, k.layers.Dense(4)(inputs))
-    data = bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-    error = _refused(data, tmp_path, "float32")
-    assert error.op == "FULLY_CONNECTED"
+    inputs = k.Input(shape=(64,), batch_size=1)
+    model = k.Model(inputs, k.layers.Dense(64)(inputs))
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]  # int8 weights, float activations
+    error = _refused(bytes(converter.convert()), tmp_path, "dynamic-range quantization")
+    assert error.op == "FULLY_CONNECTED" and "--quantize int8" in str(error)
 
 
 def test_unknown_op_lists_what_is_supported(tmp_path):

@@ -1,7 +1,8 @@
-"""Ahead-of-time C generation for int8 .tflite models (batch 1; a dynamic batch is run at batch 1,
-``fold.py``), with int8 or float32 (QUANTIZE/DEQUANTIZE) interfaces: ``generate`` (sources in memory),
-``write_project`` (a buildable folder for a board), ``layer_macs`` (per-layer multiply-accumulates,
-for instructions per MAC), and the cross-check against LiteRT's reference kernels (``verify``)."""
+"""Ahead-of-time C generation for int8 and float32 .tflite models (batch 1; a dynamic batch is run at
+batch 1, ``fold.py``), int8 graphs with int8 or float32 (QUANTIZE/DEQUANTIZE) interfaces: ``generate``
+(sources in memory), ``write_project`` (a buildable folder for a board), ``layer_macs`` (per-layer
+multiply-accumulates, for instructions per MAC), and the cross-check against LiteRT's reference kernels
+(``verify``)."""
 
 from __future__ import annotations
 

@@ -64,6 +64,7 @@ def supported_ops() -> str:
 def lower_graph(graph: Graph) -> list[Layer]:
     """Every op lowered, or the first refusal. Needs exactly one model input and one output."""
     from har_edge.codegen import ops_conv, ops_lstm, ops_misc, ops_shape, ops_slice  # noqa: F401 (registers)
+    from har_edge.codegen.ops_float import float_lowering
 
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedModelError(
@@ -71,15 +72,19 @@ def lower_graph(graph: Graph) -> list[Layer]:
             supported="exactly one input and one output tensor",
         )
     refuse_flex_and_hybrid(graph)
-    layers = []
+    layers, float_ops = [], set()
     for op in graph.ops:
-        function = LOWERINGS.get(op.name)
+        function = float_lowering(graph, op)  # float32 activations: the float kernels (ops_float.py)
+        if function is not None:
+            float_ops.add(op.index)
+        else:
+            function = LOWERINGS.get(op.name)
         if function is None:
             raise UnsupportedModelError(
                 "no int8 kernel for this op", op=op.name, index=op.index, supported=supported_ops()
             )
         layers.append(function(graph, op))
-    _refuse_float_between_layers(graph, layers)
+    _refuse_float_between_layers(graph, [layer for layer in layers if layer.index not in float_ops])
     return layers
 
 

@@ -107,22 +107,29 @@ def _weighted_operands(graph: Graph, op: Op):
     return x, weights, bias, out
 
 
-@lowering("FULLY_CONNECTED")
-def fully_connected(graph: Graph, op: Op) -> Layer:
-    x, weights, bias, out = _weighted_operands(graph, op)
+def fc_rows(op: Op, x: Tensor, weights: Tensor, out: Tensor) -> int:
+    """The rows (time steps) of a FULLY_CONNECTED with (units, depth) weights, int8 or float32: the
+    input's size over the depth; refuses another weights format and shapes that do not match."""
     if getattr(op.options, "weightsFormat", 0) != 0:
         raise refuse(op, "shuffled weights format", "the default weights format")
     if len(weights.shape) != 2:
         raise refuse(op, f"weights of shape {list(weights.shape)}", "2-D weights (units, depth)")
     units, depth = weights.shape
-    _constant_weights(op, weights, bias, units)
     if x.size % depth or out.size != x.size // depth * units:
         raise refuse(
             op,
             f"input {list(x.shape)} / output {list(out.shape)} do not match weights {list(weights.shape)}",
             "inputs whose last axis is the weights' depth",
         )
-    rows = x.size // depth
+    return x.size // depth
+
+
+@lowering("FULLY_CONNECTED")
+def fully_connected(graph: Graph, op: Op) -> Layer:
+    x, weights, bias, out = _weighted_operands(graph, op)
+    rows = fc_rows(op, x, weights, out)
+    units, depth = weights.shape
+    _constant_weights(op, weights, bias, units)
     # per time step, row r's output only covers input rows <= r when no wider than an input row;
     # computed SCRATCH_ROWS rows at a time into a scratch, so the per-pass setup is shared
     in_place = rows > 1 and units <= depth

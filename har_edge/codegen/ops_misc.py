@@ -103,16 +103,18 @@ def float_function(graph: Graph, op: Op) -> Layer:
 
 
 def operands(
-    graph: Graph, op: Op, positions, prefix: str, arrays: list[CArray]
+    graph: Graph, op: Op, positions, prefix: str, arrays: list[CArray], ctype: str = "int8_t"
 ) -> tuple[list[str], list[int]]:
     """C expressions of the given inputs: ``{inK}`` placeholders for activations (K counts the
-    activations read), constant arrays (appended to ``arrays``) otherwise; and the activations read."""
+    activations read), constant arrays of ``ctype`` (appended to ``arrays``) otherwise; and the
+    activations read."""
     expressions, reads = [], []
     for position in positions:
         t = graph.tensor(op.inputs[position])
         if t.is_constant:
             name = f"{prefix}_const{position}"
-            arrays.append(CArray(name, "int8_t", t.data.ravel().astype(np.int8)))
+            values = t.data.ravel().astype(np.float32 if ctype == "float" else np.int8)
+            arrays.append(CArray(name, ctype, values))
             expressions.append(name)
         else:
             expressions.append(f"{{in{len(reads)}}}")

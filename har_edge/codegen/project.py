@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from har_edge.codegen.emit import GeneratedModel, generate
+from har_edge.codegen.ops_float import KERNEL_FILES as FLOAT_KERNEL_FILES
 from har_edge.firmware.boards import FIRMWARE_DIR, Board, get_board
 from har_edge.fsutil import atomic_directory
 
@@ -72,7 +73,8 @@ class ProjectInfo:
 def runtime_files_for(source: str) -> tuple[str, ...]:
     """The kernel .c files whose functions the generated source calls."""
     called = set(re.findall(r"\b(har_[a-z0-9_]+)\(", source))
-    return tuple(sorted({KERNEL_FILES[f] for f in called if f in KERNEL_FILES}))
+    files = {**KERNEL_FILES, **FLOAT_KERNEL_FILES}
+    return tuple(sorted({files[f] for f in called if f in files}))
 
 
 def write_project(

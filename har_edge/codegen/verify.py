@@ -1,5 +1,6 @@
 """The cross-check: generated firmware vs LiteRT with its *reference* kernels (``BUILTIN_REF``; the
-optimized kernels differ by a step on some outputs, so they are no oracle), byte for byte.
+optimized kernels differ by a step on some outputs, so they are no oracle), byte for byte (a float32
+graph with an op whose last bit is the C library's: within ``verify_float.FLOAT_TOLERANCE``).
 
 ``CrossCheck`` is truthy iff every output byte matches; ``str()`` shows the totals, then for the
 first mismatching inputs the input, both outputs and the differences, and per layer (when the
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from har_edge.codegen import verify_float
 from har_edge.codegen.emit import LayerInfo
 from har_edge.codegen.graph import Graph, read_graph
 from har_edge.errors import InputError
@@ -102,15 +104,15 @@ class LayerCheck:
     index: int
     name: str
     bytes: int
-    mismatches: int  # over the checked inputs
-    max_difference: int
+    mismatches: int  # values, over the checked inputs
+    max_difference: float
 
 
 @dataclass(frozen=True)
 class InputMismatch:
     input_index: int
     input: np.ndarray
-    expected: np.ndarray
+    expected: np.ndarray  # the output's values: bytes (uint8) or float32
     actual: np.ndarray
 
     @property
@@ -118,8 +120,12 @@ class InputMismatch:
         return int(np.count_nonzero(self.expected != self.actual))
 
     @property
-    def max_difference(self) -> int:
-        return int(np.max(np.abs(self.expected.astype(np.int64) - self.actual.astype(np.int64))))
+    def unit(self) -> str:
+        return "bytes" if self.expected.dtype.itemsize == 1 else "values"
+
+    @property
+    def max_difference(self) -> float:
+        return verify_float.max_difference(self.expected, self.actual)
 
 
 @dataclass(frozen=True)
@@ -131,19 +137,34 @@ class CrossCheck:
     mismatches: tuple[InputMismatch, ...]  # every input whose output differs
     layers: tuple[LayerCheck, ...] = field(default_factory=tuple)
     layer_inputs: int = 0
+    tolerance: float = 0.0  # 0: byte for byte; else verify_float's relative bound
+    differing_bytes: int = 0  # bytes that differ at all (within the tolerance or not)
+    max_difference: float = 0.0  # largest |difference| of an output value
 
     def __bool__(self) -> bool:
         return self.mismatched_bytes == 0
 
+    @property
+    def bit_exact(self) -> bool:
+        return self.differing_bytes == 0
+
     def __str__(self) -> str:
-        verdict = "bit-exact" if self else "MISMATCH"
+        verdict = "bit-exact" if self.bit_exact else "MISMATCH"
+        if self and not self.bit_exact:
+            verdict = f"within tolerance {self.tolerance:g} x max(1, |reference|)"
         lines = [
             f"{self.label}: {verdict}: {self.inputs} inputs x {self.output_bytes} output bytes, "
             f"{self.mismatched_bytes} bytes differ on {len(self.mismatches)} inputs"
+            + (
+                f" ({self.differing_bytes} differ at all, max |difference| {self.max_difference:g})"
+                if self.tolerance
+                else ""
+            )
         ]
         for m in self.mismatches[:SHOWN_INPUTS]:
             lines += [
-                f"  input {m.input_index}: {m.differing} bytes differ, max |difference| {m.max_difference}",
+                f"  input {m.input_index}: {m.differing} {m.unit} differ, "
+                f"max |difference| {m.max_difference:g}",
                 f"    input    {_preview(m.input)}",
                 f"    expected {_preview(m.expected)}",
                 f"    firmware {_preview(m.actual)}",
@@ -156,7 +177,7 @@ class CrossCheck:
                 mark = "" if layer.mismatches == 0 else "   <- differs"
                 lines.append(
                     f"    {layer.name:<28} {layer.bytes:>7} B  {layer.mismatches:>7} / "
-                    f"{layer.max_difference}{mark}"
+                    f"{layer.max_difference:g}{mark}"
                 )
         return "\n".join(lines)
 
@@ -164,7 +185,7 @@ class CrossCheck:
 def _preview(values: np.ndarray, n: int = 16) -> str:
     values = np.asarray(values).ravel()
     signed = values.view(np.int8) if values.dtype == np.uint8 else values
-    text = " ".join(str(int(v)) for v in signed[:n])
+    text = " ".join(f"{v:.9g}" if signed.dtype.kind == "f" else str(int(v)) for v in signed[:n])
     return text + (f" … ({values.size} values)" if values.size > n else "")
 
 
@@ -191,25 +212,29 @@ def cross_check(
             f"reference gives {expected.shape[1]} bytes per input"
         )
     actual = actual.reshape(expected.shape)
-    bad = np.flatnonzero(np.any(expected != actual, axis=1))
+    graph = read_graph(model_bytes)
+    limit = verify_float.tolerance(graph)
+    beyond = verify_float.beyond_tolerance(expected, actual, limit)
+    out_values = [verify_float.values(graph, graph.outputs[0], rows) for rows in (expected, actual)]
+    bad = np.flatnonzero(np.any(beyond, axis=1))
     mismatches = tuple(
-        InputMismatch(int(i), np.asarray(inputs[i]).ravel(), expected[i], actual[i]) for i in bad
+        InputMismatch(int(i), np.asarray(inputs[i]).ravel(), out_values[0][i], out_values[1][i]) for i in bad
     )
     checks = []
     if layer_inputs:
         dump = np.frombuffer(layer_dump[: per_inference * layer_inputs], np.uint8).reshape(layer_inputs, -1)
         start = 0
         for j, layer in enumerate(layers):
-            got = dump[:, start : start + layer.output_bytes].view(np.int8).astype(np.int64)
-            want = np.stack([np.frombuffer(reference_layers[i][j], np.int8) for i in range(layer_inputs)])
-            diff = np.abs(got - want.astype(np.int64))
+            got = verify_float.values(graph, layer.output_tensor, dump[:, start : start + layer.output_bytes])
+            want = np.stack([np.frombuffer(reference_layers[i][j], np.uint8) for i in range(layer_inputs)])
+            want = verify_float.values(graph, layer.output_tensor, want)
             checks.append(
                 LayerCheck(
                     layer.index,
                     layer.name,
                     layer.output_bytes,
-                    int(np.count_nonzero(diff)),
-                    int(diff.max()) if diff.size else 0,
+                    int(np.count_nonzero(got != want)),
+                    verify_float.max_difference(want, got),
                 )
             )
             start += layer.output_bytes
@@ -217,10 +242,13 @@ def cross_check(
         label,
         len(expected),
         expected.shape[1],
-        int(np.count_nonzero(expected != actual)),
+        int(np.count_nonzero(beyond)),
         mismatches,
         tuple(checks),
         layer_inputs,
+        limit,
+        int(np.count_nonzero(expected != actual)),
+        verify_float.max_difference(*out_values),
     )
 
 

@@ -74,7 +74,7 @@ class BuiltFirmware:
 class FirmwareRun:
     outputs: np.ndarray  # (n, output bytes) uint8, as the firmware wrote them
     figures: dict[str, Any]
-    cross_check: Any  # har_edge.codegen.verify.CrossCheck (truthy iff bit-exact)
+    cross_check: Any  # har_edge.codegen.verify.CrossCheck (truthy iff bit-exact, or within its tolerance)
 
 
 def build_project(info, model_bytes: bytes, *, timeout_s: float = 300.0) -> BuiltFirmware:
@@ -169,7 +169,10 @@ def _figures(built: BuiltFirmware, result, layer_counts: dict[int, int], check) 
         "stack_bytes": result.stack_bytes if counted else None,
         "inference_stack_bytes": result.inference_stack_bytes if counted else None,
         "parity": {
-            "bit_exact": bool(check),
+            "bit_exact": check.bit_exact,
+            "within_tolerance": bool(check),
+            "tolerance": check.tolerance,  # 0: byte for byte (codegen/verify_float.py)
+            "max_abs_difference": check.max_difference,
             "inputs": check.inputs,
             "mismatched_bytes": check.mismatched_bytes,
             "summary": "\n".join(str(check).splitlines()[:SUMMARY_LINES]),

@@ -7,16 +7,18 @@ they call) from the linked ELF, the harness (startup, semihosting, printf) apart
 model's arena + the kernels' statics + the measured peak stack of one inference; instructions per
 inference counted by the board (resolution 40 instructions); latency = instructions x the profile's
 ``cycles_per_instruction`` / clock, provenance ``derived`` (a stated factor on a measured count). Parity:
-the firmware's output bytes against LiteRT's reference kernels (BUILTIN_REF) on the same int8 inputs.
+the firmware's output bytes against LiteRT's reference kernels (BUILTIN_REF) on the same inputs.
 TFLM's host arena for the same model stays as the ``tflm_arena_bytes`` comparison column.
 A bundle (e.g. the ``personalized`` variant) adds its trainable float head, generated and measured on the
 same board (``har_edge.firmware.head_cost``): its weights and code to flash, its parameters, step
 scratch and mini-batch cache to RAM, one head inference to the instructions; the instructions of one SGD
 step at batch 1 and 32 are in the note and ``details["head"]``.
 
-A float model (the generator is int8-only) or one the generator refuses gets TFLM's figures, with the
-reason in the notes. ``default_runner`` picks this runner only when the board's tools are installed, and
-otherwise says once on stderr that the estimates are used.
+A float32 model runs through the float kernels: its parity is bit-exact or within the float tolerance
+(``har_edge.codegen.verify_float``: expf/tanhf of newlib and glibc differ in the last bits), stated in
+``details["parity"]``. A model the generator refuses gets TFLM's figures, with the reason in the notes.
+``default_runner`` picks this runner only when the board's tools are installed, and otherwise says once
+on stderr that the estimates are used.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ class FirmwareRunner:
         reference = self.tflm.run(model_bytes, inputs)
         try:
             built = build_cached(model_bytes, self.board, cache_dir=self.cache_dir or cache_root())
-        except UnsupportedModelError as exc:  # e.g. a float model: the generator is int8-only
+        except UnsupportedModelError as exc:  # an op or dtype the generator has no kernel for
             return replace(reference, details={**reference.details, "firmware_not_used": str(exc)})
         except HarEdgeError as exc:
             return McuRun(None, None, error=f"firmware build for {self.board} failed: {exc}")
@@ -107,7 +109,7 @@ class FirmwareRunner:
             measured = run_built(built, windows, timeout_s=self.timeout_s)
         except HarEdgeError as exc:
             return McuRun(None, None, error=f"firmware run on {self.board} failed: {exc}")
-        outputs = measured.outputs.view(np.int8) if output_detail["dtype"] == np.int8 else measured.outputs
+        outputs = measured.outputs.view(output_detail["dtype"])  # int8 or float32 values
         return McuRun(
             arena_bytes=reference.arena_bytes,
             outputs=dequantize(outputs, output_detail).reshape(len(inputs), -1),
@@ -138,8 +140,14 @@ def firmware_figures(profile, artifact: Artifact, run, details: dict[str, Any], 
         f"latency derived at {profile.cycles_per_instruction:g} cycles/instruction and "
         f"{profile.clock_hz / 1e6:g} MHz (see cpi_source)",
     ]
-    if not parity["bit_exact"]:
+    if not parity["within_tolerance"]:
         notes.append(f"firmware differs from LiteRT's reference kernels: {parity['summary']}")
+    elif not parity["bit_exact"]:
+        notes.append(
+            f"float32 within {parity['tolerance']:g} x max(1, |reference|) of LiteRT's reference kernels "
+            f"(max |difference| {parity['max_abs_difference']:.2g}: the C library's expf/tanhf, "
+            "see har_edge/codegen/verify_float.py)"
+        )
     if measured_head is not None:
         notes.append(head_note(measured_head))
     elif artifact.head_bytes is not None:

@@ -1,5 +1,5 @@
-"""Microcontroller targets: an artifact's int8 batch-1 model (``mcu_bytes``) run in TensorFlow Lite for
-Microcontrollers, against a device profile from ``mcu_profiles.toml``.
+"""Microcontroller targets: an artifact's int8 or float32 batch-1 model (``mcu_bytes``) run in TensorFlow
+Lite for Microcontrollers, against a device profile from ``mcu_profiles.toml``.
 
 What each figure is: ``ram_bytes`` is the smallest TFLM tensor arena that works, **measured** by running
 the model in TFLM's host interpreter, plus the profile's stated overhead outside the arena; ``flash_bytes``
@@ -15,8 +15,9 @@ Running the model goes through an ``McuRunner``. The default, ``TflmHostRunner``
 in a child process (``har_edge.targets.tflm_child``): TFLM segfaults on some models it does not
 support, and a crash or a timeout becomes the figures' ``error``, never an exception that stops a
 benchmark. ``FirmwareRunner`` (``har_edge.targets.firmware_runner``) is the other runner: generated C
-built for and run on an emulated board, with flash, RAM and instructions measured; a profile with a
-``firmware_board`` uses it by default when the board's tools are installed; a bundle's row there is its
+built for and run on an emulated board (int8 and float32 models alike), with flash, RAM and instructions
+measured; a profile with a ``firmware_board`` uses it by default when the board's tools are installed; a
+bundle's row there is its
 int8 base + its trainable float head (``har_edge.firmware.head_cost``), both measured.
 """
 
@@ -173,7 +174,7 @@ class McuTarget:
                 target=self.name,
                 applicable=False,
                 error=f"not applicable: a {artifact.precision} variant has no batch-1 model for a "
-                "microcontroller (TFLM runs int8 and float32 ones; the firmware generator int8)",
+                "microcontroller (TFLM and the firmware generator run int8 and float32 ones)",
             )
         inputs = np.asarray(artifact.sample[:MAX_WINDOWS], dtype=np.float32)
         op_counts = inspect_tflite(artifact.mcu_bytes, source=f"{artifact.variant}: mcu_bytes").op_counts

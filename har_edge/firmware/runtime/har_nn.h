@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "har_nn_f32.h" /* the float32 kernels of float32 graphs */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -81,6 +81,9 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
         "project": str(info.path),
         "macs": info.macs,
         "layers": list(info.layer_names),
+        "layer_kernels": [
+            {"name": layer.name, **layer.kernel} for layer in info.model.layers if layer.kernel is not None
+        ],
         "with_head": head is not None,
         "built": False,
         "figures": None,

@@ -148,8 +148,11 @@ def _figures(built: BuiltFirmware, result, layer_counts: dict[int, int], check) 
             "macs": macs,
             "instructions": layer_counts.get(index),
             "instructions_per_mac": layer_counts[index] / macs if macs and index in layer_counts else None,
+            "kernel": layer.kernel,
         }
-        for index, (name, macs) in enumerate(zip(info.layer_names, info.layer_macs, strict=True))
+        for index, (name, macs, layer) in enumerate(
+            zip(info.layer_names, info.layer_macs, info.model.layers, strict=True)
+        )
     ]
     figures: dict[str, Any] = {
         "board": built.board.name,

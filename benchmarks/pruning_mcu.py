@@ -56,7 +56,8 @@ def desktop_latencies_us(models: list[tuple[bytes, np.ndarray]]) -> list[float]:
     for model_bytes, window in models:
         interpreter = load_interpreter(model_bytes)
         interpreter.allocate_tensors()
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], window)
+        (detail,) = interpreter.get_input_details()
+        interpreter.set_tensor(detail["index"], window.reshape(detail["shape"]))
         for _ in range(50):
             interpreter.invoke()
         interpreters.append(interpreter)

@@ -46,6 +46,10 @@ CASES = {
     "fc_2d": ((40,), _pruned(lambda k: k.layers.Dense(12, activation="relu"), 0.3)),
     "fc_3d_depth3": ((10, 3), _pruned(lambda k: k.layers.Dense(16), 0.4, seed=1)),
     "fc_3d_in_place": ((10, 14), _pruned(lambda k: k.layers.Dense(9, activation="relu"), 0.15, seed=2)),
+    "fc_3d_empty_groups": (  # units 4..9 pruned away: a whole group and the 2-unit tail store constants
+        (10, 5),
+        _pruned(lambda k: k.layers.Dense(10, activation="relu"), 0.6, seed=4, zero_channels=range(4, 10)),
+    ),
     "conv_same_stride2": ((21, 1, 6), _pruned(lambda k: k.layers.Conv2D(8, (5, 1), (2, 1), "same"), 0.25)),
     "conv_valid_3x3": ((9, 8, 3), _pruned(lambda k: k.layers.Conv2D(10, 3, activation="relu6"), 0.3, seed=3)),
 }

@@ -54,12 +54,12 @@ static HAR_ALWAYS_INLINE void fc_rows(const har_fc_params *p, const int8_t *inpu
             const int32_t values[4] = {start.a0, start.a1, start.a2, start.a3};
             int8_t same[4] = {0, 0, 0, 0};
             for (int32_t j = 0; j < n; ++j) same[j] = finish(p, values[j], u + j);
-            const int8_t s0 = same[0], s1 = same[1], s2 = same[2], s3 = same[3];
             for (int32_t r = 0; r < rows; ++r, out += units) {
-                out[0] = s0; /* n >= 1; the padding units past n are not stored */
-                if (n > 1) out[1] = s1;
-                if (n > 2) out[2] = s2;
-                if (n > 3) out[3] = s3;
+                if (n == 4) {
+                    memcpy(out, same, 4); /* one (unaligned) word store */
+                } else {
+                    for (int32_t j = 0; j < n; ++j) out[j] = same[j];
+                }
             }
             continue;
         }

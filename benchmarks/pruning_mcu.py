@@ -124,8 +124,12 @@ def study(folder: Path, names: list[str], epochs: int, windows: int, cache: Path
         options = OptimizeOptions(
             sparsity=sparsity, structure=structure, fine_tune_epochs=epochs, mcu_variant=True, seed=seed
         )
-        pruned = optimize_model(model, card, splits, options).model
-        rows.append(measure(name, pruned, splits, windows, cache, seed))
+        try:
+            pruned = optimize_model(model, card, splits, options).model
+            rows.append(measure(name, pruned, splits, windows, cache, seed))
+        except Exception as exc:  # noqa: BLE001 (one failed variant must not lose the others)
+            print(f"  {card.architecture} {name}: FAILED: {exc!r}", file=sys.stderr, flush=True)
+            continue
         print(f"  {card.architecture} {name}: done", file=sys.stderr, flush=True)
     for row, latency in zip(rows, desktop_latencies_us([row.pop("mcu_model") for row in rows]), strict=True):
         row["desktop_us"] = latency

@@ -29,6 +29,14 @@ def test_block_mask_zeroes_the_weakest_4x4_blocks_of_dense_and_conv_kernels(rng)
         assert np.abs(kernel * mask).sum() >= 0.5 * np.abs(kernel).sum()  # the strongest half is kept
 
 
+def test_block_mask_prunes_blocks_of_dead_inputs_first(rng):
+    kernel = rng.normal(size=(8, 8)).astype(np.float32)  # Dense: 8 inputs, 8 units
+    kernel[:4] *= 100  # the strongest inputs ...
+    live = np.array([False] * 4 + [True] * 4)  # ... come from channels pruned away upstream
+    mask = block_mask(kernel, 0.5, live)
+    assert not mask[:4].any() and mask[4:].all()
+
+
 def test_unknown_structure_is_refused_naming_the_choices():
     with pytest.raises(InputError, match="structure 'rows', expected one of unstructured, block, m:n, unit"):
         PruningSchedule(structure="rows")
@@ -80,6 +88,10 @@ def test_block_pruning_leaves_whole_zero_blocks_that_the_generator_skips(dense, 
     result = prune(dense, splits.train, splits.val, schedule, epochs=1, seed=0)
     for name in ("dense16", "classifier"):
         assert _zero_block_fraction(result.model.get_layer(name).get_weights()[0]) >= 0.74
+    live32 = result.model.get_layer("dense32").get_weights()[0].any(axis=0)
+    assert not np.any(
+        result.model.get_layer("dense16").get_weights()[0][~live32]
+    )  # no block reads a dead unit
     kernels = [layer.kernel for layer in generate(_mcu_file(result.model)).layers if layer.kernel]
     assert [k["format"] for k in kernels] == ["block_sparse"] * 4
     assert sum(k["weight_bytes"] for k in kernels) < 0.35 * sum(k["dense_weight_bytes"] for k in kernels)

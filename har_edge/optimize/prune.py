@@ -257,7 +257,7 @@ def prune(
         wrapped = _copy(model)
         layers = [layer for layer in wrapped.layers if _is_prunable(layer)]
         pruned_layers = tuple(layer.name for layer in layers)
-        callbacks = [block_pruning_callback(layers, _sparsity_at(schedule.to_tfmot()))]
+        callbacks = [block_pruning_callback(wrapped, layers, _sparsity_at(schedule.to_tfmot()))]
     else:
         wrapped, pruned_layers = _wrap_prunable_layers(model, schedule)
         callbacks = [tfmot().sparsity.keras.UpdatePruningStep()]

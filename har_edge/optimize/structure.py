@@ -34,10 +34,13 @@ def _rows(kernel: np.ndarray) -> np.ndarray:
     return kernel.reshape(-1, kernel.shape[-1]).T
 
 
-def block_mask(kernel: np.ndarray, sparsity: float) -> np.ndarray:
+def block_mask(kernel: np.ndarray, sparsity: float, live_taps: np.ndarray | None = None) -> np.ndarray:
     """0/1 mask of ``kernel``'s shape zeroing the ``sparsity`` fraction of its 4x4 (channels x taps)
-    blocks with the lowest L1 norm (edge blocks count as blocks)."""
+    blocks with the lowest L1 norm (edge blocks count as blocks); taps where ``live_taps`` is False
+    (inputs whose producing channel was pruned away) count for nothing."""
     rows = np.abs(_rows(kernel))
+    if live_taps is not None:
+        rows = rows * live_taps[None, :]
     out, taps = rows.shape
     padded = np.zeros((-(-out // BLOCK) * BLOCK, -(-taps // BLOCK) * BLOCK), rows.dtype)
     padded[:out, :taps] = rows
@@ -49,10 +52,31 @@ def block_mask(kernel: np.ndarray, sparsity: float) -> np.ndarray:
     return mask.T.reshape(kernel.shape).astype(kernel.dtype)
 
 
-def block_pruning_callback(layers, sparsity_at: Callable[[int], float | None]):
-    """A Keras callback that re-applies 4x4 block masks to ``layers``' kernels after every batch and
-    recomputes them whenever ``sparsity_at(step)`` gives a new target (None: keep the masks)."""
+def _single_producers(model, layers) -> dict[str, str]:
+    """Pruned layer -> the pruned layer whose channels are its input channels (through BN, ReLU,
+    Dropout, a Flatten), when that one alone produces them (no Add joins others in)."""
+    names = {layer.name for layer in layers}
+    space, groups = _producers(model, lambda layer: layer.name in names)
+    joined = {space[layer.name] for layer in model.layers if type(layer).__name__ == "Add"}
+    producer = {}
+    for layer in layers:
+        (source,) = _inbound(layer)
+        if type(source).__name__ == "Flatten":
+            (source,) = _inbound(source)
+        owners = groups.get(space[source.name], [])
+        if len(owners) == 1 and space[source.name] not in joined:
+            producer[layer.name] = owners[0].name
+    return producer
+
+
+def block_pruning_callback(model, layers, sparsity_at: Callable[[int], float | None]):
+    """A Keras callback that re-applies 4x4 block masks to ``layers``' kernels (of ``model``, in its
+    order) after every batch and recomputes them whenever ``sparsity_at(step)`` gives a new target
+    (None: keep the masks). A layer's blocks that read channels its producer lost are pruned first,
+    so the kept blocks stay connected."""
     from har_edge.tfcompat import keras
+
+    producer = _single_producers(model, layers)
 
     class BlockPruning(keras().callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -62,10 +86,16 @@ def block_pruning_callback(layers, sparsity_at: Callable[[int], float | None]):
         def on_train_batch_end(self, batch, logs=None):
             self.step += 1
             target = sparsity_at(self.step)
+            alive: dict[str, np.ndarray] = {}  # per pruned layer, which output channels keep a block
             for layer in layers:
                 kernel = layer.kernel.numpy()
                 if target is not None:
-                    self.masks[layer.name] = block_mask(kernel, target)
+                    live = None
+                    if producer.get(layer.name) in alive:
+                        channels = alive[producer[layer.name]]
+                        live = channels[np.arange(_rows(kernel).shape[1]) % len(channels)]
+                    self.masks[layer.name] = block_mask(kernel, target, live)
+                    alive[layer.name] = _rows(self.masks[layer.name]).any(axis=1)
                 layer.kernel.assign(kernel * self.masks[layer.name])
 
     return BlockPruning()

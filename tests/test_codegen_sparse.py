@@ -6,6 +6,7 @@ Cortex-M4F; a layer pruned to all-zero channels keeps the short requantization f
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 import pytest
@@ -130,3 +131,32 @@ def test_a_layer_with_pruned_away_units_keeps_the_short_requantization():
     for dsp in (False, True):
         check = host_cross_check(model, random_inputs(model, 64, seed=7), dsp=dsp, label="zero units")
         assert check, str(check)
+
+
+def test_firmware_json_reports_each_weighted_layers_kernel_choice(tmp_path, capsys):
+    from har_edge.cli import main
+
+    path = tmp_path / "model.tflite"
+    path.write_bytes(case_model("fc_2d"))
+    argv = [
+        "firmware",
+        str(path),
+        "--board",
+        "host",
+        "--out",
+        str(tmp_path / "fw"),
+        "--verify",
+        "8",
+        "--json",
+    ]
+    assert main(argv) == 0
+    document = json.loads(capsys.readouterr().out)
+    (choice,) = document["layer_kernels"]
+    assert choice["name"].endswith("FULLY_CONNECTED") and choice["format"] == "block_sparse"
+    assert (
+        0 < choice["expected_instruction_ratio"] < 0.9
+        and choice["weight_bytes"] < choice["dense_weight_bytes"]
+    )
+    (row,) = [layer for layer in document["figures"]["layers"] if layer["kernel"]]
+    assert row["kernel"] == {key: value for key, value in choice.items() if key != "name"}
+    assert document["verify"]["bit_exact"]

@@ -166,12 +166,22 @@ def _summary(document: dict[str, Any]) -> str:
             )
             lines += [
                 f"  {layer['name']:<28} {layer['instructions'] or 0:>10,} instr {layer['macs']:>9,} MACs"
+                + _kernel_note(layer.get("kernel"))
                 for layer in figures["layers"]
             ]
     verdict = document["verify"]
     if verdict:
         lines.append(verdict.get("text") or verdict["summary"])
     return "\n".join(lines)
+
+
+def _kernel_note(kernel: dict | None) -> str:
+    if not kernel or kernel["format"] != "block_sparse":
+        return ""
+    return (
+        f"  block-sparse: {kernel['nonzero_blocks']}/{kernel['blocks']} blocks, "
+        f"{kernel['weight_bytes']:,} of {kernel['dense_weight_bytes']:,} weight bytes"
+    )
 
 
 VERB = Verb(

@@ -66,8 +66,13 @@ def _weighted_kernels(model: bytes) -> list[dict]:
     return [layer.kernel for layer in generate(model).layers if layer.kernel is not None]
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-@pytest.mark.parametrize("dsp", [False, True], ids=["portable", "dsp"])
+DSP_CASES = ("fc_3d_depth3", "fc_3d_empty_groups", "conv_same_stride2")  # the last-block and empty paths
+PARAMS = [(name, False) for name in sorted(CASES)] + [(name, True) for name in DSP_CASES]
+
+
+@pytest.mark.parametrize(
+    ("name", "dsp"), PARAMS, ids=[f"{n}-{'dsp' if d else 'portable'}" for n, d in PARAMS]
+)
 def test_block_sparse_layer_is_chosen_and_bit_exact_with_reference_kernels(name, dsp):
     model = case_model(name)
     (kernel,) = _weighted_kernels(model)

@@ -257,7 +257,7 @@ def prune(
         wrapped = _copy(model)
         layers = [layer for layer in wrapped.layers if _is_prunable(layer)]
         pruned_layers = tuple(layer.name for layer in layers)
-        callbacks = [block_pruning_callback(wrapped, layers, _sparsity_at(schedule.to_tfmot()))]
+        callbacks = [block_pruning_callback(wrapped, layers, schedule.to_tfmot())]
     else:
         wrapped, pruned_layers = _wrap_prunable_layers(model, schedule)
         callbacks = [tfmot().sparsity.keras.UpdatePruningStep()]
@@ -327,16 +327,6 @@ def _wrap_prunable_layers(model, schedule: PruningSchedule):
     # clone_function gets the copy's layers; wrapping them (not model's) keeps ``model`` untouched
     pruned = keras().models.clone_model(_copy(model), clone_function=wrap)
     return pruned, tuple(wrapped)
-
-
-def _sparsity_at(tfmot_schedule):
-    """step -> the schedule's sparsity when it updates masks at that step, else None."""
-
-    def sparsity_at(step: int) -> float | None:
-        update, sparsity = tfmot_schedule(step)
-        return float(sparsity) if bool(update) else None
-
-    return sparsity_at
 
 
 def _fine_tune(

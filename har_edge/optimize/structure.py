@@ -69,14 +69,18 @@ def _single_producers(model, layers) -> dict[str, str]:
     return producer
 
 
-def block_pruning_callback(model, layers, sparsity_at: Callable[[int], float | None]):
+def block_pruning_callback(model, layers, tfmot_schedule):
     """A Keras callback that re-applies 4x4 block masks to ``layers``' kernels (of ``model``, in its
-    order) after every batch and recomputes them whenever ``sparsity_at(step)`` gives a new target
-    (None: keep the masks). A layer's blocks that read channels its producer lost are pruned first,
+    order) after every batch and recomputes them at the steps where tfmot's schedule updates masks,
+    to its sparsity there. A layer's blocks that read channels its producer lost are pruned first,
     so the kept blocks stay connected."""
     from har_edge.tfcompat import keras
 
     producer = _single_producers(model, layers)
+
+    def sparsity_at(step: int) -> float | None:
+        update, sparsity = tfmot_schedule(step)
+        return float(sparsity) if bool(update) else None
 
     class BlockPruning(keras().callbacks.Callback):
         def on_train_begin(self, logs=None):

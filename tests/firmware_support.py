@@ -1,7 +1,8 @@
 """Firmware test helpers: tiny int8 models built with tf_keras and the TFLite converter (seeded
 calibration data, batch 1, int8 in and out unless asked); the benchmark's int8 MCU variants of dense,
-cnn and cnn+spectrogram (``benchmark_variant``, ``VARIANTS``, ``parity_inputs``: 1,000 real + random
-inputs); and host builds made once per session, cached by model hash (and build flags)."""
+cnn and cnn+spectrogram, a block-pruned cnn for the sparse kernels (``benchmark_variant``,
+``VARIANTS``, ``parity_inputs``: 1,000 real + random inputs); and host builds made once per
+session, cached by model hash (and build flags)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ def _mcu_file(model) -> bytes:
     return convert(model, Precision.INT8, representative=calibration, int8_io=True, fixed_batch=True)
 
 
+PRUNED_KINDS = {"pruned50+int8": ("unstructured", 0.5), "block75+int8": ("block", 0.75)}
+
+
 @functools.cache
 def benchmark_variant(architecture: str, kind: str) -> bytes:
     from har_edge.optimize.prune import PruningSchedule, prune
@@ -46,12 +50,13 @@ def benchmark_variant(architecture: str, kind: str) -> bytes:
     options = dict(CNN_TINY, spectrogram=architecture == "cnn+spectrogram") if architecture != "dense" else {}
     model = models.build(architecture.split("+")[0], window=WINDOW, channels=3, classes=12, seed=0, **options)
     splits = _splits()
-    if kind == "pruned50+int8":
+    if kind in PRUNED_KINDS:
+        structure, sparsity = PRUNED_KINDS[kind]
         model = prune(
             model,
             splits.train,
             splits.val,
-            PruningSchedule(kind="constant", target_sparsity=0.5, frequency=1),
+            PruningSchedule(kind="constant", target_sparsity=sparsity, frequency=1, structure=structure),
             epochs=1,
             seed=0,
         ).model
@@ -77,6 +82,7 @@ VARIANTS = [
     ("cnn", "qat+int8"),
     ("cnn+spectrogram", "int8"),
     ("cnn+spectrogram", "pruned50+int8"),
+    ("cnn", "block75+int8"),  # block-sparse CONV_2D and FULLY_CONNECTED kernels (codegen/sparse.py)
 ]
 
 

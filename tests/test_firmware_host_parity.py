@@ -1,8 +1,9 @@
 """Bit-exact parity of the generated firmware (host build) with LiteRT's reference kernels on 1,000
 inputs (seeded random int8 and real test windows) for the int8 variants the benchmark builds for
-``dense`` and ``cnn`` (with and without the spectrogram branch): int8, pruned + int8, QAT + int8,
-each as the MCU batch-1 file (int8 in/out). Models are tiny configs, briefly fine-tuned where the
-variant needs it (pruning, QAT): bit-exactness does not depend on accuracy."""
+``dense`` and ``cnn`` (with and without the spectrogram branch): int8, pruned + int8, QAT + int8, and
+block-pruned + int8 (the block-sparse kernels), each as the MCU batch-1 file (int8 in/out). Models are
+tiny configs, briefly fine-tuned where the variant needs it (pruning, QAT): bit-exactness does not
+depend on accuracy."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ def test_pruned_variant_really_has_zero_weights():
 
     figures = size_figures(variant("dense", "pruned50+int8"))
     assert figures["zero_weights"] >= 0.4 * figures["weights"]
+
+
+def test_block_pruned_variant_runs_block_sparse_kernels():
+    from har_edge.codegen.emit import generate
+
+    kernels = [layer.kernel for layer in generate(variant("cnn", "block75+int8")).layers if layer.kernel]
+    sparse = [k for k in kernels if k["format"] == "block_sparse"]
+    assert len(sparse) >= len(kernels) // 2
+    assert sum(k["weight_bytes"] for k in kernels) < 0.5 * sum(k["dense_weight_bytes"] for k in kernels)
 
 
 @pytest.mark.parametrize("architecture", ["dense", "cnn+spectrogram"])

@@ -46,6 +46,23 @@ def test_the_grid_is_the_product_of_its_lists_with_distinct_stable_hashes(tmp_pa
     assert {p.split_point for p in points} == {None, "headlayer"}
 
 
+def test_pruning_structure_is_a_grid_dimension_that_keeps_unstructured_hashes(tmp_path):
+    plain = load_sweep(sweep_file(tmp_path)).points()
+    text = (
+        TINY.format(sparsity="[0.0, 0.5]", fine_tune_epochs=4)
+        + 'structure = ["unstructured", "block", "unit"]\n'
+    )
+    points = load_sweep(sweep_file(tmp_path, text)).points()
+    assert [(p.sparsity, p.structure) for p in points] == [
+        (0.0, "unstructured"),
+        (0.5, "unstructured"),
+        (0.5, "block"),
+        (0.5, "unit"),
+    ]
+    assert [p.key() for p in points[:2]] == [p.key() for p in plain]  # caches of older sweeps stay valid
+    assert [p.variant for p in points[2:]] == ["dense-s50-block-int8", "dense-s50-unit-int8"]
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -56,6 +73,10 @@ def test_the_grid_is_the_product_of_its_lists_with_distinct_stable_hashes(tmp_pa
         (('split_point = ["none"]', 'split_point = ["conv9"]'), "split point 'conv9'.*dense32, dense16"),
         (('model = ["dense"]', 'model = ["transformer"]'), "transformer"),
         (("subjects = 4", 'subjects = "four"'), "expected int"),
+        (
+            ('target = ["rpi4"]', 'target = ["rpi4"]\nstructure = ["rows"]'),
+            "structure 'rows'.*block, m:n, unit",
+        ),
     ],
 )
 def test_a_bad_sweep_file_is_refused_naming_the_field(tmp_path, change, message):

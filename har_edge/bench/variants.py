@@ -227,13 +227,14 @@ def point_variant(
     precision: str,
     split_point: str | None,
     name: str,
+    structure: str = "unstructured",
     workdir: Path,
     fine_tune_epochs: int = 4,
     seed: int = 0,
 ) -> Variant:
-    """One sweep point: ``model`` pruned to ``sparsity`` (0: as is), at ``precision``; the whole model
-    when ``split_point`` is None, else a bundle split there (exported into ``workdir``) and scored
-    through the runtime's ``Classifier``."""
+    """One sweep point: ``model`` pruned to ``sparsity`` (0: as is) with ``structure``
+    (``optimize.structure``), at ``precision``; the whole model when ``split_point`` is None, else a
+    bundle split there (exported into ``workdir``) and scored through the runtime's ``Classifier``."""
     from har_edge.optimize.pipeline import Optimized, OptimizeOptions, optimize_model
     from har_edge.runtime.classifier import Classifier
 
@@ -242,6 +243,7 @@ def point_variant(
 
     options = OptimizeOptions(
         sparsity=sparsity,
+        structure=structure,
         precision=Precision.parse(precision),
         split_at=split_point,
         fine_tune_epochs=fine_tune_epochs,

@@ -138,6 +138,9 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
         "project": str(info.path),
         "macs": info.macs,
         "layers": list(info.layer_names),
+        "layer_kernels": [
+            {"name": layer.name, **layer.kernel} for layer in info.model.layers if layer.kernel is not None
+        ],
         "with_head": head is not None,
         "head_ram_bytes_by_batch": head_ram_by_batch(head) if head is not None else None,
         "library": str(info.path / args.name) if library is not None else None,
@@ -267,12 +270,22 @@ def _summary(document: dict[str, Any]) -> str:
             )
             lines += [
                 f"  {layer['name']:<28} {layer['instructions'] or 0:>10,} instr {layer['macs']:>9,} MACs"
+                + _kernel_note(layer.get("kernel"))
                 for layer in figures["layers"]
             ]
     verdict = document["verify"]
     if verdict:
         lines.append(verdict.get("text") or verdict["summary"])
     return "\n".join(lines)
+
+
+def _kernel_note(kernel: dict | None) -> str:
+    if not kernel or kernel["format"] != "block_sparse":
+        return ""
+    return (
+        f"  block-sparse: {kernel['nonzero_blocks']}/{kernel['blocks']} blocks, "
+        f"{kernel['weight_bytes']:,} of {kernel['dense_weight_bytes']:,} weight bytes"
+    )
 
 
 VERB = Verb(

@@ -8,9 +8,11 @@ from pathlib import Path
 from har_edge.cli.argtypes import non_negative_int, positive_int, seed, sparsity
 from har_edge.cli.common import EXIT_OK, Verb, label_list, refuse_existing
 from har_edge.errors import InputError
+from har_edge.optimize.structure import STRUCTURES
 
 OPTIMIZE_EXAMPLE = """examples:
   har-edge optimize runs/dense/model --prune 0.5 --quantize int8 --split-at headlayer --out runs/bundle
+  har-edge optimize runs/dense/model --prune 0.75 --structure block --fine-tune-epochs 12 --out runs/mcu
   har-edge optimize runs/dense/model --quantize int8 --head-labels walk,sit,stand,lie --out runs/personal
   har-edge optimize runs/dense/model --head-classes 3 --out runs/three
   har-edge optimize runs/cnn/model --qat --quantize int8 --split-at pool --out runs/cnn-bundle --zip
@@ -27,6 +29,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     options = OptimizeOptions(
         sparsity=args.prune,
         schedule=args.schedule,
+        structure=args.structure,
         precision=Precision(args.quantize),
         qat=args.qat,
         split_at=args.split_at,
@@ -90,6 +93,13 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prune", type=sparsity, default=0.0, metavar="SPARSITY", help="target in [0, 1)")
     parser.add_argument(
         "--schedule", choices=("constant", "polynomial"), default="polynomial", help="pruning schedule"
+    )
+    parser.add_argument(
+        "--structure",
+        choices=STRUCTURES,
+        default="unstructured",
+        help="what pruning removes: single weights (default), 4x4 blocks the MCU kernels skip (block), "
+        "2:4 patterns (m:n), or whole units/channels, shrinking the model (unit)",
     )
     parser.add_argument(
         "--quantize", choices=("float32", "float16", "dynamic", "int8"), default="int8", help="base precision"

@@ -27,6 +27,7 @@ class LayerInfo:
     macs: int
     output_tensor: int
     output_bytes: int
+    kernel: dict | None = None  # FULLY_CONNECTED / CONV_2D: dense or block-sparse weights (codegen.sparse)
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +71,9 @@ def generate(model: bytes | Graph, name: str = "har") -> GeneratedModel:
     plan = plan_memory(usages, sizes, graph.inputs[0], graph.outputs[0])
     arrays = [a for lay in layers for a in lay.arrays]
     infos = tuple(
-        LayerInfo(lay.index, lay.name, lay.macs, lay.writes[0], graph.tensor(lay.writes[0]).nbytes)
+        LayerInfo(
+            lay.index, lay.name, lay.macs, lay.writes[0], graph.tensor(lay.writes[0]).nbytes, lay.kernel
+        )
         for lay in layers
     )
     header = _header(name, graph, plan, infos)
@@ -79,7 +82,7 @@ def generate(model: bytes | Graph, name: str = "har") -> GeneratedModel:
     return GeneratedModel(name, header, source, graph, infos, plan, weight_bytes)
 
 
-_NUMPY = {"int8_t": np.int8, "int32_t": np.int32, "float": np.float32}
+_NUMPY = {"int8_t": np.int8, "int16_t": np.int16, "int32_t": np.int32, "float": np.float32}
 
 
 def _io_type(graph: Graph, tensor: int) -> str:

@@ -17,7 +17,7 @@ from har_edge.codegen.graph import Graph, Op, Tensor, UnsupportedModelError
 @dataclass(frozen=True)
 class CArray:
     name: str
-    ctype: str  # "int8_t", "int32_t" or "float"
+    ctype: str  # "int8_t", "int16_t", "int32_t" or "float"
     values: np.ndarray
 
 
@@ -38,6 +38,7 @@ class Layer:
     in_place: bool = False
     scratch: int = 0
     in_place_scratch: int = 0  # scratch only when planned in place; ``{scratch}`` is 0 otherwise
+    kernel: dict | None = None  # the weights' form the generator chose (codegen.sparse.KernelChoice)
 
     @property
     def name(self) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from har_edge.codegen import quant
+from har_edge.codegen import quant, sparse
 from har_edge.codegen.graph import Graph, Op, Tensor
 from har_edge.codegen.lower import (
     CArray,
@@ -57,19 +57,24 @@ def _requant_arrays(
     triplets (quant.short_requant) when every channel takes them; ``rows`` are the (channels, taps)
     weights that bound the accumulators."""
     multiplier, shift = quant.conv_multipliers(x.single_scale(), weights.scale, out.single_scale(), channels)
-    small = quant.small_accumulators(rows, None if bias is None else bias.data, x.single_zero_point())
-    short = quant.short_requant(multiplier, shift, out.single_zero_point(), rounding, small)
+    raw_bias = None if bias is None else bias.data
+    constant = quant.constant_outputs(rows, raw_bias, multiplier, shift, out.single_zero_point(), rounding)
+    live = ~constant[0]  # a constant channel's bias is zeroed below: it does not bound the accumulators
+    small = quant.small_accumulators(
+        rows[live], None if raw_bias is None else np.ravel(raw_bias)[live], x.single_zero_point()
+    )
+    short = quant.short_requant(multiplier, shift, out.single_zero_point(), rounding, small, constant)
+    values = folded if folded is not None else None if bias is None else bias.data.astype(np.int32).ravel()
     if short is not None:  # the kernels then read only the triplets
         arrays = [CArray(f"{prefix}_requant", "int32_t", short)]
+        values = None if values is None else np.where(constant[0], 0, values).astype(np.int32)
     else:
         arrays = [
             CArray(f"{prefix}_multiplier", "int32_t", multiplier),
             CArray(f"{prefix}_shift", "int32_t", shift),
         ]
-    if folded is not None:
-        arrays.append(CArray(f"{prefix}_bias", "int32_t", folded))
-    elif bias is not None:
-        arrays.append(CArray(f"{prefix}_bias", "int32_t", bias.data.astype(np.int32).ravel()))
+    if values is not None:
+        arrays.append(CArray(f"{prefix}_bias", "int32_t", values))
     return arrays
 
 
@@ -135,8 +140,11 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     in_place = rows > 1 and units <= depth
     scratch_rows = min(rows, SCRATCH_ROWS)
     prefix = f"l{op.index}"
+    weight_arrays, weight_fields, choice = sparse.weight_arrays(
+        prefix, interleave(weights.data), -(-units // 4), empty_shortcut=True
+    )
     arrays = [
-        CArray(f"{prefix}_weights", "int8_t", interleave(weights.data)),
+        *weight_arrays,
         *_requant_arrays(
             prefix,
             x,
@@ -151,7 +159,8 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     ]
     fields = (
         f".rows = {rows}, .depth = {depth}, .units = {units}, "
-        f".weights = {prefix}_weights, .row_scratch = {{scratch}}, .scratch_rows = {scratch_rows}, "
+        + weight_fields
+        + f".row_scratch = {{scratch}}, .scratch_rows = {scratch_rows}, "
         + _tail_fields(prefix, op, x, out, bias, arrays)
     )
     return Layer(
@@ -159,13 +168,18 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
         op.name,
         (x.index,),
         (out.index,),
-        call="har_fc_s8(&{p}, {in0}, {out});",
+        call=f"{_kernel('har_fc', choice)}(&{{p}}, {{in0}}, {{out}});",
         params=("har_fc_params", fields),
         arrays=arrays,
         macs=rows * depth * units,
         in_place=in_place,
         in_place_scratch=scratch_rows * units if in_place else 0,
+        kernel=choice.to_dict(),
     )
+
+
+def _kernel(family: str, choice: sparse.KernelChoice) -> str:
+    return f"{family}_sparse_s8" if choice.format == "block_sparse" else f"{family}_s8"
 
 
 def padding(op: Op, in_size: int, kernel: int, stride: int, out_size: int) -> int:
@@ -216,8 +230,11 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
     _constant_weights(op, weights, bias, out_c)
     geometry = _window(op, x, out, k_h, k_w)
     prefix = f"l{op.index}"
+    weight_arrays, weight_fields, choice = sparse.weight_arrays(
+        prefix, interleave(weights.data.reshape(out_c, -1)), -(-out_c // 4)
+    )
     arrays = [
-        CArray(f"{prefix}_weights", "int8_t", interleave(weights.data.reshape(out_c, -1))),
+        *weight_arrays,
         *_requant_arrays(
             prefix,
             x,
@@ -231,9 +248,7 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
         ),
     ]
     fields = (
-        geometry
-        + f".weights = {prefix}_weights, .scratch = {{scratch}}, "
-        + _tail_fields(prefix, op, x, out, bias, arrays)
+        geometry + weight_fields + ".scratch = {scratch}, " + _tail_fields(prefix, op, x, out, bias, arrays)
     )
     macs = out.size * k_h * k_w * in_c
     return Layer(
@@ -241,11 +256,12 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
         op.name,
         (x.index,),
         (out.index,),
-        call="har_conv_s8(&{p}, {in0}, {out});",
+        call=f"{_kernel('har_conv', choice)}(&{{p}}, {{in0}}, {{out}});",
         params=("har_conv_params", fields),
         arrays=arrays,
         macs=macs,
         scratch=-(-k_h * k_w * in_c // 4) * 4,
+        kernel=choice.to_dict(),
     )
 
 

@@ -22,7 +22,9 @@ from har_edge.fsutil import atomic_directory
 RUNTIME_DIR = FIRMWARE_DIR / "runtime"
 KERNEL_FILES = {
     "har_fc_s8": "fully_connected.c",
+    "har_fc_sparse_s8": "fully_connected.c",
     "har_conv_s8": "conv.c",
+    "har_conv_sparse_s8": "conv.c",
     "har_depthwise_s8": "depthwise.c",
     "har_max_pool_s8": "pool.c",
     "har_avg_pool_s8": "pool.c",

@@ -89,19 +89,54 @@ def small_accumulators(weights: np.ndarray, bias: np.ndarray | None, input_zero:
 SHORT_RIGHT_MAX = 21  # with the output zero point folded in (zero << right) the short sums stay int32
 
 
+def constant_outputs(
+    weights: np.ndarray, bias: np.ndarray | None, multiplier, shift, output_zero: int, rounding
+):
+    """(mask, values): the channels whose int8 output does not depend on the input, and that output
+    (before the activation clamp). A channel pruned to all-zero weights accumulates only its bias;
+    TFLite gives it a tiny weight scale (about 4e-9) whose multiplier needs a right shift beyond the
+    short form's range, which used to cost the whole layer its short requantization."""
+    w = np.asarray(weights, np.int64).reshape(weights.shape[0], -1)
+    mask = ~w.any(axis=1)
+    b = np.zeros(w.shape[0], np.int64) if bias is None else np.asarray(bias, np.int64).ravel()
+    values = np.array(
+        [
+            int(requantize(b[c], int(multiplier[c]), int(shift[c]), rounding)) + output_zero
+            for c in range(len(b))
+        ],
+        np.int64,
+    )
+    return mask, np.clip(values, INT8_MIN, INT8_MAX)
+
+
 def short_requant(
-    multiplier: np.ndarray, shift: np.ndarray, output_zero: int, rounding: str, small: bool = True
+    multiplier: np.ndarray,
+    shift: np.ndarray,
+    output_zero: int,
+    rounding: str,
+    small: bool = True,
+    constant: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray | None:
     """Flat per-channel triplets (multiplier, 2^(right-1) + (output_zero << right), right) for
     requant.h's short forms, which add the output zero point for free, or None when some channel
     cannot take them. ``double`` (har_short_double): needs ``small`` accumulators (|acc| < 2^30) and
-    right = -shift in [1, 21]. ``single`` (har_short_single): right = -shift - 1 in [1, 21]."""
+    right = -shift in [1, 21]. ``single`` (har_short_single): right = -shift - 1 in [1, 21].
+    ``constant`` (``constant_outputs``) channels get (0, 2 v + 1, 1), which gives v from an
+    accumulator of 0 (the caller zeroes their bias) whatever their shift."""
     shift = np.asarray(shift, np.int64)
+    multiplier = np.asarray(multiplier, np.int64)
     right = -shift if rounding == DOUBLE else -shift - 1
+    rounding_term = None
+    if constant is not None:
+        mask, values = constant
+        multiplier, right = np.where(mask, 0, multiplier), np.where(mask, 1, right)
+        rounding_term = np.where(mask, 2 * values + 1, 0)
     if (rounding == DOUBLE and not small) or np.any(right < 1) or np.any(right > SHORT_RIGHT_MAX):
         return None
-    rounding_term = (np.int64(1) << (right - 1)) + (np.int64(output_zero) << right)
-    return np.stack([np.asarray(multiplier, np.int64), rounding_term, right], axis=1).astype(np.int32).ravel()
+    term = (np.int64(1) << (right - 1)) + (np.int64(output_zero) << right)
+    if rounding_term is not None:
+        term = np.where(constant[0], rounding_term, term)
+    return np.stack([multiplier, term, right], axis=1).astype(np.int32).ravel()
 
 
 def multipliers(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

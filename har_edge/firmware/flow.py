@@ -150,6 +150,7 @@ def _figures(built: BuiltFirmware, result, layer_counts: dict[int, int], check) 
             "instructions_per_mac": layer_counts[layer.index] / layer.macs
             if layer.macs and layer.index in layer_counts
             else None,
+            "kernel": layer.kernel,
         }
         for layer in info.model.layers
     ]

@@ -56,6 +56,7 @@ class OptimizeOptions:
 
     sparsity: float = 0.0
     schedule: str = "polynomial"
+    structure: str = "unstructured"
     precision: Precision = Precision.INT8
     qat: bool = False
     split_at: str | None = None
@@ -86,7 +87,9 @@ def optimize_model(
     """Prune (when ``options.sparsity`` > 0) and/or quantization-aware-train the Keras model."""
     record: dict[str, Any] = {"sparsity_target": options.sparsity, "qat": options.qat}
     if options.sparsity > 0:
-        schedule = PruningSchedule(kind=options.schedule, target_sparsity=options.sparsity)
+        schedule = PruningSchedule(
+            kind=options.schedule, target_sparsity=options.sparsity, structure=options.structure
+        )
         result = prune(
             model,
             splits.train,
@@ -96,9 +99,11 @@ def optimize_model(
             seed=options.seed,
             progress=progress,
         )
-        model = result.model
         record["schedule"] = schedule.to_dict()
         record["sparsity_reached"] = result.report.overall
+        if options.structure == "unit":  # weights removed rather than zeroed
+            record["sparsity_reached"] = 1 - result.report.weights / sparsity_report(model).weights
+        model = result.model
     if options.qat:
         model = qat(
             model,

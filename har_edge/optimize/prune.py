@@ -19,6 +19,7 @@ import numpy as np
 from har_edge.data.windows import WindowSet
 from har_edge.errors import InputError
 from har_edge.optimize.quantize import model_input
+from har_edge.optimize.structure import STRUCTURES, block_pruning_callback, unit_prune
 from har_edge.tfcompat import tfmot
 from har_edge.train import TrainConfig, progress_bar
 
@@ -37,6 +38,8 @@ class PruningSchedule:
 
     ``m_by_n=(2, 4)`` asks for structured sparsity instead: at least 2 zeros in every 4 consecutive
     input weights of each kernel, fixed at the first step; the sparsity fields are then ignored.
+    ``structure`` (``optimize.structure``): ``block`` zeroes 4x4 blocks on this schedule, ``unit``
+    removes that fraction of units once and fine-tunes, ``m:n`` is ``m_by_n`` (2:4 unless given).
     """
 
     kind: str = "polynomial"
@@ -46,8 +49,17 @@ class PruningSchedule:
     end_step: int | None = None
     frequency: int = 10
     m_by_n: tuple[int, int] | None = None
+    structure: str = "unstructured"
 
     def __post_init__(self) -> None:
+        if self.structure not in STRUCTURES:
+            raise InputError(
+                f"pruning schedule: structure {self.structure!r}, expected one of {', '.join(STRUCTURES)}"
+            )
+        if self.structure == "m:n" and self.m_by_n is None:
+            object.__setattr__(self, "m_by_n", (2, 4))
+        if self.m_by_n is not None and self.structure == "unstructured":
+            object.__setattr__(self, "structure", "m:n")
         if self.kind not in SCHEDULE_KINDS:
             raise InputError(
                 f"pruning schedule: kind {self.kind!r}, expected one of {', '.join(SCHEDULE_KINDS)}"
@@ -95,8 +107,8 @@ class PruningSchedule:
 
         Raises ``InputError`` when pruning could not reach the target within those steps.
         """
-        if self.m_by_n:
-            _require_steps(total_steps, 2)
+        if self.m_by_n or self.structure == "unit":
+            _require_steps(total_steps, 2 if self.m_by_n else 1)
             return self
         _require_steps(total_steps, self.begin_step + 1)
         end_step = self._default_end_step(total_steps) if self.end_step is None else self.end_step
@@ -234,13 +246,29 @@ def prune(
         return PruneResult(copy, sparsity_report(copy), schedule, (), {})
     schedule = schedule.resolved(epochs * math.ceil(len(train) / batch_size))
     seed_everything(seed)
-    wrapped, pruned_layers = _wrap_prunable_layers(model, schedule)
+    if schedule.structure == "unit":  # a smaller model, fine-tuned (its best epoch)
+        small, _ = unit_prune(model, schedule.target_sparsity, _is_prunable)
+        history = _fine_tune(small, train_xy, val_xy, config, 0, progress, [])
+        shrunk = tuple(
+            x.name for x in small.layers if x.count_params() < model.get_layer(x.name).count_params()
+        )
+        return PruneResult(_copy(small), sparsity_report(small), schedule, shrunk, history)
+    if schedule.structure == "block":
+        wrapped = _copy(model)
+        layers = [layer for layer in wrapped.layers if _is_prunable(layer)]
+        pruned_layers = tuple(layer.name for layer in layers)
+        callbacks = [block_pruning_callback(wrapped, layers, schedule.to_tfmot())]
+    else:
+        wrapped, pruned_layers = _wrap_prunable_layers(model, schedule)
+        callbacks = [tfmot().sparsity.keras.UpdatePruningStep()]
     if not pruned_layers:
         raise InputError(f"model {model.name!r} has no trainable Dense or Conv2D layer to prune")
-    history = _fine_tune(wrapped, train_xy, val_xy, config, schedule.target_step, progress)
+    history = _fine_tune(wrapped, train_xy, val_xy, config, schedule.target_step, progress, callbacks)
     # strip_pruning reuses the wrapped layers; a copy gives layers that belong to one graph only, so
     # ``layer.output`` (used to cut the model at a split point) is the stripped model's own tensor
-    stripped = _copy(tfmot().sparsity.keras.strip_pruning(wrapped))
+    stripped = _copy(
+        tfmot().sparsity.keras.strip_pruning(wrapped) if schedule.structure != "block" else wrapped
+    )
     return PruneResult(stripped, sparsity_report(stripped), schedule, pruned_layers, history)
 
 
@@ -302,10 +330,10 @@ def _wrap_prunable_layers(model, schedule: PruningSchedule):
 
 
 def _fine_tune(
-    model, train_xy, val_xy, config: TrainConfig, target_step: int, progress: bool
+    model, train_xy, val_xy, config: TrainConfig, target_step: int, progress: bool, pruning_callbacks: list
 ) -> dict[str, list[float]]:
-    """Compile with Adam, fit for ``config.epochs`` with tfmot's pruning-step callback and keep the
-    best validation-loss epoch among those that end at the target sparsity."""
+    """Compile with Adam, fit for ``config.epochs`` with the pruning callbacks and keep the best
+    validation-loss epoch among those that end at the target sparsity."""
     from har_edge.tfcompat import keras
 
     model.compile(
@@ -313,7 +341,7 @@ def _fine_tune(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    callbacks = [tfmot().sparsity.keras.UpdatePruningStep(), _best_epoch_after(target_step)]
+    callbacks = [*pruning_callbacks, _best_epoch_after(target_step)]
     if progress:
         callbacks.append(progress_bar(config.epochs))
     result = model.fit(

@@ -14,6 +14,7 @@
     precision = ["float32", "int8"]
     split_point = ["none", "headlayer"]     # "none": the whole model; a layer: a bundle split there
     target = ["desktop", "rpi4", "cortex-m4f-80mhz"]
+    structure = ["unstructured", "block", "unit"]   # optional (default unstructured): optimize --structure
 
 Unknown tables or keys, values of the wrong type, and models, split points, precisions or targets that do not
 exist are ``DataFormatError``s naming the field.
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from har_edge.errors import DataFormatError, InputError
+from har_edge.optimize.structure import STRUCTURES
 from har_edge.tomlfile import check_table_keys, read_toml
 
 SWEEP_KEYS = {
@@ -41,6 +43,7 @@ SWEEP_KEYS = {
     "fine_tune_epochs": int,
 }
 GRID_KEYS = {"model": str, "sparsity": float, "precision": str, "split_point": str, "target": str}
+OPTIONAL_GRID_KEYS = {"structure": str}  # a list when given; default ["unstructured"]
 WHOLE_MODEL = "none"
 
 
@@ -67,14 +70,19 @@ class SweepPoint:
     split_point: str | None
     targets: tuple[str, ...]
     fine_tune_epochs: int
+    structure: str = "unstructured"
 
     @property
     def variant(self) -> str:
-        name = f"{self.train.model}-s{round(self.sparsity * 100)}-{self.precision}"
+        pruned = "" if self.structure == "unstructured" else f"-{self.structure.replace(':', '')}"
+        name = f"{self.train.model}-s{round(self.sparsity * 100)}{pruned}-{self.precision}"
         return f"{name}@{self.split_point}" if self.split_point else name
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "targets": list(self.targets)}
+        data = {**asdict(self), "targets": list(self.targets)}
+        if self.structure == "unstructured":  # the points of sweeps written before structures keep their hash
+            del data["structure"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SweepPoint:
@@ -95,14 +103,23 @@ class SweepConfig:
     targets: tuple[str, ...]
     fine_tune_epochs: int
     source: str = "<sweep>"
+    structures: tuple[str, ...] = ("unstructured",)
 
     def points(self) -> list[SweepPoint]:
-        return [
-            SweepPoint(replace(self.train, model=m), s, p, sp, self.targets, self.fine_tune_epochs)
-            for m, s, p, sp in itertools.product(
-                self.models, self.sparsities, self.precisions, self.split_points
+        """The grid; unpruned points (sparsity 0) once, whatever the structures."""
+        points = []
+        for m, s, st, p, sp in itertools.product(
+            self.models, self.sparsities, self.structures, self.precisions, self.split_points
+        ):
+            if s == 0 and st != self.structures[0]:
+                continue
+            structure = "unstructured" if s == 0 else st
+            points.append(
+                SweepPoint(
+                    replace(self.train, model=m), s, p, sp, self.targets, self.fine_tune_epochs, structure
+                )
             )
-        ]
+        return points
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -125,8 +142,14 @@ def load_sweep(path: str | Path) -> SweepConfig:
             path, "missing table", field="grid", expected=f"[grid] with {', '.join(GRID_KEYS)}"
         )
     check_table_keys(path, "sweep.", sweep, SWEEP_KEYS)
-    check_table_keys(path, "grid.", grid, {key: list for key in GRID_KEYS})
+    check_table_keys(path, "grid.", grid, {key: list for key in {**GRID_KEYS, **OPTIONAL_GRID_KEYS}})
     lists = {key: _grid_list(path, grid, key, kind) for key, kind in GRID_KEYS.items()}
+    structures = _grid_list(path, grid, "structure", str) if "structure" in grid else ["unstructured"]
+    for value in structures:
+        if value not in STRUCTURES:
+            raise DataFormatError(
+                path, f"structure {value!r}", field="grid.structure", expected=", ".join(STRUCTURES)
+            )
     for name in lists["model"]:
         try:
             split_points = models.architecture(name).split_points({})
@@ -174,6 +197,7 @@ def load_sweep(path: str | Path) -> SweepConfig:
         targets=tuple(lists["target"]),
         fine_tune_epochs=sweep.get("fine_tune_epochs", 4),
         source=str(path),
+        structures=tuple(dict.fromkeys(structures)),
     )
 
 

@@ -90,6 +90,7 @@ def _measure_point(point: SweepPoint, model_folder: Path, cache: Path) -> list[R
         card,
         splits,
         sparsity=point.sparsity,
+        structure=point.structure,
         precision=point.precision,
         split_point=point.split_point,
         name=point.variant,

@@ -22,6 +22,8 @@ typedef struct {
     int32_t input_offset, output_zero, act_min, act_max;
     int8_t *row_scratch;        /* [scratch_rows][units], or NULL: set when the output lies over the input */
     int32_t scratch_rows;
+    const int32_t *block_starts; /* har_fc_sparse_s8: per group of 4 units, its first kept block (+ the end) */
+    const int16_t *block_offsets; /* per kept block, the offset of its 4 inputs (har_sparse.h) */
 } har_fc_params;
 
 typedef struct {
@@ -34,6 +36,8 @@ typedef struct {
     int32_t input_offset, output_zero, act_min, act_max;
     const int32_t *requant;     /* per channel {multiplier, rounding + zero << right, right}, or NULL (requant.h) */
     int8_t *scratch;            /* conv: k_h * k_w * in_c bytes rounded up to 4, for border windows */
+    const int32_t *block_starts; /* har_conv_sparse_s8: per group of 4 channels, its first kept block (+ the end) */
+    const int16_t *block_offsets; /* per kept block, the offset of its 4 inputs (har_sparse.h) */
 } har_conv_params;
 
 typedef struct {
@@ -90,7 +94,9 @@ typedef struct {
 } har_slice_params;
 
 void har_fc_s8(const har_fc_params *p, const int8_t *input, int8_t *output);
+void har_fc_sparse_s8(const har_fc_params *p, const int8_t *input, int8_t *output);
 void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output);
+void har_conv_sparse_s8(const har_conv_params *p, const int8_t *input, int8_t *output);
 void har_depthwise_s8(const har_conv_params *p, const int8_t *input, int8_t *output);
 void har_max_pool_s8(const har_pool_params *p, const int8_t *input, int8_t *output);
 void har_avg_pool_s8(const har_pool_params *p, const int8_t *input, int8_t *output);

@@ -28,7 +28,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from har_edge.bench.report import write_report
     from har_edge.bench.run import report_for
     from har_edge.bench.summary import render_summary
-    from har_edge.bench.variants import model_variants
+    from har_edge.bench.variants import PRUNED_STRUCTURE, model_variants
     from har_edge.export import bundle_request, export_bundle
     from har_edge.fsutil import atomic_directory
     from har_edge.optimize.pipeline import OptimizeOptions, optimize_model
@@ -49,8 +49,8 @@ def run_demo(args: argparse.Namespace) -> int:
         outcome = train_into(staging, run, WindowRequest(channels="acc"), train_config(args))
         print_summary(outcome.metrics, args.out, epochs=args.epochs)
         model, card, splits = outcome.trained.model, outcome.card, outcome.splits
-        print("exporting the bundle: pruned to 50 % sparsity (fine-tuning), int8 base, trainable head...")
-        options = OptimizeOptions(sparsity=0.5, seed=args.seed)
+        print("exporting the bundle: 4x4 blocks pruned to 50 % (fine-tuning), int8 base, trainable head...")
+        options = OptimizeOptions(sparsity=0.5, structure=PRUNED_STRUCTURE, seed=args.seed)
         pruned = optimize_model(model, card, splits, options)
         bundle = export_bundle(bundle_request(pruned, card, splits, options), staging / "bundle")
         print(

@@ -3,6 +3,8 @@ gating the demo's report with the repository's budgets ran into."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from har_edge.cli import EXIT_CHECK_FAILED, EXIT_OK
@@ -126,3 +128,33 @@ def test_a_table_of_options_alone_is_a_valid_variant_table(tmp_path):
     path = write_budgets(tmp_path / "b.toml", MCU_BUDGET + f"[budget.{MCU}.float32]\nrequire_fit = false\n")
     variant = next(b for b in load_budgets(path) if b.variant == "float32")
     assert variant.limits == {} and variant.require_fit is False
+
+
+REPOSITORY_BUDGETS = Path(__file__).resolve().parents[1] / "budgets.toml"
+
+
+def demo_report_rows(personalized_fits: bool = True) -> list:
+    """Rows of the demo's report on the desktop and its Cortex-M4F target, as the demo writes them (figures of a run
+    on 2026-12-06): measured int8 and float32 firmware, float16/dynamic not applicable, the personalized
+    row with its trainable head."""
+    over = {} if personalized_fits else {"fits": False, "ram_margin_bytes": -35_000}
+    return [
+        make_row("int8"),  # desktop
+        make_row("personalized", size_bytes=89_976, latency_norm_p50=2.6),
+        mcu_row("float32", ram_bytes=26_249, flash_bytes=81_569, size_bytes=88_576),
+        not_applicable_row("float16"),
+        not_applicable_row("dynamic"),
+        mcu_row("int8", ram_bytes=6_800, flash_bytes=24_868),
+        mcu_row("personalized", ram_bytes=135_639, flash_bytes=85_696, size_bytes=89_976, **over),
+    ]
+
+
+def test_the_repository_budgets_pass_the_demo_report_and_fail_it_when_a_variant_stops_fitting(
+    tmp_path, capsys
+):
+    passing = write_report(tmp_path / "ok.json", demo_report_rows())
+    assert gate(passing, REPOSITORY_BUDGETS) == EXIT_OK, capsys.readouterr().out
+    capsys.readouterr()
+    failing = write_report(tmp_path / "over.json", demo_report_rows(personalized_fits=False))
+    assert gate(failing, REPOSITORY_BUDGETS) == EXIT_CHECK_FAILED
+    assert f"{MCU}/personalized does not fit its target" in capsys.readouterr().out

@@ -95,7 +95,8 @@ def evaluate(
             continue
         table = applicable[-1].table
         if row.measurement == "not_applicable":
-            reason = f"not applicable: {row.error or 'the target does not run this kind of variant'}"
+            reason = row.error or "the target does not run this kind of variant"
+            reason = reason if reason.startswith("not applicable") else f"not applicable: {reason}"
             checks.append(_skip(row, "result", table, reason))
             continue
         if row.error:

@@ -85,7 +85,10 @@ def test_one_subject_validation_and_test_hold_every_activity_even_with_two_occur
 def test_validation_subject_lacking_a_class_is_replaced_by_occurrences_of_the_training_subjects(rng):
     everything = _labels(*[(c, 24.0) for _ in range(3) for c in range(3)], rate_hz=RATE_HZ)
     no_c = _labels(*[(c, 24.0) for _ in range(3) for c in range(2)], rate_hz=RATE_HZ)
-    recordings = [make_recording(everything, subject="1", rng=rng), make_recording(no_c, subject="2", rng=rng)]
+    recordings = [
+        make_recording(everything, subject="1", rng=rng),
+        make_recording(no_c, subject="2", rng=rng),
+    ]
     windows, _ = make_windows(make_dataset(recordings), WindowConfig())
     for seed in range(4):
         splits = split_by_subject(windows, test_fraction=0.0, seed=seed)

@@ -12,6 +12,8 @@ import numpy as np
 from har_edge.data.windows import WindowSet
 from har_edge.errors import InputError
 
+MIN_SPLIT_WINDOWS = 10
+
 
 @dataclass(frozen=True)
 class Splits:
@@ -145,7 +147,9 @@ def split_by_occurrence(
 
     Per class, whole units are shuffled and dealt out: the given fractions of them, rounded, but at
     least one unit to validation (and to test when ``test_fraction`` > 0) whenever the class has units
-    to spare after one for training; validation is served before test. A unit is an occurrence (a
+    to spare after one for training; validation is served before test. A class of fewer than
+    ``MIN_SPLIT_WINDOWS`` windows (one subject's few postural transitions) only trains: a window or
+    two of it would decide early stopping without saying anything about the model. A unit is an occurrence (a
     contiguous label run of one recording); a class with too few occurrences has its longest ones cut
     in time into contiguous blocks (``_units``). Windows overlapping a window of another split in time
     are dropped, so no sample is in two splits.
@@ -156,7 +160,7 @@ def split_by_occurrence(
     for cls in np.unique(windows.y):
         units = np.unique(unit[windows.y == cls])
         units = units[rng.permutation(len(units))]
-        spare = len(units) - 1
+        spare = len(units) - 1 if np.count_nonzero(windows.y == cls) >= MIN_SPLIT_WINDOWS else 0
         n_val = min(spare, max(1, round(len(units) * val_fraction)))
         n_test = min(spare - n_val, max(1, round(len(units) * test_fraction))) if test_fraction else 0
         split_of[np.isin(unit, units[:n_val])] = 1

@@ -56,7 +56,7 @@ class Settings:
     models: tuple[str, ...] = ("dense", "cnn", "lstm")
     epochs: int = 30
     lstm_epochs: int = 8
-    fine_tune_epochs: int = 3
+    fine_tune_epochs: int = 6
     seed: int = 0
 
 

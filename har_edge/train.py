@@ -15,8 +15,11 @@ The recipe (``TrainConfig``), made for small real data sets as much as for the s
   mean weight of 1 per window. The validation loss that early stopping watches uses the same weights;
 - the learning rate follows a cosine decay from ``learning_rate`` to a tenth of it over the planned
   steps (``schedule="constant"`` keeps it fixed);
-- early stopping on the validation loss with the best epoch's weights restored (the validation split
-  covers every class that can spare an occurrence: ``har_edge.data.splits``).
+- ``augment="shift"`` rotates every training window in time by a random number of samples (off by
+  default: it helps one subject's few windows, but costs transitions their shape);
+- early stopping on the validation loss (``monitor``; weighted like the training loss) with the best
+  epoch's weights restored (the validation split covers every class that can spare an occurrence:
+  ``har_edge.data.splits``).
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ class TrainConfig:
     min_steps_per_epoch: int = 10
     class_weighting: Literal["sqrt", "balanced", "none"] = "sqrt"
     schedule: Literal["cosine", "constant"] = "cosine"
-    augment: Literal["shift", "none"] = "shift"
+    augment: Literal["shift", "none"] = "none"
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.patience < 0:
@@ -55,11 +59,13 @@ class TrainConfig:
             self.class_weighting not in CLASS_WEIGHTINGS
             or self.schedule not in SCHEDULES
             or self.augment not in AUGMENTS
+            or self.monitor not in MONITORS
         ):
             raise InputError(
                 f"train config: class_weighting {self.class_weighting!r} (expected one of "
                 f"{', '.join(CLASS_WEIGHTINGS)}), schedule {self.schedule!r} (expected one of "
-                f"{', '.join(SCHEDULES)}), augment {self.augment!r} (expected one of {', '.join(AUGMENTS)})"
+                f"{', '.join(SCHEDULES)}), augment {self.augment!r} (expected one of "
+                f"{', '.join(AUGMENTS)}), monitor {self.monitor!r} (expected one of {', '.join(MONITORS)})"
             )
 
     def passes_per_epoch(self, windows: int) -> int:
@@ -70,6 +76,7 @@ class TrainConfig:
 CLASS_WEIGHTINGS = ("sqrt", "balanced", "none")
 SCHEDULES = ("cosine", "constant")
 AUGMENTS = ("shift", "none")
+MONITORS = ("val_loss", "val_accuracy")
 IMBALANCE_RATIO = 2.0
 
 
@@ -186,7 +193,7 @@ def class_weights(train: WindowSet, weighting: str) -> dict[int, float] | None:
 
 def fit(model, train: WindowSet, val: WindowSet, config: TrainConfig, *, progress: bool = False):
     """Compile with Adam (the config's schedule) and fit with the config's class weights, minimum
-    steps per epoch and augmentation; restores the weights of the best validation-loss epoch.
+    steps per epoch and augmentation; restores the weights of the best epoch by ``config.monitor``.
 
     Returns (history dict, best epoch index).
     """
@@ -206,7 +213,10 @@ def fit(model, train: WindowSet, val: WindowSet, config: TrainConfig, *, progres
     )
     callbacks = [
         k.callbacks.EarlyStopping(
-            monitor="val_accuracy", mode="max", patience=config.patience, restore_best_weights=True
+            monitor=config.monitor,
+            mode="min" if config.monitor == "val_loss" else "max",
+            patience=config.patience,
+            restore_best_weights=True,
         )
     ]
     if progress:
@@ -224,7 +234,8 @@ def fit(model, train: WindowSet, val: WindowSet, config: TrainConfig, *, progres
         class_weight=weights,
     )
     history = {key: [float(v) for v in values] for key, values in result.history.items()}
-    return history, int(np.argmax(history["val_accuracy"]))
+    watched = np.asarray(history[config.monitor])
+    return history, int(np.argmin(watched) if config.monitor == "val_loss" else np.argmax(watched))
 
 
 def _training_batches(model, train: WindowSet, config: TrainConfig, passes: int):

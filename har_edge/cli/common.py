@@ -156,7 +156,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--schedule", choices=("cosine", "constant"), default="cosine", help="learning-rate schedule"
     )
     group.add_argument(
-        "--augment", choices=("shift", "none"), default="shift", help="rotate training windows in time"
+        "--augment", choices=("shift", "none"), default="none", help="rotate training windows in time"
     )
     group.add_argument("--seed", type=seed, default=0, help="seed of the split, the weights and the shuffle")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")

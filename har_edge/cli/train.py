@@ -165,7 +165,7 @@ def print_summary(metrics: dict[str, Any], out: Path, epochs: int | None = None)
     best, run = metrics["best_epoch"] + 1, metrics["epochs_run"]
     if epochs is not None and run < epochs:
         print(
-            f"early stopping: validation accuracy stopped improving after epoch {best}; stopped at epoch "
+            f"early stopping: validation loss stopped improving after epoch {best}; stopped at epoch "
             f"{run} of {epochs} and kept the weights of epoch {best}"
         )
     print(f"{metrics['model']} on {metrics['evaluated_on']} ({metrics['n_windows']} windows):")

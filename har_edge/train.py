@@ -3,12 +3,30 @@
 ``train_model`` is the one front door: windows in, a trained model with its ``ModelCard`` and test
 metrics out. Windows arrive raw; the normalizer is fitted on the training split only and recorded in
 the card so every later stage applies the same statistics.
+
+The recipe (``TrainConfig``), made for small real data sets as much as for the synthetic one:
+
+- an epoch takes at least ``min_steps_per_epoch`` optimizer steps: a small training split is passed
+  over several times per epoch (reshuffled), as ``transfer`` does with its adaptation sets (320
+  windows at batch 32: the same 10 steps), so one subject's 117 windows get 10 steps, not 2;
+- class weights when the classes are imbalanced (largest / smallest count over ``IMBALANCE_RATIO``):
+  ``class_weighting="sqrt"`` weighs a class by 1/sqrt(its windows) (halfway between none and fully
+  balanced, which over-weights transitions of a few windows), ``"balanced"`` by 1/windows; scaled to a
+  mean weight of 1 per window. The validation loss that early stopping watches uses the same weights;
+- the learning rate follows a cosine decay from ``learning_rate`` to a tenth of it over the planned
+  steps (``schedule="constant"`` keeps it fixed);
+- ``augment="shift"`` rotates every training window in time by a random number of samples (off by
+  default: it helps one subject's few windows, but costs transitions their shape);
+- early stopping on the validation loss (``monitor``; weighted like the training loss) with the best
+  epoch's weights restored (the validation split covers every class that can spare an occurrence:
+  ``har_edge.data.splits``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -26,10 +44,40 @@ class TrainConfig:
     learning_rate: float = 1e-3
     patience: int = 5
     seed: int = 0
+    min_steps_per_epoch: int = 10
+    class_weighting: Literal["sqrt", "balanced", "none"] = "sqrt"
+    schedule: Literal["cosine", "constant"] = "cosine"
+    augment: Literal["shift", "none"] = "none"
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.patience < 0:
             raise InputError(f"train config: epochs, batch_size, learning_rate must be positive, got {self}")
+        if self.min_steps_per_epoch < 0:
+            raise InputError(f"train config: min_steps_per_epoch must be >= 0, got {self}")
+        if (
+            self.class_weighting not in CLASS_WEIGHTINGS
+            or self.schedule not in SCHEDULES
+            or self.augment not in AUGMENTS
+            or self.monitor not in MONITORS
+        ):
+            raise InputError(
+                f"train config: class_weighting {self.class_weighting!r} (expected one of "
+                f"{', '.join(CLASS_WEIGHTINGS)}), schedule {self.schedule!r} (expected one of "
+                f"{', '.join(SCHEDULES)}), augment {self.augment!r} (expected one of "
+                f"{', '.join(AUGMENTS)}), monitor {self.monitor!r} (expected one of {', '.join(MONITORS)})"
+            )
+
+    def passes_per_epoch(self, windows: int) -> int:
+        """How many times an epoch goes over ``windows`` training windows."""
+        return max(1, math.ceil(self.min_steps_per_epoch * self.batch_size / max(windows, 1)))
+
+
+CLASS_WEIGHTINGS = ("sqrt", "balanced", "none")
+SCHEDULES = ("cosine", "constant")
+AUGMENTS = ("shift", "none")
+MONITORS = ("val_loss", "val_accuracy")
+IMBALANCE_RATIO = 2.0
 
 
 @dataclass(frozen=True)
@@ -96,7 +144,13 @@ def model_card(
         normalization=normalizer.to_dict(),
         split_points=models.architecture(architecture).split_points(options),
         summary=asdict(models.summarize(model)),
-        notes={"train_config": asdict(config), "split_sizes": splits.sizes(), "grouping": splits.grouping},
+        notes={
+            "train_config": asdict(config),
+            "class_weights": class_weights(train, config.class_weighting),
+            "split_sizes": splits.sizes(),
+            "grouping": splits.grouping,
+            "val_grouping": splits.val_grouping,
+        },
     )
 
 
@@ -109,46 +163,96 @@ def data_note(
     test_spec: str | None = None,
 ) -> dict:
     """What a model card records about its training data so later stages can rebuild the splits;
-    ``test_spec`` is the separate test data (then no test split was held out of ``spec``)."""
+    ``test_spec`` is the separate test data (then no test split was held out of ``spec``). Paths are
+    recorded absolute, so the card works from any folder."""
+    from har_edge.data import absolute_spec
+
     return {
-        "spec": spec,
+        "spec": absolute_spec(spec),
         "format": fmt,
         "options": options,
         "labeling": window.labeling,
         "max_gap_factor": window.max_gap_factor,
         "split_seed": seed,
-        "test_spec": test_spec,
+        "test_spec": None if test_spec is None else absolute_spec(test_spec),
     }
 
 
+def class_weights(train: WindowSet, weighting: str) -> dict[int, float] | None:
+    """Weight per class index of ``train`` under ``weighting`` (see the module), or None when the
+    classes present are balanced within ``IMBALANCE_RATIO`` or weighting is "none"."""
+    counts = train.class_counts().astype(np.float64)
+    present = counts > 0
+    if weighting == "none" or not present.any() or counts.max() <= IMBALANCE_RATIO * counts[present].min():
+        return None
+    weights = np.ones_like(counts)
+    weights[present] = counts[present] ** (-0.5 if weighting == "sqrt" else -1.0)
+    weights *= counts.sum() / (counts * weights).sum()
+    return {int(k): float(w) for k, w in enumerate(weights)}
+
+
 def fit(model, train: WindowSet, val: WindowSet, config: TrainConfig, *, progress: bool = False):
-    """Compile with Adam and fit; restores the weights of the best validation-loss epoch.
+    """Compile with Adam (the config's schedule) and fit with the config's class weights, minimum
+    steps per epoch and augmentation; restores the weights of the best epoch by ``config.monitor``.
 
     Returns (history dict, best epoch index).
     """
     from har_edge.tfcompat import keras
 
     k = keras()
+    passes = config.passes_per_epoch(len(train))
+    steps = math.ceil(passes * len(train) / config.batch_size) * config.epochs
+    rate = config.learning_rate
+    if config.schedule == "cosine":
+        rate = k.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps, alpha=0.1)
     model.compile(
-        optimizer=k.optimizers.Adam(config.learning_rate),
+        optimizer=k.optimizers.Adam(rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        weighted_metrics=[],
     )
-    callbacks = [k.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True)]
+    callbacks = [
+        k.callbacks.EarlyStopping(
+            monitor=config.monitor,
+            mode="min" if config.monitor == "val_loss" else "max",
+            patience=config.patience,
+            restore_best_weights=True,
+        )
+    ]
     if progress:
         callbacks.append(progress_bar(config.epochs))
+    weights = class_weights(train, config.class_weighting)
+    validation = (models.to_model_input(model, val.x), val.y)
+    if weights is not None:
+        validation += (np.array([weights[int(y)] for y in val.y], dtype=np.float32),)
     result = model.fit(
-        models.to_model_input(model, train.x),
-        train.y,
-        validation_data=(models.to_model_input(model, val.x), val.y),
+        _training_batches(model, train, config, passes),
+        validation_data=validation,
         epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
         verbose=0,
         callbacks=callbacks,
+        class_weight=weights,
     )
     history = {key: [float(v) for v in values] for key, values in result.history.items()}
-    return history, int(np.argmin(history["val_loss"]))
+    watched = np.asarray(history[config.monitor])
+    return history, int(np.argmin(watched) if config.monitor == "val_loss" else np.argmax(watched))
+
+
+def _training_batches(model, train: WindowSet, config: TrainConfig, passes: int):
+    """A tf.data pipeline: the training windows ``passes`` times, reshuffled every epoch (seeded),
+    with ``config.augment`` "shift" each window rotated in time by a random number of samples, in
+    the model's input layout and batched."""
+    from har_edge.tfcompat import tensorflow
+
+    tf = tensorflow()
+    order = np.tile(np.arange(len(train)), passes)
+    data = tf.data.Dataset.from_tensor_slices((train.x[order], train.y[order]))
+    data = data.shuffle(len(order), seed=config.seed, reshuffle_each_iteration=True)
+    if config.augment == "shift":
+        shifts = tf.data.Dataset.random(seed=config.seed).map(lambda r: tf.cast(r % train.window, tf.int32))
+        data = tf.data.Dataset.zip((data, shifts)).map(lambda xy, s: (tf.roll(xy[0], s, axis=0), xy[1]))
+    shape = tuple(model.input_shape[1:])
+    return data.map(lambda x, y: (tf.reshape(x, shape), y)).batch(config.batch_size).prefetch(2)
 
 
 def predict_proba(model, windows: WindowSet, batch_size: int = 512) -> np.ndarray:

@@ -134,7 +134,28 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=positive_int, default=64, help="windows per step")
     group.add_argument("--learning-rate", type=positive_number, default=1e-3, help="Adam's learning rate")
     group.add_argument(
-        "--patience", type=non_negative_int, default=5, help="early-stopping patience in epochs"
+        "--patience",
+        type=non_negative_int,
+        default=5,
+        help="early stopping: epochs without a better validation accuracy",
+    )
+    group.add_argument(
+        "--min-steps",
+        type=non_negative_int,
+        default=10,
+        help="optimizer steps per epoch at least (a small training set is passed over several times)",
+    )
+    group.add_argument(
+        "--class-weighting",
+        choices=("sqrt", "balanced", "none"),
+        default="sqrt",
+        help="when classes are imbalanced (largest/smallest > 2): weigh by 1/sqrt(windows), 1/windows or not",
+    )
+    group.add_argument(
+        "--schedule", choices=("cosine", "constant"), default="cosine", help="learning-rate schedule"
+    )
+    group.add_argument(
+        "--augment", choices=("shift", "none"), default="none", help="rotate training windows in time"
     )
     group.add_argument("--seed", type=seed, default=0, help="seed of the split, the weights and the shuffle")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -247,6 +268,10 @@ def train_config(args: argparse.Namespace):
         learning_rate=args.learning_rate,
         patience=args.patience,
         seed=args.seed,
+        min_steps_per_epoch=args.min_steps,
+        class_weighting=args.class_weighting,
+        schedule=args.schedule,
+        augment=args.augment,
     )
 
 

@@ -165,8 +165,8 @@ def print_summary(metrics: dict[str, Any], out: Path, epochs: int | None = None)
     best, run = metrics["best_epoch"] + 1, metrics["epochs_run"]
     if epochs is not None and run < epochs:
         print(
-            f"early stopping: validation loss stopped improving after epoch {best}; stopped at epoch {run} "
-            f"of {epochs} and kept the weights of epoch {best}"
+            f"early stopping: validation loss stopped improving after epoch {best}; stopped at epoch "
+            f"{run} of {epochs} and kept the weights of epoch {best}"
         )
     print(f"{metrics['model']} on {metrics['evaluated_on']} ({metrics['n_windows']} windows):")
     print(f"  accuracy {metrics['accuracy']:.3f}   macro-F1 {metrics['macro_f1']:.3f}")

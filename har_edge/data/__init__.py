@@ -6,6 +6,7 @@ format name.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from har_edge.data.formats import FORMATS, load
@@ -32,3 +33,10 @@ def load_dataset(spec: str, fmt: str | None = None, **options: Any) -> Dataset:
     if fmt is None:
         raise InputError(f"data {spec!r} is a path: --format is required ({', '.join(FORMATS)})")
     return load(spec, fmt, **options)
+
+
+def absolute_spec(spec: str) -> str:
+    """``spec`` as a record that works from any folder: a synthetic spec as is, a path made absolute."""
+    if spec == SYNTHETIC or spec.startswith(SYNTHETIC + ":"):
+        return spec
+    return str(Path(spec).expanduser().absolute())

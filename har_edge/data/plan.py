@@ -93,6 +93,11 @@ def describe_split(splits: Splits) -> str:
         "occurrence": "by activity occurrence (one subject)",
         "case": "by case, stratified by class (the data names no subjects)",
     }[splits.grouping]
+    if splits.val_grouping == "occurrence":
+        how += (
+            "; validation by activity occurrence of the training subjects (the validation subjects "
+            "lacked classes)"
+        )
     sizes = " / ".join(f"{name} {n:,}" for name, n in splits.sizes().items())
     return f"split {how}: {sizes} windows"
 

@@ -12,13 +12,20 @@ import numpy as np
 from har_edge.data.windows import WindowSet
 from har_edge.errors import InputError
 
+MIN_SPLIT_WINDOWS = 10
+
 
 @dataclass(frozen=True)
 class Splits:
+    """``grouping`` is what the test (and by default the validation) split holds out whole;
+    ``val_grouping`` "occurrence" says the validation split was taken by activity occurrence from the
+    training subjects instead (their validation subjects lacked classes)."""
+
     train: WindowSet
     val: WindowSet
     test: WindowSet
     grouping: Literal["subject", "occurrence", "case"]
+    val_grouping: Literal["occurrence"] | None = None
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
@@ -29,35 +36,46 @@ def split_by_subject(
 ) -> Splits:
     """Subject-disjoint train/validation/test splits: no subject has windows in two splits.
 
-    With a single subject, activity occurrences (contiguous label runs) are split instead, stratified
-    by class, and windows that overlap a window of another split are dropped, so neighbouring windows
-    never straddle splits. ``test_fraction`` 0 (the test data comes from elsewhere) holds no test split.
+    With a single subject, activity occurrences are split instead (``split_by_occurrence``). With
+    several, when the validation subjects lack a class that the non-test subjects could spare an
+    occurrence of (or the training subjects lack a class the validation ones have), validation is
+    taken by occurrence from all non-test subjects instead, so early stopping never watches a
+    class-starved split. ``test_fraction`` 0 (the test data comes from
+    elsewhere) holds no test split.
     """
     if not (0 < val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
         raise InputError("split fractions must be in (0, 1) (test may be 0) and sum to less than 1")
     rng = np.random.default_rng(seed)
     subjects = windows.subjects
     min_test = 1 if test_fraction else 0
-    if len(subjects) >= 2 + min_test:
-        order = [subjects[i] for i in rng.permutation(len(subjects))]
-        n_test = max(min_test, round(len(subjects) * test_fraction))
-        n_val = max(1, round(len(subjects) * val_fraction))
-        if n_test + n_val >= len(subjects):
-            n_test, n_val = min_test, 1
-        test_set, val_set = set(order[:n_test]), set(order[n_test : n_test + n_val])
-        split_of = np.array([2 if s in test_set else 1 if s in val_set else 0 for s in windows.subject])
-        grouping = "subject"
-    elif len(subjects) == 1:
-        split_of = _split_occurrences(windows, val_fraction, test_fraction, rng)
-        grouping = "occurrence"
-    else:
+    if len(subjects) == 1:
+        return _parts(windows, split_by_occurrence(windows, val_fraction, test_fraction, rng), "occurrence")
+    if len(subjects) < 2 + min_test:
         raise InputError(
             f"cannot split {len(subjects)} subjects into train/validation/test subject-disjointly: need 1 "
             "subject (then activity occurrences are split) or at least 3; give a separate test set with "
             "--test-data (then 2 subjects suffice) or add subjects"
         )
+    order = [subjects[i] for i in rng.permutation(len(subjects))]
+    n_test = max(min_test, round(len(subjects) * test_fraction))
+    n_val = max(1, round(len(subjects) * val_fraction))
+    if n_test + n_val >= len(subjects):
+        n_test, n_val = min_test, 1
+    test_set, val_set = set(order[:n_test]), set(order[n_test : n_test + n_val])
+    split_of = np.array([2 if s in test_set else 1 if s in val_set else 0 for s in windows.subject])
+    pool = np.flatnonzero(split_of != 2)
+    by_occurrence = split_by_occurrence(windows.take(pool), val_fraction / (1 - test_fraction), 0.0, rng)
+    spare = set(windows.y[pool][by_occurrence == 1].tolist())
+    covered = spare <= set(windows.y[split_of == 1].tolist())
+    if covered and set(windows.y[pool].tolist()) <= set(windows.y[split_of == 0].tolist()):
+        return _parts(windows, split_of, "subject")
+    split_of[pool] = by_occurrence
+    return _parts(windows, split_of, "subject", val_grouping="occurrence")
+
+
+def _parts(windows: WindowSet, split_of: np.ndarray, grouping, val_grouping=None) -> Splits:
     parts = [windows.take(np.flatnonzero(split_of == k)) for k in range(3)]
-    return Splits(parts[0], parts[1], parts[2], grouping)
+    return Splits(parts[0], parts[1], parts[2], grouping, val_grouping)
 
 
 @dataclass(frozen=True)
@@ -122,23 +140,61 @@ def apply_normalizer(splits: Splits, normalizer: Normalizer) -> Splits:
     )
 
 
-def _split_occurrences(
+def split_by_occurrence(
     windows: WindowSet, val_fraction: float, test_fraction: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """Assign whole occurrences to splits per class, then purge windows overlapping another split."""
-    group = windows.recording.astype(np.int64) * 1_000_000 + windows.occurrence
+    """The split of each window (0 train, 1 validation, 2 test, -1 dropped) by activity occurrence.
+
+    Per class, whole units are shuffled and dealt out: the given fractions of them, rounded, but at
+    least one unit to validation (and to test when ``test_fraction`` > 0) whenever the class has units
+    to spare after one for training; validation is served before test. A class of fewer than
+    ``MIN_SPLIT_WINDOWS`` windows (one subject's few postural transitions) only trains: a window or
+    two of it would decide early stopping without saying anything about the model. A unit is an occurrence (a
+    contiguous label run of one recording); a class with too few occurrences has its longest ones cut
+    in time into contiguous blocks (``_units``). Windows overlapping a window of another split in time
+    are dropped, so no sample is in two splits.
+    """
+    needed = 3 if test_fraction else 2
+    unit = _units(windows, needed)
     split_of = np.zeros(len(windows), dtype=np.int64)
     for cls in np.unique(windows.y):
-        groups = np.unique(group[windows.y == cls])
-        groups = groups[rng.permutation(len(groups))]
-        n_test = int(round(len(groups) * test_fraction)) if len(groups) >= 3 else 0
-        n_val = int(round(len(groups) * val_fraction)) if len(groups) >= 3 else 0
-        split_of[np.isin(group, groups[:n_test])] = 2
-        split_of[np.isin(group, groups[n_test : n_test + n_val])] = 1
+        units = np.unique(unit[windows.y == cls])
+        units = units[rng.permutation(len(units))]
+        spare = len(units) - 1 if np.count_nonzero(windows.y == cls) >= MIN_SPLIT_WINDOWS else 0
+        n_val = min(spare, max(1, round(len(units) * val_fraction)))
+        n_test = min(spare - n_val, max(1, round(len(units) * test_fraction))) if test_fraction else 0
+        split_of[np.isin(unit, units[:n_val])] = 1
+        split_of[np.isin(unit, units[n_val : n_val + n_test])] = 2
+    return np.where(_overlap_free(windows, split_of), split_of, -1)
+
+
+def _units(windows: WindowSet, needed: int) -> np.ndarray:
+    """A unit id per window: its occurrence, except that a class with fewer than ``needed``
+    occurrences has its longest unit halved in time (repeatedly) while each half keeps at least
+    ``2 * overlap + 1`` windows, ``overlap`` being how many later windows one window overlaps (the
+    windows a cut between splits costs on each side)."""
+    unit = windows.recording.astype(np.int64) * 1_000_000 + windows.occurrence
+    overlap = -(-windows.window // windows.hop) - 1
+    next_id = int(unit.max(initial=0)) + 1
+    for cls in np.unique(windows.y):
+        members = np.flatnonzero(windows.y == cls)
+        while len(np.unique(unit[members])) < needed:
+            ids, counts = np.unique(unit[members], return_counts=True)
+            if counts.max() < 2 * (2 * overlap + 1):
+                break
+            longest = members[unit[members] == ids[counts.argmax()]]
+            longest = longest[np.argsort(windows.start[longest], kind="stable")]
+            unit[longest[len(longest) // 2 :]] = next_id
+            next_id += 1
+    return unit
+
+
+def _overlap_free(windows: WindowSet, split_of: np.ndarray) -> np.ndarray:
+    """False for every window that overlaps, in time, a window of another split."""
     keep = np.ones(len(windows), dtype=bool)
     for rec in np.unique(windows.recording):
         idx = np.flatnonzero(windows.recording == rec)
-        idx = idx[np.argsort(windows.start[idx])]
+        idx = idx[np.argsort(windows.start[idx], kind="stable")]
         for lag in range(1, len(idx)):
             a, b = idx[:-lag], idx[lag:]
             overlaps = windows.start[b] < windows.start[a] + windows.window
@@ -146,4 +202,4 @@ def _split_occurrences(
                 break
             clash = overlaps & (split_of[a] != split_of[b])
             keep[a[clash]] = keep[b[clash]] = False
-    return np.where(keep, split_of, -1)
+    return keep

@@ -64,8 +64,10 @@ class WindowSet:
     """Fixed-length windows ``x`` (n, window, channels) float32 with labels and provenance per window.
 
     ``recording`` indexes the source recordings, ``start`` is the first sample's index in that
-    recording's resampled time base, ``occurrence`` numbers contiguous label runs per recording (used
-    to split a single subject's data without neighbouring windows straddling splits).
+    recording's time base at ``rate_hz`` (counted from the recording's first sample, across gaps: two
+    windows overlap in time exactly when their starts are less than a window apart), ``occurrence``
+    numbers contiguous label runs per recording (used to split a single subject's data without
+    neighbouring windows straddling splits).
     """
 
     x: np.ndarray
@@ -183,12 +185,15 @@ def make_windows(
         for first, last in _gap_free_segments(rec, config.max_gap_factor):
             x, labels = _resample(rec, first, last, config.rate_hz, channel_index)
             segment, n_unlabelled, n_impure = _window_segment(x, labels, config, keep_unlabelled)
+            # rounded up, so a segment after a gap never starts on the previous segment's last sample
+            offset = int(np.ceil((rec.timestamps_s[first] - rec.timestamps_s[0]) * config.rate_hz - 1e-6))
             dropped_unlabelled += n_unlabelled
             dropped_impure += n_impure
             if segment:
                 segment["recording"] = np.full(len(segment["y"]), rec_id)
                 segment["subject"] = np.full(len(segment["y"]), rec.subject, dtype=object)
                 segment["occurrence"] += occurrence_offset
+                segment["start"] += offset
                 pieces.append(segment)
             occurrence_offset += _count_runs(labels)
     channels = tuple(dataset.channels[i] for i in channel_index)

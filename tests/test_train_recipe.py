@@ -1,0 +1,84 @@
+"""The training recipe of issue 20: a minimum of optimizer steps per epoch, class weights when the
+classes are imbalanced, a decaying learning rate, windows shifted in time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from har_edge import models
+from har_edge.data.windows import WindowConfig, make_windows
+from har_edge.errors import InputError
+from har_edge.train import TrainConfig, _training_batches, class_weights, fit
+from tests.conftest import make_dataset, make_recording
+
+
+def _windows(rng, seconds=(12.0, 12.0, 12.0)):
+    labels = np.concatenate([np.full(int(s * 50), c) for c, s in enumerate(seconds)])
+    windows, _ = make_windows(
+        make_dataset([make_recording(labels, rng=rng)]), WindowConfig(window=50, hop=25)
+    )
+    return windows
+
+
+def _fitted(windows, **config):
+    model = models.build("dense", window=50, channels=3, classes=3, seed=0)
+    fit(model, windows, windows, TrainConfig(seed=0, patience=10, **config))
+    return model
+
+
+def test_a_small_training_split_gets_the_minimum_of_optimizer_steps_per_epoch(rng):
+    windows = _windows(rng)  # 69 windows: 5 batches of 16
+    assert int(_fitted(windows, epochs=1, batch_size=16, min_steps_per_epoch=12).optimizer.iterations) == 13
+    assert int(_fitted(windows, epochs=1, batch_size=16, min_steps_per_epoch=0).optimizer.iterations) == 5
+
+
+def test_learning_rate_decays_by_cosine_to_a_tenth_over_the_planned_steps(rng):
+    optimizer = _fitted(_windows(rng), epochs=3, batch_size=16, learning_rate=0.01).optimizer
+    assert 0.001 <= float(optimizer.learning_rate) < 0.00102  # the rate of the last step
+    constant = _fitted(_windows(rng), epochs=1, learning_rate=0.01, schedule="constant").optimizer
+    assert float(constant.learning_rate) == pytest.approx(0.01)
+
+
+def test_class_weights_follow_inverse_square_root_frequency_only_when_imbalanced(rng):
+    imbalanced = _windows(rng, seconds=(32.0, 8.0, 4.0))
+    counts = imbalanced.class_counts()
+    weights = class_weights(imbalanced, "sqrt")
+    assert weights[1] / weights[0] == pytest.approx(np.sqrt(counts[0] / counts[1]))
+    assert sum(weights[k] * counts[k] for k in range(3)) == pytest.approx(counts.sum())
+    balanced = class_weights(imbalanced, "balanced")
+    assert balanced[2] / balanced[0] == pytest.approx(counts[0] / counts[2])
+    assert class_weights(imbalanced, "none") is None
+    assert class_weights(_windows(rng), "sqrt") is None
+
+
+def test_shift_augmentation_feeds_every_window_rotated_in_time_and_none_feeds_them_as_they_are(rng):
+    windows = _windows(rng)
+    model = models.build("cnn", window=50, channels=3, classes=3, seed=0, blocks=(8,))
+    batches = list(
+        _training_batches(model, windows, TrainConfig(seed=1, batch_size=16, augment="shift"), passes=2)
+    )
+    fed = np.concatenate([x.numpy() for x, _ in batches])
+    labels = np.concatenate([y.numpy() for _, y in batches])
+    assert len(fed) == 2 * len(windows)
+    rotations = {s: np.roll(windows.x, s, axis=1) for s in range(windows.window)}
+    shifts = []
+    for x, y in zip(fed, labels, strict=True):
+        shift, index = next(
+            (s, i) for s, rolled in rotations.items() for i in np.flatnonzero((rolled == x).all(axis=(1, 2)))
+        )
+        assert windows.y[index] == y
+        shifts.append(shift)
+    assert len(set(shifts)) > 10
+    plain = _training_batches(model, windows, TrainConfig(seed=1, batch_size=16), passes=1)
+    fed = np.concatenate([x.numpy() for x, _ in plain])
+    assert sorted(map(bytes, fed)) == sorted(map(bytes, windows.x))
+
+
+def test_unknown_recipe_settings_are_refused_naming_the_valid_ones():
+    with pytest.raises(InputError, match="expected one of sqrt, balanced, none"):
+        TrainConfig(class_weighting="inverse")
+    with pytest.raises(InputError, match="augment 'flip'"):
+        TrainConfig(augment="flip")
+    with pytest.raises(InputError, match="monitor 'loss'"):
+        TrainConfig(monitor="loss")

@@ -134,9 +134,9 @@ REPOSITORY_BUDGETS = Path(__file__).resolve().parents[1] / "budgets.toml"
 
 
 def demo_report_rows(personalized_fits: bool = True) -> list:
-    """Rows of the demo's report on the desktop and its Cortex-M4F target, as the demo writes them (figures of a run
-    on 2026-12-06): measured int8 and float32 firmware, float16/dynamic not applicable, the personalized
-    row with its trainable head."""
+    """Rows of the demo's report on the desktop and its Cortex-M4F target, as the demo writes them
+    (figures of a run on 2026-12-06): measured int8 and float32 firmware, float16/dynamic not applicable,
+    the personalized row with its trainable head."""
     over = {} if personalized_fits else {"fits": False, "ram_margin_bytes": -35_000}
     return [
         make_row("int8"),  # desktop

@@ -217,7 +217,7 @@ def test_head_sources_compile_warning_free_as_iso_c(board, standard, golden_spec
     import subprocess
 
     from har_edge.codegen.head import write_head
-    from har_edge.firmware.head_harness import FIRMWARE_DIR
+    from har_edge.firmware.boards import FIRMWARE_DIR
 
     if board != "host":
         from tests.arm_tools import require_arm_tools

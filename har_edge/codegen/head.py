@@ -15,12 +15,12 @@ import shutil
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from har_edge.errors import InputError
+from har_edge.firmware.sources import firmware_root
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE, Bundle
 from har_edge.runtime.head import HeadWeights
 
@@ -181,7 +181,6 @@ def write_head(spec: HeadSpec, out_dir: str | Path, *, harness: str | None = Non
         (out_dir / name).write_text(text)
         written.append(out_dir / name)
     for name in (*RUNTIME_FILES, *((harness, *HARNESS_IO_FILES) if harness else ())):
-        with resources.as_file(resources.files("har_edge.firmware").joinpath(f"head/{name}")) as source:
-            shutil.copyfile(source, out_dir / name)
+        shutil.copyfile(firmware_root() / "head" / name, out_dir / name)
         written.append(out_dir / name)
     return written

@@ -6,8 +6,8 @@
   ring buffer with smoothing and events), ``<name>_config.h/.c`` (labels, rate, window, hop, channels,
   units, normalization, the per-channel input tables, feature quantization, the head's weights),
   ``<name>_model.h/.c`` (the int8 base, ``<name>_invoke``), the hand-written ``<name>_classify.c`` and
-  ``<name>_stream.c`` (``har_edge/firmware/library/``, written with the prefix ``harlib``, renamed here)
-  and every int8 kernel of ``har_edge/firmware/runtime/`` (the same files in every library, so two
+  ``<name>_stream.c`` (``firmware/library/``, written with the prefix ``harlib``, renamed here)
+  and every int8 kernel of ``firmware/runtime/`` (the same files in every library, so two
   libraries share one ``har_edge_runtime`` target);
 - ``examples/stream/``: a ``main`` reading a simulated accelerometer ring buffer (a synthetic recording
   as int16 counts, ``<name>_recording.c``) and printing labels and events;

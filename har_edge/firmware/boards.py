@@ -1,5 +1,5 @@
-"""The board registry: where each board's sources live (a folder of this package), what it builds,
-which tools it needs (and the Debian packages that provide them), and how to run the binary.
+"""The board registry: where each board's sources live (a folder of the top-level ``firmware/``), what
+it builds, which tools it needs (and the Debian packages that provide them), and how to run the binary.
 
 Add a board with ``register(Board(...))`` from its module; ``get_board`` lists the known ones."""
 
@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from har_edge.errors import InputError
+from har_edge.firmware.sources import firmware_root
 
-FIRMWARE_DIR = Path(__file__).resolve().parent
+FIRMWARE_DIR = firmware_root()
 
 
 @dataclass(frozen=True)
 class Board:
     name: str
-    folder: str  # folder of this package copied into a project (sources + Makefile)
+    folder: str  # folder of firmware/ copied into a project (sources + Makefile)
     binary: str  # what `make` builds in the project root
     tools: tuple[str, ...]  # executables the build/run needs
     packages: tuple[str, ...]  # Debian packages that provide them

@@ -20,6 +20,7 @@ import numpy as np
 
 from har_edge.codegen.head import HeadSpec, write_head
 from har_edge.errors import InputError
+from har_edge.firmware.sources import firmware_root
 from har_edge.runtime.head import HeadWeights, parameter_names
 
 SET_WEIGHTS, GET_WEIGHTS, INFER, TRAIN, SAVE, LOAD, COUNTERS, INIT = range(1, 9)
@@ -250,18 +251,15 @@ def compile_host(sources: list[Path], includes: list[Path], output: Path, flags:
     return output
 
 
-FIRMWARE_DIR = Path(__file__).parent
-
-
 def _add_board_files(project: Path, board: str) -> None:
     """The board interface (harness/har_board.h) and the board's own files, where a project lacks them."""
     (project / "harness").mkdir(exist_ok=True)
     if not (project / "harness" / "har_board.h").exists():
-        shutil.copyfile(FIRMWARE_DIR / "harness" / "har_board.h", project / "harness" / "har_board.h")
+        shutil.copyfile(firmware_root() / "harness" / "har_board.h", project / "harness" / "har_board.h")
     if board == "host":
         (project / "host").mkdir(exist_ok=True)
         if not (project / "host" / "board_host.c").exists():
-            shutil.copyfile(FIRMWARE_DIR / "host" / "board_host.c", project / "host" / "board_host.c")
+            shutil.copyfile(firmware_root() / "host" / "board_host.c", project / "host" / "board_host.c")
         return
     from har_edge.firmware import mps2
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from har_edge.firmware.boards import Board, register
+from har_edge.firmware.sources import firmware_root
 
 NAME = "mps2-an386"
-SOURCE_DIR = Path(__file__).with_name(NAME)
+SOURCE_DIR = firmware_root() / NAME
 # Copied into a project's board folder; the Makefile goes to the project root.
 BOARD_FILES = ("startup.c", "board.c", "board_internal.h", "linker.ld")
 MAKEFILE = "Makefile"

@@ -13,12 +13,12 @@ from benchmarks.real_hapt import extract_users, main
 from har_edge.data import load_dataset
 from har_edge.data.plan import split_windows, window_config_for
 from har_edge.data.windows import make_windows
-from tests.shared_data import require_shared
+from tests.shared_files import shared_file
 
 
 @pytest.mark.slow
 def test_real_hapt_benchmark_scores_every_model_and_variant_on_held_out_users(tmp_path):
-    archive = require_shared()
+    archive = shared_file("data", "hapt-users03-28.tar.xz")
     code = main(
         ["--archive", str(archive), "--users", "3,4,5", "--models", "dense", "--epochs", "2"]
         + ["--fine-tune-epochs", "4", "--out", str(tmp_path)]
@@ -38,7 +38,7 @@ def test_real_hapt_benchmark_scores_every_model_and_variant_on_held_out_users(tm
 
 
 def test_one_real_hapt_user_is_split_by_disjoint_occurrences_covering_every_activity(tmp_path):
-    raw = extract_users(require_shared(), tmp_path, (3,))
+    raw = extract_users(shared_file("data", "hapt-users03-28.tar.xz"), tmp_path, (3,))
     dataset = load_dataset(str(raw), "hapt")
     windows, _ = make_windows(dataset, window_config_for(dataset))
     splits = split_windows(windows, cases=False, seed=0)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from har_edge.errors import OutputExistsError
+from har_edge.errors import InputError, OutputExistsError
 
 try:
     import fcntl
@@ -21,14 +21,29 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 
+def refuse_replacing_inputs(target: str | Path, inputs=()) -> None:
+    """``InputError`` when ``target`` is one of ``inputs`` or a folder holding one: writing it (with
+    --overwrite, by replacing it) would delete that input."""
+    out = Path(target).resolve()
+    for source in inputs:
+        held = Path(source).resolve()
+        if held == out or out in held.parents:
+            raise InputError(
+                f"output {target} is the input {source} or a folder holding it; replacing it would delete "
+                "the input: choose another output path"
+            )
+
+
 @contextmanager
-def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_directory(target: str | Path, *, overwrite: bool = False, protect=()) -> Iterator[Path]:
     """Yield an empty temporary folder next to ``target``; on success it replaces ``target``.
 
     On an exception the temporary folder is removed and ``target`` is left as it was. With
-    ``overwrite`` an existing ``target`` is replaced (moved aside first, deleted after the swap).
+    ``overwrite`` an existing ``target`` is replaced (moved aside first, deleted after the swap), but
+    never when it is one of the ``protect`` paths or holds one (``refuse_replacing_inputs``).
     """
     target = Path(target)
+    refuse_replacing_inputs(target, protect)
     if target.exists() and not overwrite:
         raise OutputExistsError(target)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -141,8 +141,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def refuse_existing(path: Path, overwrite: bool) -> None:
-    """Fail before any work is done when the output exists and --overwrite is not given."""
+def refuse_existing(path: Path, overwrite: bool, inputs: tuple[Path, ...] = ()) -> None:
+    """Fail before any work is done when the output exists and --overwrite is not given, or when it is
+    one of ``inputs`` or a folder holding one (replacing it would delete the input)."""
+    from har_edge.fsutil import refuse_replacing_inputs
+
+    refuse_replacing_inputs(path, inputs)
     if path.exists() and not overwrite:
         from har_edge.errors import OutputExistsError
 

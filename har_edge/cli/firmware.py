@@ -73,7 +73,15 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
     wants_build = args.build or args.run or args.verify is not None
     if wants_build:
         require_toolchain(board)  # before writing anything
-    info = write_project(model_bytes, args.out, board, PROJECT_NAME, with_head=head, overwrite=args.overwrite)
+    info = write_project(
+        model_bytes,
+        args.out,
+        board,
+        PROJECT_NAME,
+        with_head=head,
+        overwrite=args.overwrite,
+        protect=(args.source,),
+    )
     document: dict[str, Any] = {
         "schema_version": JSON_SCHEMA_VERSION,
         "source": str(args.source),

@@ -61,7 +61,8 @@ def run_train(args: argparse.Namespace) -> int:
         model_options={"spectrogram": True} if args.spectrogram else {},
         progress=not args.no_progress,
     )
-    refuse_existing(args.out, args.overwrite)
+    inputs = tuple(Path(p) for p in (args.data, args.test_data) if p and not p.startswith("synthetic"))
+    refuse_existing(args.out, args.overwrite, inputs)
     with atomic_directory(args.out, overwrite=args.overwrite) as staging:
         outcome = train_into(staging, run, window_config(args), train_config(args))
     print_summary(outcome.metrics, args.out, epochs=args.epochs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,31 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
+
+
+def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
+    """The bytes of regular file ``path`` of at most ``limit`` bytes, or an ``InputError`` naming it and
+    the limit: a folder, FIFO, device (``/dev/zero``) or socket is refused before any byte is read
+    (opened non-blocking, so a FIFO without a writer cannot hang), and at most ``limit`` + 1 bytes are
+    ever read (a file that grows meanwhile is refused, not followed)."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open {what} ({exc.strerror or exc})") from exc
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path}: {what} is not a regular file")
+        if info.st_size > limit:
+            raise InputError(f"{path}: {what} of {info.st_size:,} bytes; the limit is {limit:,} bytes")
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read {what} ({exc.strerror or exc})") from exc
+    if len(data) > limit:
+        raise InputError(f"{path}: {what} grew past the limit of {limit:,} bytes while it was read")
+    return data
 
 
 def refuse_replacing_inputs(target: str | Path, inputs=()) -> None:

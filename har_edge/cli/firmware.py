@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 
 from har_edge.cli.argtypes import positive_int, seed
-from har_edge.cli.common import EXIT_CHECK_FAILED, EXIT_OK, Verb
+from har_edge.cli.common import EXIT_CHECK_FAILED, EXIT_OK, Verb, bundle_folder
 from har_edge.errors import InputError
+from har_edge.fsutil import read_bounded
+from har_edge.runtime.bundle import MCU_BASE_FILE
 
 FIRMWARE_EXAMPLE = """examples:
   har-edge firmware demo-out/bundle --board host --out fw-host --verify 1000
@@ -30,7 +32,6 @@ FIRMWARE_EXAMPLE = """examples:
 flash, RAM and instructions (mps2-an386, under qemu-system-arm -icount shift=0), --verify N runs N inputs
 and compares every output byte with LiteRT's reference kernels (exit 1 on any difference).
 """
-BUNDLE_MCU_FILE = "base_mcu.tflite"
 JSON_SCHEMA_VERSION = 1
 
 
@@ -61,27 +62,36 @@ def add_firmware_arguments(parser: argparse.ArgumentParser) -> None:
 def run_firmware(args: argparse.Namespace, out=None) -> int:
     """Write (and build/run/verify) the project; see the module docstring for the exit codes.
     ``InputError`` (bad source, unsupported model, missing toolchain) propagates: exit 2 in ``main``."""
+    from har_edge.codegen.graph import UnsupportedModelError
+    from har_edge.codegen.head import head_spec
     from har_edge.codegen.project import write_project
     from har_edge.firmware.boards import get_board
     from har_edge.firmware.build import require_toolchain
     from har_edge.firmware.flow import PROJECT_NAME, build_project, run_built
 
     out = out or sys.stdout
-    model_bytes = read_model(args.source)
-    head = head_of(args.source) if args.with_head else None
+    with bundle_folder(args.source) as source:
+        model_bytes, bundle = read_model(source, args.source)
+    model_name = args.source / MCU_BASE_FILE if bundle is not None else args.source
+    if args.with_head and bundle is None:
+        raise InputError(f"{args.source}: --with-head needs a bundle (the head comes from its head.tflite)")
+    head = head_spec(bundle) if args.with_head else None
     board = get_board(args.board)
     wants_build = args.build or args.run or args.verify is not None
     if wants_build:
         require_toolchain(board)  # before writing anything
-    info = write_project(
-        model_bytes,
-        args.out,
-        board,
-        PROJECT_NAME,
-        with_head=head,
-        overwrite=args.overwrite,
-        protect=(args.source,),
-    )
+    try:
+        info = write_project(
+            model_bytes,
+            args.out,
+            board,
+            PROJECT_NAME,
+            with_head=head,
+            overwrite=args.overwrite,
+            protect=[args.source],
+        )
+    except UnsupportedModelError as exc:  # a typed refusal, named after the file it is about
+        raise InputError(f"{model_name}: {exc}") from exc
     document: dict[str, Any] = {
         "schema_version": JSON_SCHEMA_VERSION,
         "source": str(args.source),
@@ -111,29 +121,27 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
     return code
 
 
-def read_model(source: Path) -> bytes:
-    """The int8 model of a bundle folder (its batch-1 ``base_mcu.tflite``) or a ``.tflite`` file."""
-    if source.is_dir():
-        path = source / BUNDLE_MCU_FILE
-        if not path.is_file():
-            raise InputError(
-                f"{source}: a bundle needs {BUNDLE_MCU_FILE} (the int8 batch-1 base) for firmware; "
-                "re-export it with an int8 base"
-            )
-        return path.read_bytes()
-    if not source.is_file():
-        raise InputError(f"{source}: no such bundle folder or .tflite file")
-    return source.read_bytes()
-
-
-def head_of(source: Path):
-    """The head spec of a bundle (``--with-head``); a bare .tflite has no head to take."""
-    from har_edge.codegen.head import head_spec
+def read_model(source: Path, given: Path | None = None):
+    """(model bytes, the verified ``Bundle`` or None): a bundle folder's batch-1 ``base_mcu.tflite``,
+    read like every bundle file (listed in the manifest, size and sha256 checked, no symlink out of the
+    folder, test-run in a child), or a ``.tflite`` file (a regular file of at most ``MAX_FILE_BYTES``)."""
     from har_edge.runtime.bundle import open_bundle
+    from har_edge.runtime.model_checks import probe_bundle
+    from har_edge.tflite_verify import MAX_FILE_BYTES
 
-    if not source.is_dir():
-        raise InputError(f"{source}: --with-head needs a bundle folder (the head comes from its head.tflite)")
-    return head_spec(open_bundle(source))
+    given = given or source
+    if source.is_dir():
+        bundle = open_bundle(source)
+        if MCU_BASE_FILE not in bundle.files:
+            raise InputError(
+                f"{given}: the manifest does not list {MCU_BASE_FILE} (the int8 batch-1 base) that firmware "
+                "needs; re-export the bundle with an int8 base"
+            )
+        probe_bundle(bundle)
+        return bundle.files[MCU_BASE_FILE], bundle
+    if not source.exists():
+        raise InputError(f"{given}: no such bundle folder, bundle .zip or .tflite file")
+    return read_bounded(source, MAX_FILE_BYTES, "a .tflite model"), None
 
 
 def verify_inputs(input_bytes: int, n: int, seed: int) -> np.ndarray:

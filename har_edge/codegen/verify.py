@@ -16,19 +16,28 @@ import numpy as np
 
 from har_edge.codegen.emit import LayerInfo
 from har_edge.codegen.graph import read_graph
+from har_edge.errors import InputError
 
 SHOWN_INPUTS = 3
 
 
 def reference_interpreter(model_bytes: bytes):
+    """LiteRT with its reference kernels, the model test-run in a child first (``runtime.probe``: an
+    untrusted model may abort LiteRT); LiteRT's own refusals become an ``InputError``."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(
-        model_content=model_bytes,
-        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-        experimental_preserve_all_tensors=True,
-    )
-    interpreter.allocate_tensors()
+    from har_edge.runtime.probe import probe_model
+
+    probe_model(model_bytes, "the model")
+    try:
+        interpreter = Interpreter(
+            model_content=model_bytes,
+            experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+            experimental_preserve_all_tensors=True,
+        )
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise InputError(f"LiteRT's reference kernels cannot run the model to verify it: {exc}") from exc
     return interpreter
 
 
@@ -41,8 +50,11 @@ def reference_run(
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
     outputs, layers = [], []
     for i, x in enumerate(inputs):
-        interpreter.set_tensor(inp["index"], np.asarray(x, inp["dtype"]).reshape(inp["shape"]))
-        interpreter.invoke()
+        try:
+            interpreter.set_tensor(inp["index"], np.asarray(x, inp["dtype"]).reshape(inp["shape"]))
+            interpreter.invoke()
+        except (ValueError, RuntimeError) as exc:
+            raise InputError(f"LiteRT's reference kernels failed on the model: {exc}") from exc
         outputs.append(np.ascontiguousarray(interpreter.get_tensor(out["index"])).view(np.uint8).ravel())
         if i < layer_inputs:
             layers.append([np.ascontiguousarray(interpreter.get_tensor(t)).tobytes() for t in layer_tensors])

@@ -235,8 +235,8 @@ def _resample(
     if points > MAX_UPSAMPLING * len(t):
         raise InputError(
             f"recording {rec.subject}: {len(t)} samples over {t[-1] - t[0]:.6g} s would resample to "
-            f"{points:,} points at {rate_hz:g} Hz, more than {MAX_UPSAMPLING}x its samples (timestamps far apart or in "
-            "the wrong unit?)"
+            f"{points:,} points at {rate_hz:g} Hz, more than {MAX_UPSAMPLING}x its samples "
+            "(timestamps far apart or in the wrong unit?)"
         )
     grid = t[0] + np.arange(points) / rate_hz
     samples = rec.samples[first : last + 1][:, channel_index].astype(np.float64)

@@ -77,7 +77,9 @@ def test_personalize_on_board_keeps_a_better_checkpoint_without_overwrite(tmp_pa
     better = checkpoint.read_bytes()
     assert main(personalize(checkpoint, "host", "--epochs", "1", "--learning-rate", "1e-30")) == 0
     assert "kept" in capsys.readouterr().out and checkpoint.read_bytes() == better
-    assert main(personalize(checkpoint, "host", "--epochs", "1", "--learning-rate", "1e-30", "--overwrite")) == 0
+    assert (
+        main(personalize(checkpoint, "host", "--epochs", "1", "--learning-rate", "1e-30", "--overwrite")) == 0
+    )
     assert checkpoint.read_bytes() != better
 
 

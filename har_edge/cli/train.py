@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,10 @@ def train_into(folder: Path, run: Run, window_request, train_config) -> TrainOut
     }
     models.save(trained.model, card, folder / "model")
     (folder / "metrics.json").write_text(json.dumps(document, indent=2))
-    plot_confusion(metrics, folder / "confusion.png", title=f"{run.architecture} on {evaluated_on}")
+    try:  # a figure is not worth the trained model: a plotting failure is reported, the run kept
+        plot_confusion(metrics, folder / "confusion.png", title=f"{run.architecture} on {evaluated_on}")
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"note: confusion.png not drawn ({type(exc).__name__}: {exc})", file=sys.stderr)
     return TrainOutcome(document, trained, card, apply_normalizer(splits, trained.normalizer))
 
 

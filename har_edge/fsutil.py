@@ -31,19 +31,19 @@ def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise InputError(f"{path}: cannot open {what} ({exc.strerror or exc})") from exc
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"{path}: {what} is not a regular file")
+            raise InputError(f"{path}: the {what} is not a regular file")
         if info.st_size > limit:
-            raise InputError(f"{path}: {what} of {info.st_size:,} bytes; the limit is {limit:,} bytes")
+            raise InputError(f"{path}: the {what} has {info.st_size:,} bytes; the limit is {limit:,} bytes")
         try:
             data = handle.read(limit + 1)
         except OSError as exc:
-            raise InputError(f"{path}: cannot read {what} ({exc.strerror or exc})") from exc
+            raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
     if len(data) > limit:
-        raise InputError(f"{path}: {what} grew past the limit of {limit:,} bytes while it was read")
+        raise InputError(f"{path}: the {what} grew past the limit of {limit:,} bytes while it was read")
     return data
 
 

@@ -59,6 +59,6 @@ def test_a_device_and_a_file_over_the_limit_are_refused_naming_the_limit(tmp_pat
         read_bounded("/dev/zero", 1 << 20, "checkpoint")
     big = tmp_path / "big.json"
     big.write_bytes(b"x" * 2000)
-    with pytest.raises(InputError, match="2,000 bytes; the limit is 1,024 bytes"):
+    with pytest.raises(InputError, match="has 2,000 bytes; the limit is 1,024 bytes"):
         read_bounded(big, 1024, "budgets")
     assert read_bounded(big, 2000) == b"x" * 2000

@@ -141,7 +141,7 @@ def read_model(source: Path, given: Path | None = None):
         return bundle.files[MCU_BASE_FILE], bundle
     if not source.exists():
         raise InputError(f"{given}: no such bundle folder, bundle .zip or .tflite file")
-    return read_bounded(source, MAX_FILE_BYTES, "a .tflite model"), None
+    return read_bounded(source, MAX_FILE_BYTES, ".tflite model"), None
 
 
 def verify_inputs(input_bytes: int, n: int, seed: int) -> np.ndarray:

@@ -62,3 +62,26 @@ def test_a_device_and_a_file_over_the_limit_are_refused_naming_the_limit(tmp_pat
     with pytest.raises(InputError, match="has 2,000 bytes; the limit is 1,024 bytes"):
         read_bounded(big, 1024, "budgets")
     assert read_bounded(big, 2000) == b"x" * 2000
+
+
+@pytest.mark.parametrize("role", ["report", "budgets"])
+def test_gate_refuses_a_device_as_report_or_budgets_without_reading_it(tmp_path, capsys, role):
+    from har_edge.cli import main
+
+    files = {"report": tmp_path / "report.json", "budgets": tmp_path / "budgets.toml"}
+    files["budgets"].write_text("[budget.desktop]\nmin_accuracy = 0.9\n")
+    files[role] = "/dev/zero"
+    assert main(["gate", str(files["report"]), "--budgets", str(files["budgets"])]) == 2
+    assert "/dev/zero" in capsys.readouterr().err
+
+
+def test_the_json_nesting_scan_skips_strings_across_chunk_boundaries(monkeypatch):
+    import json
+
+    from har_edge.runtime import strict_json
+
+    document = {"a": ['x\\"[[[', {"b": ["\\\\", [[{"c": '"{{"'}]]]}], "d": "]]]"}
+    raw = json.dumps(document).encode()
+    for chunk in (1, 2, 3, 5, 1 << 22):
+        monkeypatch.setattr(strict_json, "_SCAN_CHUNK", chunk)
+        assert strict_json._nesting_depth(raw) == 7  # {[{[[[{

@@ -14,3 +14,35 @@ def test_a_confusion_plot_draws_mathtext_labels_literally(tmp_path):
     truth, predicted = rng.integers(0, 3, 60), rng.integers(0, 3, 60)
     path = plot_confusion(classification_metrics(truth, predicted, names), tmp_path / "c.png", title="$x^{$")
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_predict_out_neutralizes_formulas_and_the_terminal_gets_no_escape_sequences(tmp_path, capsys):
+    import csv
+
+    from har_edge.cli import main
+    from tests.hostile_support import golden_copy, manifest_of, write_manifest
+
+    bundle = golden_copy(tmp_path)
+    manifest = manifest_of(bundle)
+    hostile = [
+        '=HYPERLINK("http://x","y")',
+        "@SUM(1)",
+        "+1+cmd|' /C calc'!A0",
+        "\x1b]0;owned\x07\x1b[31mLAYING",
+    ]
+    manifest["class_labels"] = hostile
+    write_manifest(bundle, manifest)
+    out = tmp_path / "p.csv"
+    argv = ["predict", str(bundle), "synthetic:wrist:smartwatch", "--subjects", "1", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "\x07" not in printed and "\\x1b]0;owned" in printed
+    predicted = [row["predicted"] for row in csv.DictReader(out.open())]
+    assert predicted and all(cell[0] not in "=+-@" for cell in predicted)
+    assert {cell.lstrip("'") for cell in predicted} <= set(hostile)
+
+
+def test_a_negative_number_in_a_csv_stays_a_number():
+    from har_edge.cli.predict import _inert
+
+    assert (_inert("-1.5"), _inert("-cmd"), _inert(3), _inert("walk")) == ("-1.5", "'-cmd", 3, "walk")

@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from har_edge.cli.terminal import printable_streams
+
+    with printable_streams():  # no raw escape sequence from a label or file name reaches the terminal
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

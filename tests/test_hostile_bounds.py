@@ -85,3 +85,25 @@ def test_the_json_nesting_scan_skips_strings_across_chunk_boundaries(monkeypatch
     for chunk in (1, 2, 3, 5, 1 << 22):
         monkeypatch.setattr(strict_json, "_SCAN_CHUNK", chunk)
         assert strict_json._nesting_depth(raw) == 7  # {[{[[[{
+
+
+@pytest.mark.parametrize("fmt", ["hapt", "hhar", "wisdm", "pamap2", "uea", "csv"])
+def test_a_line_longer_than_the_limit_is_refused_naming_the_limit(tmp_path, monkeypatch, fmt):
+    from har_edge.data import formats
+    from har_edge.data.formats import text
+    from tests.hostile_support import REPO
+
+    monkeypatch.syspath_prepend(str(REPO / "tools"))
+    import fuzz_cases
+    import fuzz_seeds
+
+    monkeypatch.setattr(text, "MAX_LINE_CHARS", 4096)
+    seed = fuzz_seeds.build_seeds(tmp_path)[fmt]
+    victim = (
+        max((p for p in seed.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+        if seed.is_dir()
+        else seed
+    )
+    victim.write_bytes(victim.read_bytes() + b"1" * 10_000)  # a last line without a newline
+    with pytest.raises(InputError, match="a line longer than 4,096 characters"):
+        formats.load(str(seed), fmt, **fuzz_cases.DATA_FORMATS[fmt][0])

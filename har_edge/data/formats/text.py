@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 
@@ -99,9 +98,47 @@ def require_dir(path: str | Path) -> Path:
     return path
 
 
-def open_text(path: Path) -> TextIO:
-    # Undecodable bytes become U+FFFD, so they surface as a named bad value instead of a UnicodeError.
-    return path.open(encoding="utf-8-sig", errors="replace")
+MAX_LINE_CHARS = 1 << 20  # a longer line (a file without newlines) is refused, not read whole
+
+
+class BoundedLines:
+    """A text file read line by line, each line at most ``MAX_LINE_CHARS`` characters (else a
+    ``DataFormatError`` naming the file, the line and the limit, before the line is held in memory)."""
+
+    def __init__(self, path: Path) -> None:
+        # Undecodable bytes become U+FFFD, so they surface as a named bad value instead of a UnicodeError.
+        self.path, self._stream, self._line = path, path.open(encoding="utf-8-sig", errors="replace"), 0
+
+    def __enter__(self) -> BoundedLines:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.close()
+
+    def __iter__(self) -> BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def readline(self) -> str:
+        line = self._stream.readline(MAX_LINE_CHARS + 1)
+        self._line += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise DataFormatError(
+                self.path,
+                f"a line longer than {MAX_LINE_CHARS:,} characters",
+                line=self._line,
+                expected="text lines (is the file binary, or without newlines?)",
+            )
+        return line
+
+
+def open_text(path: Path) -> BoundedLines:
+    return BoundedLines(path)
 
 
 def require_choice(option: str, value: object, choices: Iterable[object]) -> None:

@@ -107,3 +107,20 @@ def test_a_line_longer_than_the_limit_is_refused_naming_the_limit(tmp_path, monk
     victim.write_bytes(victim.read_bytes() + b"1" * 10_000)  # a last line without a newline
     with pytest.raises(InputError, match="a line longer than 4,096 characters"):
         formats.load(str(seed), fmt, **fuzz_cases.DATA_FORMATS[fmt][0])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[tool.har_edge.budgets.desktop]\nmin_accuracy = 0.9\n",
+        "[tool.har_edge.budget.desktop]\nmin_accuracy = 0.9\n[tool.har_edge.budgets.desktop]\nmin_accuracy = 0.99\n",
+    ],
+    ids=["only the typo", "the typo next to real tables"],
+)
+def test_a_budget_table_typo_in_pyproject_is_refused_not_ignored(tmp_path, text):
+    from har_edge.gate.budgets import load_budgets
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(text)
+    with pytest.raises(InputError, match="budgets"):
+        load_budgets(pyproject)

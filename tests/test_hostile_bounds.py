@@ -113,7 +113,8 @@ def test_a_line_longer_than_the_limit_is_refused_naming_the_limit(tmp_path, monk
     "text",
     [
         "[tool.har_edge.budgets.desktop]\nmin_accuracy = 0.9\n",
-        "[tool.har_edge.budget.desktop]\nmin_accuracy = 0.9\n[tool.har_edge.budgets.desktop]\nmin_accuracy = 0.99\n",
+        "[tool.har_edge.budget.desktop]\nmin_accuracy = 0.9\n"
+        "[tool.har_edge.budgets.desktop]\nmin_accuracy = 0.99\n",
     ],
     ids=["only the typo", "the typo next to real tables"],
 )

@@ -56,6 +56,9 @@ def test_the_grid_is_the_product_of_its_lists_with_distinct_stable_hashes(tmp_pa
         (('split_point = ["none"]', 'split_point = ["conv9"]'), "split point 'conv9'.*dense32, dense16"),
         (('model = ["dense"]', 'model = ["transformer"]'), "transformer"),
         (("subjects = 4", 'subjects = "four"'), "expected int"),
+        (("subjects = 4", "subjects = 0"), "subjects = 0.*an integer >= 1"),
+        (("epochs = 2", "epochs = 0"), "epochs = 0.*an integer >= 1"),
+        (("subjects = 4", 'subjects = 4\nformat = "hapx"'), "unknown format 'hapx'"),
     ],
 )
 def test_a_bad_sweep_file_is_refused_naming_the_field(tmp_path, change, message):

@@ -48,9 +48,12 @@ def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
 
 
 def refuse_replacing_inputs(target: str | Path, inputs=()) -> None:
-    """``InputError`` when ``target`` is one of ``inputs`` or a folder holding one: writing it (with
-    --overwrite, by replacing it) would delete that input."""
+    """``InputError`` when ``target`` is one of ``inputs`` or a folder holding one, or the current folder
+    (or holds it): writing it (with --overwrite, by replacing it) would delete that input or folder."""
     out = Path(target).resolve()
+    here = Path.cwd().resolve()
+    if out == here or out in here.parents:
+        raise InputError(f"output {target} is the current folder or holds it; choose another output path")
     for source in inputs:
         held = Path(source).resolve()
         if held == out or out in held.parents:

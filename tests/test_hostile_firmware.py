@@ -179,3 +179,19 @@ def test_firmware_verify_of_a_model_litert_refuses_is_a_typed_error(tmp_path, ca
     model.write_bytes(cm.build([cm.T((1, 8)), cm.T((1, 8), scale=0.05)], [cm.Op("LOGISTIC", (0,), (1,))]))
     code, err = firmware(capsys, model, "--out", tmp_path / "fw", "--verify", "2")
     assert code == 2 and "LiteRT's reference kernels cannot run the model" in err
+
+
+def test_out_as_the_current_folder_is_refused_even_with_overwrite(tmp_path, capsys, monkeypatch):
+    model = tmp_path / "m.tflite"
+    model.write_bytes((GOLDEN / MCU).read_bytes())
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    code, err = firmware(capsys, model, "--out", ".", "--overwrite")
+    assert code == 2 and "current folder" in err and (tmp_path / "work").is_dir()
+
+
+def test_an_out_path_under_a_file_is_a_typed_error_naming_it(tmp_path, capsys):
+    model = tmp_path / "m.tflite"
+    model.write_bytes((GOLDEN / MCU).read_bytes())
+    code, err = firmware(capsys, model, "--out", model / "fw")
+    assert code == 2 and "Traceback" not in err and str(tmp_path) in err

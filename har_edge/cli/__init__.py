@@ -98,6 +98,12 @@ def _main(argv: list[str] | None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        raise  # entry_point's
+    except OSError as exc:  # a full disk, an --out under a file, a folder where a file goes: the path named
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except HarEdgeError as exc:
         print(f"failed: {exc}", file=sys.stderr)
         return EXIT_CHECK_FAILED

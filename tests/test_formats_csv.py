@@ -105,3 +105,12 @@ def test_csv_header_only_file_has_no_data_rows(tmp_path):
     with pytest.raises(DataFormatError, match="no data rows") as exc_info:
         load_csv(path, columns=CSV_COLUMNS, rate_hz=10.0)
     assert_names_location(exc_info, path)
+
+
+@pytest.mark.parametrize("stamp", ["1_000", "١٢٣", "１２"])
+def test_csv_time_that_python_float_would_read_but_is_not_ascii_decimal_is_refused(tmp_path, stamp):
+    rows = ["0,s1,0.0,0.0,1.0,0.5,x,walk", f"{stamp},s1,0.1,0.0,1.0,0.5,x,walk"]
+    path = _csv_file(tmp_path / "my_data.csv", rows)
+    with pytest.raises(DataFormatError, match="neither a number nor an ISO date-time") as exc_info:
+        load_csv(path, columns=CSV_COLUMNS, time_column="t_ms", subject_column="who")
+    assert_names_location(exc_info, path, line=3, field="t_ms")

@@ -195,3 +195,14 @@ def test_an_out_path_under_a_file_is_a_typed_error_naming_it(tmp_path, capsys):
     model.write_bytes((GOLDEN / MCU).read_bytes())
     code, err = firmware(capsys, model, "--out", model / "fw")
     assert code == 2 and "Traceback" not in err and str(tmp_path) in err
+
+
+def test_bench_mcu_path_refuses_a_correctly_hashed_hostile_base_mcu_before_a_board_runs_it(tmp_path):
+    from har_edge.bench.variants import bundle_artifact
+    from har_edge.targets import resolve_targets
+
+    bundle = golden_copy(tmp_path)
+    replace_file(bundle, MCU, cm.concat_model((1, 8)))  # once: 4,600 bytes written into an 8-byte buffer
+    (target,) = resolve_targets(["cortex-m4f-80mhz"])
+    with pytest.raises(InputError, match=r"mcu_bytes: op 0 \(CONCATENATION\): output shape \[1, 8\]"):
+        target.measure(bundle_artifact(bundle))

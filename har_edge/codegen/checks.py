@@ -20,7 +20,8 @@ import math
 
 import numpy as np
 
-from har_edge.codegen.graph import Graph, Op, Tensor, UnsupportedModelError
+from har_edge.codegen.graph import Graph, Op, Tensor, UnsupportedModelError, read_graph
+from har_edge.errors import InputError
 
 MAX_OPS = 1024
 MAX_TENSOR_BYTES = 32 << 20
@@ -61,25 +62,57 @@ OPTIONS = {
 }
 
 
-def check_graph(graph: Graph) -> None:
-    """Raise ``UnsupportedModelError`` for the first problem; see the module docstring."""
+def check_model(data: bytes, source: str) -> None:
+    """The checks another runtime (TFLM on a board) needs before it trusts a .tflite: ``tflite_verify``,
+    the op limit, finite scales and, for the ops known here, operands and shapes (``check_graph`` with
+    ``generator=False``); problems are ``InputError``s naming ``source``. A model with dynamic shapes
+    is verified only (its op shapes are not final)."""
+    try:
+        graph = read_graph(data, source)
+    except UnsupportedModelError:
+        return
+    try:
+        check_graph(graph, generator=False)
+    except UnsupportedModelError as exc:
+        raise InputError(f"{source}: {exc}") from exc
+
+
+def check_graph(graph: Graph, *, generator: bool = True) -> None:
+    """Raise ``UnsupportedModelError`` for the first problem; see the module docstring. ``generator``:
+    also what the generated C assumes (one input and output, known dtypes, dimensions >= 1, sizes)."""
+    one_to_one = len(graph.inputs) == 1 and len(graph.outputs) == 1
+    if generator and not one_to_one:
+        raise UnsupportedModelError(
+            f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs",
+            supported="exactly one input and one output tensor",
+        )
     if len(graph.ops) > MAX_OPS:
         raise UnsupportedModelError(f"the model has {len(graph.ops)} ops", supported=f"at most {MAX_OPS} ops")
-    _check_tensors(graph)
-    _check_data_flow(graph)
+    _check_tensors(graph, generator)
+    if one_to_one:
+        _check_data_flow(graph)
     for op in graph.ops:
-        _check_operands(op)
-        _check_options(op)
-        SHAPE_CHECKS.get(op.name, _no_check)(graph, op)
+        if op.name in ARITY:  # other ops: lower.py refuses them (no kernel), another runtime judges them
+            _check_operands(op)
+            _check_options(op)
+            if op.name in SHAPE_CHECKS:  # RESHAPE and its kin: lower.py compares their sizes
+                SHAPE_CHECKS[op.name](graph, op)
 
 
 def _problem(op: Op, problem: str, supported: str) -> UnsupportedModelError:
     return UnsupportedModelError(problem, op=op.name, index=op.index, supported=supported)
 
 
-def _check_tensors(graph: Graph) -> None:
+def _check_tensors(graph: Graph, generator: bool) -> None:
     constant_bytes = 0
     for t in graph.tensors:
+        if t.scale.size and not np.all(np.isfinite(t.scale) & (t.scale > 0)):
+            raise UnsupportedModelError(
+                f"tensor {t.name!r} has quantization scales {t.scale[:4].tolist()}",
+                supported="finite scales > 0",
+            )
+        if not generator:
+            continue
         if t.dtype not in KNOWN_DTYPES:
             raise UnsupportedModelError(
                 f"tensor {t.name!r} has type {t.dtype}", supported=", ".join(KNOWN_DTYPES)
@@ -94,11 +127,6 @@ def _check_tensors(graph: Graph) -> None:
             raise UnsupportedModelError(
                 f"tensor {t.name!r} of {t.nbytes:,} bytes",
                 supported=f"activations of at most {MAX_TENSOR_BYTES:,} bytes",
-            )
-        if t.scale.size and not np.all(np.isfinite(t.scale) & (t.scale > 0)):
-            raise UnsupportedModelError(
-                f"tensor {t.name!r} has quantization scales {t.scale[:4].tolist()}",
-                supported="finite scales > 0",
             )
     if constant_bytes > MAX_CONSTANT_BYTES:
         raise UnsupportedModelError(
@@ -134,7 +162,7 @@ def _check_data_flow(graph: Graph) -> None:
 
 
 def _check_operands(op: Op) -> None:
-    fewest, most, optional = ARITY.get(op.name, (0, 1 << 20, ()))
+    fewest, most, optional = ARITY[op.name]
     if not fewest <= len(op.inputs) <= most or len(op.outputs) != 1:
         raise _problem(
             op, f"{len(op.inputs)} inputs and {len(op.outputs)} outputs", f"{fewest}..{most} inputs, 1 output"
@@ -158,10 +186,6 @@ def _check_options(op: Op) -> None:
             raise _problem(op, f"{field} {value}", f"1..{MAX_WINDOW}")
     if op.name == "SOFTMAX" and not (math.isfinite(op.options.beta) and op.options.beta > 0):
         raise _problem(op, f"softmax beta {op.options.beta}", "a finite beta > 0")
-
-
-def _no_check(graph: Graph, op: Op) -> None:
-    pass
 
 
 def _shapes_must_match(op: Op, what: str, actual, expected) -> None:

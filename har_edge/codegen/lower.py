@@ -65,12 +65,7 @@ def lower_graph(graph: Graph) -> list[Layer]:
     from har_edge.codegen import ops_conv, ops_misc, ops_shape  # noqa: F401 (registers the lowerings)
     from har_edge.codegen.checks import check_graph
 
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise UnsupportedModelError(
-            f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs",
-            supported="exactly one input and one output tensor",
-        )
-    check_graph(graph)
+    check_graph(graph)  # also: exactly one model input and one output
     layers = []
     for op in graph.ops:
         function = LOWERINGS.get(op.name)

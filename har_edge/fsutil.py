@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -47,6 +48,32 @@ def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
     return data
 
 
+def remove_stale_staging(target: str | Path) -> list[Path]:
+    """Remove the staging folders of ``atomic_directory(target)`` left by killed processes (their
+    names hold the writer's pid; a folder whose writer still runs is kept). Returns what was removed."""
+    target = Path(target)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.[^/]+\.tmp")
+    removed = []
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        match = pattern.fullmatch(path.name)
+        if match and path.is_dir() and not _alive(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill there terminates; keep everything
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 def refuse_replacing_inputs(target: str | Path, inputs=()) -> None:
     """``InputError`` when ``target`` is one of ``inputs`` or a folder holding one, or the current folder
     (or holds it): writing it (with --overwrite, by replacing it) would delete that input or folder."""
@@ -76,7 +103,10 @@ def atomic_directory(target: str | Path, *, overwrite: bool = False, protect=())
     if target.exists() and not overwrite:
         raise OutputExistsError(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    remove_stale_staging(target)
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    )
     staging.chmod(0o777 & ~current_umask())
     try:
         yield staging

@@ -46,3 +46,22 @@ def test_a_negative_number_in_a_csv_stays_a_number():
     from har_edge.cli.predict import _inert
 
     assert (_inert("-1.5"), _inert("-cmd"), _inert(3), _inert("walk")) == ("-1.5", "'-cmd", 3, "walk")
+
+
+def test_staging_folders_of_killed_writers_are_removed_by_the_next_write_and_live_ones_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from har_edge.fsutil import atomic_directory
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = tmp_path / f".report.{int(dead.stdout)}.abc123.tmp"  # a bench killed with -9 left it
+    live = tmp_path / f".report.{os.getpid()}.def456.tmp"  # a write still running in this process
+    stale.mkdir()
+    live.mkdir()
+    with atomic_directory(tmp_path / "report") as staging:
+        (staging / "report.json").write_text("{}")
+    assert not stale.exists() and live.is_dir() and (tmp_path / "report" / "report.json").is_file()

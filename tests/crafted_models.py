@@ -120,7 +120,7 @@ def build(tensors: list[T], ops: list[Op], inputs=(0,), outputs=None) -> bytes:
     return bytes(builder.Output())
 
 
-def _w(shape, seed=0) -> np.ndarray:
+def int8_values(shape, seed=0) -> np.ndarray:
     return np.random.default_rng(seed).integers(-20, 20, shape).astype(np.int8)
 
 
@@ -159,7 +159,7 @@ def conv_model(out_shape, weights_shape=(4, 3, 1, 2), stride=1, depthwise=False)
     channels = weights_shape[3] if depthwise else weights_shape[0]
     tensors = [
         T((1, 10, 1, 2)),
-        T(weights_shape, data=_w(weights_shape)),
+        T(weights_shape, data=int8_values(weights_shape)),
         T((channels,), "int32", 0.0025, data=np.zeros(channels, np.int32)),
         T(out_shape),
     ]
@@ -169,7 +169,7 @@ def conv_model(out_shape, weights_shape=(4, 3, 1, 2), stride=1, depthwise=False)
 def fc_model(weights_shape=(4, 8), bias=4, out_shape=(1, 4)) -> bytes:
     tensors = [
         T((1, 8)),
-        T(weights_shape, data=_w(weights_shape)),
+        T(weights_shape, data=int8_values(weights_shape)),
         T((bias,), "int32", 0.0025, data=np.zeros(bias, np.int32)),
         T(out_shape),
     ]
@@ -201,9 +201,9 @@ CRAFTED = {
         "output shape",
     ),
     "concatenation output smaller than its inputs": (concat_model((1, 8)), "output shape"),
-    "add with a mismatched broadcast": (add_model((1, 8), (1, 3), (1, 8), _w((1, 3))), "broadcast"),
+    "add with a mismatched broadcast": (add_model((1, 8), (1, 3), (1, 8), int8_values((1, 3))), "broadcast"),
     "add with a larger constant than the output": (
-        add_model((1, 8), (1, 600), (1, 8), _w((1, 600))),
+        add_model((1, 8), (1, 600), (1, 8), int8_values((1, 600))),
         "broadcast",
     ),
     "mean with a small output": (mean_model((1, 1)), "output of 1 values"),
@@ -218,7 +218,7 @@ CRAFTED = {
     "pool with stride 0": (pool_model((1, 10, 1, 4), stride=0), "strideH 0"),
     "depthwise over zero input channels": (
         build(
-            [T((1, 10, 1, 0)), T((1, 3, 1, 4), data=_w((1, 3, 1, 4))), T((1, 10, 1, 4))],
+            [T((1, 10, 1, 0)), T((1, 3, 1, 4), data=int8_values((1, 3, 1, 4))), T((1, 10, 1, 4))],
             [
                 Op(
                     "DEPTHWISE_CONV_2D",
@@ -233,7 +233,11 @@ CRAFTED = {
     "fully connected with a short bias": (fc_model(bias=2), "biases"),
     "softmax with a NaN beta": (softmax_nan_beta(), "beta"),
     "a constant as the model output": (
-        build([T((1, 4)), T((1, 4)), T((1, 4), data=_w((1, 4)))], [Op("RELU", (0,), (1,))], outputs=(2,)),
+        build(
+            [T((1, 4)), T((1, 4)), T((1, 4), data=int8_values((1, 4)))],
+            [Op("RELU", (0,), (1,))],
+            outputs=(2,),
+        ),
         "constant",
     ),
     "a bad opcode index": (build([T((1, 4)), T((1, 4))], [Op("RELU", (0,), (1,), opcode=7)]), "opcode_index"),

@@ -44,7 +44,7 @@ def test_a_crafted_model_is_refused_naming_the_problem_and_nothing_is_written(tm
     [
         cm.unary("RELU", (1, 600), (1, 600)),
         cm.concat_model((1, 4600)),
-        cm.add_model((1, 8), (1, 1), (1, 8), cm._w((1, 1))),
+        cm.add_model((1, 8), (1, 1), (1, 8), cm.int8_values((1, 1))),
         cm.mean_model((1, 4)),
         cm.pool_model((1, 9, 1, 4)),
         cm.conv_model((1, 8, 1, 4)),

@@ -48,7 +48,7 @@ def random_model(rng: random.Random, bad: bool) -> bytes:
         other = tuple(d if rng.random() < 0.6 else 1 for d in shape)
         b = cm.T(perturb(other), scale=rng.choice((0.05, 0.1, 0.02)))
         if rng.random() < 0.5:
-            b.data = cm._w(b.shape, rng.randrange(100))
+            b.data = cm.int8_values(b.shape, rng.randrange(100))
         name, opts = rng.choice((("ADD", cm.options("Add")), ("MUL", cm.options("Mul"))))
         return cm.build([cm.T(shape), b, cm.T(out, scale=0.1)], [cm.Op(name, (0, 1), (2,), opts)])
     if family == "mean":
@@ -75,7 +75,7 @@ def random_model(rng: random.Random, bad: bool) -> bytes:
             o.depthMultiplier = channels // shape[3]
         tensors = [
             cm.T(shape),
-            cm.T(weights, scale=0.02, data=cm._w(weights, rng.randrange(100))),
+            cm.T(weights, scale=0.02, data=cm.int8_values(weights, rng.randrange(100))),
             cm.T((channels,), "int32", 0.001, data=np.arange(channels, dtype=np.int32)),
             cm.T(perturb((1, *windowed, channels))),
         ]
@@ -86,7 +86,7 @@ def random_model(rng: random.Random, bad: bool) -> bytes:
         weights = perturb((units, depth)) if rng.random() < 0.5 else (units, depth)
         tensors = [
             cm.T((1, depth)),
-            cm.T(weights, scale=0.02, data=cm._w(weights, rng.randrange(100))),
+            cm.T(weights, scale=0.02, data=cm.int8_values(weights, rng.randrange(100))),
             cm.T((units,), "int32", 0.001, data=np.arange(units, dtype=np.int32)),
             cm.T(perturb((1, units))),
         ]
@@ -95,7 +95,7 @@ def random_model(rng: random.Random, bad: bool) -> bytes:
         axis = rng.randrange(1, 4)
         other = tuple(_dim(rng) if a == axis else d for a, d in enumerate(shape))
         joined = tuple(d + o if a == axis else d for a, (d, o) in enumerate(zip(shape, other, strict=True)))
-        const = cm.T(other, data=cm._w(other, rng.randrange(100)))
+        const = cm.T(other, data=cm.int8_values(other, rng.randrange(100)))
         tensors = [cm.T(shape), const, cm.T(perturb(joined))]
         o = cm.options(
             "Concatenation", axis=axis if not bad or rng.random() < 0.7 else rng.choice((4, -5, 9))

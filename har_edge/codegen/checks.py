@@ -115,7 +115,7 @@ def _check_tensors(graph: Graph, generator: bool) -> None:
             continue
         if t.dtype not in KNOWN_DTYPES:
             raise UnsupportedModelError(
-                f"tensor {t.name!r} has type {t.dtype}", supported=", ".join(KNOWN_DTYPES)
+                f"tensor {t.name!r} has type {t.dtype}", supported=", ".join(sorted(KNOWN_DTYPES))
             )
         if any(d < 1 for d in t.shape):
             raise UnsupportedModelError(

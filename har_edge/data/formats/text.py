@@ -233,6 +233,15 @@ def _parse_chunk(
     delimiter: str | None,
 ) -> np.ndarray:
     quote = '"' if delimiter else None
+    if quote and '"' in "".join(chunk):  # a quoted field across lines: one row per line is assumed below
+        open_quote = next((i for i, line in enumerate(chunk) if line.count(quote) % 2), None)
+        if open_quote is not None:
+            raise DataFormatError(
+                path,
+                "a quoted field runs past the end of the line",
+                line=first_line + open_quote,
+                expected="one record per line (no line break inside quotes)",
+            )
     try:
         return np.loadtxt(chunk, dtype=dtype, delimiter=delimiter, comments=None, quotechar=quote, ndmin=1)
     except ValueError as error:

@@ -65,3 +65,14 @@ def test_staging_folders_of_killed_writers_are_removed_by_the_next_write_and_liv
     with atomic_directory(tmp_path / "report") as staging:
         (staging / "report.json").write_text("{}")
     assert not stale.exists() and live.is_dir() and (tmp_path / "report" / "report.json").is_file()
+
+
+def test_predict_out_never_overwrites_the_data_it_reads(tmp_path, capsys):
+    from har_edge.cli import main
+    from tests.hostile_support import GOLDEN
+
+    data = tmp_path / "mine.csv"
+    data.write_text("t,ax,ay,az\n0,0,0,1\n")
+    argv = ["predict", str(GOLDEN), str(data), "--format", "csv", "--out", str(data), "--overwrite"]
+    assert main(argv) == 2 and "delete the input" in capsys.readouterr().err
+    assert data.read_text() == "t,ax,ay,az\n0,0,0,1\n"

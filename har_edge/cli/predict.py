@@ -35,7 +35,12 @@ def run_predict(args: argparse.Namespace) -> int:
             "--ema and --event apply to --stream (offline prediction has no smoothing or events)"
         )
     if args.out is not None:
-        refuse_existing(args.out, args.overwrite)
+        inputs = [
+            Path(p)
+            for p in (args.bundle, args.data, args.checkpoint)
+            if p and not str(p).startswith("synthetic")
+        ]
+        refuse_existing(args.out, args.overwrite, tuple(inputs))
     with bundle_folder(args.bundle) as folder:
         return _predict(args, open_classifier(folder, args.checkpoint))
 

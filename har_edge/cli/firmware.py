@@ -40,7 +40,9 @@ def add_firmware_arguments(parser: argparse.ArgumentParser) -> None:
     from har_edge.firmware import mps2  # noqa: F401  (registers mps2-an386)
     from har_edge.firmware.boards import BOARDS
 
-    parser.add_argument("source", type=Path, help="a bundle folder or .zip (its base_mcu.tflite) or an int8 .tflite")
+    parser.add_argument(
+        "source", type=Path, help="a bundle folder or .zip (its base_mcu.tflite) or an int8 .tflite"
+    )
     parser.add_argument("--board", required=True, choices=sorted(BOARDS), help="the board to generate for")
     parser.add_argument("--out", required=True, type=Path, help="the project folder to write")
     parser.add_argument("--build", action="store_true", help="compile the project")

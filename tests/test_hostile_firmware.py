@@ -206,3 +206,11 @@ def test_bench_mcu_path_refuses_a_correctly_hashed_hostile_base_mcu_before_a_boa
     (target,) = resolve_targets(["cortex-m4f-80mhz"])
     with pytest.raises(InputError, match=r"mcu_bytes: op 0 \(CONCATENATION\): output shape \[1, 8\]"):
         target.measure(bundle_artifact(bundle))
+
+
+def test_inspect_no_longer_calls_a_bundle_with_a_hostile_base_mcu_verified(tmp_path, capsys):
+    bundle = golden_copy(tmp_path)
+    replace_file(bundle, MCU, cm.concat_model((1, 8)))
+    assert main(["inspect", str(bundle)]) == 2
+    captured = capsys.readouterr()
+    assert "hashes verified" not in captured.out and f"{MCU}: op 0 (CONCATENATION)" in captured.err

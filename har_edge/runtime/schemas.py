@@ -39,8 +39,8 @@ from har_edge.runtime.strict_json import (
 
 MAX_MANIFEST_BYTES = MAX_JSON_BYTES
 MAX_RATE_HZ = 10_000.0
-MAX_MEAN = 1e6  # |normalization mean|, in sensor units
-STD_RANGE = (1e-6, 1e6)  # normalization std: a window normalized with it stays finite in float32
+MAX_MEAN = 1e9  # |normalization mean|, in sensor units
+STD_RANGE = (1e-9, 1e9)  # normalization std (training floors it at 1e-6 in float32: 9.99999997e-07)
 
 
 def _within(check: Callable[[Any], float], low: float, high: float) -> Callable[[Any], float]:

@@ -17,7 +17,7 @@ from har_edge.types import UNLABELLED, Dataset, Recording, sorted_subjects
 
 Labeling = Literal["majority", "strict"]
 OnShort = Literal["error", "skip"]
-MAX_UPSAMPLING = 64  # resampled points per source sample: refused above, before the grid is allocated
+MAX_UPSAMPLING = 256  # resampled points per source sample: refused above, before the grid is allocated
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,9 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
         model_bytes, bundle = read_model(source, args.source)
     model_name = args.source / MCU_BASE_FILE if bundle is not None else args.source
     if args.with_head and bundle is None:
-        raise InputError(f"{args.source}: --with-head needs a bundle (the head comes from its head.tflite)")
+        raise InputError(
+            f"{args.source}: --with-head needs a bundle folder or .zip (the head comes from its head.tflite)"
+        )
     head = head_spec(bundle) if args.with_head else None
     board = get_board(args.board)
     wants_build = args.build or args.run or args.verify is not None

@@ -21,7 +21,7 @@ from har_edge.cli.argtypes import positive_int, seed
 from har_edge.cli.common import EXIT_CHECK_FAILED, EXIT_OK, Verb, bundle_folder
 from har_edge.errors import InputError
 from har_edge.fsutil import read_bounded
-from har_edge.runtime.bundle import MCU_BASE_FILE
+from har_edge.runtime.bundle import MANIFEST_FILE, MCU_BASE_FILE
 
 FIRMWARE_EXAMPLE = """examples:
   har-edge firmware demo-out/bundle --board host --out fw-host --verify 1000
@@ -135,6 +135,11 @@ def read_model(source: Path, given: Path | None = None):
 
     given = given or source
     if source.is_dir():
+        if not (source / MANIFEST_FILE).is_file():
+            raise InputError(
+                f"{given}: not a bundle (no {MANIFEST_FILE}); firmware needs {MCU_BASE_FILE} of a bundle, "
+                "or a .tflite file"
+            )
         bundle = open_bundle(source)
         if MCU_BASE_FILE not in bundle.files:
             raise InputError(
@@ -144,7 +149,7 @@ def read_model(source: Path, given: Path | None = None):
         probe_bundle(bundle)
         return bundle.files[MCU_BASE_FILE], bundle
     if not source.exists():
-        raise InputError(f"{given}: no such bundle folder, bundle .zip or .tflite file")
+        raise InputError(f"{given}: no such bundle folder or .tflite file (nor a bundle .zip)")
     return read_bounded(source, MAX_FILE_BYTES, ".tflite model"), None
 
 

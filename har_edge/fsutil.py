@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from har_edge.errors import OutputExistsError
+from har_edge.errors import InputError, OutputExistsError
 
 try:
     import fcntl
@@ -21,18 +23,90 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 
+def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
+    """The bytes of regular file ``path`` of at most ``limit`` bytes, or an ``InputError`` naming it and
+    the limit: a folder, FIFO, device (``/dev/zero``) or socket is refused before any byte is read
+    (opened non-blocking, so a FIFO without a writer cannot hang), and at most ``limit`` + 1 bytes are
+    ever read (a file that grows meanwhile is refused, not followed)."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path}: the {what} is not a regular file")
+        if info.st_size > limit:
+            raise InputError(f"{path}: the {what} has {info.st_size:,} bytes; the limit is {limit:,} bytes")
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
+    if len(data) > limit:
+        raise InputError(f"{path}: the {what} grew past the limit of {limit:,} bytes while it was read")
+    return data
+
+
+def remove_stale_staging(target: str | Path) -> list[Path]:
+    """Remove the staging folders of ``atomic_directory(target)`` left by killed processes (their
+    names hold the writer's pid; a folder whose writer still runs is kept). Returns what was removed."""
+    target = Path(target)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.[^/]+\.tmp")
+    removed = []
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        match = pattern.fullmatch(path.name)
+        if match and path.is_dir() and not _alive(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill there terminates; keep everything
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def refuse_replacing_inputs(target: str | Path, inputs=()) -> None:
+    """``InputError`` when ``target`` is one of ``inputs`` or a folder holding one, or the current folder
+    (or holds it): writing it (with --overwrite, by replacing it) would delete that input or folder."""
+    out = Path(target).resolve()
+    here = Path.cwd().resolve()
+    if out == here or out in here.parents:
+        raise InputError(f"output {target} is the current folder or holds it; choose another output path")
+    for source in inputs:
+        held = Path(source).resolve()
+        if held == out or out in held.parents:
+            raise InputError(
+                f"output {target} is the input {source} or a folder holding it; replacing it would delete "
+                "the input: choose another output path"
+            )
+
+
 @contextmanager
-def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_directory(target: str | Path, *, overwrite: bool = False, protect=()) -> Iterator[Path]:
     """Yield an empty temporary folder next to ``target``; on success it replaces ``target``.
 
     On an exception the temporary folder is removed and ``target`` is left as it was. With
-    ``overwrite`` an existing ``target`` is replaced (moved aside first, deleted after the swap).
+    ``overwrite`` an existing ``target`` is replaced (moved aside first, deleted after the swap), but
+    never when it is one of the ``protect`` paths or holds one (``refuse_replacing_inputs``).
     """
     target = Path(target)
+    refuse_replacing_inputs(target, protect)
     if target.exists() and not overwrite:
         raise OutputExistsError(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    remove_stale_staging(target)
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    )
     staging.chmod(0o777 & ~current_umask())
     try:
         yield staging

@@ -93,6 +93,11 @@ def confusion_title(metrics: Metrics, title: str = "") -> str:
     return "\n".join(lines)
 
 
+def plain_text(text: str) -> str:
+    """``text`` as matplotlib draws it literally: a ``$`` (mathtext, e.g. a label ``$\\frac{$``) escaped."""
+    return text.replace("$", r"\$")
+
+
 def plot_confusion(metrics: Metrics, path: str | Path, title: str = "") -> Path:
     """Row-normalized confusion matrix as a PNG (counts annotated); the title says ``title``, the
     accuracy and macro-F1 and on how many windows, and names classes with no test windows (empty rows)."""
@@ -104,10 +109,11 @@ def plot_confusion(metrics: Metrics, path: str | Path, title: str = "") -> Path:
     counts = np.asarray(metrics.confusion)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     k = len(metrics.class_names)
+    names = [plain_text(name) for name in metrics.class_names]
     fig, ax = plt.subplots(figsize=(max(5.0, 1.0 + 0.6 * k), 1.4 + 0.55 * k))  # room for the title
     ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(k), metrics.class_names, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(k), metrics.class_names, fontsize=8)
+    ax.set_xticks(range(k), names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for i in range(k):
@@ -115,7 +121,7 @@ def plot_confusion(metrics: Metrics, path: str | Path, title: str = "") -> Path:
             if counts[i, j]:
                 color = "white" if rates[i, j] > 0.5 else "black"
                 ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7, color=color)
-    ax.set_title(confusion_title(metrics, title), fontsize=9)
+    ax.set_title(plain_text(confusion_title(metrics, title)), fontsize=9)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)

@@ -124,7 +124,12 @@ class _Table:
         start, length = self.reader.vector(pos, 1, f"{self.what}.{name}", MAX_FILE_BYTES)
         if self.reader.scalar("B", start + length) != 0:
             raise _Bad(f"{self.what}.{name}: string at {pos} is not NUL-terminated")
-        return self.reader.data[start : start + length]
+        text = self.reader.data[start : start + length]
+        try:
+            text.decode("utf-8")  # LiteRT decodes names and keys as UTF-8 (a UnicodeDecodeError otherwise)
+        except UnicodeDecodeError:
+            raise _Bad(f"{self.what}.{name}: string at {pos} is not UTF-8") from None
+        return text
 
     def tables(self, field_id: int, name: str, limit: int = MAX_ITEMS) -> list[_Table]:
         pos = self._target(field_id, name)

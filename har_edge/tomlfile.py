@@ -6,7 +6,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from har_edge.errors import DataFormatError, InputError
+from har_edge.errors import DataFormatError
+from har_edge.fsutil import read_bounded
 
 MAX_TOML_BYTES = 1 << 20
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
@@ -16,12 +17,7 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
     """The parsed ``path`` (``what`` names the kind of file in messages). Unreadable is an ``InputError``;
     too large, a byte-order mark, not UTF-8, malformed, nested too deeply or holding an integer of more
     digits than Python converts is a ``DataFormatError``."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
-    if len(raw) > MAX_TOML_BYTES:
-        raise DataFormatError(path, f"{len(raw)} bytes", expected=f"a {what} of at most {MAX_TOML_BYTES}")
+    raw = read_bounded(path, MAX_TOML_BYTES, what)  # a regular file, its size checked first
     if raw.startswith(_BOMS):
         raise DataFormatError(
             path,

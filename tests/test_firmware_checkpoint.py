@@ -253,3 +253,34 @@ def test_python_refuses_an_unknown_version_and_a_storage_of_the_wrong_size(spec)
         Slot.from_bytes(bytes(newer), "slot")
     with pytest.raises(CorruptSlotError, match="two slots"):
         SlotStorage(good, spec.slot_bytes)
+
+
+def test_python_picks_the_newest_slot_the_firmware_would_load_as_the_c_loader_does(spec, firmware):
+    mine = HeadWeights.random(400, 4, seed=1)
+    other = dataclasses.replace(SlotIdentity.of(spec), base_sha256="9" * 64)
+    storage = SlotStorage.erased(spec.slot_bytes).saved(mine, SlotIdentity.of(spec))
+    storage = storage.saved(HeadWeights.random(400, 4, seed=2), other)  # newer, of another model
+    reply, loaded = load_in_c(firmware, storage.data)
+    assert (reply.status, reply.active_slot) == (OK, 0)
+    assert_same_weights(host_checkpoint(storage.data, spec).weights, loaded)
+    assert_same_weights(loaded, mine)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [("zero features", "F and C must be >= 1"), ("huge weight", "absurd")],
+)
+def test_a_slot_with_zero_shapes_or_absurd_weights_is_refused(spec, edit, message):
+    import struct
+    import zlib
+
+    weights = HeadWeights.random(400, 4, seed=1)
+    if edit == "huge weight":
+        weights = HeadWeights(((np.full_like(weights.layers[0][0], 3e38), weights.layers[0][1]),))
+    data = bytearray(Slot(1, weights, SlotIdentity.of(spec)).to_bytes())
+    if edit == "zero features":
+        struct.pack_into("<I", data, 12, 0)
+        end = len(data) - 4
+        struct.pack_into("<I", data, end, zlib.crc32(bytes(data[:end])))
+    with pytest.raises(CorruptSlotError, match=message):
+        Slot.from_bytes(bytes(data), "slot")

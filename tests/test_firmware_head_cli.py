@@ -102,3 +102,38 @@ def test_firmware_with_head_sizes_the_c_head_for_head_batch_and_reports_each_cho
     assert ram["8"] == spec.ram_bytes + spec.batch_cache_bytes
     assert list(ram) == ["1", "4", "8", "16", "32"] and sorted(ram.values()) == list(ram.values())
     assert "#define HEAD_MAX_BATCH 8" in (tmp_path / "fw" / "head" / "head_config.h").read_text()
+
+
+def _host_personalize(checkpoint: Path, *extra: str) -> list[str]:
+    return [arg for arg in personalize(checkpoint, "host", *extra) if arg not in ("--on", "host")]
+
+
+def test_personalize_on_board_keeps_a_better_checkpoint_without_overwrite(tmp_path, capsys):
+    checkpoint = tmp_path / "me.ckpt"
+    assert main(_host_personalize(checkpoint, "--epochs", "5")) == 0
+    better = checkpoint.read_bytes()
+    assert main(personalize(checkpoint, "host", "--epochs", "1", "--learning-rate", "1e-30")) == 0
+    assert "kept" in capsys.readouterr().out and checkpoint.read_bytes() == better
+    assert (
+        main(personalize(checkpoint, "host", "--epochs", "1", "--learning-rate", "1e-30", "--overwrite")) == 0
+    )
+    assert checkpoint.read_bytes() != better
+
+
+def test_of_two_concurrent_runs_on_one_checkpoint_the_better_head_stays(tmp_path, capsys):
+    import threading
+
+    from har_edge.cli.personalize import checkpoint_lock
+
+    checkpoint, better = tmp_path / "me.ckpt", tmp_path / "better.ckpt"
+    assert main(_host_personalize(better, "--epochs", "5")) == 0
+    codes = []
+    worse_run = personalize(checkpoint, "host", "--epochs", "1", "--learning-rate", "1e-30")
+    with checkpoint_lock(checkpoint):  # the better run is saving while the worse one trains
+        worse = threading.Thread(target=lambda: codes.append(main(worse_run)))
+        worse.start()
+        checkpoint.write_bytes(better.read_bytes())
+        worse.join(timeout=1)
+        assert worse.is_alive()  # it waits for the lock before it compares
+    worse.join()
+    assert codes == [0] and checkpoint.read_bytes() == better.read_bytes()

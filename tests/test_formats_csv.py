@@ -105,3 +105,27 @@ def test_csv_header_only_file_has_no_data_rows(tmp_path):
     with pytest.raises(DataFormatError, match="no data rows") as exc_info:
         load_csv(path, columns=CSV_COLUMNS, rate_hz=10.0)
     assert_names_location(exc_info, path)
+
+
+@pytest.mark.parametrize("stamp", ["1_000", "١٢٣", "１２"])
+def test_csv_time_that_python_float_would_read_but_is_not_ascii_decimal_is_refused(tmp_path, stamp):
+    rows = ["0,s1,0.0,0.0,1.0,0.5,x,walk", f"{stamp},s1,0.1,0.0,1.0,0.5,x,walk"]
+    path = _csv_file(tmp_path / "my_data.csv", rows)
+    with pytest.raises(DataFormatError, match="neither a number nor an ISO date-time") as exc_info:
+        load_csv(path, columns=CSV_COLUMNS, time_column="t_ms", subject_column="who")
+    assert_names_location(exc_info, path, line=3, field="t_ms")
+
+
+@pytest.mark.parametrize("chunk_lines", [200_000, 5])
+def test_csv_quoted_line_break_is_refused_naming_the_line_wherever_the_chunk_ends(
+    tmp_path, monkeypatch, chunk_lines
+):
+    from har_edge.data.formats import text
+
+    monkeypatch.setattr(text, "CHUNK_LINES", chunk_lines)
+    rows = [f"{i * 20},s1,0.1,0.2,0.3,0.5,x,walk" for i in range(10)]
+    rows[4] = '80,s1,0.1,0.2,0.3,0.5,x,"wa\nlk"'
+    path = _csv_file(tmp_path / "my_data.csv", rows)
+    with pytest.raises(DataFormatError, match="a quoted field runs past the end of the line") as exc_info:
+        load_csv(path, columns=CSV_COLUMNS, time_column="t_ms", label_column="label")
+    assert_names_location(exc_info, path, line=6)

@@ -92,3 +92,12 @@ def test_uea_file_without_data_section_or_with_timestamps_is_an_error(tmp_path):
     with pytest.raises(DataFormatError, match="@timeStamps true is not supported") as exc_info:
         load_uea(path)
     assert_names_location(exc_info, path, line=1)
+
+
+def test_uea_repeated_class_labels_are_refused_naming_them(tmp_path):
+    from tests.format_files import UEA_HEADER
+
+    header = UEA_HEADER.replace("@classLabel true walk sit run", "@classLabel true walk sit walk")
+    path = write_uea(tmp_path / "toy.ts", ["1,2,3,4:5,6,7,8:sit"], header)
+    with pytest.raises(DataFormatError, match=r"@classLabel repeats \['walk'\]"):
+        load_uea(path)

@@ -155,3 +155,11 @@ def test_a_renamed_head_signature_tensor_is_refused_at_load_not_later_by_the_per
     replace_file(bundle, "head.tflite", golden("head.tflite").replace(old, new))
     with pytest.raises(InputError, match="do not follow the head contract"):
         Personalizer(Classifier(bundle))
+
+
+def test_a_tensor_name_that_is_not_utf8_is_an_input_error_naming_the_file(tmp_path):
+    name_at = golden("head.tflite").find(b"train_features:0")  # found by the campaign: LiteRT's
+    bundle = golden_copy(tmp_path)  # get_output_details raised UnicodeDecodeError
+    replace_file(bundle, "head.tflite", patched(golden("head.tflite"), {name_at + 5: 0xFF}))
+    with pytest.raises(InputError, match=r"head.tflite: corrupt TFLite model: .*name.* is not UTF-8"):
+        Classifier(bundle)

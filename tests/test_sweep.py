@@ -77,6 +77,9 @@ def test_pruning_structure_is_a_grid_dimension_that_keeps_unstructured_hashes(tm
             ('target = ["rpi4"]', 'target = ["rpi4"]\nstructure = ["rows"]'),
             "structure 'rows'.*block, m:n, unit",
         ),
+        (("subjects = 4", "subjects = 0"), "subjects = 0.*an integer >= 1"),
+        (("epochs = 2", "epochs = 0"), "epochs = 0.*an integer >= 1"),
+        (("subjects = 4", 'subjects = 4\nformat = "hapx"'), "unknown format 'hapx'"),
     ],
 )
 def test_a_bad_sweep_file_is_refused_naming_the_field(tmp_path, change, message):

@@ -36,8 +36,17 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 import fuzz_cases  # noqa: E402 - after the path set-up above
 import fuzz_seeds  # noqa: E402
 
-OUTCOMES = ("typed error", "other exception", "crash", "hang", "accepted", "silent wrong answer")
-BAD = ("other exception", "crash", "hang", "silent wrong answer")
+OUTCOMES = (
+    "typed error",
+    "other exception",
+    "crash",
+    "hang",
+    "sanitizer report",
+    "lost file",
+    "accepted",
+    "silent wrong answer",
+)
+BAD = ("other exception", "crash", "hang", "sanitizer report", "lost file", "silent wrong answer")
 MEMORY_LIMIT_BYTES = 6 << 30  # a runaway allocation becomes a MemoryError, not a machine out of memory
 EXAMPLES_PER_OUTCOME = 3
 PROGRESS_EVERY = 500  # cases between progress lines on stderr
@@ -56,12 +65,19 @@ def run_case(surface: str, seed: int, index: int, seeds: dict, case_dir: Path) -
         where = traceback.extract_tb(exc.__traceback__)[-1]
         detail = f"{type(exc).__name__}: {str(exc)[:200]} at {Path(where.filename).name}:{where.lineno}"
         return "other exception", detail
-    return ("silent wrong answer", verdict.silent) if verdict.silent else ("accepted", "")
+    for outcome, detail in (
+        ("sanitizer report", verdict.sanitizer),
+        ("lost file", verdict.lost),
+        ("silent wrong answer", verdict.silent),
+    ):
+        if detail:
+            return outcome, detail
+    return "accepted", ""
 
 
 def _child(surface: str, seed: int, index: int, seeds: dict, case_dir: Path, result_fd: int) -> None:
     os.setpgid(0, 0)
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, resource.RLIM_INFINITY))
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)

@@ -26,9 +26,12 @@ WINDOWS = np.random.default_rng(0).normal(0, 3, (4, 50, 3))
 
 @dataclass(frozen=True)
 class Verdict:
-    """``silent`` is the reason an accepted input gave a wrong answer, or empty."""
+    """``silent`` is the reason an accepted input gave a wrong answer, ``sanitizer`` what a generated
+    program built with AddressSanitizer/UBSan reported, ``lost`` which user file went missing; or empty."""
 
     silent: str = ""
+    sanitizer: str = ""
+    lost: str = ""
 
 
 # ------------------------------------------------------------------------------------------ mutations
@@ -367,7 +370,10 @@ def surface_inputs(rng: random.Random, seeds: dict, case_dir: Path) -> Verdict:
     return Verdict("a hostile runtime input was accepted")
 
 
+from fuzz_firmware import surface_firmware  # noqa: E402 - needs Verdict and TypedExit defined above
+
 SURFACES = {
+    "firmware": surface_firmware,
     "tflite": surface_tflite,
     "manifest": surface_manifest,
     "checkpoint": surface_checkpoint,

@@ -22,7 +22,7 @@ from har_edge.bench.results import SCHEMA_VERSION, Report, ResultRow
 from har_edge.bench.schema import json_ready, report_schema, validate_report
 from har_edge.bench.tables import render_markdown, report_csv
 from har_edge.errors import DataFormatError, InputError
-from har_edge.fsutil import atomic_directory, atomic_write_text
+from har_edge.fsutil import atomic_directory, atomic_write_text, read_bounded
 from har_edge.runtime.benchmark import Calibration, machine_info
 from har_edge.runtime.strict_json import parse_strict_json
 
@@ -209,10 +209,7 @@ def load_report(path: str | Path) -> Report:
     """Read and validate ``report.json`` (``InputError``/``DataFormatError`` naming the file, the JSON
     path of the offending field and what was expected)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the report ({exc})") from exc
+    raw = read_bounded(path, MAX_REPORT_BYTES, "report")  # a regular file, its size checked before reading
     # strict: no NaN/Infinity, no duplicate keys, no over-long numbers or deep nesting
     data = parse_strict_json(raw, str(path), max_bytes=MAX_REPORT_BYTES)
     validate_report(data, str(path))

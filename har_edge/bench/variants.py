@@ -287,14 +287,15 @@ def bundle_artifact(bundle_path: Path, sample: np.ndarray | None = None, variant
         m = opened.manifest
         shape = (m.window * len(m.channels),) if m.input_layout == "flat" else (m.window, len(m.channels))
         sample = np.random.default_rng(0).normal(size=(SAMPLE_WINDOWS, *shape)).astype(np.float32)
-    mcu_file = Path(bundle_path) / MCU_BASE_FILE
     return Artifact(
         variant=variant,
         model_bytes=opened.base,
         macs=count_macs(opened.base) + head_macs,
         sample=sample,
         precision=opened.manifest.base_precision,
-        mcu_bytes=mcu_file.read_bytes() if mcu_file.exists() else None,
+        mcu_bytes=opened.files.get(
+            MCU_BASE_FILE
+        ),  # verified like the others; None unless the manifest lists it
         head_bytes=opened.head,
         bundle_path=Path(bundle_path),
     )

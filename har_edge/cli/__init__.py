@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from har_edge.cli.terminal import printable_streams
+
+    with printable_streams():  # no raw escape sequence from a label or file name reaches the terminal
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -90,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        raise  # entry_point's
+    except OSError as exc:  # a full disk, an --out under a file, a folder where a file goes: the path named
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except HarEdgeError as exc:
         print(f"failed: {exc}", file=sys.stderr)

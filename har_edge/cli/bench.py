@@ -49,7 +49,7 @@ def _bench(args: argparse.Namespace, path: Path) -> int:
     from har_edge.targets import resolve_targets
 
     variants = parse_variant_names(args.variants) if args.variants else ALL_VARIANTS
-    refuse_existing(args.out, args.overwrite)
+    refuse_existing(args.out, args.overwrite, (args.path, path))
     targets = resolve_targets(
         args.targets, threads=args.threads, ssh_identity=args.ssh_identity, ssh_options=args.ssh_option
     )

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from har_edge.cli.argtypes import non_negative_int, positive_int, positive_number, seed
@@ -161,8 +161,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def refuse_existing(path: Path, overwrite: bool) -> None:
-    """Fail before any work is done when the output exists and --overwrite is not given."""
+def refuse_existing(path: Path, overwrite: bool, inputs: tuple[Path, ...] = ()) -> None:
+    """Fail before any work is done when the output exists and --overwrite is not given, or when it is
+    one of ``inputs`` or a folder holding one (replacing it would delete the input)."""
+    from har_edge.fsutil import refuse_replacing_inputs
+
+    refuse_replacing_inputs(path, inputs)
     if path.exists() and not overwrite:
         from har_edge.errors import OutputExistsError
 
@@ -302,32 +306,68 @@ def manifest_windows(dataset, manifest, *, keep_unlabelled: bool = False):
 
 
 BUNDLE_ZIP_FILES = frozenset({"manifest.json", "base.tflite", "base_mcu.tflite", "head.tflite"})
+MAX_ZIP_MEMBER_BYTES = 256 << 20  # one bundle file, uncompressed
+MAX_ZIP_BYTES = 512 << 20  # all of them
 
 
 @contextmanager
 def bundle_folder(path: Path) -> Iterator[Path]:
     """``path`` itself when it is a folder; a bundle ``.zip`` (``optimize --zip``) unpacked into a
-    temporary folder for the block. Only the bundle's own flat file names are taken from a zip, so a
-    member cannot be written outside the folder."""
+    temporary folder for the block. The zip holds the bundle's own file names, flat or all in one
+    folder (never two folders' files mixed), each at most ``MAX_ZIP_MEMBER_BYTES`` and together at
+    most ``MAX_ZIP_BYTES`` uncompressed, checked before and while inflating."""
     import tempfile
     import zipfile
 
     if not (path.is_file() and zipfile.is_zipfile(path)):
         yield path
         return
-    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory(prefix="har-edge-bundle-") as folder:
-        members = {Path(name).name: name for name in archive.namelist() if not name.endswith("/")}
-        unknown = sorted(
-            n for n in archive.namelist() if Path(n).name not in BUNDLE_ZIP_FILES and not n.endswith("/")
-        )
-        if unknown or "manifest.json" not in members:
-            raise InputError(
-                f"{path}: not a bundle zip (expected {', '.join(sorted(BUNDLE_ZIP_FILES))}; "
-                f"found {unknown or 'no manifest.json'})"
-            )
-        for name, member in members.items():
-            (Path(folder) / name).write_bytes(archive.read(member))
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{path}: unreadable zip ({exc})") from exc
+    with archive, tempfile.TemporaryDirectory(prefix="har-edge-bundle-") as folder:
+        members = _bundle_members(path, archive.infolist())
+        for name, info in members.items():
+            (Path(folder) / name).write_bytes(_bounded_member(path, archive, info))
         yield Path(folder)
+
+
+def _bundle_members(path: Path, infos) -> dict:
+    files = [info for info in infos if not info.filename.endswith("/")]
+    folders = {PurePosixPath(info.filename).parent for info in files}
+    names = [PurePosixPath(info.filename).name for info in files]
+    unknown = sorted(
+        info.filename for info, name in zip(files, names, strict=True) if name not in BUNDLE_ZIP_FILES
+    )
+    if unknown or "manifest.json" not in names or len(folders) != 1 or len(set(names)) != len(names):
+        raise InputError(
+            f"{path}: not a bundle zip (expected {', '.join(sorted(BUNDLE_ZIP_FILES))}, flat or in one "
+            f"folder; found {sorted(info.filename for info in files)})"
+        )
+    if len(next(iter(folders)).parts) > 1 or ".." in next(iter(folders)).parts:
+        raise InputError(f"{path}: bundle files nested in {next(iter(folders))}; expected at most one folder")
+    declared = sum(info.file_size for info in files)
+    if declared > MAX_ZIP_BYTES or any(info.file_size > MAX_ZIP_MEMBER_BYTES for info in files):
+        raise InputError(
+            f"{path}: inflates to {declared:,} bytes; the limit is {MAX_ZIP_MEMBER_BYTES:,} per file and "
+            f"{MAX_ZIP_BYTES:,} in all"
+        )
+    return dict(zip(names, files, strict=True))
+
+
+def _bounded_member(path: Path, archive, info) -> bytes:
+    """The member's bytes, never more than its declared size (a lying header is refused, not followed)."""
+    import zipfile
+
+    try:
+        with archive.open(info) as member:
+            data = member.read(info.file_size + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise InputError(f"{path}: member {info.filename} is unreadable ({exc})") from exc
+    if len(data) != info.file_size:
+        raise InputError(f"{path}: member {info.filename} inflates to more or less than its declared size")
+    return data
 
 
 def open_classifier(bundle: Path, checkpoint: Path | None = None):

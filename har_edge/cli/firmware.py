@@ -25,11 +25,14 @@ from har_edge.cli.common import (
     FORMAT_CHOICES,
     Verb,
     add_loader_arguments,
+    bundle_folder,
     load_noted,
     load_options,
     manifest_windows,
 )
 from har_edge.errors import InputError
+from har_edge.fsutil import read_bounded
+from har_edge.runtime.bundle import MANIFEST_FILE, MCU_BASE_FILE
 
 FIRMWARE_EXAMPLE = """examples:
   har-edge firmware demo-out/bundle --name har --out fw   # fw/har/: the C library, CMake, example
@@ -50,7 +53,6 @@ kernels (exit 1 on any difference): seeded random inputs of the model's input ty
 a bundle's own recordings (normalized and quantized as the runtime does). A dynamic batch is generated at
 batch 1; a float32 input (QUANTIZE) or output (DEQUANTIZE) makes the generated API take or return float.
 """
-BUNDLE_MCU_FILE = "base_mcu.tflite"
 JSON_SCHEMA_VERSION = 1
 
 
@@ -60,7 +62,9 @@ def add_firmware_arguments(parser: argparse.ArgumentParser) -> None:
     from har_edge.firmware.boards import BOARDS
     from har_edge.firmware.flow import PROJECT_NAME
 
-    parser.add_argument("source", type=Path, help="a bundle folder (its base_mcu.tflite) or an int8 .tflite")
+    parser.add_argument(
+        "source", type=Path, help="a bundle folder or .zip (its base_mcu.tflite) or an int8 .tflite"
+    )
     parser.add_argument(
         "--board", default="host", choices=sorted(BOARDS), help="the board to generate for (default host)"
     )
@@ -107,30 +111,46 @@ def add_firmware_arguments(parser: argparse.ArgumentParser) -> None:
 def run_firmware(args: argparse.Namespace, out=None) -> int:
     """Write (and build/run/verify) the project; see the module docstring for the exit codes.
     ``InputError`` (bad source, unsupported model, missing toolchain) propagates: exit 2 in ``main``."""
+    from har_edge.codegen.graph import UnsupportedModelError
+    from har_edge.codegen.head import head_spec
     from har_edge.codegen.project import write_project
     from har_edge.codegen.verify import random_inputs
     from har_edge.firmware.boards import get_board
     from har_edge.firmware.build import require_toolchain
     from har_edge.firmware.flow import build_project, run_built
-    from har_edge.runtime.bundle import open_bundle
 
     out = out or sys.stdout
-    model_bytes = read_model(args.source)
-    head = head_of(args.source, args.head_batch) if args.with_head else None
+    with bundle_folder(args.source) as source:
+        model_bytes, bundle = read_model(source, args.source)
+    model_name = args.source / MCU_BASE_FILE if bundle is not None else args.source
+    if args.with_head and bundle is None:
+        raise InputError(
+            f"{args.source}: --with-head needs a bundle folder or .zip (the head comes from its head.tflite)"
+        )
+    head = head_spec(bundle, max_batch=args.head_batch) if args.with_head else None
     board = get_board(args.board)
     loader = ("format", "subjects", "source_rate", "label_column", "subject_column", "time_column")
     if args.verify_data is None and (
         any(getattr(args, a) for a in loader) or args.column or args.format_option
     ):
         raise InputError("--format, --subjects and the loader options apply to --verify-data DATA")
-    real = bundle_windows(args, model_bytes) if args.verify_data is not None else None
+    real = bundle_windows(args, bundle, model_bytes) if args.verify_data is not None else None
     wants_build = args.build or args.run or args.verify is not None or real is not None
     if wants_build:
         require_toolchain(board)  # before writing anything
-    library = open_bundle(args.source) if args.source.is_dir() else None
-    info = write_project(
-        model_bytes, args.out, board, args.name, with_head=head, overwrite=args.overwrite, library=library
-    )
+    try:
+        info = write_project(
+            model_bytes,
+            args.out,
+            board,
+            args.name,
+            with_head=head,
+            overwrite=args.overwrite,
+            library=bundle,
+            protect=[args.source],
+        )
+    except UnsupportedModelError as exc:  # a typed refusal, named after the file it is about
+        raise InputError(f"{model_name}: {exc}") from exc
     document: dict[str, Any] = {
         "schema_version": JSON_SCHEMA_VERSION,
         "source": str(args.source),
@@ -143,7 +163,7 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
         ],
         "with_head": head is not None,
         "head_ram_bytes_by_batch": head_ram_by_batch(head) if head is not None else None,
-        "library": str(info.path / args.name) if library is not None else None,
+        "library": str(info.path / args.name) if bundle is not None else None,
         "built": False,
         "figures": None,
         "verify": None,
@@ -169,29 +189,32 @@ def run_firmware(args: argparse.Namespace, out=None) -> int:
     return code
 
 
-def read_model(source: Path) -> bytes:
-    """The int8 model of a bundle folder (its batch-1 ``base_mcu.tflite``) or a ``.tflite`` file."""
-    if source.is_dir():
-        path = source / BUNDLE_MCU_FILE
-        if not path.is_file():
-            raise InputError(
-                f"{source}: a bundle needs {BUNDLE_MCU_FILE} (the int8 batch-1 base) for firmware; "
-                "re-export it with an int8 base"
-            )
-        return path.read_bytes()
-    if not source.is_file():
-        raise InputError(f"{source}: no such bundle folder or .tflite file")
-    return source.read_bytes()
-
-
-def head_of(source: Path, max_batch: int):
-    """The head spec of a bundle (``--with-head``); a bare .tflite has no head to take."""
-    from har_edge.codegen.head import head_spec
+def read_model(source: Path, given: Path | None = None):
+    """(model bytes, the verified ``Bundle`` or None): a bundle folder's batch-1 ``base_mcu.tflite``,
+    read like every bundle file (listed in the manifest, size and sha256 checked, no symlink out of the
+    folder, test-run in a child), or a ``.tflite`` file (a regular file of at most ``MAX_FILE_BYTES``)."""
     from har_edge.runtime.bundle import open_bundle
+    from har_edge.runtime.model_checks import probe_bundle
+    from har_edge.tflite_verify import MAX_FILE_BYTES
 
-    if not source.is_dir():
-        raise InputError(f"{source}: --with-head needs a bundle folder (the head comes from its head.tflite)")
-    return head_spec(open_bundle(source), max_batch=max_batch)
+    given = given or source
+    if source.is_dir():
+        if not (source / MANIFEST_FILE).is_file():
+            raise InputError(
+                f"{given}: not a bundle (no {MANIFEST_FILE}); firmware needs {MCU_BASE_FILE} of a bundle, "
+                "or a .tflite file"
+            )
+        bundle = open_bundle(source)
+        if MCU_BASE_FILE not in bundle.files:
+            raise InputError(
+                f"{given}: the manifest does not list {MCU_BASE_FILE} (the int8 batch-1 base) that firmware "
+                "needs; re-export the bundle with an int8 base"
+            )
+        probe_bundle(bundle)
+        return bundle.files[MCU_BASE_FILE], bundle
+    if not source.exists():
+        raise InputError(f"{given}: no such bundle folder or .tflite file (nor a bundle .zip)")
+    return read_bounded(source, MAX_FILE_BYTES, ".tflite model"), None
 
 
 HEAD_BATCH_CHOICES = (1, 4, 8, 16, 32)
@@ -207,21 +230,20 @@ def head_ram_by_batch(spec) -> dict[str, int]:
     return {str(s.max_batch): s.ram_bytes + s.batch_cache_bytes for s in sized}
 
 
-def bundle_windows(args: argparse.Namespace, model_bytes: bytes) -> np.ndarray:
+def bundle_windows(args: argparse.Namespace, bundle, model_bytes: bytes) -> np.ndarray:
     """``--verify-data``: the recordings cut into the bundle's windows, normalized with its manifest's
     statistics (``runtime.classifier.normalized_windows``) and quantized with the model's input
     scale and zero point (``codegen.verify.quantize_windows``): what the device would be fed."""
     from har_edge.codegen.verify import quantize_windows
-    from har_edge.runtime.bundle import open_bundle
     from har_edge.runtime.classifier import normalized_windows
     from har_edge.runtime.inputs import checked_windows
 
-    if not args.source.is_dir():
+    if bundle is None:
         raise InputError(
-            f"{args.source}: --verify-data needs a bundle folder (its manifest holds the window geometry "
+            f"{args.source}: --verify-data needs a bundle (its manifest holds the window geometry "
             "and the normalization the recordings go through)"
         )
-    manifest = open_bundle(args.source).manifest
+    manifest = bundle.manifest
     data_args = argparse.Namespace(**{**vars(args), "data": args.verify_data})
     dataset = load_noted(args.verify_data, args.format, load_options(data_args))
     windows = manifest_windows(dataset, manifest, keep_unlabelled=True).x

@@ -21,11 +21,16 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace, path: Path) -> int:
-    from har_edge.runtime.bundle import open_bundle
+    from har_edge.codegen.checks import check_model
+    from har_edge.fsutil import read_bounded
+    from har_edge.runtime.bundle import MCU_BASE_FILE, open_bundle
     from har_edge.tflite_info import inspect_tflite, render
+    from har_edge.tflite_verify import MAX_FILE_BYTES
 
     if path.is_dir():
         bundle = open_bundle(path)
+        if MCU_BASE_FILE in bundle.files:  # what firmware and bench would build: checked like they check it
+            check_model(bundle.files[MCU_BASE_FILE], f"{args.path}/{MCU_BASE_FILE}")
         manifest = bundle.manifest
         print(
             f"bundle {args.path}: {manifest.architecture} split at {manifest.split_layer!r}, "
@@ -33,7 +38,7 @@ def _inspect(args: argparse.Namespace, path: Path) -> int:
         )
         reports = [(name, data) for name, data in sorted(bundle.files.items())]
     elif args.path.is_file():
-        reports = [(str(args.path), args.path.read_bytes())]
+        reports = [(str(args.path), read_bounded(args.path, MAX_FILE_BYTES, ".tflite model"))]
     else:
         raise InputError(f"{args.path}: no such file or bundle folder")
     for name, data in reports:

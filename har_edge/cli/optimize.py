@@ -25,7 +25,9 @@ def run_optimize(args: argparse.Namespace) -> int:
     from har_edge.optimize.quantize import Precision
     from har_edge.tflite_info import inspect_tflite, render
 
-    refuse_existing(args.out, args.overwrite)
+    refuse_existing(args.out, args.overwrite, (args.model,))
+    if args.zip:  # the bundle's zip goes next to it: an unrelated file there is not replaced silently
+        refuse_existing(args.out.with_suffix(".zip"), args.overwrite, (args.model,))
     options = OptimizeOptions(
         sparsity=args.prune,
         schedule=args.schedule,

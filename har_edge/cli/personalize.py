@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -62,17 +64,13 @@ def _personalize(args: argparse.Namespace, folder: Path, labels: tuple[str, ...]
     order = np.random.default_rng(args.seed).permutation(chosen)
     n_eval = max(1, round(len(order) * args.evaluate_fraction))
     held, train = order[:n_eval], order[n_eval:]
-    existing = None
-    if args.checkpoint.exists() and not args.overwrite:  # the head to beat, on the same windows
-        judge = Personalizer(classifier, labels=labels, seed=args.seed)
-        judge.restore(args.checkpoint)
-        existing = judge.evaluate(windows.x[held], names[held].tolist()).accuracy
+    held_windows = (windows.x[held], names[held])
     if args.resume:
         personalizer.restore(args.checkpoint)
     if args.on is not None:
         start = personalizer.weights() if args.resume else None
         return _run_on_board(
-            args, folder, labels, start, (windows.x[train], names[train]), (windows.x[held], names[held])
+            args, classifier, folder, labels, start, (windows.x[train], names[train]), held_windows
         )
     before = personalizer.evaluate(windows.x[held], names[held].tolist()).accuracy
     personalizer.add(windows.x[train], names[train].tolist())
@@ -88,19 +86,55 @@ def _personalize(args: argparse.Namespace, folder: Path, labels: tuple[str, ...]
         f"trained on {len(train)} windows for {history.epochs_run} epochs; accuracy on {len(held)} "
         f"held-out windows: {before:.3f} -> {after:.3f}"
     )
-    if existing is not None and after < existing:
-        print(
-            f"kept {args.checkpoint}: its head scores {existing:.3f} on the same held-out windows, "
-            "better than "
-            f"the new {after:.3f} (--overwrite replaces it anyway)"
-        )
-        return EXIT_OK
-    personalizer.save(args.checkpoint)
-    print(f"wrote {args.checkpoint}")
+    if _save_unless_worse(
+        args, classifier, labels, held_windows, after, lambda: personalizer.save(args.checkpoint)
+    ):
+        print(f"wrote {args.checkpoint}")
     return EXIT_OK
 
 
-def _run_on_board(args: argparse.Namespace, folder: Path, labels, start, train, held) -> int:
+def _save_unless_worse(args, classifier, labels, held, after: float, save) -> bool:
+    """Call ``save`` unless the checkpoint already there scores better than ``after`` on the same
+    held-out windows (``--overwrite`` saves anyway). Compare-and-swap: the comparison and the write run
+    under an exclusive lock on ``CHECKPOINT.lock``, so of two concurrent runs the better head stays."""
+    from har_edge.runtime.personalize import Personalizer
+
+    with checkpoint_lock(args.checkpoint):
+        if args.checkpoint.exists() and not args.overwrite:
+            judge = Personalizer(classifier, labels=labels, seed=args.seed)
+            judge.restore(args.checkpoint)
+            existing = judge.evaluate(held[0], held[1].tolist()).accuracy
+            if after < existing:
+                print(
+                    f"kept {args.checkpoint}: its head scores {existing:.3f} on the same held-out windows, "
+                    f"better than the new {after:.3f} (--overwrite replaces it anyway)"
+                )
+                return False
+        save()
+    return True
+
+
+@contextmanager
+def checkpoint_lock(checkpoint: Path):
+    """An exclusive advisory lock (``fcntl.flock``) on ``CHECKPOINT.lock`` for the block (none on Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    lock = checkpoint.with_name(checkpoint.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise InputError(f"{lock}: cannot create the checkpoint's lock file ({exc.strerror})") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run_on_board(args: argparse.Namespace, classifier, folder: Path, labels, start, train, held) -> int:
     """The same split and schedule, trained by the generated firmware on board ``args.on``; writes the
     host checkpoint of the firmware's newest slot and, next to it, the raw two-slot image."""
     from har_edge.firmware.personalize import Schedule, personalize_on_board
@@ -125,11 +159,15 @@ def _run_on_board(args: argparse.Namespace, folder: Path, labels, start, train, 
         start=start,
     )
     slots = args.checkpoint.with_name(args.checkpoint.name + ".slots")
-    atomic_write_bytes(args.checkpoint, result.host_checkpoint().to_bytes())
-    atomic_write_bytes(slots, result.storage)
     print(f"trained on {len(train[1])} windows; accuracy on {len(held[1])} held-out windows:")
     print("\n".join(result.summary()))
-    print(f"wrote {args.checkpoint} (host checkpoint) and {slots} (the firmware's two checkpoint slots)")
+
+    def save() -> None:
+        atomic_write_bytes(args.checkpoint, result.host_checkpoint().to_bytes())
+        atomic_write_bytes(slots, result.storage)
+
+    if _save_unless_worse(args, classifier, labels, held, result.accuracy_after, save):
+        print(f"wrote {args.checkpoint} (host checkpoint) and {slots} (the firmware's two checkpoint slots)")
     return EXIT_OK
 
 

@@ -35,7 +35,12 @@ def run_predict(args: argparse.Namespace) -> int:
             "--ema and --event apply to --stream (offline prediction has no smoothing or events)"
         )
     if args.out is not None:
-        refuse_existing(args.out, args.overwrite)
+        inputs = [
+            Path(p)
+            for p in (args.bundle, args.data, args.checkpoint)
+            if p and not str(p).startswith("synthetic")
+        ]
+        refuse_existing(args.out, args.overwrite, tuple(inputs))
     with bundle_folder(args.bundle) as folder:
         return _predict(args, open_classifier(folder, args.checkpoint))
 
@@ -197,8 +202,23 @@ def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([[_inert(cell) for cell in row] for row in rows])
     atomic_write_text(path, buffer.getvalue())
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: object) -> object:
+    """A text cell that a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``@``, ``+``, ``-``,
+    from a data or manifest label or a subject id) gets a leading ``'``; numbers stay numbers."""
+    if not isinstance(cell, str) or not cell.startswith(_FORMULA_START):
+        return cell
+    try:
+        float(cell)
+    except ValueError:
+        return "'" + cell
+    return cell
 
 
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:

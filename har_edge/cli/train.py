@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,8 @@ def run_train(args: argparse.Namespace) -> int:
         model_options={"spectrogram": True} if args.spectrogram else {},
         progress=not args.no_progress,
     )
-    refuse_existing(args.out, args.overwrite)
+    inputs = tuple(Path(p) for p in (args.data, args.test_data) if p and not p.startswith("synthetic"))
+    refuse_existing(args.out, args.overwrite, inputs)
     with atomic_directory(args.out, overwrite=args.overwrite) as staging:
         outcome = train_into(staging, run, window_config(args), train_config(args))
     print_summary(outcome.metrics, args.out, epochs=args.epochs)
@@ -134,7 +136,10 @@ def train_into(folder: Path, run: Run, window_request, train_config) -> TrainOut
     }
     models.save(trained.model, card, folder / "model")
     (folder / "metrics.json").write_text(json.dumps(document, indent=2))
-    plot_confusion(metrics, folder / "confusion.png", title=f"{run.architecture} on {evaluated_on}")
+    try:  # a figure is not worth the trained model: a plotting failure is reported, the run kept
+        plot_confusion(metrics, folder / "confusion.png", title=f"{run.architecture} on {evaluated_on}")
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"note: confusion.png not drawn ({type(exc).__name__}: {exc})", file=sys.stderr)
     return TrainOutcome(document, trained, card, apply_normalizer(splits, trained.normalizer))
 
 

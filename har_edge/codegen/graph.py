@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from har_edge.errors import InputError
+from har_edge.tflite_verify import verify_tflite
 
 _DTYPES = {
     "INT8": np.int8,
@@ -113,6 +114,7 @@ class Graph:
 
 def read_graph(data: bytes, source: str = "<model>") -> Graph:
     """The main subgraph of a .tflite flatbuffer, or ``UnsupportedModelError`` / ``InputError``."""
+    verify_tflite(data, source)  # every offset, index and buffer size in range before the schema reads it
     schema = _schema()
     if len(data) < 8 or not schema.Model.ModelBufferHasIdentifier(data, 0):
         raise InputError(f"{source}: not a TFLite flatbuffer (missing 'TFL3' identifier)")

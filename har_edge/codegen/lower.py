@@ -65,14 +65,11 @@ def supported_ops() -> str:
 def lower_graph(graph: Graph) -> list[Layer]:
     """Every op lowered, or the first refusal. Needs exactly one model input and one output."""
     from har_edge.codegen import ops_conv, ops_lstm, ops_misc, ops_shape, ops_slice  # noqa: F401 (registers)
+    from har_edge.codegen.checks import check_graph
     from har_edge.codegen.ops_float import float_lowering
 
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise UnsupportedModelError(
-            f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs",
-            supported="exactly one input and one output tensor",
-        )
-    refuse_flex_and_hybrid(graph)
+    refuse_flex_and_hybrid(graph)  # first: what the model is, and how to convert it
+    check_graph(graph)  # also: exactly one model input and one output
     layers, float_ops = [], set()
     for op in graph.ops:
         function = float_lowering(graph, op)  # float32 activations: the float kernels (ops_float.py)

@@ -88,10 +88,12 @@ def write_project(
     *,
     overwrite: bool = False,
     library=None,
+    protect=(),
 ) -> ProjectInfo:
     """Generate ``model_bytes`` (an int8 .tflite) as ``name`` and write the project to ``out_dir``.
     ``with_head`` is a head spec (``har_edge.codegen.head.head_spec``) whose C goes to ``head/``;
-    ``library`` a bundle whose C library (``har_edge.codegen.library``) goes to ``<name>/``."""
+    ``library`` a bundle whose C library (``har_edge.codegen.library``) goes to ``<name>/``;
+    ``protect``: input paths that ``out_dir`` must neither be nor hold."""
     board = get_board(board)
     model = generate(model_bytes, name)
     library_files = None
@@ -101,7 +103,7 @@ def write_project(
         library_files = make_library(library, name)[0]  # refused (InputError) before anything is written
     files = runtime_files_for(model.source)
     out_dir = Path(out_dir)
-    with atomic_directory(out_dir, overwrite=overwrite) as staging:
+    with atomic_directory(out_dir, overwrite=overwrite, protect=protect) as staging:
         (staging / "model").mkdir()
         (staging / "model" / f"{name}_model.h").write_text(model.header)
         (staging / "model" / f"{name}_model.c").write_text(model.source)

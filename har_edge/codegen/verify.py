@@ -29,8 +29,13 @@ class ReferenceRunError(InputError):
 
 
 def reference_interpreter(model_bytes: bytes):
+    """LiteRT with its reference kernels, the model test-run in a child first (``runtime.probe``: an
+    untrusted model may abort LiteRT); LiteRT's own refusals become an ``InputError``."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    from har_edge.runtime.probe import probe_model
+
+    probe_model(model_bytes, "the model")
     try:
         interpreter = Interpreter(
             model_content=model_bytes,

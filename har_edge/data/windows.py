@@ -17,6 +17,7 @@ from har_edge.types import UNLABELLED, Dataset, Recording, sorted_subjects
 
 Labeling = Literal["majority", "strict"]
 OnShort = Literal["error", "skip"]
+MAX_UPSAMPLING = 256  # resampled points per source sample: refused above, before the grid is allocated
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,14 @@ def _resample(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Linear interpolation of one gap-free segment onto a uniform grid; labels by nearest-previous."""
     t = rec.timestamps_s[first : last + 1]
-    grid = t[0] + np.arange(int(np.floor((t[-1] - t[0]) * rate_hz + 1e-9)) + 1) / rate_hz
+    points = int(np.floor((t[-1] - t[0]) * rate_hz + 1e-9)) + 1
+    if points > MAX_UPSAMPLING * len(t):
+        raise InputError(
+            f"recording {rec.subject}: {len(t)} samples over {t[-1] - t[0]:.6g} s would resample to "
+            f"{points:,} points at {rate_hz:g} Hz, more than {MAX_UPSAMPLING}x its samples "
+            "(timestamps far apart or in the wrong unit?)"
+        )
+    grid = t[0] + np.arange(points) / rate_hz
     samples = rec.samples[first : last + 1][:, channel_index].astype(np.float64)
     x = np.stack([np.interp(grid, t, samples[:, c]) for c in range(samples.shape[1])], axis=1)
     nearest = np.clip(np.searchsorted(t, grid + 0.5 / rate_hz, side="right") - 1, 0, len(t) - 1)

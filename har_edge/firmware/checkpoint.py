@@ -25,6 +25,7 @@ from har_edge.errors import InputError
 from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE
 from har_edge.runtime.checkpoint import Checkpoint
 from har_edge.runtime.head import HeadWeights
+from har_edge.runtime.model_checks import MAX_ABS_WEIGHT
 
 MAGIC = b"HHCK"
 FORMAT_VERSION = 1
@@ -108,6 +109,8 @@ class Slot:
                 f"{source}: format version {version}, header {header_bytes} bytes; expected "
                 f"version {FORMAT_VERSION}, {HEADER_BYTES} bytes"
             )
+        if f < 1 or c < 1:
+            raise CorruptSlotError(f"{source}: head of (F, H, C) = {(f, h, c)}; F and C must be >= 1")
         widths = [f, c] if h == 0 else [f, h, c]
         n_parameters = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
         end = HEADER_BYTES + payload_bytes
@@ -120,8 +123,8 @@ class Slot:
         if zlib.crc32(data[:end]) != crc:
             raise CorruptSlotError(f"{source}: CRC-32 mismatch (a torn write or corrupted storage)")
         flat = np.frombuffer(data, "<f4", count=n_parameters, offset=HEADER_BYTES)
-        if not np.isfinite(flat).all():
-            raise CorruptSlotError(f"{source}: NaN or infinite parameters")
+        if not np.isfinite(flat).all() or (flat.size and np.abs(flat).max() > MAX_ABS_WEIGHT):
+            raise CorruptSlotError(f"{source}: NaN, infinite or absurd (|w| > {MAX_ABS_WEIGHT:g}) parameters")
         return cls(sequence, _weights(widths, flat), SlotIdentity(base.hex(), head.hex(), labels))
 
     def check_matches(self, spec: HeadSpec, source: str) -> None:
@@ -185,14 +188,25 @@ class SlotStorage:
                 decoded.append(exc)
         return decoded
 
-    def newest(self) -> tuple[int, Slot]:
-        """(index, slot) of the newest valid slot, as the C loader picks it; ``CorruptSlotError`` if none."""
-        best = None
+    def newest(self, spec: HeadSpec | None = None) -> tuple[int, Slot]:
+        """(index, slot) of the newest valid slot (with ``spec``: the newest that ``spec``'s firmware
+        would load, as the C loader picks it); ``CorruptSlotError`` if none."""
+        best, problems = None, []
         for index, slot in enumerate(self.slots()):
-            if isinstance(slot, Slot) and (best is None or _newer(slot.sequence, best[1].sequence)):
+            if isinstance(slot, Slot) and spec is not None:
+                try:
+                    slot.check_matches(spec, f"{self.source} slot {index}")
+                except CheckpointError as exc:
+                    slot = exc
+            if not isinstance(slot, Slot):
+                problems.append(slot)
+            elif best is None or _newer(slot.sequence, best[1].sequence):
                 best = (index, slot)
         if best is None:
-            problems = "; ".join(str(s) for s in self.slots())
+            mismatch = [p for p in problems if isinstance(p, ShapeMismatchError | ModelMismatchError)]
+            if mismatch:  # a checkpoint is there, but of another head or model
+                raise mismatch[0]
+            problems = "; ".join(map(str, problems))
             raise CorruptSlotError(f"{self.source}: no valid checkpoint slot ({problems})")
         return best
 
@@ -218,8 +232,7 @@ class SlotStorage:
 def host_checkpoint(storage: bytes, spec: HeadSpec, source: str = "device storage") -> Checkpoint:
     """The newest valid slot of a device's storage as the host ``Personalizer``'s ``Checkpoint``
     (``Personalizer.restore`` then checks it against its own bundle and labels)."""
-    _, slot = SlotStorage(storage, spec.slot_bytes, source).newest()
-    slot.check_matches(spec, source)
+    _, slot = SlotStorage(storage, spec.slot_bytes, source).newest(spec)
     return Checkpoint(spec.labels, slot.weights, {BASE_FILE: spec.base_sha256, HEAD_FILE: spec.head_sha256})
 
 

@@ -184,7 +184,17 @@ def _budget_tables(path: Path, data: dict[str, Any]) -> tuple[str, dict[str, Any
         tool = data.get("tool")
         har_edge = tool.get("har_edge") if isinstance(tool, dict) else None
         if not isinstance(har_edge, dict) or "budget" not in har_edge:
-            raise DataFormatError(path, "has no budget tables", expected=expected)
+            close = difflib.get_close_matches("budget", list(har_edge or {}), n=1)
+            hint = f" ([tool.har_edge.{close[0]}] is not it: did you mean budget?)" if close else ""
+            raise DataFormatError(path, f"has no budget tables{hint}", expected=expected)
+        for key in har_edge:  # a typo next to the real tables would be ignored silently
+            if key != "budget":
+                raise DataFormatError(
+                    path,
+                    f"unknown key {key!r} in [tool.har_edge]",
+                    field=f"tool.har_edge.{key}",
+                    expected=expected,
+                )
         prefix, tables = "tool.har_edge.budget", har_edge["budget"]
     if not isinstance(tables, dict) or not tables:
         raise DataFormatError(path, "names no target", field=prefix, expected=expected)

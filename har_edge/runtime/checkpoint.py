@@ -29,6 +29,7 @@ from har_edge.runtime.strict_json import parse_strict_json
 CHECKPOINT_MAGIC = b"HAR-EDGE-HEAD-CHECKPOINT\n"
 CHECKPOINT_FORMAT_VERSION = 1
 CHECKSUM_BYTES = 32  # SHA-256
+MAX_CHECKPOINT_BYTES = 64 << 20  # a head's weights; a larger file (or /dev/zero) is refused unread
 PAYLOAD_DTYPE = np.dtype("<f4")
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from har_edge.errors import InputError
-from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE, Bundle
+from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE, MCU_BASE_FILE, Bundle
 from har_edge.runtime.probe import probe_models
 
 MAX_ABS_WEIGHT = 1e6  # larger head weights come from a broken export or a forged file, not training
@@ -22,8 +22,10 @@ _WEIGHTS = (("w0", "b0"), ("w0", "b0", "w1", "b1"))
 
 
 def probe_bundle(bundle: Bundle) -> None:
-    """Verify and test-run the base and head of ``bundle`` (in parallel; once per content per process)."""
-    probe_models([(bundle.files[name], str(bundle.path / name)) for name in (BASE_FILE, HEAD_FILE)])
+    """Verify and test-run the base, head and MCU base (when listed) of ``bundle`` (in parallel; once per
+    content per process)."""
+    names = [name for name in (BASE_FILE, HEAD_FILE, MCU_BASE_FILE) if name in bundle.files]
+    probe_models([(bundle.files[name], str(bundle.path / name)) for name in names])
 
 
 def check_head_signatures(interpreter, source: str) -> None:

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from har_edge.errors import InputError
-from har_edge.fsutil import atomic_write_bytes
+from har_edge.fsutil import atomic_write_bytes, read_bounded
 from har_edge.metrics import Metrics, classification_metrics
-from har_edge.runtime.checkpoint import Checkpoint, bundle_identity
+from har_edge.runtime.checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, bundle_identity
 from har_edge.runtime.classifier import Classifier, HeadSession, check_head_shapes, checked_labels
 from har_edge.runtime.head import HeadWeights
 from har_edge.runtime.training import (
@@ -139,11 +139,7 @@ class Personalizer:
     def restore(self, path: str | Path) -> None:
         """Load a checkpoint of this bundle with these labels and shapes, and install it in the classifier."""
         path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read the checkpoint ({exc})") from exc
-        checkpoint = Checkpoint.from_bytes(data, str(path))
+        checkpoint = Checkpoint.from_bytes(read_bounded(path, MAX_CHECKPOINT_BYTES, "checkpoint"), str(path))
         identity = bundle_identity(self.classifier)
         if checkpoint.bundle != identity:
             raise InputError(
@@ -208,9 +204,6 @@ def apply_checkpoint(classifier: Classifier, path: str | Path) -> Classifier:
     """Install the personalized head of checkpoint ``path`` (with its labels) in ``classifier``; the
     checkpoint must be of this bundle (see ``Personalizer.restore``). Returns ``classifier``."""
     path = Path(path)
-    try:
-        labels = Checkpoint.from_bytes(path.read_bytes(), str(path)).labels
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the checkpoint ({exc})") from exc
+    labels = Checkpoint.from_bytes(read_bounded(path, MAX_CHECKPOINT_BYTES, "checkpoint"), str(path)).labels
     Personalizer(classifier, labels=labels).restore(path)
     return classifier

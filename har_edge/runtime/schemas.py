@@ -2,9 +2,10 @@
 
 ``parse_manifest(raw, source)`` returns the manifest object only when it is strict JSON
 (``har_edge.runtime.strict_json``) and every field has its type and range: integers are integers
-(not booleans, not strings), numbers are finite, window/hop/rate positive, one normalization mean and
-std > 0 per channel, labels and channels unique and non-empty, a positive feature shape, and file
-names that are plain names inside the bundle. ``check_checkpoint_header`` does the same for a head
+(not booleans, not strings), numbers are finite, window/hop/rate positive (rate at most
+``MAX_RATE_HZ``), one normalization mean (|mean| <= ``MAX_MEAN``) and std (in ``STD_RANGE``) per
+channel, labels and channels unique and non-empty, a positive feature shape, and file names that are
+plain names inside the bundle. ``check_checkpoint_header`` does the same for a head
 checkpoint's header. Violations are ``InputError``\\s naming the file and the field.
 """
 
@@ -37,6 +38,21 @@ from har_edge.runtime.strict_json import (
 )
 
 MAX_MANIFEST_BYTES = MAX_JSON_BYTES
+MAX_RATE_HZ = 10_000.0
+MAX_MEAN = 1e9  # |normalization mean|, in sensor units
+STD_RANGE = (1e-9, 1e9)  # normalization std (training floors it at 1e-6 in float32: 9.99999997e-07)
+
+
+def _within(check: Callable[[Any], float], low: float, high: float) -> Callable[[Any], float]:
+    def bounded(value: Any) -> float:
+        value = check(value)
+        if not low <= abs(value) <= high:
+            raise Invalid(f"expected a magnitude in [{low:g}, {high:g}], got {value!r}")
+        return value
+
+    return bounded
+
+
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -63,12 +79,12 @@ _FIELDS: dict[str, Callable[[Any], Any]] = {
     "class_labels": names(2),
     "window": integer(1, 1 << 24),
     "hop": integer(1, 1 << 24),
-    "rate_hz": number(positive=True),
+    "rate_hz": _within(number(positive=True), 0.0, MAX_RATE_HZ),
     "channels": names(1),
     "normalization": json_object(
         {
-            "mean": list_of(number(positive=False), 1, MAX_NAMES),
-            "std": list_of(number(positive=True), 1, MAX_NAMES),
+            "mean": list_of(_within(number(positive=False), 0.0, MAX_MEAN), 1, MAX_NAMES),
+            "std": list_of(_within(number(positive=True), *STD_RANGE), 1, MAX_NAMES),
         }
     ),
     "input_layout": text(),

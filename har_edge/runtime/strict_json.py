@@ -129,7 +129,7 @@ def parse_strict_json(raw: bytes, source: str, *, max_bytes: int = MAX_JSON_BYTE
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DataFormatError(source, f"not UTF-8 text ({exc})", expected="UTF-8 JSON") from None
-    if _nesting_depth(decoded) > MAX_DEPTH:
+    if _nesting_depth(raw) > MAX_DEPTH:
         raise DataFormatError(source, f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         return json.loads(
@@ -147,19 +147,32 @@ def parse_strict_json(raw: bytes, source: str, *, max_bytes: int = MAX_JSON_BYTE
         raise DataFormatError(source, f"not JSON ({exc})") from None
 
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_DEPTH_STEP = np.zeros(256, np.int8)
+_DEPTH_STEP = np.zeros(256, np.int64)
 _DEPTH_STEP[[ord("["), ord("{")]] = 1
 _DEPTH_STEP[[ord("]"), ord("}")]] = -1
+_SCAN_CHUNK = 1 << 22  # bytes per vectorized step: memory stays ~ 40 x this whatever the file's size
 
 
-def _nesting_depth(text: str) -> int:
-    """The deepest bracket nesting outside strings (vectorized; bounds json's recursion)."""
-    outside = _STRING.sub("", text).encode("utf-8")
-    if not outside:
-        return 0
-    steps = _DEPTH_STEP[np.frombuffer(outside, np.uint8)]
-    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+def _nesting_depth(raw: bytes) -> int:
+    """The deepest bracket nesting outside strings, in chunks that carry the state (depth, inside a
+    string, backslashes just before) across: linear time, bounded memory. On UTF-8 bytes: ``"`` and
+    ``\\`` never occur inside a multi-byte character."""
+    deepest = depth = inside = slashes = 0
+    for start in range(0, len(raw), _SCAN_CHUNK):
+        b = np.frombuffer(raw, np.uint8, count=min(_SCAN_CHUNK, len(raw) - start), offset=start)
+        position = np.arange(len(b), dtype=np.int64)
+        last_other = np.maximum.accumulate(np.where(b != ord("\\"), position, -1))
+        before = np.empty(len(b), np.int64)  # backslashes right before each byte
+        before[0] = slashes
+        before[1:] = position[:-1] - last_other[:-1] + np.where(last_other[:-1] < 0, slashes, 0)
+        quote = (b == ord('"')) & (before % 2 == 0)
+        inside_after = (np.cumsum(quote) + inside) % 2
+        outside = (inside_after == 0) & ~quote
+        levels = np.cumsum(_DEPTH_STEP[b] * outside) + depth
+        deepest, depth = max(deepest, int(levels.max())), int(levels[-1])
+        inside = int(inside_after[-1])
+        slashes = len(b) - 1 - int(last_other[-1]) + (slashes if last_other[-1] < 0 else 0)
+    return deepest
 
 
 def _refuse_constant(name: str):

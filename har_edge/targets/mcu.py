@@ -168,7 +168,8 @@ class McuTarget:
     def measure(self, artifact: Artifact) -> TargetFigures:
         """Figures for ``artifact.mcu_bytes`` on this profile; a model TFLM cannot run is a row with
         ``error`` set, a variant without ``mcu_bytes`` (float16, dynamic range) a not-applicable row.
-        Unparsable ``mcu_bytes`` are an ``InputError`` (a bug upstream, not a device limit)."""
+        Unparsable ``mcu_bytes``, or a model the generator's checks refuse (``codegen.checks``: shapes
+        its kernels would read or write past), are an ``InputError``."""
         if artifact.mcu_bytes is None:
             return TargetFigures(
                 target=self.name,
@@ -176,8 +177,12 @@ class McuTarget:
                 error=f"not applicable: a {artifact.precision} variant has no batch-1 model for a "
                 "microcontroller (TFLM and the firmware generator run int8 and float32 ones)",
             )
+        from har_edge.codegen.checks import check_model
+
         inputs = np.asarray(artifact.sample[:MAX_WINDOWS], dtype=np.float32)
-        op_counts = inspect_tflite(artifact.mcu_bytes, source=f"{artifact.variant}: mcu_bytes").op_counts
+        source = f"{artifact.variant}: mcu_bytes"
+        check_model(artifact.mcu_bytes, source)  # shapes TFLM would trust: refused before a board runs them
+        op_counts = inspect_tflite(artifact.mcu_bytes, source=source).op_counts
         run = self.runner.run(artifact.mcu_bytes, inputs)
         details: dict[str, Any] = {
             "profile": {

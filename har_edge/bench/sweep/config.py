@@ -179,6 +179,7 @@ def load_sweep(path: str | Path) -> SweepConfig:
         raise DataFormatError(
             path, str(exc), field="grid.target", expected=", ".join(known_target_names())
         ) from exc
+    _check_data_options(path, sweep)
     train = TrainSpec(
         model="",
         data=sweep.get("data", "synthetic"),
@@ -214,3 +215,21 @@ def _grid_list(path: Path, grid: dict, key: str, kind: type) -> list:
                 path, f"grid.{key} value {value!r}", field=f"grid.{key}", expected=kind.__name__
             )
     return list(values)
+
+
+def _check_data_options(path: Path, sweep: dict) -> None:
+    """``subjects`` >= 1 (0 is not "all"), ``epochs`` >= 1, and a ``format`` the loaders know."""
+    from har_edge.data.formats import FORMATS
+
+    for key in ("subjects", "epochs"):
+        if key in sweep and sweep[key] < 1:
+            raise DataFormatError(
+                path, f"{key} = {sweep[key]}", field=f"sweep.{key}", expected="an integer >= 1"
+            )
+    if "format" in sweep and sweep["format"] not in FORMATS:
+        raise DataFormatError(
+            path,
+            f"unknown format {sweep['format']!r}",
+            field="sweep.format",
+            expected=", ".join(sorted(FORMATS)),
+        )

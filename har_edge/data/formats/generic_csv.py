@@ -13,7 +13,9 @@ from har_edge.data.formats.text import (
     class_indices,
     make_recording,
     nominal_rate,
+    number_array,
     one_of,
+    parse_number,
     read_header,
     read_table,
     require_choice,
@@ -104,7 +106,7 @@ def _time_values(path: Path, table: Table, column: str, unit: str) -> np.ndarray
     """Seconds per row: numbers in ``unit``, or ISO date-times relative to the file's earliest one."""
     levels, codes = table.levels[column], table.columns[column]
     try:
-        return np.array(levels, dtype=np.float64)[codes] * _TIME_UNITS_S[unit]
+        return number_array(levels)[codes] * _TIME_UNITS_S[unit]  # ASCII decimals only (no 1_000, ١٢٣)
     except ValueError:
         pass
     try:
@@ -124,7 +126,7 @@ def _time_values(path: Path, table: Table, column: str, unit: str) -> np.ndarray
 
 def _is_time(text: str) -> bool:
     try:
-        float(text)
+        parse_number(text)
     except ValueError:
         try:
             np.datetime64(text.replace(" ", "T", 1), "ns")

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 
@@ -120,9 +119,47 @@ def require_dir(path: str | Path) -> Path:
     return path
 
 
-def open_text(path: Path) -> TextIO:
-    # Undecodable bytes become U+FFFD, so they surface as a named bad value instead of a UnicodeError.
-    return path.open(encoding="utf-8-sig", errors="replace")
+MAX_LINE_CHARS = 1 << 20  # a longer line (a file without newlines) is refused, not read whole
+
+
+class BoundedLines:
+    """A text file read line by line, each line at most ``MAX_LINE_CHARS`` characters (else a
+    ``DataFormatError`` naming the file, the line and the limit, before the line is held in memory)."""
+
+    def __init__(self, path: Path) -> None:
+        # Undecodable bytes become U+FFFD, so they surface as a named bad value instead of a UnicodeError.
+        self.path, self._stream, self._line = path, path.open(encoding="utf-8-sig", errors="replace"), 0
+
+    def __enter__(self) -> BoundedLines:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.close()
+
+    def __iter__(self) -> BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def readline(self) -> str:
+        line = self._stream.readline(MAX_LINE_CHARS + 1)
+        self._line += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise DataFormatError(
+                self.path,
+                f"a line longer than {MAX_LINE_CHARS:,} characters",
+                line=self._line,
+                expected="text lines (is the file binary, or without newlines?)",
+            )
+        return line
+
+
+def open_text(path: Path) -> BoundedLines:
+    return BoundedLines(path)
 
 
 def require_choice(option: str, value: object, choices: Iterable[object]) -> None:
@@ -243,6 +280,15 @@ def _parse_chunk(
 ) -> tuple[np.ndarray | dict[str, np.ndarray], dict[str, ENotation]]:
     """The chunk's rows (indexable by column key) and what its ``i8e`` columns had in E-notation."""
     quote = '"' if delimiter else None
+    if quote and '"' in "".join(chunk):  # a quoted field across lines: one row per line is assumed below
+        open_quote = next((i for i, line in enumerate(chunk) if line.count(quote) % 2), None)
+        if open_quote is not None:
+            raise DataFormatError(
+                path,
+                "a quoted field runs past the end of the line",
+                line=first_line + open_quote,
+                expected="one record per line (no line break inside quotes)",
+            )
     try:
         rows = np.loadtxt(chunk, dtype=dtype, delimiter=delimiter, comments=None, quotechar=quote, ndmin=1)
         return rows, {}

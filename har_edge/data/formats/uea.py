@@ -137,6 +137,11 @@ def _uea_header(path: Path, tags: Mapping[str, tuple[int, str]]) -> _UeaHeader:
                     line=line,
                     expected="@classLabel true <label> <label> ...",
                 )
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:  # cases of one label would split between two classes
+                raise DataFormatError(
+                    path, f"@classLabel repeats {repeated}", line=line, expected="distinct class labels"
+                )
             class_labels = tuple(names)
     equal_length = _uea_flag(path, tags, "equallength", default=False)
     return _UeaHeader(

@@ -230,25 +230,25 @@ MALFORMED = {
         "branches",
         "MUL",
         lambda g: _shape(g, _nth(g, "MUL", 1), 1, (3,)),
-        "broadcastable",
+        "do not broadcast",
     ),
     "MAX_POOL_2D with stride 0": (
         "convolutions",
         "MAX_POOL_2D",
         lambda g: _with(g, op=_options(_nth(g, "MAX_POOL_2D"), strideH=0)),
-        "strideH = 0",
+        "strideH 0",
     ),
     "CONV_2D with a negative stride": (
         "convolutions",
         "CONV_2D",
         lambda g: _with(g, op=_options(_nth(g, "CONV_2D"), strideW=-1)),
-        "strideW = -1",
+        "strideW -1",
     ),
     "MEAN into a larger output": (
         "branches",
         "MEAN",
         lambda g: _shape(g, _nth(g, "MEAN"), -1, (1, 6)),
-        "reduced",
+        "output of 6 values",
     ),
 }
 

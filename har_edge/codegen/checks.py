@@ -103,8 +103,14 @@ def _problem(op: Op, problem: str, supported: str) -> UnsupportedModelError:
     return UnsupportedModelError(problem, op=op.name, index=op.index, supported=supported)
 
 
+# Inputs an op keeps its state in: variable tensors that no op writes (LSTM hidden and cell state).
+STATE_INPUTS = {"UNIDIRECTIONAL_SEQUENCE_LSTM": (18, 19)}
+
+
 def _check_tensors(graph: Graph, generator: bool) -> None:
     constant_bytes = 0
+    # Tensors no op reads or writes (an LSTM's unused intermediates, shape [0]) are never allocated.
+    used = {t for op in graph.ops for t in (*op.inputs, *op.outputs) if t >= 0} | set(graph.inputs)
     for t in graph.tensors:
         if t.scale.size and not np.all(np.isfinite(t.scale) & (t.scale > 0)):
             raise UnsupportedModelError(
@@ -117,7 +123,7 @@ def _check_tensors(graph: Graph, generator: bool) -> None:
             raise UnsupportedModelError(
                 f"tensor {t.name!r} has type {t.dtype}", supported=", ".join(sorted(KNOWN_DTYPES))
             )
-        if any(d < 1 for d in t.shape):
+        if t.index in used and any(d < 1 for d in t.shape):
             raise UnsupportedModelError(
                 f"tensor {t.name!r} has shape {list(t.shape)}", supported="dimensions >= 1"
             )
@@ -143,7 +149,10 @@ def _check_data_flow(graph: Graph) -> None:
             )
     written = {model_input}
     for op in graph.ops:
-        for t in op.inputs:
+        state = STATE_INPUTS.get(op.name, ())
+        for position, t in enumerate(op.inputs):
+            if position in state:
+                continue
             if t >= 0 and not graph.tensor(t).is_constant and t not in written:
                 raise _problem(
                     op, f"reads {graph.tensor(t).name!r} before any op writes it", "ops in execution order"

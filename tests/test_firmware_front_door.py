@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from har_edge.cli import main
+from har_edge.runtime.bundle import open_bundle
 from tests.firmware_support import int8_model, keras
 
 BUNDLE = Path(__file__).parent / "golden" / "dense_int8"
@@ -101,7 +102,7 @@ def test_verify_data_windows_are_what_the_runtime_feeds_its_int8_base():
         source_rate=None,
         format_option=[],
     )
-    got = bundle_windows(args, model)
+    got = bundle_windows(args, open_bundle(BUNDLE), model)
     classifier = Classifier(BUNDLE)
     from har_edge.cli.common import manifest_windows
 
@@ -124,7 +125,7 @@ def test_verify_data_needs_a_bundle(tmp_path, capsys):
         "synthetic",
     ]
     code, _, error = run(capsys, argv)
-    assert code == 2 and "--verify-data needs a bundle folder" in error and not (tmp_path / "fw").exists()
+    assert code == 2 and "--verify-data needs a bundle" in error and not (tmp_path / "fw").exists()
 
 
 def test_hybrid_model_is_refused_saying_how_to_convert_it(tmp_path, capsys):

@@ -44,7 +44,8 @@ def reference_interpreter(model_bytes: bytes):
         )
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
-        raise ReferenceRunError(f"LiteRT's reference kernels cannot load the model: {exc}") from exc
+        problem = f"LiteRT's reference kernels cannot run the model to verify it: {exc}"
+        raise ReferenceRunError(problem) from exc
     return interpreter
 
 

@@ -42,7 +42,7 @@ def windows(seed: int):
     return normalize_splits(split_by_subject(made, seed=seed))[0]
 
 
-def mcu_model(name: str, splits, seed: int) -> bytes:
+def mcu_model(name: str, splits, seed: int, *, int8_io: bool = True, fixed_batch: bool = True) -> bytes:
     from har_edge import models
     from har_edge.optimize.quantize import Precision, convert, representative_windows
 
@@ -51,7 +51,9 @@ def mcu_model(name: str, splits, seed: int) -> bytes:
         architecture, window=WINDOW, channels=CHANNELS, classes=CLASSES, seed=seed, **MODELS[name]
     )
     calibration = representative_windows(models.to_model_input(model, splits.train.x), seed=seed)
-    return convert(model, Precision.INT8, representative=calibration, int8_io=True, fixed_batch=True)
+    return convert(
+        model, Precision.INT8, representative=calibration, int8_io=int8_io, fixed_batch=fixed_batch
+    )
 
 
 def measure(name: str, model_bytes: bytes, sample: np.ndarray, cache: Path) -> dict:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from har_edge import models
+from har_edge.codegen.verify import random_inputs  # noqa: F401  (the tests' seeded inputs)
 
 BUILD_ROOT = Path(tempfile.mkdtemp(prefix="har-fw-tests-"))
 
@@ -93,14 +94,15 @@ def int8_model(
     int8_io: bool = True,
     per_channel: bool = True,
     samples: int = 64,
+    batch: int | None = 1,
 ) -> bytes:
-    """Full-integer .tflite (batch 1) of ``build(keras, inputs) -> outputs``, calibrated on seeded
-    normal samples."""
+    """Full-integer .tflite (batch 1, or a dynamic batch with ``batch=None``) of
+    ``build(keras, inputs) -> outputs``, calibrated on seeded normal samples."""
     from har_edge.tfcompat import seed_everything, tensorflow
 
     tf, k = tensorflow(), keras()
     seed_everything(seed)
-    inputs = k.Input(shape=input_shape, batch_size=1)
+    inputs = k.Input(shape=input_shape, batch_size=batch)
     model = k.Model(inputs, build(k, inputs))
     data = np.random.default_rng(seed).normal(size=(samples, *input_shape)).astype(np.float32)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -149,14 +151,3 @@ def host_cross_check(model_bytes: bytes, inputs: np.ndarray, *, dsp: bool = Fals
         layer_dump=result.layer_dump,
         layer_inputs=4,
     )
-
-
-def random_inputs(model_bytes: bytes, n: int, seed: int = 0) -> np.ndarray:
-    from har_edge.codegen.graph import read_graph
-
-    graph = read_graph(model_bytes)
-    t = graph.tensor(graph.inputs[0])
-    rng = np.random.default_rng(seed)
-    if t.dtype == "float32":
-        return rng.normal(0, 2, size=(n, t.size)).astype(np.float32)
-    return rng.integers(-128, 128, size=(n, t.size), dtype=np.int8)

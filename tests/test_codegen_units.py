@@ -141,17 +141,6 @@ def test_float_model_is_refused_naming_the_float_tensor(tmp_path):
     assert error.op == "FULLY_CONNECTED"
 
 
-def test_dynamic_batch_is_refused(tmp_path):
-    from har_edge import models
-    from har_edge.optimize.quantize import Precision, convert
-
-    model = models.build("dense", window=20, channels=3, classes=4, seed=0)
-    rep = np.random.default_rng(0).normal(size=(16, 20, 3)).astype(np.float32)
-    data = convert(model, Precision.INT8, representative=rep, int8_io=True, fixed_batch=False)
-    error = _refused(data, tmp_path, "dynamic shape")
-    assert "fixed_batch" in str(error)
-
-
 def test_unknown_op_lists_what_is_supported(tmp_path):
     from tests.firmware_support import int8_model
 

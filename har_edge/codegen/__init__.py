@@ -1,4 +1,5 @@
-"""Ahead-of-time C generation for int8 .tflite models (batch 1): ``generate`` (sources in memory),
+"""Ahead-of-time C generation for int8 .tflite models (batch 1; a dynamic batch is run at batch 1,
+``fold.py``), with int8 or float32 (QUANTIZE/DEQUANTIZE) interfaces: ``generate`` (sources in memory),
 ``write_project`` (a buildable folder for a board), ``layer_macs`` (per-layer multiply-accumulates,
 for instructions per MAC), and the cross-check against LiteRT's reference kernels (``verify``)."""
 

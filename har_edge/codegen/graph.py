@@ -2,9 +2,10 @@
 data, operators with their builtin options. No TensorFlow: the flatbuffer schema module that ships
 in ``ai-edge-litert`` parses the file (as ``har_edge/tflite_info.py`` does).
 
-Only the main subgraph is read. A dynamic shape (``-1`` in a shape signature), a second subgraph that
-an op would call, or a file that does not parse is refused here with ``UnsupportedModelError``;
-op-level refusals happen in ``lower.py``.
+Only the main subgraph is read. A dynamic batch (``-1`` in dimension 0 of a shape signature) is run
+at batch 1 and the shape arithmetic it brings is folded (``fold.py``); another dynamic dimension, or a
+file that does not parse, is refused here (``UnsupportedModelError`` / ``InputError``); op-level
+refusals happen in ``lower.py``.
 """
 
 from __future__ import annotations
@@ -149,8 +150,9 @@ def read_graph(data: bytes, source: str = "<model>") -> Graph:
         tuple(int(x) for x in _list(graph.outputs)),
         {"source": source, "bytes": bytes(data)},
     )
-    _refuse_dynamic_shapes(result)
-    return result
+    from har_edge.codegen.fold import resolve_batch
+
+    return resolve_batch(result)
 
 
 def _list(values) -> list:
@@ -162,7 +164,7 @@ def _tensor(index: int, t, model, data: bytes, type_names: dict[int, str]) -> Te
     dtype = type_names.get(t.type, f"TYPE_{t.type}").lower()
     signature = tuple(int(d) for d in _list(t.shapeSignature))
     if signature and any(d < 0 for d in signature):
-        shape = signature  # keeps the -1 so the refusal below names it
+        shape = signature  # keeps the -1: fold.resolve_batch resolves or refuses it
     q = t.quantization
     scale = np.asarray(_list(q.scale) if q is not None else [], np.float32)
     zero_point = np.asarray(_list(q.zeroPoint) if q is not None else [], np.int64)
@@ -179,18 +181,6 @@ def _tensor(index: int, t, model, data: bytes, type_names: dict[int, str]) -> Te
             contents = np.frombuffer(raw, _DTYPES[dtype.upper()]).reshape(shape if shape else ())
     name = t.name.decode(errors="replace") if isinstance(t.name, bytes) else str(t.name)
     return Tensor(index, name, shape, dtype, scale, zero_point, qdim, contents)
-
-
-def _refuse_dynamic_shapes(graph: Graph) -> None:
-    for op in graph.ops:
-        for t in graph.op_inputs(op) + graph.op_outputs(op):
-            if t is not None and any(d < 0 for d in t.shape):
-                raise UnsupportedModelError(
-                    f"tensor {t.name!r} has a dynamic shape {list(t.shape)}",
-                    op=op.name,
-                    index=op.index,
-                    supported="fixed shapes with batch 1 (convert with fixed_batch=True)",
-                )
 
 
 def _schema():

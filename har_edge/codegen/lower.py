@@ -1,6 +1,7 @@
 """Lowering: each op of a ``Graph`` becomes one ``Layer``: a kernel call with a params struct and its
 constant arrays, every number decided here (see ``quant.py``). Unsupported ops, dtypes and options
-raise ``UnsupportedModelError`` naming the op and its index, before anything is written.
+raise ``UnsupportedModelError`` naming the op and its index, before anything is written; Flex and
+hybrid (dynamic-range) models are refused first, as a whole, saying what to do instead.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def lower_graph(graph: Graph) -> list[Layer]:
             f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs",
             supported="exactly one input and one output tensor",
         )
+    refuse_flex_and_hybrid(graph)
     layers = []
     for op in graph.ops:
         function = LOWERINGS.get(op.name)
@@ -79,6 +81,43 @@ def lower_graph(graph: Graph) -> list[Layer]:
         layers.append(function(graph, op))
     _refuse_float_between_layers(graph, layers)
     return layers
+
+
+HYBRID_ADVICE = (
+    "convert it with full-integer quantization instead: a representative dataset and int8 ops, e.g.\n"
+    "  converter = tf.lite.TFLiteConverter.from_keras_model(model)\n"
+    "  converter.optimizations = [tf.lite.Optimize.DEFAULT]\n"
+    "  converter.representative_dataset = lambda: ([x[None]] for x in calibration_windows[:200])\n"
+    "  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]\n"
+    "  converter.inference_input_type = converter.inference_output_type = tf.int8  # or keep float32\n"
+    "(har-edge optimize --quantize int8 does this)"
+)
+
+
+def refuse_flex_and_hybrid(graph: Graph) -> None:
+    """Refuse the two kinds of model that no kernel choice can run, saying what they are: Flex
+    (TensorFlow) ops, and dynamic-range quantization (float activations into ops with int8 weights)."""
+    flex = [op for op in graph.ops if op.name.startswith("CUSTOM:Flex")]
+    if flex:
+        names = ", ".join(f"op {op.index} ({op.name.removeprefix('CUSTOM:')})" for op in flex)
+        raise UnsupportedModelError(
+            f"the model uses TensorFlow (Flex / SELECT_TF_OPS) ops: {names}. They need the TensorFlow "
+            "runtime inside the interpreter; TFLM cannot run Flex ops either",
+            supported="builtin TFLite ops only: convert without tf.lite.OpsSet.SELECT_TF_OPS (replace "
+            "the layers that need them)",
+        )
+    for op in graph.ops:
+        ins = [t for t in graph.op_inputs(op) if t is not None]
+        activations = [t for t in ins if not t.is_constant]
+        weights = [t for t in ins if t.is_constant and t.dtype == "int8"]
+        if weights and any(t.dtype == "float32" for t in activations):
+            raise UnsupportedModelError(
+                "this model has float activations and int8 weights (dynamic-range quantization: float32 "
+                f"{activations[0].name!r} meets int8 weights {weights[0].name!r}); the generator runs "
+                "full-integer models, and TFLM does not run dynamic-range models either; " + HYBRID_ADVICE,
+                op=op.name,
+                index=op.index,
+            )
 
 
 def _refuse_float_between_layers(graph: Graph, layers: list[Layer]) -> None:

@@ -34,7 +34,7 @@ class MemoryPlan:
     buffers: dict[int, Buffer]
     root: dict[int, int]  # tensor index -> buffer key
     arena_bytes: int
-    scratch: dict[int, int] = field(default_factory=dict)  # op index -> scratch buffer key
+    scratch: dict[int, int] = field(default_factory=dict)  # op position -> scratch buffer key
 
     def expression(self, tensor: int) -> str:
         """The C expression of a tensor's data pointer (int8_t *)."""

@@ -15,21 +15,49 @@ from pathlib import Path
 import numpy as np
 
 from har_edge.codegen.emit import LayerInfo
-from har_edge.codegen.graph import read_graph
+from har_edge.codegen.graph import Graph, read_graph
+from har_edge.errors import InputError
 
 SHOWN_INPUTS = 3
+SATURATION_MARGIN = 0.25  # float inputs also cover a quarter of the int8 range beyond each end
+
+
+class ReferenceRunError(InputError):
+    """LiteRT's reference kernels refused or failed on the model or the inputs (no comparison made)."""
 
 
 def reference_interpreter(model_bytes: bytes):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(
-        model_content=model_bytes,
-        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-        experimental_preserve_all_tensors=True,
-    )
-    interpreter.allocate_tensors()
+    try:
+        interpreter = Interpreter(
+            model_content=model_bytes,
+            experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+            experimental_preserve_all_tensors=True,
+        )
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ReferenceRunError(f"LiteRT's reference kernels cannot load the model: {exc}") from exc
     return interpreter
+
+
+def random_inputs(model: bytes | Graph, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` seeded inputs (n, elements) in the model's input type: int8 over the whole range
+    [-128, 127]; float32 into a QUANTIZE uniformly over the floats it maps onto [-128, 127], plus a
+    ``SATURATION_MARGIN`` beyond each end (saturation is exercised too); other float32 inputs N(0, 2)."""
+    graph = model if isinstance(model, Graph) else read_graph(model)
+    t = graph.tensor(graph.inputs[0])
+    rng = np.random.default_rng(seed)
+    if t.dtype != "float32":
+        return rng.integers(-128, 128, size=(n, t.size), dtype=np.int16).astype(np.int8)
+    consumer = next((op for op in graph.ops if t.index in op.inputs), None)
+    if consumer is None or consumer.name != "QUANTIZE":
+        return rng.normal(0, 2, size=(n, t.size)).astype(np.float32)
+    q = graph.tensor(consumer.outputs[0])
+    scale, zero = float(q.single_scale()), q.single_zero_point()
+    margin = SATURATION_MARGIN * 255
+    low, high = (-128 - margin - zero) * scale, (127 + margin - zero) * scale
+    return rng.uniform(low, high, size=(n, t.size)).astype(np.float32)
 
 
 def reference_run(
@@ -41,8 +69,17 @@ def reference_run(
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
     outputs, layers = [], []
     for i, x in enumerate(inputs):
-        interpreter.set_tensor(inp["index"], np.asarray(x, inp["dtype"]).reshape(inp["shape"]))
-        interpreter.invoke()
+        x = np.asarray(x)
+        if x.dtype != inp["dtype"] or x.size != int(np.prod(inp["shape"])):
+            raise ReferenceRunError(
+                f"input {i} is {x.dtype} with {x.size} values; the model takes {np.dtype(inp['dtype'])} "
+                f"of shape {list(inp['shape'])}"
+            )
+        try:
+            interpreter.set_tensor(inp["index"], x.reshape(inp["shape"]))
+            interpreter.invoke()
+        except (ValueError, RuntimeError) as exc:
+            raise ReferenceRunError(f"LiteRT's reference kernels failed on input {i}: {exc}") from exc
         outputs.append(np.ascontiguousarray(interpreter.get_tensor(out["index"])).view(np.uint8).ravel())
         if i < layer_inputs:
             layers.append([np.ascontiguousarray(interpreter.get_tensor(t)).tobytes() for t in layer_tensors])
@@ -50,14 +87,13 @@ def reference_run(
 
 
 def quantize_windows(model_bytes: bytes, windows: np.ndarray) -> np.ndarray:
-    """Float windows (normalized like training) as the model's int8 input: round(x/scale) + zp."""
-    graph = read_graph(model_bytes)
-    t = graph.tensor(graph.inputs[0])
-    flat = np.asarray(windows, np.float32).reshape(len(windows), -1)
-    if t.dtype != "int8":
-        return flat
-    q = np.round(flat / np.float32(t.single_scale())) + t.single_zero_point()
-    return np.clip(q, -128, 127).astype(np.int8)
+    """Float windows (normalized like training) as the model's input, (n, input values): quantized
+    with its input tensor's scale and zero point as the runtime does (``runtime.interpreter.quantize``);
+    a float32 input (a float interface) takes them as they are."""
+    from har_edge.runtime.interpreter import quantize
+
+    (detail,) = reference_interpreter(model_bytes).get_input_details()
+    return quantize(np.asarray(windows, np.float32).reshape(len(windows), -1), detail)
 
 
 @dataclass(frozen=True)
@@ -147,7 +183,13 @@ def cross_check(
     layer_inputs = min(layer_inputs, len(layer_dump) // per_inference) if layer_dump and per_inference else 0
     tensors = tuple(layer.output_tensor for layer in layers)
     expected, reference_layers = reference_run(model_bytes, inputs, tensors, layer_inputs)
-    actual = np.asarray(firmware_outputs, np.uint8).reshape(expected.shape)
+    actual = np.asarray(firmware_outputs, np.uint8)
+    if actual.size != expected.size:
+        raise ReferenceRunError(
+            f"the firmware wrote {actual.size} output bytes for {len(expected)} inputs; LiteRT's "
+            f"reference gives {expected.shape[1]} bytes per input"
+        )
+    actual = actual.reshape(expected.shape)
     bad = np.flatnonzero(np.any(expected != actual, axis=1))
     mismatches = tuple(
         InputMismatch(int(i), np.asarray(inputs[i]).ravel(), expected[i], actual[i]) for i in bad

@@ -141,15 +141,17 @@ def _figures(built: BuiltFirmware, result, layer_counts: dict[int, int], check) 
     info = built.info
     counted = counts_instructions(built.board)
     instructions = int(np.median(result.instructions)) if counted and result.instructions else None
-    layers = [
+    layers = [  # keyed by the op's index in the file (HAR_LAYER_BEGIN): folded ops leave gaps
         {
-            "index": index,
-            "name": name,
-            "macs": macs,
-            "instructions": layer_counts.get(index),
-            "instructions_per_mac": layer_counts[index] / macs if macs and index in layer_counts else None,
+            "index": layer.index,
+            "name": layer.name,
+            "macs": layer.macs,
+            "instructions": layer_counts.get(layer.index),
+            "instructions_per_mac": layer_counts[layer.index] / layer.macs
+            if layer.macs and layer.index in layer_counts
+            else None,
         }
-        for index, (name, macs) in enumerate(zip(info.layer_names, info.layer_macs, strict=True))
+        for layer in info.model.layers
     ]
     figures: dict[str, Any] = {
         "board": built.board.name,

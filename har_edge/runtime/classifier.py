@@ -328,8 +328,14 @@ class Classifier:
 
     def _normalized(self, x: np.ndarray) -> np.ndarray:
         """Checked raw windows -> normalized float32 in the base's layout (the reference computation)."""
-        x = ((x - self._mean) / self._std).astype(np.float32)  # as har_edge.data.splits.Normalizer does
-        return x.reshape(len(x), -1) if self.manifest.input_layout == "flat" else x
+        return normalized_windows(x, self._mean, self._std, self.manifest.input_layout)
+
+
+def normalized_windows(x: np.ndarray, mean: np.ndarray, std: np.ndarray, layout: str) -> np.ndarray:
+    """Checked raw windows (n, window, channels) -> the base's float32 input: normalized with the
+    manifest's statistics (as ``har_edge.data.splits.Normalizer`` does), flattened for a "flat" base."""
+    x = ((x - np.asarray(mean, np.float64)) / np.asarray(std, np.float64)).astype(np.float32)
+    return x.reshape(len(x), -1) if layout == "flat" else x
 
 
 def checked_labels(labels: Sequence[str], n_classes: int) -> tuple[str, ...]:

@@ -48,7 +48,7 @@ def mcu_model(name: str, splits, seed: int, *, int8_io: bool = True, fixed_batch
 
     architecture = name.split("+")[0]
     model = models.build(
-        architecture, window=WINDOW, channels=CHANNELS, classes=CLASSES, seed=seed, **MODELS[name]
+        architecture, window=WINDOW, channels=CHANNELS, classes=CLASSES, seed=seed, **MODELS.get(name, {})
     )
     calibration = representative_windows(models.to_model_input(model, splits.train.x), seed=seed)
     return convert(

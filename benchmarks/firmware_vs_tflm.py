@@ -12,7 +12,7 @@ Per model (``peer_table.py`` renders the Markdown and says how each figure is co
 instructions per inference and per MAC of har_edge, TFLM + CMSIS-NN and TFLM reference; the ratio;
 flash and RAM of model + engine, harness apart; output bytes that differ from LiteRT's BUILTIN_REF
 kernels (each engine) and between the engines; per-layer counts in the JSON (har_edge's profiling
-build; TFLM's MicroProfiler with ``--profile``, which compiles the library a second time);
+build; TFLM + CMSIS-NN's MicroProfiler with ``--profile``, which compiles its library a second time);
 with ``--cycles N``, a Cortex-M4 cycle estimate from the instruction mix (``cycle_estimate.py``) for
 models of at most N MACs.
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -46,14 +47,12 @@ RANDOM_WEIGHTS = "seeded, untrained weights (counts depend on shapes)"
 
 def own_models(seed: int) -> dict[str, tuple[bytes | None, str]]:
     """The project's architectures as int8 batch-1 MCU bases: name -> (model or None, note)."""
-    from firmware_report import MODELS, mcu_model, windows
+    from firmware_report import mcu_model, windows
 
     splits = windows(seed)
     found: dict[str, tuple[bytes | None, str]] = {}
     for name in OWN:
         try:
-            if name not in MODELS:
-                MODELS[name] = {}
             found[name] = (mcu_model(name, splits, seed), RANDOM_WEIGHTS)
         except Exception as error:  # a conversion that fails is a row, not a failed run
             found[name] = (None, f"not converted: {type(error).__name__}: {str(error).splitlines()[0]}")
@@ -96,13 +95,13 @@ def har_side(model: bytes, inputs: np.ndarray, cache: Path) -> tuple[dict, np.nd
 
 def tflm_side(tree: Path, name: str, model_path: Path, inputs_path: Path, kernels: str, base: Path, profile):
     """One TFLM build of the model: (figures, output bytes as written, or None)."""
+    outputs = inputs_path.with_name(f"out-{kernels}.bin")
     try:
         elf = peer_tree.build(tree, model_path, name, kernels)
-    except RuntimeError as error:
+        side = peer_tree.figures(peer_tree.measure(tree, elf, inputs_path, base, outputs)) | {"elf": str(elf)}
+    except (RuntimeError, subprocess.TimeoutExpired) as error:  # a row says so; the run goes on
         return {"refused": str(error).strip().splitlines()[-1][:200]}, None
-    outputs = inputs_path.with_name(f"out-{kernels}.bin")
-    side = peer_tree.figures(peer_tree.measure(tree, elf, inputs_path, base, outputs)) | {"elf": str(elf)}
-    if profile:
+    if profile and kernels == "cmsis_nn":  # one more library build (LOGS=1): CMSIS-NN's only
         profiled = peer_tree.build(tree, model_path, name, kernels, profile=True)
         lines = peer_tree.measure(tree, profiled, inputs_path, base, outputs.with_suffix(".profile"))
         side["layers"] = peer_tree.profile_rows(lines.get("profile", []))
@@ -132,6 +131,7 @@ def compare(outputs: dict[str, np.ndarray | None], reference: np.ndarray) -> dic
 
 def measure_model(name, model, note, tree, base, work: Path, args) -> dict:
     from har_edge.codegen.verify import random_inputs, reference_run
+    from har_edge.targets.firmware_runner import cache_root
 
     row: dict = {"model": name, "note": note}
     if model is None:
@@ -148,7 +148,7 @@ def measure_model(name, model, note, tree, base, work: Path, args) -> dict:
         "seed": args.seed,
         "counted": "median of inputs 2..n (TFLM), 1..n (har_edge)",
     }
-    row["har_edge"], outputs = har_side(model, inputs, work / "har-cache")
+    row["har_edge"], outputs = har_side(model, inputs, cache_root())
     row["macs"] = row["har_edge"].pop("macs", None)
     collected = {"har_edge": outputs}
     for kernels in peer_tree.KERNELS:

@@ -157,19 +157,24 @@ def measure_model(name, model, note, tree, base, work: Path, args) -> dict:
         )
     row["outputs"] = compare(collected, reference_run(model, inputs)[0])
     if args.cycles is not None and row["macs"] and row["macs"] <= args.cycles:
-        row["cycles"] = cycles_of(row, inputs_path)
+        row["cycles"] = cycles_of(row, inputs)
     return row
 
 
-def cycles_of(row: dict, inputs_path: Path) -> dict:
+def cycles_of(row: dict, inputs: np.ndarray) -> dict:
+    """The cycle estimate of har_edge's and TFLM + CMSIS-NN's image over the first two inputs (a
+    warm-up, then the traced inference); an image the trace cannot bracket says why."""
     import cycle_estimate
 
-    sides = {"har_edge": "har_edge", "tflm_cmsis_nn": "tflm_cmsis_nn"}
-    return {
-        label: cycle_estimate.estimate_image(Path(row[key]["elf"]), inputs_path).to_dict()
-        for label, key in sides.items()
-        if "elf" in row.get(key, {})
-    }
+    estimates = {}
+    for key in ("har_edge", "tflm_cmsis_nn"):
+        if "elf" in row.get(key, {}):
+            try:
+                mix = cycle_estimate.estimate_image(Path(row[key]["elf"]), inputs[:2].tobytes())
+                estimates[key] = mix.to_dict()
+            except (RuntimeError, subprocess.SubprocessError) as error:
+                estimates[key] = {"error": str(error)[:200]}
+    return estimates
 
 
 def peer(args, cache: Path) -> Path:
@@ -196,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="TFLM per-operator counts (MicroProfiler)")
     parser.add_argument("--cycles", type=int, metavar="MACS", help="cycle estimates for models <= MACS")
     parser.add_argument("--json", type=Path, help="write the rows (with per-layer figures) as JSON")
+    parser.add_argument("--from-json", type=Path, help="render the table of a saved --json run; no measuring")
     args = parser.parse_args(argv)
+    if args.from_json:
+        return render(peer_table.read_rows(args.from_json))
     if args.inputs < 2:
         parser.error("--inputs needs at least 2 (TFLM's first inference is a warm-up)")
     tree = peer(args, args.cache)
@@ -211,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(measure_model(name, model, note, tree, base, Path(tmp), args))
             if args.json:  # after every model: a long run keeps what it measured
                 peer_table.write_json(args.json, rows, tree)
+    return render(rows)
+
+
+def render(rows: list[dict]) -> int:
     print(peer_table.markdown(rows))
     print()
     print(peer_table.goals_markdown(peer_table.goals(rows)))

@@ -42,7 +42,7 @@ def _instructions(side: dict | None, macs: int | None) -> str:
     if not side:
         return "—"
     if "refused" in side:
-        return f"refused: {side['refused'][:80]}"
+        return "refused: " + side["refused"][:80].replace("|", "/")
     n = side["instructions_per_inference"]
     return f"{n:,} ({n / macs:.2f}/MAC)" if macs else f"{n:,}"
 
@@ -68,7 +68,8 @@ def _cycles(row: dict) -> str:
     if not cycles:
         return "—"
     return " / ".join(
-        f"{c['cycles_typical']:,} ({c['cycles_low']:,}–{c['cycles_high']:,})" for c in cycles.values()
+        f"{c['cycles_typical']:,} ({c['cycles_low']:,}–{c['cycles_high']:,})" if "error" not in c else "—"
+        for c in cycles.values()
     )
 
 
@@ -82,7 +83,7 @@ def markdown(rows: list[dict]) -> str:
     ]
     for row in rows:
         if "har_edge" not in row:
-            lines.append(f"| {row['model']} | {row['note']} |||||||||| ")
+            lines.append(f"| {row['model']} | {row['note'].replace('|', '/')} |||||||||| ")
             continue
         macs = row.get("macs")
         r = ratio(row, "instructions_per_inference")
@@ -105,7 +106,7 @@ def goals(rows: list[dict]) -> list[dict]:
 
     def judge(goal: str, values: list[tuple[str, float]], limit: float, fmt: str) -> dict:
         worst = [f"{name} {fmt.format(v)}" for name, v in values if v > limit]
-        detail = ", ".join(worst) if worst else "all within"
+        detail = ", ".join(worst) if worst else ("all within" if values else "nothing measured")
         met = None if not values else not worst
         return {"goal": goal, "met": met, "detail": detail}
 
@@ -176,6 +177,16 @@ def goals_markdown(results: list[dict]) -> str:
     verdict = {True: "yes", False: "**no**", None: "not judged"}
     lines += [f"| {g['goal']} | {verdict[g['met']]} | {g['detail']} |" for g in results]
     return "\n".join(lines)
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a JSON written by ``write_json`` (to render the table again without measuring)."""
+    from har_edge.errors import InputError
+
+    try:
+        return json.loads(Path(path).read_text())["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{path}: not a firmware_vs_tflm JSON ({error})") from error
 
 
 def write_json(path: Path, rows: list[dict], tree: Path) -> None:

@@ -100,6 +100,15 @@ def test_table_shows_ratios_and_the_goals_say_which_model_misses_them():
     assert verdicts["outputs byte-identical between har_edge and TFLM+CMSIS-NN"]["met"] is False
 
 
+def test_saved_run_renders_the_same_table_and_a_foreign_json_is_refused(tmp_path):
+    rows = [_row("dense", 1000, (1500, 400, 300), (3000, 1000, 500))]
+    peer_table.write_json(tmp_path / "run.json", rows, tmp_path)
+    assert peer_table.markdown(peer_table.read_rows(tmp_path / "run.json")) == peer_table.markdown(rows)
+    (tmp_path / "other.json").write_text('{"schema_version": 1}')
+    with pytest.raises(InputError, match="other.json: not a firmware_vs_tflm JSON"):
+        peer_table.read_rows(tmp_path / "other.json")
+
+
 def test_tflm_figures_count_the_used_arena_not_the_static_buffer():
     measured = {
         "instructions_median_after_first": 900,

@@ -53,7 +53,7 @@ def mcu_model(
 
     architecture = name.split("+")[0]
     model = models.build(
-        architecture, window=WINDOW, channels=CHANNELS, classes=CLASSES, seed=seed, **MODELS[name]
+        architecture, window=WINDOW, channels=CHANNELS, classes=CLASSES, seed=seed, **MODELS.get(name, {})
     )
     if precision == "float32":
         return convert(model, Precision.FLOAT32, fixed_batch=True)

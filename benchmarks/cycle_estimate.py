@@ -326,9 +326,9 @@ def _micro_image(board: Path, harness: Path, name: str, iterations: int, work: P
 def validate(names: tuple[str, ...] = tuple(MICRO_EXPECTED)) -> list[dict]:
     """Each micro-benchmark's (``names``) measured difference (1000 iterations) against
     ``MICRO_EXPECTED``."""
-    import har_edge.firmware
+    from har_edge.firmware.sources import firmware_root
 
-    firmware = Path(next(iter(har_edge.firmware.__path__)))
+    firmware = firmware_root()
     results = []
     with tempfile.TemporaryDirectory(prefix="har-micro-") as tmp:
         for name in names:

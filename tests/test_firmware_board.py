@@ -100,21 +100,41 @@ def test_missing_tools_are_named_when_path_has_none_of_them(monkeypatch, tmp_pat
     assert {"arm-none-eabi-gcc", "qemu-system-arm"} <= set(missing)
 
 
-def test_every_firmware_source_file_ships_as_package_data():
-    import fnmatch
-    import tomllib
+def test_a_wheel_carries_every_file_of_the_top_level_firmware_folder(tmp_path):
+    """A non-editable install (Quickstart 1) has no checkout: setup.py's build_py copies firmware/ into
+    the wheel as har_edge/firmware/c/, where ``firmware_root`` looks first."""
+    import subprocess
+    import sys
+    import zipfile
 
-    root = Path(mps2.SOURCE_DIR).parent
-    patterns = tomllib.loads((root.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]
-    globs = patterns["package-data"]["har_edge.firmware"]
-    sources = [
-        path.relative_to(root).as_posix()
-        for path in root.rglob("*")
-        if path.is_file() and (path.suffix in (".c", ".h", ".ld") or path.name == "Makefile")
-    ]
-    assert {"mps2-an386/startup.c", "mps2-an386/linker.ld", "mps2-an386/Makefile"} <= set(sources)
-    unshipped = [s for s in sources if not any(fnmatch.fnmatch(s, g) for g in globs)]
-    assert unshipped == []
+    repo = Path(__file__).resolve().parents[1]
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            tmp_path,
+            repo,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("har_edge-*.whl")
+    shipped = {name for name in zipfile.ZipFile(wheel).namelist() if name.startswith("har_edge/firmware/c/")}
+    sources = {
+        "har_edge/firmware/c/" + path.relative_to(repo / "firmware").as_posix()
+        for path in (repo / "firmware").rglob("*")
+        if path.is_file()
+    }
+    assert {"har_edge/firmware/c/mps2-an386/startup.c", "har_edge/firmware/c/runtime/conv.c"} <= shipped
+    assert sources == shipped
 
 
 def test_missing_tools_fail_instead_of_skipping_when_ci_requires_toolchains(monkeypatch, tmp_path):

@@ -35,7 +35,7 @@ from har_edge.fsutil import read_bounded
 from har_edge.runtime.bundle import MANIFEST_FILE, MCU_BASE_FILE
 
 FIRMWARE_EXAMPLE = """examples:
-  har-edge firmware demo-out/bundle --name har --out fw   # fw/har/: the C library, CMake, example
+  har-edge firmware demo-out/bundle --name har --out fw
   har-edge firmware demo-out/bundle --board host --out fw-host --verify 1000
   har-edge firmware model_int8.tflite --board mps2-an386 --out fw-m4 --build --run --json
   har-edge firmware demo-out/bundle --board mps2-an386 --out fw-m4 --verify 200 --overwrite

@@ -73,7 +73,8 @@ def _pruned_slower(rows: list[ResultRow]) -> list[str]:
 
 
 def _within_spread(rows: list[ResultRow]) -> list[str]:
-    """Variants that score above their float32 reference by less than the reference's own spread."""
+    """Variants that score above float32 by less than float32's own spread (noise), or below all of it
+    (a real loss)."""
     found = []
     seen = set()
     for row in rows:
@@ -92,10 +93,12 @@ def _within_spread(rows: list[ResultRow]) -> list[str]:
         seen.add(row.variant)
         gain = 100 * (row.accuracy - reference.accuracy)
         low, high = interval
+        spread = f"float32's 95 % bootstrap interval over test subjects ({100 * low:.1f}-{100 * high:.1f} %)"
         if gain > 0 and low <= row.accuracy <= high:
             found.append(
-                f"{row.variant} scores {gain:+.1f} pp over float32, inside float32's 95 % bootstrap interval "
-                f"over test subjects ({100 * low:.1f}-{100 * high:.1f} %): noise of which people were "
-                "tested, not a gain."
+                f"{row.variant} scores {gain:+.1f} pp over float32, inside {spread}: noise of which people "
+                "were tested, not a gain."
             )
+        elif row.accuracy < low:
+            found.append(f"{row.variant} loses {-gain:.1f} pp against float32, below {spread}: a real loss.")
     return found

@@ -91,7 +91,9 @@ STUDY_WINDOWS = WindowConfig(rate_hz=25.0, window=100, hop=50, channels=ACC_CHAN
 
 
 def test_a_domain_too_small_to_split_is_named_with_its_role_and_path(tmp_path):
-    watch = write_watch_user(tmp_path / "Watch_accelerometer.csv", occurrences=1, seconds=30)
+    # 8 s per activity: too few windows for any class to spare one for validation or test (a longer
+    # single occurrence is cut in time into blocks, and then it splits)
+    watch = write_watch_user(tmp_path / "Watch_accelerometer.csv", occurrences=1, seconds=8)
     pair = Pair(Domain("synthetic:waist"), Domain(str(watch), "hhar"), HHAR_MAPPING)
     with pytest.raises(InputError, match="occurrences per class: stand 1, sit 1, walk 1") as exc_info:
         prepare_pair(pair, STUDY, tmp_path / "cache")

@@ -63,10 +63,10 @@ def split_by_occurrence(windows: WindowSet, fractions: tuple[float, float, float
     """Train/validation/test splits of whole activity occurrences (contiguous label runs in time), per
     class about ``fractions`` of its occurrences (``data.splits`` rules: a class with fewer than 3 trains
     only), windows overlapping a window of another split dropped. Every split must get windows."""
-    from har_edge.data.splits import _split_occurrences
+    from har_edge.data.splits import split_by_occurrence as occurrence_split_of
 
     _require_fractions(fractions)
-    split_of = _split_occurrences(windows, fractions[1], fractions[2], np.random.default_rng(seed))
+    split_of = occurrence_split_of(windows, fractions[1], fractions[2], np.random.default_rng(seed))
     parts = [windows.take(np.flatnonzero(split_of == k)) for k in range(3)]
     empty = [name for name, part in zip(("train", "validation", "test"), parts, strict=True) if not len(part)]
     if empty:

@@ -173,7 +173,7 @@ def test_personalize_keeps_a_better_checkpoint_and_predict_and_bench_use_it(
     code, out, _ = run(
         ["predict", str(bundle), str(test), "--format", "uea", "--checkpoint", str(checkpoint)]
     )
-    assert code == EXIT_OK and "accuracy on 20 windows whose label the bundle knows" in out
+    assert code == EXIT_OK and "on the 20 windows whose label the bundle knows" in out
     report = tmp_path / "bench"
     argv = ["bench", str(bundle), "--data", str(test), "--format", "uea", "--checkpoint", str(checkpoint)]
     assert run([*argv, "--no-plots", "--no-progress", "--out", str(report)])[0] == EXIT_OK

@@ -239,12 +239,18 @@ def prune(
     from har_edge.tfcompat import seed_everything
 
     config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
-    train_xy = (model_input(model, train.x, "training windows"), train.y)
+    # as in training (train.fit): a small split is gone over several times per epoch, so fine-tuning gets
+    # at least config.min_steps_per_epoch steps an epoch; the pruning schedule counts those steps
+    passes = config.passes_per_epoch(len(train))
+    train_xy = (
+        np.concatenate([model_input(model, train.x, "training windows")] * passes),
+        np.tile(train.y, passes),
+    )
     val_xy = (model_input(model, val.x, "validation windows"), val.y)
     if schedule.is_noop:
         copy = _copy(model)
         return PruneResult(copy, sparsity_report(copy), schedule, (), {})
-    schedule = schedule.resolved(epochs * math.ceil(len(train) / batch_size))
+    schedule = schedule.resolved(epochs * math.ceil(len(train_xy[1]) / batch_size))
     seed_everything(seed)
     if schedule.structure == "unit":  # a smaller model, fine-tuned (its best epoch)
         small, _ = unit_prune(model, schedule.target_sparsity, _is_prunable)

@@ -66,6 +66,7 @@ def pareto_scatter(report: Report, path: str | Path) -> Path | None:
     for ax, (title, figure, own) in zip(axes, panels, strict=True):
         ax.grid(True, alpha=0.3)
         present = _unique(row.target for row in own)
+        labelled = set()  # a variant's number once per panel: its targets sit side by side
         for row in own:
             i = targets.index(row.target)
             # A variant's targets share its size: drawn side by side, not on top of each other.
@@ -75,6 +76,9 @@ def pareto_scatter(report: Report, path: str | Path) -> Path | None:
                 * (1 + TARGET_DODGE * (present.index(row.target) - (len(present) - 1) / 2))
             )
             _draw_point(ax, row, x, MARKERS[i % len(MARKERS)], _colour(i), report)
+            if row.variant in labelled:
+                continue
+            labelled.add(row.variant)
             ax.annotate(
                 str(numbers[row.variant]),
                 (x, 100 * row.accuracy),

@@ -21,26 +21,10 @@ from pathlib import Path
 
 def python_lines(bundle, samples) -> list[str]:
     """The example's window and event lines as the Python stream computes them."""
-    from har_edge.codegen.library import EXAMPLE
+    from har_edge.codegen.library import stream_lines_as_printed
     from har_edge.runtime.classifier import Classifier
-    from har_edge.runtime.stream import EventRule, ExponentialAverage, StreamingClassifier
 
-    classifier = Classifier(bundle)
-    rules = tuple(
-        EventRule(label, EXAMPLE["enter"], EXAMPLE["exit"], EXAMPLE["windows"]) for label in classifier.labels
-    )
-    stream = StreamingClassifier(classifier, smoothing=ExponentialAverage(EXAMPLE["alpha"]), events=rules)
-    lines, rate = [], max(1, round(bundle.manifest.rate_hz))
-    for start in range(0, len(samples), rate):
-        update = stream.feed(samples[start : start + rate])
-        for p in update.predictions:
-            lines.append(f"window {p.index} {p.end_sample} {p.label}")
-            lines += [
-                f"event {e.kind} {e.label} {e.window_index} {e.end_sample}"
-                for e in update.events
-                if e.window_index == p.index
-            ]
-    return lines
+    return stream_lines_as_printed(Classifier(bundle), samples, max(1, round(bundle.manifest.rate_hz)))
 
 
 def measure(path: Path, workdir: Path) -> dict:

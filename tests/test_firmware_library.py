@@ -20,7 +20,6 @@ from har_edge.firmware.personalize import mcu_base_bundle
 from har_edge.runtime.bundle import open_bundle
 from har_edge.runtime.classifier import Classifier
 from har_edge.runtime.encode import WindowEncoder
-from har_edge.runtime.stream import EventRule, ExponentialAverage, StreamingClassifier
 from har_edge.types import ACC_CHANNELS
 from tests.arm_tools import require_arm_tools
 from tests.sshd import require_toolchains
@@ -156,20 +155,10 @@ def test_the_input_tables_quantize_every_float_as_the_host_encoder_does(rng):
 def python_stream_lines(library_samples: np.ndarray, rate: int) -> list[str]:
     """What predict --stream --ema 0.5 --event LABEL,0.8,0.6,3 (every label) computes, printed as the
     example prints it."""
-    classifier = Classifier(mcu_base_bundle(open_bundle(GOLDEN)))
-    rules = tuple(EventRule(label, 0.8, 0.6, 3) for label in classifier.labels)
-    stream = StreamingClassifier(classifier, smoothing=ExponentialAverage(0.5), events=rules)
-    lines = []
-    for start in range(0, len(library_samples), rate):
-        update = stream.feed(library_samples[start : start + rate])
-        for p in update.predictions:
-            lines.append(f"window {p.index} {p.end_sample} {p.label}")
-            lines += [
-                f"event {e.kind} {e.label} {e.window_index} {e.end_sample}"
-                for e in update.events
-                if e.window_index == p.index
-            ]
-    return lines
+    from har_edge.codegen.library import EXAMPLE, stream_lines_as_printed
+
+    assert (EXAMPLE["alpha"], EXAMPLE["enter"], EXAMPLE["exit"], EXAMPLE["windows"]) == (0.5, 0.8, 0.6, 3)
+    return stream_lines_as_printed(Classifier(mcu_base_bundle(open_bundle(GOLDEN))), library_samples, rate)
 
 
 def example_lines(stdout: str) -> list[str]:

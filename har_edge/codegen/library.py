@@ -344,3 +344,26 @@ def write_library(bundle: Bundle, out_dir: str | Path, name: str, *, overwrite: 
     with atomic_directory(Path(out_dir), overwrite=overwrite) as staging:
         write_files(files, staging)
     return dataclasses.replace(info, path=Path(out_dir))
+
+
+def stream_lines_as_printed(classifier, samples, rate: int) -> list[str]:
+    """The example's window and event lines (no probabilities) as the Python ``StreamingClassifier``
+    computes them with the example's smoothing and event rule for every label, fed ``rate`` samples at a
+    time: what the C example must print for the same samples."""
+    from har_edge.runtime.stream import EventRule, ExponentialAverage, StreamingClassifier
+
+    rules = tuple(
+        EventRule(label, EXAMPLE["enter"], EXAMPLE["exit"], EXAMPLE["windows"]) for label in classifier.labels
+    )
+    stream = StreamingClassifier(classifier, smoothing=ExponentialAverage(EXAMPLE["alpha"]), events=rules)
+    lines = []
+    for start in range(0, len(samples), rate):
+        update = stream.feed(samples[start : start + rate])
+        for p in update.predictions:
+            lines.append(f"window {p.index} {p.end_sample} {p.label}")
+            lines += [
+                f"event {e.kind} {e.label} {e.window_index} {e.end_sample}"
+                for e in update.events
+                if e.window_index == p.index
+            ]
+    return lines

@@ -61,9 +61,7 @@ typedef struct {
 
 typedef struct {
     int32_t outer, depth;
-    const float *table; /* exp(-input_scale * beta * d), d = max - x */
-    float output_scale;
-    int32_t output_zero;
+    int32_t multiplier, left_shift, diff_min; /* d = x - max >= diff_min scales to Q5.26 */
 } har_softmax_params;
 
 typedef struct {

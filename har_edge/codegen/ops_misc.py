@@ -4,6 +4,8 @@ MEAN, pooling, CONCATENATION and PAD."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from har_edge.codegen import quant
@@ -39,12 +41,23 @@ def softmax(graph: Graph, op: Op) -> Layer:
     (x,) = graph.op_inputs(op)
     (out,) = graph.op_outputs(op)
     require_int8(op, x, out)
+    if not (math.isclose(out.single_scale(), 1 / 256, rel_tol=1e-3) and out.single_zero_point() == -128):
+        raise refuse(
+            op,
+            f"output scale {out.single_scale():g}, zero point {out.single_zero_point()}",
+            "an int8 softmax output of scale 1/256 and zero point -128 (all TFLite accepts)",
+        )
     depth = x.shape[-1]
-    prefix = f"l{op.index}"
-    table = quant.softmax_table(x.single_scale(), op.options.beta)
+    if depth > quant.SOFTMAX_MAX_DEPTH:
+        limit = f"at most {quant.SOFTMAX_MAX_DEPTH} values per row"
+        raise refuse(op, f"a softmax over {depth} values", limit)
+    try:
+        multiplier, shift, diff_min = quant.softmax_parameters(x.single_scale(), op.options.beta)
+    except ValueError as exc:
+        raise refuse(op, str(exc), "beta * input scale >= 2^-26") from exc
     fields = (
-        f".outer = {x.size // depth}, .depth = {depth}, .table = {prefix}_table, "
-        f".output_scale = {_float(out.single_scale())}, .output_zero = {out.single_zero_point()}"
+        f".outer = {x.size // depth}, .depth = {depth}, .multiplier = {multiplier}, "
+        f".left_shift = {shift}, .diff_min = {diff_min}"
     )
     return Layer(
         op.index,
@@ -53,7 +66,6 @@ def softmax(graph: Graph, op: Op) -> Layer:
         (out.index,),
         call="har_softmax_s8(&{p}, {in0}, {out});",
         params=("har_softmax_params", fields),
-        arrays=[CArray(f"{prefix}_table", "float", table)],
     )
 
 

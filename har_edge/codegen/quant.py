@@ -6,7 +6,9 @@ and thresholds of ops whose int8 result TFLite derives through float math.
 ``MultiplyByQuantizedMultiplier``, which LiteRT's reference kernels round in two ways (single rounding
 in FULLY_CONNECTED, gemmlowp's double rounding elsewhere; checked against BUILTIN_REF).
 
-Caveat: the tables of LOGISTIC, TANH and SOFTMAX call the C library's ``expf``/``tanhf`` through
+SOFTMAX is gemmlowp fixed point in TFLite's reference kernel too (``softmax_parameters``).
+
+Caveat: the tables of LOGISTIC and TANH call the C library's ``expf``/``tanhf`` through
 ctypes, as TFLite does at Prepare time; without a loadable libm they fall back to numpy, which may
 differ in the last bit.
 """
@@ -221,11 +223,23 @@ def dequantize_table(scale, zero_point: int) -> np.ndarray:
     return (np.float64(np.float32(scale)) * (INT8_VALUES - zero_point)).astype(np.float32)
 
 
-def softmax_table(in_scale, beta) -> np.ndarray:
-    """exp(-in_scale * beta * d) for d = max - x in 0..255, float32 (TFLite's softmax lookup table)."""
-    libm = _libm()
-    scale = np.float32(-np.float32(in_scale) * np.float32(beta))
-    return np.array([libm.expf(np.float32(scale * np.float32(d))) for d in range(256)], np.float32)
+SOFTMAX_DIFF_BITS = 5  # integer bits of the scaled differences (Q5.26), as TFLite's reference kernel
+SOFTMAX_MAX_DEPTH = 4095  # beyond this, the reference kernel's Q12.19 sum of exponentials overflows
+
+
+def softmax_parameters(in_scale, beta) -> tuple[int, int, int]:
+    """(multiplier, left shift, diff_min) of TFLite's reference int8 SOFTMAX (``PreprocessSoftmaxScaling``
+    and ``CalculateInputRadius``, in double from the float32 scale and beta): a difference d = x - max
+    >= diff_min becomes the Q5.26 value SaturatingRoundingDoublingHighMul(d * 2^shift, multiplier);
+    smaller differences give probability 0. Raises ValueError when beta * scale is too small for a
+    multiplier above one (TFLite aborts on such a model)."""
+    product = float(np.float32(beta)) * float(np.float32(in_scale))
+    real = min(product * (1 << (31 - SOFTMAX_DIFF_BITS)), (1 << 31) - 1.0)
+    if not real > 1.0:
+        raise ValueError(f"beta * input scale = {product:.3g} is below 2^-26")
+    multiplier, shift = quantize_multiplier(real)
+    radius = math.floor(((1 << SOFTMAX_DIFF_BITS) - 1) * (1 << (31 - SOFTMAX_DIFF_BITS)) / (1 << shift))
+    return multiplier, shift, -radius
 
 
 def monotone_thresholds(outputs: np.ndarray, first: int) -> np.ndarray:

@@ -18,17 +18,21 @@ from pathlib import Path
 import numpy as np
 
 from har_edge.errors import InputError
-from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE, Bundle, Manifest, Quantization, open_bundle
+from har_edge.runtime.bundle import BASE_FILE, HEAD_FILE, Bundle, Manifest, open_bundle
 from har_edge.runtime.encode import DequantizeInto, WindowEncoder
 from har_edge.runtime.head import HeadWeights
 from har_edge.runtime.inputs import checked_probabilities, checked_windows, prechecked_windows
 from har_edge.runtime.interpreter import dequantize, load_interpreter, quantize
-from har_edge.runtime.model_checks import check_head_signatures, check_weights, probe_bundle
-from har_edge.runtime.signatures import SignatureCall, TensorSpec
+from har_edge.runtime.model_checks import (
+    check_head_signatures,
+    check_manifest_against_models,
+    check_weights,
+    probe_bundle,
+)
+from har_edge.runtime.signatures import SignatureCall
 
 MAX_BATCH = 256  # windows per interpreter call; larger inputs are run in chunks
 THREAD_MODES = ("per-thread", "lock")
-QUANTIZATION_TOLERANCE = 1e-6  # relative, between the manifest's scale and the model's
 
 
 def _load(name: str, model: bytes, num_threads: int | None):
@@ -361,61 +365,3 @@ def checked_labels(labels: Sequence[str], n_classes: int) -> tuple[str, ...]:
             f"labels: need {n_classes} distinct non-empty names (one per head output), got {labels}"
         )
     return labels
-
-
-# --- the manifest against the models ------------------------------------------------------------------
-
-
-def check_manifest_against_models(manifest: Manifest, base: BaseModel, head: HeadSession) -> None:
-    """Every shape and quantization the manifest declares must be what the models really have."""
-    _check_base_input(manifest, base.input)
-    features = base.features(np.zeros((1, *base.input.shape_signature[1:]), np.float32))
-    _check_equal(
-        "base output features",
-        f"feature_shape {manifest.feature_shape}",
-        manifest.n_features,
-        features.shape[1],
-    )
-    _check_quantization("base input", manifest.base_input_quantization, base.input)
-    _check_quantization("base output", manifest.base_output_quantization, base.output)
-    _check_equal(
-        "head input features", f"feature_shape {manifest.feature_shape}", manifest.n_features, head.n_features
-    )
-    labels = f"{len(manifest.class_labels)} class_labels"
-    _check_equal("head output classes", labels, len(manifest.class_labels), head.n_classes)
-    _check_equal(
-        "head hidden units", f"head_hidden {manifest.head_hidden}", manifest.head_hidden, head.hidden
-    )
-    checked_probabilities(head.probabilities(features), HEAD_FILE)  # the head runs, to finite numbers
-
-
-def _check_base_input(manifest: Manifest, spec: TensorSpec) -> None:
-    window, channels = manifest.window, len(manifest.channels)
-    expected = (window * channels,) if manifest.input_layout == "flat" else (window, channels)
-    declared = f"window {window} x {channels} channels, {manifest.input_layout} layout"
-    _check_equal("base input shape", declared, expected, spec.shape_signature[1:])
-
-
-def _check_equal(what: str, declared: str, expected, actual) -> None:
-    if expected != actual:
-        raise InputError(
-            f"manifest lies about the {what}: it says {declared} -> {expected}, the model has {actual}"
-        )
-
-
-def _check_quantization(what: str, declared: Quantization | None, spec: TensorSpec) -> None:
-    actual = None
-    if np.issubdtype(spec.dtype, np.integer):
-        scale, zero_point = spec.detail["quantization"]
-        actual = Quantization(float(scale), int(zero_point))
-    matches = (declared is None) == (actual is None) and (
-        declared is None
-        or (
-            declared.zero_point == actual.zero_point
-            and np.isclose(declared.scale, actual.scale, rtol=QUANTIZATION_TOLERANCE, atol=0)
-        )
-    )
-    if not matches:
-        raise InputError(
-            f"manifest lies about the {what} quantization: it says {declared}, the model has {actual}"
-        )

@@ -7,12 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from har_edge.data.formats.text import (
-    Field,
-    Table,
+from har_edge.data.formats.records import (
     class_indices,
     make_recording,
     nominal_rate,
+    require_increasing,
+    row_groups,
+    stack_columns,
+)
+from har_edge.data.formats.text import (
+    Field,
+    Table,
     number_array,
     one_of,
     parse_number,
@@ -20,10 +25,7 @@ from har_edge.data.formats.text import (
     read_table,
     require_choice,
     require_file,
-    require_increasing,
     require_rate,
-    row_groups,
-    stack_columns,
 )
 from har_edge.errors import DataFormatError, InputError
 from har_edge.types import ACC_CHANNELS, GRAVITY_M_S2, LABEL_DTYPE, UNLABELLED, Dataset

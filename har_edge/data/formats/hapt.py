@@ -10,14 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from har_edge.data.formats.text import (
-    XYZ,
-    Field,
-    make_recording,
-    read_table,
-    require_dir,
-    stack_columns,
-)
+from har_edge.data.formats.records import make_recording, stack_columns
+from har_edge.data.formats.text import XYZ, Field, read_table, require_dir
 from har_edge.errors import DataFormatError
 from har_edge.types import ACC_CHANNELS, GRAVITY_M_S2, GYRO_CHANNELS, LABEL_DTYPE, UNLABELLED, Dataset
 

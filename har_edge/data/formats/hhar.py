@@ -8,21 +8,23 @@ from pathlib import Path
 
 import numpy as np
 
+from har_edge.data.formats.records import (
+    class_indices,
+    make_recording,
+    nominal_rate,
+    require_increasing,
+    row_groups,
+)
 from har_edge.data.formats.text import (
     XYZ,
     Field,
     Table,
-    class_indices,
-    make_recording,
-    nominal_rate,
     parse_exact_integer,
     parse_number,
     read_header,
     read_table,
     require_file,
-    require_increasing,
     require_rate,
-    row_groups,
 )
 from har_edge.data.formats.timing import GapRule
 from har_edge.errors import DataFormatError

@@ -8,17 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from har_edge.data.formats.text import (
-    XYZ,
-    Field,
-    class_indices,
-    make_recording,
-    read_table,
-    require_choice,
-    require_file,
-    require_increasing,
-    stack_columns,
-)
+from har_edge.data.formats.records import class_indices, make_recording, require_increasing, stack_columns
+from har_edge.data.formats.text import XYZ, Field, read_table, require_choice, require_file
 from har_edge.errors import DataFormatError
 from har_edge.types import ACC_CHANNELS, GYRO_CHANNELS, UNLABELLED, Dataset, Recording
 

@@ -8,14 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from har_edge.data.formats.text import (
-    make_recording,
-    number_array,
-    one_of,
-    open_text,
-    require_file,
-    require_rate,
-)
+from har_edge.data.formats.records import make_recording
+from har_edge.data.formats.text import number_array, one_of, open_text, require_file, require_rate
 from har_edge.errors import DataFormatError, InputError
 from har_edge.types import LABEL_DTYPE, UNLABELLED, Dataset
 

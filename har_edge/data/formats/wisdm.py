@@ -8,19 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
+from har_edge.data.formats.records import class_indices, lines_note, make_recording, row_groups
 from har_edge.data.formats.text import (
     NUMBER,
     XYZ,
-    class_indices,
     factorize,
-    lines_note,
-    make_recording,
     open_text,
     require_choice,
     require_file,
     require_in_range,
     require_rate,
-    row_groups,
 )
 from har_edge.errors import DataFormatError
 from har_edge.types import ACC_CHANNELS, Dataset

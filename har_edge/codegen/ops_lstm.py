@@ -133,8 +133,8 @@ def lstm(graph: Graph, op: Op) -> Layer:
     arrays = [
         CArray(f"{prefix}_input_weights", "int8_t", stacked[0]),
         CArray(f"{prefix}_recurrent_weights", "int8_t", stacked[1]),
-        CArray(f"{prefix}_input_bias", "int32_t", q.input_bias.ravel()),
-        CArray(f"{prefix}_recurrent_bias", "int32_t", q.recurrent_bias.ravel()),
+        CArray(f"{prefix}_input_bias", "int32_t", _padded_rows(q.input_bias)),
+        CArray(f"{prefix}_recurrent_bias", "int32_t", _padded_rows(q.recurrent_bias)),
     ]
     fields = (
         f".steps = {steps}, .inputs = {depth}, .units = {units}, "
@@ -158,10 +158,17 @@ def lstm(graph: Graph, op: Op) -> Layer:
         params=("har_lstm_params", fields),
         arrays=arrays,
         macs=steps * 4 * units * (depth + units),
-        scratch=har_lstm_scratch_bytes(units),
+        scratch=har_lstm_scratch_bytes(depth, units),
     )
 
 
-def har_lstm_scratch_bytes(units: int) -> int:
-    """Four int16 gate vectors, the int16 cell state and the int8 initial hidden state."""
-    return 5 * 2 * units + units
+def _padded_rows(biases: np.ndarray) -> np.ndarray:
+    """(4, units) gate biases with each gate's units padded to a multiple of 4 with zeros, raveled."""
+    return np.pad(biases, ((0, 0), (0, -biases.shape[1] % 4))).ravel()
+
+
+def har_lstm_scratch_bytes(depth: int, units: int) -> int:
+    """The input and hidden vectors as int16 pairs and the four int16 gate vectors (each rounded up to 4
+    values), the int16 cell state and the int8 initial hidden state."""
+    padded = -(-units // 4) * 4
+    return 2 * (-(-depth // 4) * 4) + 2 * padded + 8 * padded + 2 * units + units

@@ -162,18 +162,54 @@ static void unpack_pairs(const int8_t *v, int32_t k, uint32_t *pairs)
     }
 }
 
-/* har_dot4 on unpacked inputs: ``blocks`` blocks of 4 inputs against a group's interleaved weights */
+/* one block of har_dot4 on unpacked inputs: 4 inputs (2 pairs) against the 4 rows' 16 weights */
+static HAR_ALWAYS_INLINE har_acc4 block_pairs(const uint32_t *x, const int8_t *w, har_acc4 acc)
+{
+    const uint32_t x02 = x[0], x13 = x[1];
+    uint32_t ws[4];
+    memcpy(ws, w, 16);
+    acc.a0 = har_smlad(x13, har_sxtb16_ror8(ws[0]), har_smlad(x02, har_sxtb16(ws[0]), acc.a0));
+    acc.a1 = har_smlad(x13, har_sxtb16_ror8(ws[1]), har_smlad(x02, har_sxtb16(ws[1]), acc.a1));
+    acc.a2 = har_smlad(x13, har_sxtb16_ror8(ws[2]), har_smlad(x02, har_sxtb16(ws[2]), acc.a2));
+    acc.a3 = har_smlad(x13, har_sxtb16_ror8(ws[3]), har_smlad(x02, har_sxtb16(ws[3]), acc.a3));
+    return acc;
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+/* block_pairs in assembly: every load post-indexed, the 4 accumulators, both pairs and the weight words
+ * in 9 registers (GCC's schedule of the C spills accumulators in this loop) */
+#define LSTM_ROWS(a, b)                                                                                      \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t"                                                                      \
+    "sxtb16 %[wx], %[wa]\n\t"                                                                                \
+    "smlad %[" a "], %[x02], %[wx], %[" a "]\n\t"                                                            \
+    "sxtb16 %[wa], %[wa], ror #8\n\t"                                                                        \
+    "smlad %[" a "], %[x13], %[wa], %[" a "]\n\t"                                                            \
+    "sxtb16 %[wa], %[wb]\n\t"                                                                                \
+    "smlad %[" b "], %[x02], %[wa], %[" b "]\n\t"                                                            \
+    "sxtb16 %[wb], %[wb], ror #8\n\t"                                                                        \
+    "smlad %[" b "], %[x13], %[wb], %[" b "]\n\t"
+#define LSTM_BLOCK "ldrd %[x02], %[x13], [%[x]], #8\n\t" LSTM_ROWS("a0", "a1") LSTM_ROWS("a2", "a3")
+#endif
+
+/* har_dot4 on unpacked inputs: ``blocks`` blocks against a group's interleaved weights, two per turn */
 static HAR_ALWAYS_INLINE har_acc4 dot4_pairs(const uint32_t *x, const int8_t *w, int32_t blocks, har_acc4 acc)
 {
-    for (int32_t b = 0; b < blocks; b++, x += 2, w += 16) {
-        const uint32_t x02 = x[0], x13 = x[1];
-        uint32_t ws[4];
-        memcpy(ws, __builtin_assume_aligned(w, 8), 16);
-        acc.a0 = har_smlad(x13, har_sxtb16_ror8(ws[0]), har_smlad(x02, har_sxtb16(ws[0]), acc.a0));
-        acc.a1 = har_smlad(x13, har_sxtb16_ror8(ws[1]), har_smlad(x02, har_sxtb16(ws[1]), acc.a1));
-        acc.a2 = har_smlad(x13, har_sxtb16_ror8(ws[2]), har_smlad(x02, har_sxtb16(ws[2]), acc.a2));
-        acc.a3 = har_smlad(x13, har_sxtb16_ror8(ws[3]), har_smlad(x02, har_sxtb16(ws[3]), acc.a3));
+    if (blocks & 1) acc = block_pairs(x, w, acc), x += 2, w += 16;
+#if defined(LSTM_BLOCK)
+    int32_t turns = blocks >> 1;
+    if (turns > 0) {
+        uint32_t x02, x13, wa, wb, wx;
+        __asm__("1:\n\t" LSTM_BLOCK LSTM_BLOCK "subs %[n], %[n], #1\n\t"
+                "bne 1b"
+                : [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [x] "+r"(x),
+                  [w] "+r"(w), [n] "+r"(turns), [x02] "=&r"(x02), [x13] "=&r"(x13), [wa] "=&r"(wa),
+                  [wb] "=&r"(wb), [wx] "=&r"(wx)
+                :
+                : "cc", "memory");
     }
+#else
+    for (; blocks > 1; blocks -= 2, x += 4, w += 32) acc = block_pairs(x + 2, w + 16, block_pairs(x, w, acc));
+#endif
     return acc;
 }
 #endif

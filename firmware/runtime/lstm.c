@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "har_dot.h"
+#include "har_lstm_exp.h"
 #include "har_nn.h"
 #include "requant.h"
 
@@ -65,7 +66,9 @@ static HAR_ALWAYS_INLINE int32_t exp_negative(int32_t n, int integer_bits)
 {
     const int fractional = 15 - integer_bits;
     const int32_t quarter = 1 << (fractional - 2);
-    int32_t result = exp_quarter(((n & (quarter - 1)) - quarter) * (1 << integer_bits));
+    /* with 3 integer bits or more the quarter's fraction is a multiple of 8: its exp is in the table */
+    int32_t result = integer_bits >= 3 ? har_lstm_exp_quarter[(n & (quarter - 1)) << (integer_bits - 3)]
+                                       : exp_quarter(((n & (quarter - 1)) - quarter) * (1 << integer_bits));
     result = barrel_step(result, n, integer_bits, -2), result = barrel_step(result, n, integer_bits, -1);
     result = barrel_step(result, n, integer_bits, 0), result = barrel_step(result, n, integer_bits, 1);
     result = barrel_step(result, n, integer_bits, 2), result = barrel_step(result, n, integer_bits, 3);

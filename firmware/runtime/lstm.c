@@ -22,6 +22,15 @@
  * 65,536 inputs, so the saturations and int16 wraps gemmlowp has and these lack are ones that never
  * happen here. */
 
+static HAR_ALWAYS_INLINE int32_t saturate16(int32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    return __ssat(x, 16);
+#else
+    return x > INT16_MAX ? INT16_MAX : x < INT16_MIN ? INT16_MIN : x;
+#endif
+}
+
 /* SaturatingRoundingDoublingHighMul: floor((a * b + 2^14) / 2^15); it saturates only for
  * INT16_MIN * INT16_MIN, which no caller passes */
 static HAR_ALWAYS_INLINE int32_t fx_mul(int32_t a, int32_t b)
@@ -94,31 +103,24 @@ static HAR_ALWAYS_INLINE int32_t two_over_one_plus(int32_t e)
 static HAR_ALWAYS_INLINE int32_t sigmoid_q3_12(int32_t a)
 {
     const int32_t x = two_over_one_plus(exp_negative(a > 0 ? -a : a, 3));
-    const int32_t positive = x < (1 << 14) ? 2 * x : INT16_MAX; /* 1 / (1 + exp(-|a|)), saturated */
-    return a > 0 ? positive : a < 0 ? INT16_MAX - positive : 1 << 14;
+    const int32_t positive = saturate16(2 * x); /* 1 / (1 + exp(-|a|)): one SSAT with a shift */
+    const int32_t result = a > 0 ? positive : INT16_MAX - positive;
+    return a == 0 ? 1 << 14 : result;
 }
 
 /* gemmlowp::tanh of a fixed-point number with integer_bits to Q0.15 */
 static HAR_ALWAYS_INLINE int32_t tanh_q(int32_t a, int integer_bits)
 {
     const int32_t x = two_over_one_plus(exp_negative(a < 0 ? a : -a, integer_bits + 1)) - (1 << 13);
-    const int32_t t = x < (1 << 13) ? 4 * x : INT16_MAX; /* (1 - exp(-2|a|)) / (1 + exp(-2|a|)), saturated */
-    return a < 0 ? -t : a > 0 ? t : 0;
+    const int32_t t = saturate16(4 * x); /* (1 - exp(-2|a|)) / (1 + exp(-2|a|)) */
+    const int32_t result = a < 0 ? -t : t;
+    return a == 0 ? 0 : result;
 }
 
 /* tanh of the cell, whose integer bits are known only at run time */
 static int32_t tanh_cell(int32_t c, int integer_bits) { return tanh_q(c, integer_bits); }
 
 /* ---- the LSTM */
-
-static HAR_ALWAYS_INLINE int32_t saturate16(int32_t x)
-{
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-    return __ssat(x, 16);
-#else
-    return x > INT16_MAX ? INT16_MAX : x < INT16_MIN ? INT16_MIN : x;
-#endif
-}
 
 /* RoundingDivideByPOT (ties away from zero) by ``right``: ``nudge`` is -1 when right > 0 (a negative
  * value's tie rounds down), else 0 */
@@ -238,28 +240,36 @@ static HAR_ALWAYS_INLINE har_acc4 product(const int8_t *v, const uint32_t *pairs
 #endif
 }
 
-static HAR_ALWAYS_INLINE int16_t pre_activation(int32_t from_x, int32_t from_h, const lstm_requant *qx,
-                                                const lstm_requant *qh)
+/* one side's products for every gate row (4 gates x groups of 4 units, weights and biases in that
+ * order), rescaled to Q3.12 and saturated: stored in ``gates`` (the input side), or added to it and
+ * saturated again (the recurrent side) */
+static HAR_ALWAYS_INLINE void side_products(const int8_t *v, const uint32_t *pairs, const int8_t *w, int32_t k,
+                                           const int32_t *bias, const lstm_requant *q, int32_t groups,
+                                           int16_t *gates, const int add)
 {
-    return (int16_t)saturate16(saturate16(requant(from_x, qx)) + requant(from_h, qh));
-}
-
-/* one step's gate pre-activations (Q3.12), gates[4][units padded to 4]: the weights and biases of the
- * four gates follow each other, so the row groups are read in order */
-static void gate_products(const har_lstm_params *p, const lstm_requant *rq, const lstm_step *s, int16_t *gates)
-{
-    const int32_t groups = (s->units + 3) / 4, x_group = har_group_bytes(s->depth), h_group = har_group_bytes(s->units);
-    const int8_t *wx = p->input_weights, *wh = p->recurrent_weights;
-    const int32_t *bx = p->input_bias, *bh = p->recurrent_bias;
+    const int32_t group_bytes = har_group_bytes(k);
     for (int32_t g = 0; g < 4; g++) {
-        const lstm_requant qx = rq[g], qh = rq[4 + g];
-        for (int32_t group = 0; group < groups; group++, wx += x_group, wh += h_group, bx += 4, bh += 4, gates += 4) {
-            const har_acc4 ax = product(s->x, s->x_pairs, wx, s->depth, bx);
-            const har_acc4 ah = product(s->h, s->h_pairs, wh, s->units, bh);
-            gates[0] = pre_activation(ax.a0, ah.a0, &qx, &qh), gates[1] = pre_activation(ax.a1, ah.a1, &qx, &qh);
-            gates[2] = pre_activation(ax.a2, ah.a2, &qx, &qh), gates[3] = pre_activation(ax.a3, ah.a3, &qx, &qh);
+        const lstm_requant rq = q[g];
+        for (int32_t i = 0; i < groups; i++, w += group_bytes, bias += 4, gates += 4) {
+            const har_acc4 a = product(v, pairs, w, k, bias);
+            gates[0] = (int16_t)saturate16(requant(a.a0, &rq) + (add ? gates[0] : 0));
+            gates[1] = (int16_t)saturate16(requant(a.a1, &rq) + (add ? gates[1] : 0));
+            gates[2] = (int16_t)saturate16(requant(a.a2, &rq) + (add ? gates[2] : 0));
+            gates[3] = (int16_t)saturate16(requant(a.a3, &rq) + (add ? gates[3] : 0));
         }
     }
+}
+
+/* one step's gate pre-activations (Q3.12), gates[4][units padded to 4] */
+static void input_products(const lstm_step *s, const har_lstm_params *p, const lstm_requant *q, int16_t *gates)
+{
+    side_products(s->x, s->x_pairs, p->input_weights, s->depth, p->input_bias, q, (s->units + 3) / 4, gates, 0);
+}
+
+static void recurrent_products(const lstm_step *s, const har_lstm_params *p, const lstm_requant *q, int16_t *gates)
+{
+    side_products(s->h, s->h_pairs, p->recurrent_weights, s->units, p->recurrent_bias, q, (s->units + 3) / 4, gates,
+                  1);
 }
 
 /* the constants of the cell update */
@@ -313,7 +323,8 @@ void har_lstm_s8(const har_lstm_params *p, const int8_t *input, int8_t *output)
         unpack_pairs(s.x, depth, x_pairs);
         unpack_pairs(hidden, units, h_pairs);
 #endif
-        gate_products(p, rq, &s, gates);
+        input_products(&s, p, rq, gates);
+        recurrent_products(&s, p, rq + 4, gates);
         int8_t *h = output + t * units;
         cell_update(&k, gates, cell, h);
         hidden = h;

@@ -117,8 +117,20 @@ static HAR_ALWAYS_INLINE int32_t tanh_q(int32_t a, int integer_bits)
     return a == 0 ? 0 : result;
 }
 
-/* tanh of the cell, whose integer bits are known only at run time */
-static int32_t tanh_cell(int32_t c, int integer_bits) { return tanh_q(c, integer_bits); }
+/* tanh of the cell, whose integer bits (0..6, 15 + k for a cell scale 2^k) are known only at run time:
+ * one copy per count, so that the barrel shifter and the exp's first factor unroll */
+static int32_t tanh_cell(int32_t c, int integer_bits)
+{
+    switch (integer_bits) {
+    case 0: return tanh_q(c, 0);
+    case 1: return tanh_q(c, 1);
+    case 2: return tanh_q(c, 2);
+    case 3: return tanh_q(c, 3);
+    case 4: return tanh_q(c, 4);
+    case 5: return tanh_q(c, 5);
+    default: return tanh_q(c, 6);
+    }
+}
 
 /* ---- the LSTM */
 

@@ -161,9 +161,13 @@ static HAR_ALWAYS_INLINE int32_t requant(int32_t x, const lstm_requant *q)
     return divide_pot(har_smmulr(x * q->scale, q->multiplier), q->divide);
 }
 
+/* the inputs of a row are padded to a multiple of 8 with zero weights (ops_lstm.py), so that the DSP
+ * loop takes two blocks of 4 a turn and has no tail; a group of 4 rows holds 4 x that many weights */
+static inline int32_t padded_depth(int32_t k) { return (k + 7) & ~7; }
+
 #if HAR_USE_DSP
-/* k int8 values as int16 pairs (SXTB16 of each word and of the word rotated by 8), k rounded up to 4
- * with zeros; the weights of the padding are zero too */
+/* k int8 values as int16 pairs (SXTB16 of each word and of the word rotated by 8), padded with zeros
+ * to padded_depth(k) */
 static void unpack_pairs(const int8_t *v, int32_t k, uint32_t *pairs)
 {
     int32_t i = 0;
@@ -171,30 +175,17 @@ static void unpack_pairs(const int8_t *v, int32_t k, uint32_t *pairs)
         const uint32_t word = har_load4(v + i);
         pairs[0] = har_sxtb16(word), pairs[1] = har_sxtb16_ror8(word);
     }
-    if (i < k) {
+    for (; i < padded_depth(k); i += 4, pairs += 2) {
         int8_t tail[4] = {0, 0, 0, 0};
-        memcpy(tail, v + i, (size_t)(k - i));
+        if (i < k) memcpy(tail, v + i, (size_t)(k - i));
         const uint32_t word = har_load4(tail);
         pairs[0] = har_sxtb16(word), pairs[1] = har_sxtb16_ror8(word);
     }
 }
 
-/* one block of har_dot4 on unpacked inputs: 4 inputs (2 pairs) against the 4 rows' 16 weights */
-static HAR_ALWAYS_INLINE har_acc4 block_pairs(const uint32_t *x, const int8_t *w, har_acc4 acc)
-{
-    const uint32_t x02 = x[0], x13 = x[1];
-    uint32_t ws[4];
-    memcpy(ws, w, 16);
-    acc.a0 = har_smlad(x13, har_sxtb16_ror8(ws[0]), har_smlad(x02, har_sxtb16(ws[0]), acc.a0));
-    acc.a1 = har_smlad(x13, har_sxtb16_ror8(ws[1]), har_smlad(x02, har_sxtb16(ws[1]), acc.a1));
-    acc.a2 = har_smlad(x13, har_sxtb16_ror8(ws[2]), har_smlad(x02, har_sxtb16(ws[2]), acc.a2));
-    acc.a3 = har_smlad(x13, har_sxtb16_ror8(ws[3]), har_smlad(x02, har_sxtb16(ws[3]), acc.a3));
-    return acc;
-}
-
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-/* block_pairs in assembly: every load post-indexed, the 4 accumulators, both pairs and the weight words
- * in 9 registers (GCC's schedule of the C spills accumulators in this loop) */
+/* the DSP loop in assembly (GCC's schedule of the C spills accumulators): per block of 4 inputs, the
+ * two pairs and the 4 rows' 16 weights with post-indexed loads, 8 SXTB16 and 8 SMLAD */
 #define LSTM_ROWS(a, b)                                                                                      \
     "ldrd %[wa], %[wb], [%[w]], #8\n\t"                                                                      \
     "sxtb16 %[wx], %[wa]\n\t"                                                                                \
@@ -206,82 +197,98 @@ static HAR_ALWAYS_INLINE har_acc4 block_pairs(const uint32_t *x, const int8_t *w
     "sxtb16 %[wb], %[wb], ror #8\n\t"                                                                        \
     "smlad %[" b "], %[x13], %[wb], %[" b "]\n\t"
 #define LSTM_BLOCK "ldrd %[x02], %[x13], [%[x]], #8\n\t" LSTM_ROWS("a0", "a1") LSTM_ROWS("a2", "a3")
-#endif
-
-/* har_dot4 on unpacked inputs: ``blocks`` blocks against a group's interleaved weights, two per turn */
-static HAR_ALWAYS_INLINE har_acc4 dot4_pairs(const uint32_t *x, const int8_t *w, int32_t blocks, har_acc4 acc)
-{
-    if (blocks & 1) acc = block_pairs(x, w, acc), x += 2, w += 16;
-#if defined(LSTM_BLOCK)
-    int32_t turns = blocks >> 1;
-    if (turns > 0) {
-        uint32_t x02, x13, wa, wb, wx;
-        __asm__("1:\n\t" LSTM_BLOCK LSTM_BLOCK "subs %[n], %[n], #1\n\t"
-                "bne 1b"
-                : [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [x] "+r"(x),
-                  [w] "+r"(w), [n] "+r"(turns), [x02] "=&r"(x02), [x13] "=&r"(x13), [wa] "=&r"(wa),
-                  [wb] "=&r"(wb), [wx] "=&r"(wx)
-                :
-                : "cc", "memory");
-    }
 #else
-    for (; blocks > 1; blocks -= 2, x += 4, w += 32) acc = block_pairs(x + 2, w + 16, block_pairs(x, w, acc));
-#endif
+/* one block of 4 inputs (2 pairs) against the 4 rows' 16 weights */
+static HAR_ALWAYS_INLINE har_acc4 block_pairs(const uint32_t *x, const int8_t *w, har_acc4 acc)
+{
+    const uint32_t x02 = x[0], x13 = x[1];
+    uint32_t ws[4];
+    memcpy(ws, w, 16);
+    acc.a0 = har_smlad(x13, har_sxtb16_ror8(ws[0]), har_smlad(x02, har_sxtb16(ws[0]), acc.a0));
+    acc.a1 = har_smlad(x13, har_sxtb16_ror8(ws[1]), har_smlad(x02, har_sxtb16(ws[1]), acc.a1));
+    acc.a2 = har_smlad(x13, har_sxtb16_ror8(ws[2]), har_smlad(x02, har_sxtb16(ws[2]), acc.a2));
+    acc.a3 = har_smlad(x13, har_sxtb16_ror8(ws[3]), har_smlad(x02, har_sxtb16(ws[3]), acc.a3));
     return acc;
 }
 #endif
-
-/* the vectors one step multiplies: int8 (portable loop) or unpacked pairs (DSP loop) */
-typedef struct {
-    const int8_t *x, *h;
-    const uint32_t *x_pairs, *h_pairs;
-    int32_t depth, units;
-} lstm_step;
-
-/* one side's product for the 4 units of a group, started from the generator's (padded) bias */
-static HAR_ALWAYS_INLINE har_acc4 product(const int8_t *v, const uint32_t *pairs, const int8_t *w, int32_t k,
-                                          const int32_t *bias)
-{
-    const har_acc4 start = {bias[0], bias[1], bias[2], bias[3]};
-#if HAR_USE_DSP
-    (void)v;
-    return dot4_pairs(pairs, w, (k + 3) / 4, start);
-#else
-    (void)pairs;
-    return har_dot4(v, w, k, k, start);
 #endif
+
+/* the raw int32 products of one gate's rows with one vector (v: int8; pairs: the same unpacked), started
+ * from the generator's biases (padded to groups of 4 rows): raw[4 * groups]; returns the weights that
+ * follow */
+static const int8_t *gate_products(const int8_t *v, const uint32_t *pairs, const int8_t *w, int32_t k,
+                                   const int32_t *bias, int32_t groups, int32_t *raw)
+{
+    for (int32_t group = 0; group < groups; group++, bias += 4) {
+        har_acc4 acc = {bias[0], bias[1], bias[2], bias[3]};
+#if HAR_USE_DSP && defined(LSTM_BLOCK)
+        (void)v;
+        const uint32_t *x = pairs;
+        int32_t turns = padded_depth(k) / 8;
+        uint32_t x02, x13, wa, wb, wx;
+        __asm__("1:\n\t" LSTM_BLOCK LSTM_BLOCK "subs %[n], %[n], #1\n\t"
+                "bne 1b\n\t"
+                "strd %[a0], %[a1], [%[raw]], #8\n\t"
+                "strd %[a2], %[a3], [%[raw]], #8"
+                : [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [x] "+r"(x),
+                  [w] "+r"(w), [n] "+r"(turns), [raw] "+r"(raw), [x02] "=&r"(x02), [x13] "=&r"(x13),
+                  [wa] "=&r"(wa), [wb] "=&r"(wb), [wx] "=&r"(wx)
+                :
+                : "cc", "memory");
+#else
+#if HAR_USE_DSP
+        (void)v;
+        for (int32_t i = 0; i < padded_depth(k); i += 4, w += 16) acc = block_pairs(pairs + i / 2, w, acc);
+#else
+        (void)pairs;
+        acc = har_dot4(v, w, k, k, acc);
+        w += 4 * padded_depth(k);
+#endif
+        memcpy(raw, &acc, sizeof acc);
+        raw += 4;
+#endif
+    }
+    return w;
 }
 
-/* one side's products for every gate row (4 gates x groups of 4 units, weights and biases in that
- * order), rescaled to Q3.12 and saturated: stored in ``gates`` (the input side), or added to it and
- * saturated again (the recurrent side) */
+/* one side's products for the 4 gates (weights and biases gate after gate), rescaled to Q3.12 and
+ * saturated into gates[4][units padded to 4] (the input side), or added there and saturated again (the
+ * recurrent side) */
 static HAR_ALWAYS_INLINE void side_products(const int8_t *v, const uint32_t *pairs, const int8_t *w, int32_t k,
-                                           const int32_t *bias, const lstm_requant *q, int32_t groups,
-                                           int16_t *gates, const int add)
+                                           const int32_t *bias, const lstm_requant *q, int32_t padded,
+                                           int16_t *gates, int32_t *raw, const int add)
 {
-    const int32_t group_bytes = har_group_bytes(k);
-    for (int32_t g = 0; g < 4; g++) {
+    for (int32_t g = 0; g < 4; g++, bias += padded) {
+        w = gate_products(v, pairs, w, k, bias, padded / 4, raw);
         const lstm_requant rq = q[g];
-        for (int32_t i = 0; i < groups; i++, w += group_bytes, bias += 4, gates += 4) {
-            const har_acc4 a = product(v, pairs, w, k, bias);
-            gates[0] = (int16_t)saturate16(requant(a.a0, &rq) + (add ? gates[0] : 0));
-            gates[1] = (int16_t)saturate16(requant(a.a1, &rq) + (add ? gates[1] : 0));
-            gates[2] = (int16_t)saturate16(requant(a.a2, &rq) + (add ? gates[2] : 0));
-            gates[3] = (int16_t)saturate16(requant(a.a3, &rq) + (add ? gates[3] : 0));
+        for (int32_t u = 0; u < padded; u += 4, gates += 4) {
+            gates[0] = (int16_t)saturate16(requant(raw[u], &rq) + (add ? gates[0] : 0));
+            gates[1] = (int16_t)saturate16(requant(raw[u + 1], &rq) + (add ? gates[1] : 0));
+            gates[2] = (int16_t)saturate16(requant(raw[u + 2], &rq) + (add ? gates[2] : 0));
+            gates[3] = (int16_t)saturate16(requant(raw[u + 3], &rq) + (add ? gates[3] : 0));
         }
     }
 }
 
+/* the vectors of one step: int8 (portable loop) or unpacked pairs (DSP loop), and the raw products */
+typedef struct {
+    const int8_t *x, *h;
+    const uint32_t *x_pairs, *h_pairs;
+    int32_t depth, units;
+    int32_t *raw;
+} lstm_step;
+
 /* one step's gate pre-activations (Q3.12), gates[4][units padded to 4] */
 static void input_products(const lstm_step *s, const har_lstm_params *p, const lstm_requant *q, int16_t *gates)
 {
-    side_products(s->x, s->x_pairs, p->input_weights, s->depth, p->input_bias, q, (s->units + 3) / 4, gates, 0);
+    side_products(s->x, s->x_pairs, p->input_weights, s->depth, p->input_bias, q, (s->units + 3) & ~3, gates,
+                  s->raw, 0);
 }
 
 static void recurrent_products(const lstm_step *s, const har_lstm_params *p, const lstm_requant *q, int16_t *gates)
 {
-    side_products(s->h, s->h_pairs, p->recurrent_weights, s->units, p->recurrent_bias, q, (s->units + 3) / 4, gates,
-                  1);
+    side_products(s->h, s->h_pairs, p->recurrent_weights, s->units, p->recurrent_bias, q, (s->units + 3) & ~3,
+                  gates, s->raw, 1);
 }
 
 /* the constants of the cell update */
@@ -312,10 +319,11 @@ static void cell_update(const lstm_cell *k, const int16_t *gates, int16_t *cell,
 void har_lstm_s8(const har_lstm_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t units = p->units, depth = p->inputs, padded = (units + 3) & ~3;
-    /* scratch: unpacked input and hidden pairs (words), the gates, the int16 cell, the int8 initial
-     * hidden state */
-    uint32_t *x_pairs = (uint32_t *)(void *)p->scratch, *h_pairs = x_pairs + 2 * ((depth + 3) / 4);
-    int16_t *gates = (int16_t *)(void *)(h_pairs + padded / 2), *cell = gates + 4 * padded;
+    /* scratch: unpacked input and hidden pairs (words), one gate's raw products, the gates, the int16 cell,
+     * the int8 initial hidden state */
+    uint32_t *x_pairs = (uint32_t *)(void *)p->scratch, *h_pairs = x_pairs + padded_depth(depth) / 2;
+    int32_t *raw = (int32_t *)(void *)(h_pairs + padded_depth(units) / 2);
+    int16_t *gates = (int16_t *)(void *)(raw + padded), *cell = gates + 4 * padded;
     int8_t *initial_hidden = (int8_t *)(cell + units);
     lstm_requant rq[8];
     for (int32_t g = 0; g < 4; g++) {
@@ -330,7 +338,7 @@ void har_lstm_s8(const har_lstm_params *p, const int8_t *input, int8_t *output)
     }
     const int8_t *hidden = initial_hidden;
     for (int32_t t = 0; t < p->steps; t++) {
-        const lstm_step s = {input + t * depth, hidden, x_pairs, h_pairs, depth, units};
+        const lstm_step s = {input + t * depth, hidden, x_pairs, h_pairs, depth, units, raw};
 #if HAR_USE_DSP
         unpack_pairs(s.x, depth, x_pairs);
         unpack_pairs(hidden, units, h_pairs);

@@ -127,7 +127,7 @@ def lstm(graph: Graph, op: Op) -> Layer:
         raise refuse(op, str(exc), SUPPORTED) from exc
     prefix = f"l{op.index}"
     stacked = [
-        np.concatenate([interleave(graph.tensor(op.inputs[p]).data) for p in positions])
+        np.concatenate([_interleaved(graph.tensor(op.inputs[p]).data) for p in positions])
         for positions in (INPUT_WEIGHTS, RECURRENT_WEIGHTS)
     ]
     arrays = [
@@ -162,13 +162,24 @@ def lstm(graph: Graph, op: Op) -> Layer:
     )
 
 
+def _padded(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def _interleaved(weights: np.ndarray) -> np.ndarray:
+    """(units, k) gate weights in ``har_dot4``'s interleaved layout, k padded with zeros to a multiple of 8
+    (the kernel's DSP loop takes two blocks of 4 inputs a turn)."""
+    return interleave(np.pad(weights, ((0, 0), (0, _padded(weights.shape[1], 8) - weights.shape[1]))))
+
+
 def _padded_rows(biases: np.ndarray) -> np.ndarray:
     """(4, units) gate biases with each gate's units padded to a multiple of 4 with zeros, raveled."""
     return np.pad(biases, ((0, 0), (0, -biases.shape[1] % 4))).ravel()
 
 
 def har_lstm_scratch_bytes(depth: int, units: int) -> int:
-    """The input and hidden vectors as int16 pairs and the four int16 gate vectors (each rounded up to 4
-    values), the int16 cell state and the int8 initial hidden state."""
-    padded = -(-units // 4) * 4
-    return 2 * (-(-depth // 4) * 4) + 2 * padded + 8 * padded + 2 * units + units
+    """The input and hidden vectors as int16 pairs (each padded to a multiple of 8 values), one gate's
+    int32 products and the four int16 gate vectors (units padded to 4), the int16 cell state and the int8
+    initial hidden state."""
+    padded = _padded(units, 4)
+    return 2 * _padded(depth, 8) + 2 * _padded(units, 8) + 4 * padded + 8 * padded + 2 * units + units

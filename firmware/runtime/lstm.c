@@ -219,23 +219,27 @@ static HAR_ALWAYS_INLINE har_acc4 block_pairs(const uint32_t *x, const int8_t *w
 static const int8_t *gate_products(const int8_t *v, const uint32_t *pairs, const int8_t *w, int32_t k,
                                    const int32_t *bias, int32_t groups, int32_t *raw)
 {
-    for (int32_t group = 0; group < groups; group++, bias += 4) {
-        har_acc4 acc = {bias[0], bias[1], bias[2], bias[3]};
 #if HAR_USE_DSP && defined(LSTM_BLOCK)
-        (void)v;
+    (void)v;
+    for (int32_t group = 0; group < groups; group++) {
         const uint32_t *x = pairs;
         int32_t turns = padded_depth(k) / 8;
-        uint32_t x02, x13, wa, wb, wx;
-        __asm__("1:\n\t" LSTM_BLOCK LSTM_BLOCK "subs %[n], %[n], #1\n\t"
+        uint32_t a0, a1, a2, a3, x02, x13, wa, wb, wx;
+        __asm__("ldrd %[a0], %[a1], [%[bias]], #8\n\t"
+                "ldrd %[a2], %[a3], [%[bias]], #8\n"
+                "1:\n\t" LSTM_BLOCK LSTM_BLOCK "subs %[n], %[n], #1\n\t"
                 "bne 1b\n\t"
                 "strd %[a0], %[a1], [%[raw]], #8\n\t"
                 "strd %[a2], %[a3], [%[raw]], #8"
-                : [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [x] "+r"(x),
-                  [w] "+r"(w), [n] "+r"(turns), [raw] "+r"(raw), [x02] "=&r"(x02), [x13] "=&r"(x13),
+                : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+r"(x), [w] "+r"(w),
+                  [n] "+r"(turns), [raw] "+r"(raw), [bias] "+r"(bias), [x02] "=&r"(x02), [x13] "=&r"(x13),
                   [wa] "=&r"(wa), [wb] "=&r"(wb), [wx] "=&r"(wx)
                 :
                 : "cc", "memory");
+    }
 #else
+    for (int32_t group = 0; group < groups; group++, bias += 4, raw += 4) {
+        har_acc4 acc = {bias[0], bias[1], bias[2], bias[3]};
 #if HAR_USE_DSP
         (void)v;
         for (int32_t i = 0; i < padded_depth(k); i += 4, w += 16) acc = block_pairs(pairs + i / 2, w, acc);
@@ -245,9 +249,8 @@ static const int8_t *gate_products(const int8_t *v, const uint32_t *pairs, const
         w += 4 * padded_depth(k);
 #endif
         memcpy(raw, &acc, sizeof acc);
-        raw += 4;
-#endif
     }
+#endif
     return w;
 }
 

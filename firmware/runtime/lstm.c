@@ -161,9 +161,9 @@ static HAR_ALWAYS_INLINE int32_t requant(int32_t x, const lstm_requant *q)
     return divide_pot(har_smmulr(x * q->scale, q->multiplier), q->divide);
 }
 
-/* the inputs of a row are padded to a multiple of 8 with zero weights (ops_lstm.py), so that the DSP
- * loop takes two blocks of 4 a turn and has no tail; a group of 4 rows holds 4 x that many weights */
-static inline int32_t padded_depth(int32_t k) { return (k + 7) & ~7; }
+/* the inputs of a row are padded to a multiple of 16 with zero weights (ops_lstm.py), so that the DSP
+ * loop takes four blocks of 4 a turn and has no tail; a group of 4 rows holds 4 x that many weights */
+static inline int32_t padded_depth(int32_t k) { return (k + 15) & ~15; }
 
 #if HAR_USE_DSP
 /* k int8 values as int16 pairs (SXTB16 of each word and of the word rotated by 8), padded with zeros
@@ -223,11 +223,11 @@ static const int8_t *gate_products(const int8_t *v, const uint32_t *pairs, const
     (void)v;
     for (int32_t group = 0; group < groups; group++) {
         const uint32_t *x = pairs;
-        int32_t turns = padded_depth(k) / 8;
+        int32_t turns = padded_depth(k) / 16;
         uint32_t a0, a1, a2, a3, x02, x13, wa, wb, wx;
         __asm__("ldrd %[a0], %[a1], [%[bias]], #8\n\t"
                 "ldrd %[a2], %[a3], [%[bias]], #8\n"
-                "1:\n\t" LSTM_BLOCK LSTM_BLOCK "subs %[n], %[n], #1\n\t"
+                "1:\n\t" LSTM_BLOCK LSTM_BLOCK LSTM_BLOCK LSTM_BLOCK "subs %[n], %[n], #1\n\t"
                 "bne 1b\n\t"
                 "strd %[a0], %[a1], [%[raw]], #8\n\t"
                 "strd %[a2], %[a3], [%[raw]], #8"

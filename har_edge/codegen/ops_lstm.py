@@ -167,9 +167,9 @@ def _padded(n: int, multiple: int) -> int:
 
 
 def _interleaved(weights: np.ndarray) -> np.ndarray:
-    """(units, k) gate weights in ``har_dot4``'s interleaved layout, k padded with zeros to a multiple of 8
-    (the kernel's DSP loop takes two blocks of 4 inputs a turn)."""
-    return interleave(np.pad(weights, ((0, 0), (0, _padded(weights.shape[1], 8) - weights.shape[1]))))
+    """(units, k) gate weights in ``har_dot4``'s interleaved layout, k padded with zeros to a multiple of
+    16 (the kernel's DSP loop takes four blocks of 4 inputs a turn)."""
+    return interleave(np.pad(weights, ((0, 0), (0, _padded(weights.shape[1], 16) - weights.shape[1]))))
 
 
 def _padded_rows(biases: np.ndarray) -> np.ndarray:
@@ -178,8 +178,8 @@ def _padded_rows(biases: np.ndarray) -> np.ndarray:
 
 
 def har_lstm_scratch_bytes(depth: int, units: int) -> int:
-    """The input and hidden vectors as int16 pairs (each padded to a multiple of 8 values), one gate's
+    """The input and hidden vectors as int16 pairs (each padded to a multiple of 16 values), one gate's
     int32 products and the four int16 gate vectors (units padded to 4), the int16 cell state and the int8
     initial hidden state."""
     padded = _padded(units, 4)
-    return 2 * _padded(depth, 8) + 2 * _padded(units, 8) + 4 * padded + 8 * padded + 2 * units + units
+    return 2 * _padded(depth, 16) + 2 * _padded(units, 16) + 4 * padded + 8 * padded + 2 * units + units

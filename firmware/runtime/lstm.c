@@ -254,6 +254,27 @@ static const int8_t *gate_products(const int8_t *v, const uint32_t *pairs, const
     return w;
 }
 
+/* requant, with ``plain`` (a constant) for the usual gate constants: no left shift and a right shift,
+ * so that RoundingDivideByPOT's nudge of negative ties is the sign itself */
+static HAR_ALWAYS_INLINE int32_t requant_as(int32_t x, const lstm_requant *q, const int plain)
+{
+    if (!plain) return requant(x, q);
+    const int32_t high = har_smmulr(x * 2, q->multiplier);
+    return (high + (high >> 31) + q->divide.round) >> q->divide.right;
+}
+
+/* one gate's raw sums rescaled to Q3.12 and saturated into gates[padded], or added there (``add``) */
+static HAR_ALWAYS_INLINE void rescale_gate(const int32_t *raw, const lstm_requant *q, int32_t padded, int16_t *gates,
+                                          const int add, const int plain)
+{
+    for (int32_t u = 0; u < padded; u += 4, gates += 4, raw += 4) {
+        gates[0] = (int16_t)saturate16(requant_as(raw[0], q, plain) + (add ? gates[0] : 0));
+        gates[1] = (int16_t)saturate16(requant_as(raw[1], q, plain) + (add ? gates[1] : 0));
+        gates[2] = (int16_t)saturate16(requant_as(raw[2], q, plain) + (add ? gates[2] : 0));
+        gates[3] = (int16_t)saturate16(requant_as(raw[3], q, plain) + (add ? gates[3] : 0));
+    }
+}
+
 /* one side's products for the 4 gates (weights and biases gate after gate), rescaled to Q3.12 and
  * saturated into gates[4][units padded to 4] (the input side), or added there and saturated again (the
  * recurrent side) */
@@ -264,12 +285,11 @@ static HAR_ALWAYS_INLINE void side_products(const int8_t *v, const uint32_t *pai
     for (int32_t g = 0; g < 4; g++, bias += padded) {
         w = gate_products(v, pairs, w, k, bias, padded / 4, raw);
         const lstm_requant rq = q[g];
-        for (int32_t u = 0; u < padded; u += 4, gates += 4) {
-            gates[0] = (int16_t)saturate16(requant(raw[u], &rq) + (add ? gates[0] : 0));
-            gates[1] = (int16_t)saturate16(requant(raw[u + 1], &rq) + (add ? gates[1] : 0));
-            gates[2] = (int16_t)saturate16(requant(raw[u + 2], &rq) + (add ? gates[2] : 0));
-            gates[3] = (int16_t)saturate16(requant(raw[u + 3], &rq) + (add ? gates[3] : 0));
-        }
+        if (rq.scale == 2 && rq.divide.right > 0)
+            rescale_gate(raw, &rq, padded, gates, add, 1);
+        else
+            rescale_gate(raw, &rq, padded, gates, add, 0);
+        gates += padded;
     }
 }
 

@@ -183,20 +183,19 @@ static void unpack_pairs(const int8_t *v, int32_t k, uint32_t *pairs)
     }
 }
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-/* the DSP loop in assembly (GCC's schedule of the C spills accumulators): per block of 4 inputs, the
- * two pairs and the 4 rows' 16 weights with post-indexed loads, 8 SXTB16 and 8 SMLAD */
-#define LSTM_ROWS(a, b)                                                                                      \
-    "ldrd %[wa], %[wb], [%[w]], #8\n\t"                                                                      \
-    "sxtb16 %[wx], %[wa]\n\t"                                                                                \
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__) && defined(__OPTIMIZE__)
+/* the DSP loop in assembly (GCC's schedule of the C spills accumulators): per block of 4 inputs, the two
+ * pairs (one post-indexed LDRD) and the 4 rows' 16 weights (one LDM into r4-r7, which the asm claims:
+ * hence an optimized build, whose frame needs no r7), 8 SXTB16 and 8 SMLAD */
+#define LSTM_ROW(a, r)                                                                                       \
+    "sxtb16 %[wx], " r "\n\t"                                                                                \
     "smlad %[" a "], %[x02], %[wx], %[" a "]\n\t"                                                            \
-    "sxtb16 %[wa], %[wa], ror #8\n\t"                                                                        \
-    "smlad %[" a "], %[x13], %[wa], %[" a "]\n\t"                                                            \
-    "sxtb16 %[wa], %[wb]\n\t"                                                                                \
-    "smlad %[" b "], %[x02], %[wa], %[" b "]\n\t"                                                            \
-    "sxtb16 %[wb], %[wb], ror #8\n\t"                                                                        \
-    "smlad %[" b "], %[x13], %[wb], %[" b "]\n\t"
-#define LSTM_BLOCK "ldrd %[x02], %[x13], [%[x]], #8\n\t" LSTM_ROWS("a0", "a1") LSTM_ROWS("a2", "a3")
+    "sxtb16 " r ", " r ", ror #8\n\t"                                                                        \
+    "smlad %[" a "], %[x13], " r ", %[" a "]\n\t"
+#define LSTM_BLOCK                                                                                           \
+    "ldrd %[x02], %[x13], [%[x]], #8\n\t"                                                                    \
+    "ldmia %[w]!, {r4, r5, r6, r7}\n\t" LSTM_ROW("a0", "r4") LSTM_ROW("a1", "r5") LSTM_ROW("a2", "r6")        \
+        LSTM_ROW("a3", "r7")
 #else
 /* one block of 4 inputs (2 pairs) against the 4 rows' 16 weights */
 static HAR_ALWAYS_INLINE har_acc4 block_pairs(const uint32_t *x, const int8_t *w, har_acc4 acc)
@@ -221,21 +220,18 @@ static const int8_t *gate_products(const int8_t *v, const uint32_t *pairs, const
 {
 #if HAR_USE_DSP && defined(LSTM_BLOCK)
     (void)v;
-    for (int32_t group = 0; group < groups; group++) {
+    for (int32_t group = 0; group < groups; group++, bias += 4, raw += 4) {
         const uint32_t *x = pairs;
         int32_t turns = padded_depth(k) / 16;
-        uint32_t a0, a1, a2, a3, x02, x13, wa, wb, wx;
-        __asm__("ldrd %[a0], %[a1], [%[bias]], #8\n\t"
-                "ldrd %[a2], %[a3], [%[bias]], #8\n"
-                "1:\n\t" LSTM_BLOCK LSTM_BLOCK LSTM_BLOCK LSTM_BLOCK "subs %[n], %[n], #1\n\t"
-                "bne 1b\n\t"
-                "strd %[a0], %[a1], [%[raw]], #8\n\t"
-                "strd %[a2], %[a3], [%[raw]], #8"
-                : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+r"(x), [w] "+r"(w),
-                  [n] "+r"(turns), [raw] "+r"(raw), [bias] "+r"(bias), [x02] "=&r"(x02), [x13] "=&r"(x13),
-                  [wa] "=&r"(wa), [wb] "=&r"(wb), [wx] "=&r"(wx)
+        uint32_t x02, x13, wx;
+        uint32_t a0 = (uint32_t)bias[0], a1 = (uint32_t)bias[1], a2 = (uint32_t)bias[2], a3 = (uint32_t)bias[3];
+        __asm__("1:\n\t" LSTM_BLOCK LSTM_BLOCK LSTM_BLOCK LSTM_BLOCK "subs %[n], %[n], #1\n\t"
+                "bne 1b"
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(w),
+                  [n] "+r"(turns), [x02] "=&r"(x02), [x13] "=&r"(x13), [wx] "=&r"(wx)
                 :
-                : "cc", "memory");
+                : "r4", "r5", "r6", "r7", "cc", "memory");
+        raw[0] = (int32_t)a0, raw[1] = (int32_t)a1, raw[2] = (int32_t)a2, raw[3] = (int32_t)a3;
     }
 #else
     for (int32_t group = 0; group < groups; group++, bias += 4, raw += 4) {

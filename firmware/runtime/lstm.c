@@ -223,12 +223,14 @@ static const int8_t *gate_products(const int8_t *v, const uint32_t *pairs, const
     for (int32_t group = 0; group < groups; group++, bias += 4, raw += 4) {
         const uint32_t *x = pairs;
         int32_t turns = padded_depth(k) / 16;
-        uint32_t x02, x13, wx;
-        uint32_t a0 = (uint32_t)bias[0], a1 = (uint32_t)bias[1], a2 = (uint32_t)bias[2], a3 = (uint32_t)bias[3];
-        __asm__("1:\n\t" LSTM_BLOCK LSTM_BLOCK LSTM_BLOCK LSTM_BLOCK "subs %[n], %[n], #1\n\t"
+        uint32_t a0, a1, a2, a3, x13, wx;
+        uintptr_t x02 = (uintptr_t)bias; /* the biases' address until the loop loads the first pair */
+        __asm__("ldrd %[a0], %[a1], [%[x02]]\n\t"
+                "ldrd %[a2], %[a3], [%[x02], #8]\n"
+                "1:\n\t" LSTM_BLOCK LSTM_BLOCK LSTM_BLOCK LSTM_BLOCK "subs %[n], %[n], #1\n\t"
                 "bne 1b"
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(w),
-                  [n] "+r"(turns), [x02] "=&r"(x02), [x13] "=&r"(x13), [wx] "=&r"(wx)
+                : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+r"(x), [w] "+r"(w),
+                  [n] "+r"(turns), [x02] "+&r"(x02), [x13] "=&r"(x13), [wx] "=&r"(wx)
                 :
                 : "r4", "r5", "r6", "r7", "cc", "memory");
         raw[0] = (int32_t)a0, raw[1] = (int32_t)a1, raw[2] = (int32_t)a2, raw[3] = (int32_t)a3;

@@ -261,37 +261,26 @@ static HAR_ALWAYS_INLINE int32_t requant_as(int32_t x, const lstm_requant *q, co
     return (high + (high >> 31) + q->divide.round) >> q->divide.right;
 }
 
-/* one gate's raw sums rescaled to Q3.12 and saturated into gates[padded], or added there (``add``) */
-static HAR_ALWAYS_INLINE void rescale_gate(const int32_t *raw, const lstm_requant *q, int32_t padded, int16_t *gates,
-                                          const int add, const int plain)
+static HAR_ALWAYS_INLINE int32_t pre_activation(int32_t from_x, int32_t from_h, const lstm_requant *qx,
+                                                const lstm_requant *qh, const int plain)
 {
-    for (int32_t u = 0; u < padded; u += 4, gates += 4, raw += 4) {
-        gates[0] = (int16_t)saturate16(requant_as(raw[0], q, plain) + (add ? gates[0] : 0));
-        gates[1] = (int16_t)saturate16(requant_as(raw[1], q, plain) + (add ? gates[1] : 0));
-        gates[2] = (int16_t)saturate16(requant_as(raw[2], q, plain) + (add ? gates[2] : 0));
-        gates[3] = (int16_t)saturate16(requant_as(raw[3], q, plain) + (add ? gates[3] : 0));
+    return saturate16(saturate16(requant_as(from_x, qx, plain)) + requant_as(from_h, qh, plain));
+}
+
+/* one gate's input and recurrent sums rescaled to Q3.12 and added, saturated as TFLite does */
+static HAR_ALWAYS_INLINE void rescale_gate(const int32_t *raw_x, const int32_t *raw_h, const lstm_requant *qx,
+                                          const lstm_requant *qh, int32_t padded, int16_t *gates, const int plain)
+{
+    for (int32_t u = 0; u < padded; u += 4, gates += 4, raw_x += 4, raw_h += 4) {
+        gates[0] = (int16_t)pre_activation(raw_x[0], raw_h[0], qx, qh, plain);
+        gates[1] = (int16_t)pre_activation(raw_x[1], raw_h[1], qx, qh, plain);
+        gates[2] = (int16_t)pre_activation(raw_x[2], raw_h[2], qx, qh, plain);
+        gates[3] = (int16_t)pre_activation(raw_x[3], raw_h[3], qx, qh, plain);
     }
 }
 
-/* one side's products for the 4 gates (weights and biases gate after gate), rescaled to Q3.12 and
- * saturated into gates[4][units padded to 4] (the input side), or added there and saturated again (the
- * recurrent side) */
-static HAR_ALWAYS_INLINE void side_products(const int8_t *v, const uint32_t *pairs, const int8_t *w, int32_t k,
-                                           const int32_t *bias, const lstm_requant *q, int32_t padded,
-                                           int16_t *gates, int32_t *raw, const int add)
-{
-    for (int32_t g = 0; g < 4; g++, bias += padded) {
-        w = gate_products(v, pairs, w, k, bias, padded / 4, raw);
-        const lstm_requant rq = q[g];
-        if (rq.scale == 2 && rq.divide.right > 0)
-            rescale_gate(raw, &rq, padded, gates, add, 1);
-        else
-            rescale_gate(raw, &rq, padded, gates, add, 0);
-        gates += padded;
-    }
-}
-
-/* the vectors of one step: int8 (portable loop) or unpacked pairs (DSP loop), and the raw products */
+/* the vectors of one step: int8 (portable loop) or unpacked pairs (DSP loop), and two gates' worth of
+ * raw sums (input side, recurrent side) */
 typedef struct {
     const int8_t *x, *h;
     const uint32_t *x_pairs, *h_pairs;
@@ -299,17 +288,23 @@ typedef struct {
     int32_t *raw;
 } lstm_step;
 
-/* one step's gate pre-activations (Q3.12), gates[4][units padded to 4] */
-static void input_products(const lstm_step *s, const har_lstm_params *p, const lstm_requant *q, int16_t *gates)
-{
-    side_products(s->x, s->x_pairs, p->input_weights, s->depth, p->input_bias, q, (s->units + 3) & ~3, gates,
-                  s->raw, 0);
-}
+static int plain_requant(const lstm_requant *q) { return q->scale == 2 && q->divide.right > 0; }
 
-static void recurrent_products(const lstm_step *s, const har_lstm_params *p, const lstm_requant *q, int16_t *gates)
+/* one step's gate pre-activations (Q3.12) into gates[4][units padded to 4], gate after gate (the
+ * weights and biases of the four gates follow each other) */
+static void gate_inputs(const lstm_step *s, const har_lstm_params *p, const lstm_requant *rq, int16_t *gates)
 {
-    side_products(s->h, s->h_pairs, p->recurrent_weights, s->units, p->recurrent_bias, q, (s->units + 3) & ~3,
-                  gates, s->raw, 1);
+    const int32_t padded = (s->units + 3) & ~3;
+    const int8_t *wx = p->input_weights, *wh = p->recurrent_weights;
+    int32_t *raw_x = s->raw, *raw_h = s->raw + padded;
+    for (int32_t g = 0; g < 4; g++, gates += padded) {
+        wx = gate_products(s->x, s->x_pairs, wx, s->depth, p->input_bias + g * padded, padded / 4, raw_x);
+        wh = gate_products(s->h, s->h_pairs, wh, s->units, p->recurrent_bias + g * padded, padded / 4, raw_h);
+        if (plain_requant(&rq[g]) && plain_requant(&rq[4 + g]))
+            rescale_gate(raw_x, raw_h, &rq[g], &rq[4 + g], padded, gates, 1);
+        else
+            rescale_gate(raw_x, raw_h, &rq[g], &rq[4 + g], padded, gates, 0);
+    }
 }
 
 /* the constants of the cell update */
@@ -340,11 +335,11 @@ static void cell_update(const lstm_cell *k, const int16_t *gates, int16_t *cell,
 void har_lstm_s8(const har_lstm_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t units = p->units, depth = p->inputs, padded = (units + 3) & ~3;
-    /* scratch: unpacked input and hidden pairs (words), one gate's raw products, the gates, the int16 cell,
+    /* scratch: unpacked input and hidden pairs (words), one gate's raw sums per side, the gates, the int16 cell,
      * the int8 initial hidden state */
     uint32_t *x_pairs = (uint32_t *)(void *)p->scratch, *h_pairs = x_pairs + padded_depth(depth) / 2;
     int32_t *raw = (int32_t *)(void *)(h_pairs + padded_depth(units) / 2);
-    int16_t *gates = (int16_t *)(void *)(raw + padded), *cell = gates + 4 * padded;
+    int16_t *gates = (int16_t *)(void *)(raw + 2 * padded), *cell = gates + 4 * padded;
     int8_t *initial_hidden = (int8_t *)(cell + units);
     lstm_requant rq[8];
     for (int32_t g = 0; g < 4; g++) {
@@ -364,8 +359,7 @@ void har_lstm_s8(const har_lstm_params *p, const int8_t *input, int8_t *output)
         unpack_pairs(s.x, depth, x_pairs);
         unpack_pairs(hidden, units, h_pairs);
 #endif
-        input_products(&s, p, rq, gates);
-        recurrent_products(&s, p, rq + 4, gates);
+        gate_inputs(&s, p, rq, gates);
         int8_t *h = output + t * units;
         cell_update(&k, gates, cell, h);
         hidden = h;

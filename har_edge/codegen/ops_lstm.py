@@ -179,7 +179,7 @@ def _padded_rows(biases: np.ndarray) -> np.ndarray:
 
 def har_lstm_scratch_bytes(depth: int, units: int) -> int:
     """The input and hidden vectors as int16 pairs (each padded to a multiple of 16 values), one gate's
-    int32 products and the four int16 gate vectors (units padded to 4), the int16 cell state and the int8
+    int32 sums per side and the four int16 gate vectors (units padded to 4), the int16 cell state and the int8
     initial hidden state."""
     padded = _padded(units, 4)
-    return 2 * _padded(depth, 16) + 2 * _padded(units, 16) + 4 * padded + 8 * padded + 2 * units + units
+    return 2 * _padded(depth, 16) + 2 * _padded(units, 16) + 8 * padded + 8 * padded + 2 * units + units

@@ -193,9 +193,9 @@ def test_lstm_with_left_shifted_gate_rescaling_is_bit_exact_on_the_host(dsp):
 
 def test_check_short_requant_refuses_sums_that_a_left_shift_takes_out_of_int32():
     weights = np.full((2, 64), 127, np.int8)
-    quant_lstm.check_short_requant(weights, np.zeros(2, np.int32), shift=10)  # 64 * 127 * 128 * 2^11 < 2^31
+    quant_lstm.check_short_requant(weights, np.zeros(2, np.int32), shift=11)  # 64 * 127 * 128 * 2^11 < 2^31
     with pytest.raises(ValueError, match="int32"):
-        quant_lstm.check_short_requant(weights, np.zeros(2, np.int32), shift=11)
+        quant_lstm.check_short_requant(weights, np.zeros(2, np.int32), shift=12)
 
 
 def test_reference_starts_every_input_from_the_reset_lstm_state():

@@ -156,7 +156,7 @@ static HAR_ALWAYS_INLINE int32_t smmlar(int32_t a, int32_t b, int32_t acc)
 #endif
 }
 
-/* HAR_ROUND_DOUBLE (requant.h) of x: y = x * 2^left (the generator checked that 2y stays in int32,
+/* HAR_ROUND_DOUBLE (requant.h) of x: y = x * 2^left (the generator checked that y stays in int32,
  * quant_lstm.check_short_requant), SaturatingRoundingDoublingHighMul(y, m) = floor((2 y m + 2^31) / 2^32)
  * = y + floor((y (2m - 2^32) + 2^31) / 2^32): one SMMLAR with 2m wrapped to int32; then
  * RoundingDivideByPOT */

@@ -49,11 +49,11 @@ def folded_bias(weights: np.ndarray, zero_point: int, bias: np.ndarray | None = 
 
 
 def check_short_requant(weights: np.ndarray, bias: np.ndarray, shift: int) -> None:
-    """The kernel rescales a gate's accumulator as one SMMULR of acc * 2^(max(shift, 0) + 1): refuse
-    (ValueError) when that could leave int32 for some int8 activations."""
+    """The kernel rescales a gate's accumulator acc from acc * 2^max(shift, 0) in int32 (as TFLite does,
+    then one SMMLAR): refuse (ValueError) when that could leave int32 for some int8 activations."""
     magnitude = np.abs(np.asarray(weights, np.int64)).reshape(len(bias), -1).sum(axis=1)
     bound = int((np.abs(np.asarray(bias, np.int64)) + 128 * magnitude).max(initial=0))
-    if bound << (max(shift, 0) + 1) >= 1 << 31:
+    if bound << max(shift, 0) >= 1 << 31:
         raise ValueError("LSTM gate accumulators times their left shift could leave int32")
 
 

@@ -5,10 +5,11 @@
  * clipped; the hidden state o * tanh(c) is requantized to int8. Every constant comes from the
  * generator (har_edge/codegen/quant_lstm.py). The state starts from reset on every call.
  *
- * Per step, each group of 4 units computes its 4 gates (input and recurrent products, har_dot.h's
- * interleaved weights), their activations and its cell update in one pass. The DSP loop reads the
- * input and hidden vectors sign-extended once per step (int16 pairs, as SXTB16 gives them), so the
- * 16 gate rows of a group only unpack their weights. */
+ * Per step and gate, the input and the recurrent sums of every unit (har_dot.h's weights interleaved
+ * by 4 rows, each row padded to 16 inputs) are rescaled and added in one pass; then every unit's
+ * activations and cell update. The DSP loop (assembly on the core) reads the input and hidden vectors
+ * sign-extended once per step (int16 pairs, as SXTB16 gives them), so the rows only unpack their
+ * weights. The portable loops give the same bytes. */
 #include <stdint.h>
 #include <string.h>
 
@@ -142,7 +143,10 @@ typedef struct {
 
 static lstm_pot pot_of(int32_t right) { return (lstm_pot){(1 << right) >> 1, right ? -1 : 0, right}; }
 
-static HAR_ALWAYS_INLINE int32_t divide_pot(int32_t x, lstm_pot d) { return (x + ((x >> 31) & d.nudge) + d.round) >> d.right; }
+static HAR_ALWAYS_INLINE int32_t divide_pot(int32_t x, lstm_pot d)
+{
+    return (x + ((x >> 31) & d.nudge) + d.round) >> d.right;
+}
 
 /* (acc * 2^32 + a * b + 2^31) >> 32: SMMLAR, one instruction on a core with the DSP extension */
 static HAR_ALWAYS_INLINE int32_t smmlar(int32_t a, int32_t b, int32_t acc)

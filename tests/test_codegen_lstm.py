@@ -145,6 +145,59 @@ def test_lstm_with_unit_counts_not_a_multiple_of_four_is_bit_exact_on_the_host(d
     assert check, str(check)
 
 
+def _with_scaled_gate_weights(model: bytes, factors: dict[int, float]) -> bytes:
+    """``model`` with the first LSTM's gate weight scales (input position -> factor) multiplied, the int8
+    weights unchanged: what LiteRT then computes is the oracle."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    tree = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
+    graph = tree.subgraphs[0]
+    op = next(o for o in graph.operators if len(o.inputs) == 24)
+    for position, factor in factors.items():
+        quantization = graph.tensors[op.inputs[position]].quantization
+        quantization.scale = [float(np.float32(s * factor)) for s in quantization.scale]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@functools.cache
+def left_shifted_lstm() -> bytes:
+    """The golden model whose first LSTM rescales its input products with shift 2 and its recurrent
+    ones with shift 1 (gate multipliers above 1: a left shift before the kernel's SMMULR)."""
+    return _with_scaled_gate_weights(golden_lstm(), {1: 4, 2: 4, 3: 4, 4: 4, 5: 2, 6: 2, 7: 2, 8: 2})
+
+
+def test_scaled_gate_weights_give_the_first_lstm_left_shifts():
+    graph = read_graph(left_shifted_lstm())
+    op = _lstm_ops(graph)[0]
+    x, state = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[18])
+    shifts = [
+        quant_lstm.gate_multiplier(graph.tensor(op.inputs[p]).single_scale(), x.single_scale())[1]
+        for p in (1, 2, 3, 4)
+    ]
+    shifts += [
+        quant_lstm.gate_multiplier(graph.tensor(op.inputs[p]).single_scale(), state.single_scale())[1]
+        for p in (5, 6, 7, 8)
+    ]
+    assert shifts == [2, 2, 2, 2, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("dsp", [False, True])
+def test_lstm_with_left_shifted_gate_rescaling_is_bit_exact_on_the_host(dsp):
+    model = left_shifted_lstm()
+    check = host_cross_check(model, random_inputs(model, 100, seed=8), dsp=dsp, label="lstm, left shifts")
+    assert check, str(check)
+
+
+def test_check_short_requant_refuses_sums_that_a_left_shift_takes_out_of_int32():
+    weights = np.full((2, 64), 127, np.int8)
+    quant_lstm.check_short_requant(weights, np.zeros(2, np.int32), shift=11)  # 64 * 127 * 128 * 2^11 < 2^31
+    with pytest.raises(ValueError, match="int32"):
+        quant_lstm.check_short_requant(weights, np.zeros(2, np.int32), shift=12)
+
+
 def test_reference_starts_every_input_from_the_reset_lstm_state():
     from har_edge.codegen.verify import reference_run
 
@@ -184,13 +237,14 @@ def test_lstm_variants_without_a_kernel_are_refused_naming_the_op(edit, reason):
         lower_graph(_edited_first_lstm(**edit))
 
 
-def test_emulated_lstm_firmware_is_bit_exact_with_the_reference_kernels(tmp_path):
+@pytest.mark.parametrize("model_of", [golden_lstm, left_shifted_lstm], ids=["golden", "left_shifts"])
+def test_emulated_lstm_firmware_is_bit_exact_with_the_reference_kernels(tmp_path, model_of):
     require_arm_tools()
     from har_edge.codegen.project import write_project
     from har_edge.codegen.verify import cross_check
     from har_edge.firmware.build import build, run
 
-    model = golden_lstm()
+    model = model_of()
     inputs = random_inputs(model, 40, seed=4)
     info = write_project(model, tmp_path / "fw", "mps2-an386", "net")
     result = run(build(info.path, "mps2-an386"), "mps2-an386", inputs, info.output_bytes)

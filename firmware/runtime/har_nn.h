@@ -78,12 +78,12 @@ typedef struct {                       /* int8 LSTM, 8x8_16 (lstm.c); gates in t
     int32_t steps, inputs, units;
     const int8_t *input_weights;       /* per gate [units][inputs] interleaved by 4 units (har_dot.h) */
     const int8_t *recurrent_weights;   /* per gate [units][units] interleaved alike */
-    const int32_t *input_bias;         /* [4][units]: gate bias - input_zero * rowsum */
-    const int32_t *recurrent_bias;     /* [4][units]: -state_zero * rowsum */
+    const int32_t *input_bias;         /* [4][units padded to 4]: gate bias - input_zero * rowsum */
+    const int32_t *recurrent_bias;     /* [4][units padded to 4]: -state_zero * rowsum */
     int32_t input_multiplier[4], input_shift[4], recurrent_multiplier[4], recurrent_shift[4];
     int32_t hidden_multiplier, hidden_shift, hidden_zero, state_zero;
     int32_t cell_shift, tanh_integer_bits, cell_clip; /* 30 + k, 15 + k for a cell scale 2^k; clip 0: none */
-    int16_t *scratch;                  /* 5 * units int16 + units bytes (har_lstm_scratch_bytes) */
+    int16_t *scratch;                  /* 4-byte aligned, har_lstm_scratch_bytes (ops_lstm.py) */
 } har_lstm_params;
 
 typedef struct {

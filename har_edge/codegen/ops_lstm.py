@@ -127,14 +127,14 @@ def lstm(graph: Graph, op: Op) -> Layer:
         raise refuse(op, str(exc), SUPPORTED) from exc
     prefix = f"l{op.index}"
     stacked = [
-        np.concatenate([interleave(graph.tensor(op.inputs[p]).data) for p in positions])
+        np.concatenate([_interleaved(graph.tensor(op.inputs[p]).data) for p in positions])
         for positions in (INPUT_WEIGHTS, RECURRENT_WEIGHTS)
     ]
     arrays = [
         CArray(f"{prefix}_input_weights", "int8_t", stacked[0]),
         CArray(f"{prefix}_recurrent_weights", "int8_t", stacked[1]),
-        CArray(f"{prefix}_input_bias", "int32_t", q.input_bias.ravel()),
-        CArray(f"{prefix}_recurrent_bias", "int32_t", q.recurrent_bias.ravel()),
+        CArray(f"{prefix}_input_bias", "int32_t", _padded_rows(q.input_bias)),
+        CArray(f"{prefix}_recurrent_bias", "int32_t", _padded_rows(q.recurrent_bias)),
     ]
     fields = (
         f".steps = {steps}, .inputs = {depth}, .units = {units}, "
@@ -158,10 +158,28 @@ def lstm(graph: Graph, op: Op) -> Layer:
         params=("har_lstm_params", fields),
         arrays=arrays,
         macs=steps * 4 * units * (depth + units),
-        scratch=har_lstm_scratch_bytes(units),
+        scratch=har_lstm_scratch_bytes(depth, units),
     )
 
 
-def har_lstm_scratch_bytes(units: int) -> int:
-    """Four int16 gate vectors, the int16 cell state and the int8 initial hidden state."""
-    return 5 * 2 * units + units
+def _padded(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def _interleaved(weights: np.ndarray) -> np.ndarray:
+    """(units, k) gate weights in ``har_dot4``'s interleaved layout, k padded with zeros to a multiple of
+    16 (the kernel's DSP loop takes four blocks of 4 inputs a turn)."""
+    return interleave(np.pad(weights, ((0, 0), (0, _padded(weights.shape[1], 16) - weights.shape[1]))))
+
+
+def _padded_rows(biases: np.ndarray) -> np.ndarray:
+    """(4, units) gate biases with each gate's units padded to a multiple of 4 with zeros, raveled."""
+    return np.pad(biases, ((0, 0), (0, -biases.shape[1] % 4))).ravel()
+
+
+def har_lstm_scratch_bytes(depth: int, units: int) -> int:
+    """The input and hidden vectors as int16 pairs (each padded to a multiple of 16 values), one gate's
+    int32 sums per side and the four int16 gate vectors (units padded to 4), the int16 cell state and the int8
+    initial hidden state."""
+    padded = _padded(units, 4)
+    return 2 * _padded(depth, 16) + 2 * _padded(units, 16) + 8 * padded + 8 * padded + 2 * units + units

@@ -48,6 +48,15 @@ def folded_bias(weights: np.ndarray, zero_point: int, bias: np.ndarray | None = 
     return folded.astype(np.int32)
 
 
+def check_short_requant(weights: np.ndarray, bias: np.ndarray, shift: int) -> None:
+    """The kernel rescales a gate's accumulator acc from acc * 2^max(shift, 0) in int32 (as TFLite does,
+    then one SMMLAR): refuse (ValueError) when that could leave int32 for some int8 activations."""
+    magnitude = np.abs(np.asarray(weights, np.int64)).reshape(len(bias), -1).sum(axis=1)
+    bound = int((np.abs(np.asarray(bias, np.int64)) + 128 * magnitude).max(initial=0))
+    if bound << max(shift, 0) >= 1 << 31:
+        raise ValueError("LSTM gate accumulators times their left shift could leave int32")
+
+
 def cell_log2(scale) -> int | None:
     """k with scale == 2^k (TFLite's ``CheckedLog2``: |log2(scale) - round| < 1e-3), else None."""
     scale = float(np.float32(scale))
@@ -100,7 +109,7 @@ def lstm_quant(
     k = cell_log2(cell_scale)
     if k is None or not CELL_LOG2_MIN <= k <= CELL_LOG2_MAX:
         raise ValueError(f"cell state scale {float(cell_scale)!r} is not a power of two 2^k, k in [-30, -9]")
-    return LstmQuant(
+    q = LstmQuant(
         tuple(gate_multiplier(scale, input_scale) for _, scale in input_weights),
         tuple(gate_multiplier(scale, state_scale) for _, scale in recurrent_weights),
         np.stack([folded_bias(w, input_zero, b) for (w, _), b in zip(input_weights, biases, strict=True)]),
@@ -112,3 +121,12 @@ def lstm_quant(
         15 + k,
         cell_clip(clip, cell_scale),
     )
+    for pairs, multipliers, biases_ in (
+        (input_weights, q.input_multipliers, q.input_bias),
+        (recurrent_weights, q.recurrent_multipliers, q.recurrent_bias),
+    ):
+        for (w, _), (_, shift), b in zip(pairs, multipliers, biases_, strict=True):
+            check_short_requant(w, b, shift)
+    if q.hidden[1] > 0:  # o * tanh(c) reaches 2^30: no room for a left shift
+        raise ValueError(f"hidden state scale {float(hidden_scale)!r} needs a left shift")
+    return q

@@ -122,11 +122,11 @@ def test_every_buffer_is_aligned_inside_the_arena_and_overlaps_only_as_allowed(s
     arena = [b for b in plan.buffers.values() if b.place == "arena"]
     for b in arena:
         assert b.offset % ALIGN == 0 and b.offset >= 0 and b.offset + b.size <= plan.arena_bytes
-        for key, margin in b.may_overlap.items():  # only over an input of its op that dies there
-            producer = usages[b.first]
-            partner = plan.buffers[key]
-            assert partner.last == b.first and key in {plan.root[t] for t in producer.reads}
-            assert margin >= (producer.overlap or 0) if key == plan.root[producer.reads[0]] else margin == 0
+        producer = usages[b.first] if b.key >= 0 else None
+        for key in b.in_place_of | set(b.may_overlap):  # only over an input of its op that dies there
+            assert plan.buffers[key].last == b.first and key in {plan.root[t] for t in producer.reads}
+            assert producer.in_place if key in b.in_place_of else key == plan.root[producer.reads[0]]
+        assert all(margin == producer.overlap for margin in b.may_overlap.values())
     for a, b in combinations(arena, 2):
         if a.first <= b.last and b.first <= a.last:
             assert compatible(a, a.offset, b, b.offset), (a, b)

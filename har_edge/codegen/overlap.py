@@ -17,9 +17,9 @@ not pass ``r(oy) * in_row``, the first input byte still to be read:
 
     margin = max over oy of (oy + 1) * out_row - r(oy) * in_row
 
-A larger margin is as safe (the writes only move further below the reads). Element-wise kernels
-that write element ``i`` only after reading input element ``i`` are the margin-0 case; they are the
-layers lowered with ``in_place`` (``lower.Layer``), which ``plan.py`` handles without this module.
+A larger margin is as safe (the writes only move further below the reads). In-place layers
+(``lower.Layer.in_place``: element-wise ops, a narrower per-time-step FULLY_CONNECTED) lie exactly over
+their input instead; ``plan.py`` handles them without this module.
 
 ``HAR_EDGE_ARENA_OVERLAP=0`` in the environment (or ``generate(..., overlap=False)``) turns the
 window rule off, should a kernel's loop order ever change before its rule here does.

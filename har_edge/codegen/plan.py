@@ -6,7 +6,8 @@ already consumed); buffers whose lifetimes do not overlap share bytes.
 
 Overlap: an op's output may overlap an input that dies at that op when the output starts at least a
 *margin* of bytes before that input (``Usage.overlap``, from ``overlap.py``'s per-kernel rules: the
-kernel writes no byte before it has read the input bytes under it); in-place ops are the margin-0 case.
+kernel writes no byte before it has read the input bytes under it). In-place ops lie exactly over
+their input, as their kernels expect.
 
 Storage classes: the model input is read from the caller's buffer and the model output written to
 the caller's buffer directly; everything else lives in the arena. Offsets (aligned to ``ALIGN``
@@ -33,7 +34,8 @@ class Buffer:
     last: int  # last op index that reads it (len(ops): the model output)
     place: str = "arena"  # "arena", "input" or "output"
     offset: int = 0
-    may_overlap: dict[int, int] = field(default_factory=dict)  # input buffer key -> margin in bytes
+    in_place_of: set[int] = field(default_factory=set)  # input buffers it may lie exactly over
+    may_overlap: dict[int, int] = field(default_factory=dict)  # input buffers it may start a margin before
 
 
 @dataclass
@@ -108,14 +110,14 @@ def plan_memory(
         dying = [buffers[root[t]] for t in usage.reads]
         dying = [b for b in dying if b.last == i and b.place == "arena" and b is not out]
         if usage.in_place:
-            out.may_overlap.update({b.key: 0 for b in dying if b.size >= out.size})
-            if out.may_overlap and usage.in_place_scratch and not usage.scratch:
+            out.in_place_of.update(b.key for b in dying if b.size >= out.size)
+            if out.in_place_of and usage.in_place_scratch and not usage.scratch:
                 key = -(i + 1)
                 buffers[key] = Buffer(key, usage.in_place_scratch, first=i, last=i)
                 scratch[i] = key
         first = buffers[root[usage.reads[0]]] if usage.reads else None
         if overlap and usage.overlap is not None and first in dying:
-            out.may_overlap[first.key] = max(out.may_overlap.get(first.key, 0), usage.overlap)
+            out.may_overlap[first.key] = usage.overlap
     arena = _place([b for b in buffers.values() if b.place == "arena"])
     return MemoryPlan(buffers, root, arena, scratch)
 
@@ -126,10 +128,13 @@ def _overlaps(a: Buffer, b: Buffer) -> bool:
 
 
 def compatible(a: Buffer, a_offset: int, b: Buffer, b_offset: int) -> bool:
-    """Whether ``a`` at ``a_offset`` and ``b`` at ``b_offset``, live at the same time, are disjoint,
-    or one is an output allowed over the other (its input) starting at least the margin before it."""
+    """Whether ``a`` at ``a_offset`` and ``b`` at ``b_offset``, live at the same time, are disjoint, or
+    one is an output allowed over the other (its input): in place at the same offset, or starting at
+    least the margin before it."""
     if a_offset + a.size <= b_offset or b_offset + b.size <= a_offset:
         return True
+    if b.key in a.in_place_of or a.key in b.in_place_of:
+        return a_offset == b_offset
     if b.key in a.may_overlap:
         return a_offset + a.may_overlap[b.key] <= b_offset
     if a.key in b.may_overlap:
@@ -169,6 +174,8 @@ def _greedy(order: list[Buffer], choice: str) -> dict[int, int]:
         candidates = {0}
         for p in conflicts:
             candidates |= {_aligned(at[p.key] + p.size), _aligned_down(at[p.key] - buffer.size)}
+            if p.key in buffer.in_place_of or buffer.key in p.in_place_of:
+                candidates.add(at[p.key])
             if p.key in buffer.may_overlap:  # buffer is the output: at least the margin before p
                 candidates.add(_aligned_down(at[p.key] - buffer.may_overlap[p.key]))
             if buffer.key in p.may_overlap:  # buffer is the input: at least the margin after p

@@ -215,12 +215,12 @@ def test_overlapped_plan_gives_the_same_bytes_as_the_plan_without_overlap(name, 
         layer_dump=result.layer_dump,
         layer_inputs=4,
     )
-    assert check, str(check)
-    assert np.array_equal(
-        result.outputs, _outputs_without_overlap(model, inputs, tmp_path / "off", monkeypatch)
-    )
+    broken = "the kernel's loop order no longer keeps codegen/overlap.py's window rule (fix one of them)"
+    assert check, f"{check}; {broken}"
+    without = _outputs_without_overlap(model, inputs, tmp_path / "off", monkeypatch)
+    assert np.array_equal(result.outputs, without), broken
     _, dsp = host_outputs(model, inputs, dsp=True)
-    assert np.array_equal(result.outputs, dsp.outputs)
+    assert np.array_equal(result.outputs, dsp.outputs), broken
 
 
 def test_turning_overlap_off_builds_firmware_apart_from_the_cached_overlapped_build(tmp_path, monkeypatch):

@@ -13,9 +13,10 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from har_edge.codegen.overlap import ENVIRONMENT, output_margin, window_margin
+from har_edge.codegen.overlap import ENVIRONMENT, kernel_name, output_margin, window_margin
 from har_edge.codegen.plan import ALIGN, Usage, compatible, plan_memory
 from tests.firmware_support import host_outputs, int8_model, random_inputs
+from tests.test_codegen_sparse import _pruned
 
 # ----------------------------------------------------------------------------------- the margin
 
@@ -136,37 +137,51 @@ def test_every_buffer_is_aligned_inside_the_arena_and_overlaps_only_as_allowed(s
 
 
 def _around(target):
-    """input -> 1x1 CONV_2D to 4 channels -> ``target`` -> 1x1 CONV_2D -> output: the target's input
-    and output are the two largest buffers of the arena, so the smallest plan overlaps them."""
-    return lambda k, x: k.layers.Conv2D(3, 1)(target(k)(k.layers.Conv2D(4, 1)(x)))
+    """input -> 1x1 CONV_2D to 4 channels -> ``target(k, x)`` -> 1x1 CONV_2D -> output: the target's
+    input and output are the two largest buffers of the arena, so the smallest plan overlaps them."""
+    return lambda k, x: k.layers.Conv2D(3, 1)(target(k, k.layers.Conv2D(4, 1)(x)))
+
+
+def _layer(make):
+    return lambda k, x: make(k)(x)
 
 
 RULES = {
     "conv_stride2_same_channels_4_to_6": (
         (13, 11, 3),
-        _around(lambda k: k.layers.Conv2D(6, 3, strides=2, padding="same")),
+        _around(_layer(lambda k: k.layers.Conv2D(6, 3, strides=2, padding="same"))),
     ),
-    "conv_valid_3x2": ((9, 8, 3), _around(lambda k: k.layers.Conv2D(5, (3, 2)))),
-    "conv_1x1_channels_4_to_12": ((7, 6, 3), _around(lambda k: k.layers.Conv2D(12, 1))),
+    "conv_valid_3x2": ((9, 8, 3), _around(_layer(lambda k: k.layers.Conv2D(5, (3, 2))))),
+    "conv_1x1_channels_4_to_12": ((7, 6, 3), _around(_layer(lambda k: k.layers.Conv2D(12, 1)))),
     "conv_time_stride2_whole_width": (  # the kernel spans the input width: read in place, not gathered
         (21, 1, 3),
-        _around(lambda k: k.layers.Conv2D(8, (5, 1), strides=(2, 1), padding="same")),
+        _around(_layer(lambda k: k.layers.Conv2D(8, (5, 1), strides=(2, 1), padding="same"))),
     ),
-    "depthwise_same": ((12, 9, 3), _around(lambda k: k.layers.DepthwiseConv2D(3, padding="same"))),
+    "conv_block_sparse_time_stride2": (  # har_conv_sparse_s8
+        (21, 1, 3),
+        _around(_pruned(lambda k: k.layers.Conv2D(8, (5, 1), (2, 1), "same"), 0.25)),
+    ),
+    "depthwise_same": ((12, 9, 3), _around(_layer(lambda k: k.layers.DepthwiseConv2D(3, padding="same")))),
     "depthwise_stride2_multiplier2": (
         (12, 9, 3),
-        _around(lambda k: k.layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2, padding="same")),
+        _around(_layer(lambda k: k.layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2, padding="same"))),
     ),
     "depthwise_time_multiplier4": (
         (20, 1, 3),
-        _around(lambda k: k.layers.DepthwiseConv2D((9, 1), depth_multiplier=4, padding="same")),
+        _around(_layer(lambda k: k.layers.DepthwiseConv2D((9, 1), depth_multiplier=4, padding="same"))),
     ),
-    "max_pool_same_stride2": ((13, 10, 3), _around(lambda k: k.layers.MaxPooling2D(3, 2, padding="same"))),
+    "max_pool_same_stride2": (
+        (13, 10, 3),
+        _around(_layer(lambda k: k.layers.MaxPooling2D(3, 2, padding="same"))),
+    ),
     "average_pool_same_stride1": (
         (9, 7, 3),
-        _around(lambda k: k.layers.AveragePooling2D(3, 1, padding="same")),
+        _around(_layer(lambda k: k.layers.AveragePooling2D(3, 1, padding="same"))),
     ),
-    "average_pool_valid_stride2_odd_rows": ((13, 9, 3), _around(lambda k: k.layers.AveragePooling2D(2))),
+    "average_pool_valid_stride2_odd_rows": (
+        (13, 9, 3),
+        _around(_layer(lambda k: k.layers.AveragePooling2D(2))),
+    ),
 }
 
 
@@ -205,6 +220,7 @@ def test_overlapped_plan_gives_the_same_bytes_as_the_plan_without_overlap(name, 
     plan = generated.plan
     source, out = plan.buffers[plan.root[target.reads[0]]], plan.buffers[plan.root[target.writes[0]]]
     assert margin is not None and 0 < margin < out.size
+    assert (kernel_name(target) == "har_conv_sparse_s8") == ("sparse" in name)
     assert source.offset - out.offset == _lead(margin)  # tight: the output runs just ahead of the reads
     check = cross_check(
         model,

@@ -115,9 +115,8 @@ def plan_memory(
                 key = -(i + 1)
                 buffers[key] = Buffer(key, usage.in_place_scratch, first=i, last=i)
                 scratch[i] = key
-        first = buffers[root[usage.reads[0]]] if usage.reads else None
-        if overlap and usage.overlap is not None and first in dying:
-            out.may_overlap[first.key] = usage.overlap
+        if overlap and usage.overlap is not None and root[usage.reads[0]] in {b.key for b in dying}:
+            out.may_overlap[root[usage.reads[0]]] = usage.overlap
     arena = _place([b for b in buffers.values() if b.place == "arena"])
     return MemoryPlan(buffers, root, arena, scratch)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from har_edge.codegen.graph import Graph, read_graph
 from har_edge.codegen.lower import CArray, Layer, lower_graph
+from har_edge.codegen.overlap import enabled, output_margin
 from har_edge.codegen.plan import MemoryPlan, Usage, plan_memory
 from har_edge.errors import InputError
 
@@ -58,17 +59,27 @@ def check_name(name: str) -> str:
     return name
 
 
-def generate(model: bytes | Graph, name: str = "har") -> GeneratedModel:
-    """C sources for an int8 .tflite (bytes) or an already read ``Graph``."""
+def generate(model: bytes | Graph, name: str = "har", overlap: bool | None = None) -> GeneratedModel:
+    """C sources for an int8 .tflite (bytes) or an already read ``Graph``. ``overlap``: whether the
+    memory plan may start a window kernel's output over its dying input (``overlap.py``; default:
+    yes, unless the environment sets ``HAR_EDGE_ARENA_OVERLAP=0``)."""
     name = check_name(name)
     graph = model if isinstance(model, Graph) else read_graph(model)
     layers = lower_graph(graph)
     usages = [
-        Usage(lay.reads, lay.writes, lay.alias, lay.in_place, lay.scratch, lay.in_place_scratch)
+        Usage(
+            lay.reads,
+            lay.writes,
+            lay.alias,
+            lay.in_place,
+            lay.scratch,
+            lay.in_place_scratch,
+            output_margin(graph, lay),
+        )
         for lay in layers
     ]
     sizes = {t.index: t.nbytes for t in graph.tensors}
-    plan = plan_memory(usages, sizes, graph.inputs[0], graph.outputs[0])
+    plan = plan_memory(usages, sizes, graph.inputs[0], graph.outputs[0], overlap=enabled(overlap))
     arrays = [a for lay in layers for a in lay.arrays]
     infos = tuple(
         LayerInfo(

@@ -101,10 +101,13 @@ def build_cached(model_bytes: bytes, board: str | Board, *, cache_dir: Path) -> 
     """``write_project`` + ``build_project`` into ``cache_dir``, or the copy built before. The generator
     refuses an unsupported model (``UnsupportedModelError``) before anything is written."""
     from har_edge.codegen.emit import generate
+    from har_edge.codegen.overlap import enabled as overlap_enabled
     from har_edge.codegen.project import ProjectInfo, runtime_files_for, write_project
 
     board = get_board(board)
-    key = hashlib.sha256(model_bytes + board.name.encode() + sources_digest().encode()).hexdigest()[:24]
+    plan = b"overlap" if overlap_enabled() else b"no-overlap"  # HAR_EDGE_ARENA_OVERLAP changes the plan
+    key = hashlib.sha256(model_bytes + board.name.encode() + sources_digest().encode() + plan).hexdigest()
+    key = key[:24]
     folder = Path(cache_dir) / f"{board.name}-{key}"
     if (folder / COMPLETE_MARKER).is_file():
         model = generate(model_bytes, PROJECT_NAME)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from har_edge.codegen import quant, sparse
+from har_edge.codegen import fc_wide, quant, sparse
 from har_edge.codegen.graph import Graph, Op, Tensor
 from har_edge.codegen.lower import (
     CArray,
@@ -143,20 +143,21 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     weight_arrays, weight_fields, choice = sparse.weight_arrays(
         prefix, interleave(weights.data), -(-units // 4), empty_shortcut=True
     )
-    arrays = [
-        *weight_arrays,
-        *_requant_arrays(
-            prefix,
-            x,
-            weights,
-            out,
-            units,
-            bias,
-            weights.data,
-            quant.SINGLE,
-            folded_bias(op, weights.data, bias, x.single_zero_point()),
-        ),
-    ]
+    requant = _requant_arrays(
+        prefix,
+        x,
+        weights,
+        out,
+        units,
+        bias,
+        weights.data,
+        quant.SINGLE,
+        folded_bias(op, weights.data, bias, x.single_zero_point()),
+    )
+    arrays = [*weight_arrays, *requant]
+    wide = fc_wide.wide_form(prefix, weights.data, requant, choice)
+    if wide is not None:
+        arrays, weight_fields, choice = wide
     fields = (
         f".rows = {rows}, .depth = {depth}, .units = {units}, "
         + weight_fields
@@ -179,7 +180,8 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
 
 
 def _kernel(family: str, choice: sparse.KernelChoice) -> str:
-    return f"{family}_sparse_s8" if choice.format == "block_sparse" else f"{family}_s8"
+    suffix = {"block_sparse": "_sparse", "wide": "_wide"}.get(choice.format, "")
+    return f"{family}{suffix}_s8"
 
 
 def padding(op: Op, in_size: int, kernel: int, stride: int, out_size: int) -> int:

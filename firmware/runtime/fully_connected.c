@@ -104,60 +104,101 @@ static void sparse_rows(const har_fc_params *p, const int8_t *input, int32_t row
     fc_rows(p, input, rows, readable, output, 1);
 }
 
-/* Wide weights (har_fc_wide_s8; the generator's codegen.ops_fc.widen): per group of 4 units and per 4
- * inputs i..i+3, per unit the int16 words (w[i], w[i+2]) and (w[i+1], w[i+3]): the two SMLAD operands
- * of that unit, already sign-extended, so a block is one input word, two SXTB16s, four 8-byte loads and
- * 8 SMLADs. Units, their biases and triplets are padded to a multiple of 4 (zeros). */
+/* Wide weights (har_fc_wide_s8; the generator's codegen.fc_wide): per group of 4 units and per 4 inputs
+ * i..i+3, the int16 words (w[i], w[i+2]) of units 0..3, then (w[i+1], w[i+3]) of units 0..3: the SMLAD
+ * operands against SXTB16(x) and SXTB16(x, ROR 8), already sign-extended, so a block is one input word,
+ * two SXTB16s, four 8-byte loads and 8 SMLADs. Per group, wide_constants holds the 4 biases, then the
+ * 4 units' triplets {multiplier, round, right} (requant.h); units are padded to a multiple of 4. On the
+ * core the block loop and the full-range requantization are written out (GCC splits the 8-byte loads
+ * and spills the accumulators around them); HAR_EMULATE_DSP runs the same steps in C on a host. */
 #if HAR_USE_DSP && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-/* on the core, as four LDRDs (GCC splits 8-byte loads into single words here, and spills when it
- * hoists them all): 14 instructions */
-static HAR_ALWAYS_INLINE har_acc4 wide_block(uint32_t xs, const int16_t *w, har_acc4 acc)
+#define HAR_WIDE_ASM 1
+#else
+#define HAR_WIDE_ASM 0
+#endif
+
+#if HAR_WIDE_ASM
+/* the blocks of [x, end) (at least one): 17 instructions each; *w moves past them */
+static HAR_ALWAYS_INLINE har_acc4 wide_blocks(const int8_t *x, const int8_t *end, const int16_t **w, har_acc4 acc)
 {
-    uint32_t x02, x13, t0, t1;
-    __asm__("sxtb16 %[x02], %[xs]\n\t"
-            "sxtb16 %[x13], %[xs], ror #8\n\t"
-            "ldrd %[t0], %[t1], [%[w]]\n\t"
+    const int16_t *wp = *w;
+    uint32_t xs, x02, t0, t1;
+    __asm__("1:\n\t"
+            "ldr %[xs], [%[x]], #4\n\t"
+            "sxtb16 %[x02], %[xs]\n\t"
+            "sxtb16 %[xs], %[xs], ror #8\n\t"
+            "ldrd %[t0], %[t1], [%[w]], #32\n\t"
             "smlad %[a0], %[x02], %[t0], %[a0]\n\t"
             "smlad %[a1], %[x02], %[t1], %[a1]\n\t"
-            "ldrd %[t0], %[t1], [%[w], #8]\n\t"
+            "ldrd %[t0], %[t1], [%[w], #-24]\n\t"
             "smlad %[a2], %[x02], %[t0], %[a2]\n\t"
             "smlad %[a3], %[x02], %[t1], %[a3]\n\t"
-            "ldrd %[t0], %[t1], [%[w], #16]\n\t"
-            "smlad %[a0], %[x13], %[t0], %[a0]\n\t"
-            "smlad %[a1], %[x13], %[t1], %[a1]\n\t"
-            "ldrd %[t0], %[t1], [%[w], #24]\n\t"
-            "smlad %[a2], %[x13], %[t0], %[a2]\n\t"
-            "smlad %[a3], %[x13], %[t1], %[a3]"
-            : [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [x02] "=&r"(x02),
-              [x13] "=&r"(x13), [t0] "=&r"(t0), [t1] "=&r"(t1)
-            : [xs] "r"(xs), [w] "r"(w), "m"(*(const int16_t(*)[16])w));
+            "ldrd %[t0], %[t1], [%[w], #-16]\n\t"
+            "smlad %[a0], %[xs], %[t0], %[a0]\n\t"
+            "smlad %[a1], %[xs], %[t1], %[a1]\n\t"
+            "ldrd %[t0], %[t1], [%[w], #-8]\n\t"
+            "smlad %[a2], %[xs], %[t0], %[a2]\n\t"
+            "smlad %[a3], %[xs], %[t1], %[a3]\n\t"
+            "cmp %[x], %[end]\n\t"
+            "blo 1b"
+            : [x] "+r"(x), [w] "+r"(wp), [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3),
+              [xs] "=&r"(xs), [x02] "=&r"(x02), [t0] "=&r"(t0), [t1] "=&r"(t1)
+            : [end] "r"(end)
+            : "cc", "memory");
+    *w = wp;
     return acc;
 }
-#elif HAR_USE_DSP
-/* the same steps with the (emulated) intrinsics */
-static HAR_ALWAYS_INLINE har_acc4 wide_block(uint32_t xs, const int16_t *w, har_acc4 acc)
+
+/* four outputs through their triplets t, saturated to int8: SMMLA, ASR, SSAT, STRB each (volatile: the
+ * asm's only effect is its stores) */
+static HAR_ALWAYS_INLINE void wide_store_full(har_acc4 acc, const int32_t *t, int8_t *out)
 {
-    uint32_t v[8];
-    memcpy(v, w, 32);
-    const uint32_t x02 = har_sxtb16(xs), x13 = har_sxtb16_ror8(xs);
-    acc.a0 = har_smlad(x13, v[4], har_smlad(x02, v[0], acc.a0));
-    acc.a1 = har_smlad(x13, v[5], har_smlad(x02, v[1], acc.a1));
-    acc.a2 = har_smlad(x13, v[6], har_smlad(x02, v[2], acc.a2));
-    acc.a3 = har_smlad(x13, v[7], har_smlad(x02, v[3], acc.a3));
+    uint32_t m, r, s;
+#define HAR_WIDE_OUT(a, at, o)                                                                                      \
+    "ldrd %[m], %[r], [%[t], #" at "]\n\t"                                                                         \
+    "ldr %[s], [%[t], #" at "+8]\n\t"                                                                              \
+    "smmla %[" a "], %[" a "], %[m], %[r]\n\t"                                                                     \
+    "asr %[" a "], %[" a "], %[s]\n\t"                                                                             \
+    "ssat %[" a "], #8, %[" a "]\n\t"                                                                              \
+    "strb %[" a "], [%[out], #" o "]\n\t"
+    __asm__ volatile(HAR_WIDE_OUT("a0", "0", "0") HAR_WIDE_OUT("a1", "12", "1") HAR_WIDE_OUT("a2", "24", "2")
+                HAR_WIDE_OUT("a3", "36", "3")
+            : [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [m] "=&r"(m), [r] "=&r"(r),
+              [s] "=&r"(s)
+            : [t] "r"(t), [out] "r"(out)
+            : "cc", "memory");
+#undef HAR_WIDE_OUT
+}
+#elif HAR_USE_DSP
+static HAR_ALWAYS_INLINE har_acc4 wide_blocks(const int8_t *x, const int8_t *end, const int16_t **w, har_acc4 acc)
+{
+    for (; x < end; x += 4, *w += 16) {
+        uint32_t v[8];
+        memcpy(v, *w, 32);
+        const uint32_t xs = har_load4(x), x02 = har_sxtb16(xs), x13 = har_sxtb16_ror8(xs);
+        acc.a0 = har_smlad(x13, v[4], har_smlad(x02, v[0], acc.a0));
+        acc.a1 = har_smlad(x13, v[5], har_smlad(x02, v[1], acc.a1));
+        acc.a2 = har_smlad(x13, v[6], har_smlad(x02, v[2], acc.a2));
+        acc.a3 = har_smlad(x13, v[7], har_smlad(x02, v[3], acc.a3));
+    }
     return acc;
 }
 #endif
 
-/* acc_j += sum_i x[i] * w_j[i] for i < depth, the first ``whole`` blocks of 4 read as words */
-static HAR_ALWAYS_INLINE har_acc4 wide_dot(const int8_t *x, const int16_t *w, int32_t depth, int32_t whole, har_acc4 acc)
+#if !HAR_WIDE_ASM
+static HAR_ALWAYS_INLINE void wide_store_full(har_acc4 acc, const int32_t *t, int8_t *out)
 {
-    const int8_t *end = x + depth;
-#if HAR_USE_DSP
-    for (const int8_t *blocks_end = x + 4 * whole; x < blocks_end; x += 4, w += 16) acc = wide_block(har_load4(x), w, acc);
-#else
-    (void)whole;
+    out[0] = har_sat_s8(har_requant_smmla(acc.a0, t[0], t[1], t[2]));
+    out[1] = har_sat_s8(har_requant_smmla(acc.a1, t[3], t[4], t[5]));
+    out[2] = har_sat_s8(har_requant_smmla(acc.a2, t[6], t[7], t[8]));
+    out[3] = har_sat_s8(har_requant_smmla(acc.a3, t[9], t[10], t[11]));
+}
 #endif
-    for (int32_t q = 0; x < end; ++x, q = (q + 1) & 3) { /* slots i, i+2, i+1, i+3 of a block */
+
+/* acc_j += x[i] * w_j[i] for the inputs [x, end) of one group, from a block's start; w at that block */
+static HAR_ALWAYS_INLINE har_acc4 wide_tail(const int8_t *x, const int8_t *end, const int16_t *w, har_acc4 acc)
+{
+    for (int32_t q = 0; x < end; ++x, q = (q + 1) & 3) { /* input q of a block: parity q & 1, half q >> 1 */
         const int32_t xv = *x;
         const int16_t *wi = w + ((q & 1) << 3) + (q >> 1);
         acc.a0 += xv * wi[0];
@@ -169,30 +210,45 @@ static HAR_ALWAYS_INLINE har_acc4 wide_dot(const int8_t *x, const int16_t *w, in
     return acc;
 }
 
-static void wide_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
+static HAR_ALWAYS_INLINE void wide_rows_of(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable,
+                                           int8_t *output, const int full)
 {
-    const int32_t depth = p->depth, units = p->units, blocks = (depth + 3) >> 2;
-    const int32_t lo = p->act_min, hi = p->act_max, full = lo == -128 && hi == 127;
+    const int32_t depth = p->depth, units = p->units, blocks = (depth + 3) >> 2, groups = (units + 3) >> 2;
+    const int32_t lo = p->act_min, hi = p->act_max;
     for (int32_t r = 0; r < rows; ++r, input += depth, output += units, readable -= depth) {
-        const int32_t whole = readable >= 4 * blocks ? blocks : depth >> 2;
+        /* the blocks read as words (all when the row's last may be read whole), then the inputs left */
+        const int32_t whole = HAR_USE_DSP ? (readable >= 4 * blocks ? blocks : depth >> 2) : 0;
+        const int8_t *blocks_end = input + 4 * whole, *end = input + depth;
         const int16_t *w = p->wide_weights;
-        const int32_t *b = p->bias, *t = p->requant;
-        for (int32_t u = 0; u < units; u += 4, w += 16 * blocks, b += 4, t += 12) {
-            const har_acc4 acc = wide_dot(input, w, depth, whole, (har_acc4){b[0], b[1], b[2], b[3]});
-            int32_t v[4] = {har_requant_smmla(acc.a0, t[0], t[1], t[2]), har_requant_smmla(acc.a1, t[3], t[4], t[5]),
-                            har_requant_smmla(acc.a2, t[6], t[7], t[8]), har_requant_smmla(acc.a3, t[9], t[10], t[11])};
-            int8_t *out = output + u;
-            if (units - u >= 4) {
-                if (full) {
-                    out[0] = har_sat_s8(v[0]), out[1] = har_sat_s8(v[1]), out[2] = har_sat_s8(v[2]), out[3] = har_sat_s8(v[3]);
-                } else {
-                    out[0] = har_clamp_s8(v[0], lo, hi), out[1] = har_clamp_s8(v[1], lo, hi);
-                    out[2] = har_clamp_s8(v[2], lo, hi), out[3] = har_clamp_s8(v[3], lo, hi);
-                }
+        const int32_t *c = p->wide_constants;
+        int8_t *out = output;
+        for (int32_t g = 0; g < groups; ++g, c += 16, out += 4) {
+            har_acc4 acc = {c[0], c[1], c[2], c[3]};
+#if HAR_USE_DSP
+            if (whole) acc = wide_blocks(input, blocks_end, &w, acc);
+#endif
+            if (whole < blocks) {
+                acc = wide_tail(blocks_end, end, w, acc);
+                w += 16 * (blocks - whole);
+            }
+            const int32_t *t = c + 4, n = units - 4 * g;
+            if (full && n >= 4) {
+                wide_store_full(acc, t, out);
             } else {
-                for (int32_t j = 0; j < units - u; ++j) out[j] = har_clamp_s8(v[j], lo, hi);
+                const int32_t v[4] = {har_requant_smmla(acc.a0, t[0], t[1], t[2]), har_requant_smmla(acc.a1, t[3], t[4], t[5]),
+                                      har_requant_smmla(acc.a2, t[6], t[7], t[8]), har_requant_smmla(acc.a3, t[9], t[10], t[11])};
+                for (int32_t j = 0; j < n && j < 4; ++j) out[j] = har_clamp_s8(v[j], lo, hi);
             }
         }
+    }
+}
+
+static void wide_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
+{
+    if (p->act_min == -128 && p->act_max == 127) {
+        wide_rows_of(p, input, rows, readable, output, 1);
+    } else {
+        wide_rows_of(p, input, rows, readable, output, 0);
     }
 }
 

@@ -1,5 +1,6 @@
 """FULLY_CONNECTED's wide form (``har_fc_wide_s8`` in fully_connected.c): the int8 weights stored
-sign-extended to int16 in the order of the DSP loop's SMLAD operands, so the kernel spends no
+sign-extended to int16 in the order of the DSP loop's SMLAD operands (and its biases and
+requantization triplets side by side per group of 4 units), so the kernel spends no
 instruction extending them (a block of 4 inputs x 4 units: one input word, two SXTB16s, four 8-byte
 weight loads, 8 SMLADs, against the int8 form's 8 more SXTB16s), and requantizes with one SMMLA
 (``requant.h``'s ``har_requant_smmla``). It doubles the layer's weight bytes, so the generator takes it
@@ -33,18 +34,22 @@ def widen(weights: np.ndarray) -> np.ndarray:
     return split.transpose(0, 2, 4, 1, 3).ravel()  # group, block, parity, unit, half
 
 
-def _padded(values: np.ndarray, per_unit: int, units: int, fill: tuple[int, ...]) -> np.ndarray:
-    rows = np.asarray(values, np.int64).reshape(units, per_unit)
-    extra = np.tile(np.asarray(fill, np.int64), (-units % BLOCK, 1))
-    return np.concatenate([rows, extra]).astype(np.int32).ravel()
+def wide_constants(requant: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Per group of 4 units: the 4 biases, then the 4 triplets (multiplier, round, right) of
+    ``quant.short_requant``; units padded to a multiple of 4 with bias 0 and the triplet (0, 0, 1)."""
+    units = len(bias)
+    pad = -units % BLOCK
+    b = np.concatenate([np.asarray(bias, np.int64), np.zeros(pad, np.int64)]).reshape(-1, BLOCK)
+    t = np.concatenate([np.asarray(requant, np.int64).reshape(units, 3), np.tile([0, 0, 1], (pad, 1))])
+    return np.concatenate([b, t.reshape(-1, 3 * BLOCK)], axis=1).astype(np.int32).ravel()
 
 
 def wide_form(
     prefix: str, weights: np.ndarray, arrays: list[CArray], choice: sparse.KernelChoice
 ) -> tuple[list[CArray], str, sparse.KernelChoice] | None:
-    """(arrays, the params field that names the wide weights, choice) of the wide form, with the bias and
-    triplets padded to a multiple of 4 units, or None when the layer keeps its int8 form: sparse, larger
-    than WIDE_MAX_BYTES, or without triplets and bias among ``arrays`` (``ops_conv._requant_arrays``)."""
+    """(arrays, the params fields that name them, choice) of the wide form, or None when the layer keeps
+    its int8 form: sparse, larger than WIDE_MAX_BYTES, or without triplets and bias among ``arrays``
+    (``ops_conv._requant_arrays``), which the wide constants replace."""
     named = {a.name: a for a in arrays}
     requant, bias = named.get(f"{prefix}_requant"), named.get(f"{prefix}_bias")
     if (
@@ -54,12 +59,12 @@ def wide_form(
         or bias is None
     ):
         return None
-    units = weights.shape[0]
     wide = [
         CArray(f"{prefix}_wide_weights", "int16_t", widen(weights)),
-        CArray(f"{prefix}_requant", "int32_t", _padded(requant.values, 3, units, (0, 0, 1))),
-        CArray(f"{prefix}_bias", "int32_t", _padded(bias.values, 1, units, (0,))),
+        CArray(f"{prefix}_wide_constants", "int32_t", wide_constants(requant.values, bias.values)),
     ]
-    others = [a for a in arrays if a.name not in (f"{prefix}_requant", f"{prefix}_bias")]
-    fields = f".weights = 0, .wide_weights = {prefix}_wide_weights, "
+    others = [a for a in arrays if a is not requant and a is not bias]
+    fields = (
+        f".weights = 0, .wide_weights = {prefix}_wide_weights, .wide_constants = {prefix}_wide_constants, "
+    )
     return others + wide, fields, dataclasses.replace(choice, format="wide")

@@ -95,6 +95,8 @@ def _tail_fields(prefix: str, op: Op, x: Tensor, out: Tensor, bias, arrays) -> s
     bias_name = f"{prefix}_bias" if any(a.name == f"{prefix}_bias" for a in arrays) else "0"
     if any(a.name == f"{prefix}_requant" for a in arrays):
         requant = f".multiplier = 0, .shift = 0, .requant = {prefix}_requant"
+    elif not any(a.name == f"{prefix}_multiplier" for a in arrays):  # in the kernel's own constants (fc_wide)
+        requant = ".multiplier = 0, .shift = 0, .requant = 0"
     else:
         requant = f".multiplier = {prefix}_multiplier, .shift = {prefix}_shift, .requant = 0"
     return (

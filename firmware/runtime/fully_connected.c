@@ -210,45 +210,69 @@ static HAR_ALWAYS_INLINE har_acc4 wide_tail(const int8_t *x, const int8_t *end, 
     return acc;
 }
 
-static HAR_ALWAYS_INLINE void wide_rows_of(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable,
-                                           int8_t *output, const int full)
+/* one group's outputs for one row: the blocks before ``blocks_end`` read as words (DSP), the inputs
+ * left up to ``end`` one by one (``tail``, a constant: there are some); ``n`` of the 4 outputs stored,
+ * SSAT'd when ``full`` (a constant) */
+static HAR_ALWAYS_INLINE void wide_group(const int8_t *x, const int8_t *blocks_end, const int8_t *end,
+                                         const int16_t **w, const int32_t *c, int8_t *out, int32_t n, int32_t lo,
+                                         int32_t hi, const int full, const int tail)
 {
-    const int32_t depth = p->depth, units = p->units, blocks = (depth + 3) >> 2, groups = (units + 3) >> 2;
+    har_acc4 acc = {c[0], c[1], c[2], c[3]};
+#if HAR_USE_DSP
+    if (!tail || x < blocks_end) acc = wide_blocks(x, blocks_end, w, acc);
+#else
+    (void)x;
+#endif
+    if (tail) {
+        acc = wide_tail(blocks_end, end, *w, acc);
+        *w += 4 * ((end - blocks_end + 3) & ~3); /* past the partial block(s) */
+    }
+    const int32_t *t = c + 4;
+    if (full && n == 4) {
+        wide_store_full(acc, t, out);
+        return;
+    }
+    const int32_t v[4] = {har_requant_smmla(acc.a0, t[0], t[1], t[2]), har_requant_smmla(acc.a1, t[3], t[4], t[5]),
+                          har_requant_smmla(acc.a2, t[6], t[7], t[8]), har_requant_smmla(acc.a3, t[9], t[10], t[11])};
+    for (int32_t j = 0; j < n; ++j) out[j] = har_clamp_s8(v[j], lo, hi);
+}
+
+/* ``rows`` rows whose blocks before ``whole`` are read as words (``tail``, a constant: inputs are left
+ * after them) */
+static HAR_ALWAYS_INLINE void wide_rows_of(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t whole,
+                                           int8_t *output, const int full, const int tail)
+{
+    const int32_t depth = p->depth, units = p->units, last = units & 3;
     const int32_t lo = p->act_min, hi = p->act_max;
-    for (int32_t r = 0; r < rows; ++r, input += depth, output += units, readable -= depth) {
-        /* the blocks read as words (all when the row's last may be read whole), then the inputs left */
-        const int32_t whole = HAR_USE_DSP ? (readable >= 4 * blocks ? blocks : depth >> 2) : 0;
+    for (const int8_t *const input_end = input + rows * depth; input < input_end; input += depth, output += units) {
         const int8_t *blocks_end = input + 4 * whole, *end = input + depth;
         const int16_t *w = p->wide_weights;
         const int32_t *c = p->wide_constants;
-        int8_t *out = output;
-        for (int32_t g = 0; g < groups; ++g, c += 16, out += 4) {
-            har_acc4 acc = {c[0], c[1], c[2], c[3]};
-#if HAR_USE_DSP
-            if (whole) acc = wide_blocks(input, blocks_end, &w, acc);
-#endif
-            if (whole < blocks) {
-                acc = wide_tail(blocks_end, end, w, acc);
-                w += 16 * (blocks - whole);
-            }
-            const int32_t *t = c + 4, n = units - 4 * g;
-            if (full && n >= 4) {
-                wide_store_full(acc, t, out);
-            } else {
-                const int32_t v[4] = {har_requant_smmla(acc.a0, t[0], t[1], t[2]), har_requant_smmla(acc.a1, t[3], t[4], t[5]),
-                                      har_requant_smmla(acc.a2, t[6], t[7], t[8]), har_requant_smmla(acc.a3, t[9], t[10], t[11])};
-                for (int32_t j = 0; j < n && j < 4; ++j) out[j] = har_clamp_s8(v[j], lo, hi);
-            }
-        }
+        int8_t *out = output, *const groups_end = output + (units & ~3);
+        for (; out < groups_end; c += 16, out += 4) wide_group(input, blocks_end, end, &w, c, out, 4, lo, hi, full, tail);
+        if (last) wide_group(input, blocks_end, end, &w, c, out, last, lo, hi, 0, tail);
     }
+}
+
+/* the rows whose every block may be read whole as words (DSP), then the others (the last, when its
+ * partial block ends the readable bytes), which read their partial block one input at a time */
+static HAR_ALWAYS_INLINE void wide_rows_in(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable,
+                                           int8_t *output, const int full)
+{
+    const int32_t depth = p->depth, blocks = (depth + 3) >> 2;
+    int32_t fast = HAR_USE_DSP && readable >= 4 * blocks ? (readable - 4 * blocks) / depth + 1 : 0;
+    fast = fast < rows ? fast : rows;
+    if (fast) wide_rows_of(p, input, fast, blocks, output, full, 0);
+    if (fast < rows)
+        wide_rows_of(p, input + fast * depth, rows - fast, HAR_USE_DSP ? depth >> 2 : 0, output + fast * p->units, full, 1);
 }
 
 static void wide_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
 {
     if (p->act_min == -128 && p->act_max == 127) {
-        wide_rows_of(p, input, rows, readable, output, 1);
+        wide_rows_in(p, input, rows, readable, output, 1);
     } else {
-        wide_rows_of(p, input, rows, readable, output, 0);
+        wide_rows_in(p, input, rows, readable, output, 0);
     }
 }
 

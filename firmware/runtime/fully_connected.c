@@ -118,55 +118,51 @@ static void sparse_rows(const har_fc_params *p, const int8_t *input, int32_t row
 #endif
 
 #if HAR_WIDE_ASM
-/* the blocks of [x, end) (at least one): 17 instructions each; *w moves past them */
+/* The written-out loops load 4 words at once into r8-r11 (LDM, which needs named registers; clobbered). */
+
+/* the blocks of [x, end) (at least one): 15 instructions each; *w moves past them */
 static HAR_ALWAYS_INLINE har_acc4 wide_blocks(const int8_t *x, const int8_t *end, const int16_t **w, har_acc4 acc)
 {
     const int16_t *wp = *w;
-    uint32_t xs, x02, t0, t1;
+    uint32_t xs, x02;
     __asm__("1:\n\t"
             "ldr %[xs], [%[x]], #4\n\t"
             "sxtb16 %[x02], %[xs]\n\t"
             "sxtb16 %[xs], %[xs], ror #8\n\t"
-            "ldrd %[t0], %[t1], [%[w]], #32\n\t"
-            "smlad %[a0], %[x02], %[t0], %[a0]\n\t"
-            "smlad %[a1], %[x02], %[t1], %[a1]\n\t"
-            "ldrd %[t0], %[t1], [%[w], #-24]\n\t"
-            "smlad %[a2], %[x02], %[t0], %[a2]\n\t"
-            "smlad %[a3], %[x02], %[t1], %[a3]\n\t"
-            "ldrd %[t0], %[t1], [%[w], #-16]\n\t"
-            "smlad %[a0], %[xs], %[t0], %[a0]\n\t"
-            "smlad %[a1], %[xs], %[t1], %[a1]\n\t"
-            "ldrd %[t0], %[t1], [%[w], #-8]\n\t"
-            "smlad %[a2], %[xs], %[t0], %[a2]\n\t"
-            "smlad %[a3], %[xs], %[t1], %[a3]\n\t"
+            "ldmia %[w]!, {r8, r9, r10, r11}\n\t"
+            "smlad %[a0], %[x02], r8, %[a0]\n\t"
+            "smlad %[a1], %[x02], r9, %[a1]\n\t"
+            "smlad %[a2], %[x02], r10, %[a2]\n\t"
+            "smlad %[a3], %[x02], r11, %[a3]\n\t"
+            "ldmia %[w]!, {r8, r9, r10, r11}\n\t"
+            "smlad %[a0], %[xs], r8, %[a0]\n\t"
+            "smlad %[a1], %[xs], r9, %[a1]\n\t"
+            "smlad %[a2], %[xs], r10, %[a2]\n\t"
+            "smlad %[a3], %[xs], r11, %[a3]\n\t"
             "cmp %[x], %[end]\n\t"
             "blo 1b"
             : [x] "+r"(x), [w] "+r"(wp), [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3),
-              [xs] "=&r"(xs), [x02] "=&r"(x02), [t0] "=&r"(t0), [t1] "=&r"(t1)
+              [xs] "=&r"(xs), [x02] "=&r"(x02)
             : [end] "r"(end)
-            : "cc", "memory");
+            : "r8", "r9", "r10", "r11", "cc", "memory");
     *w = wp;
     return acc;
 }
 
-/* four outputs through their triplets t, saturated to int8: SMMLA, ASR, SSAT, STRB each (volatile: the
- * asm's only effect is its stores) */
+/* four outputs through their triplets t, saturated to int8: LDM, SMMLA, ASR, SSAT, STRB each (volatile:
+ * the asm's only effect is its stores) */
 static HAR_ALWAYS_INLINE void wide_store_full(har_acc4 acc, const int32_t *t, int8_t *out)
 {
-    uint32_t m, r, s;
-#define HAR_WIDE_OUT(a, at, o)                                                                                      \
-    "ldrd %[m], %[r], [%[t], #" at "]\n\t"                                                                         \
-    "ldr %[s], [%[t], #" at "+8]\n\t"                                                                              \
-    "smmla %[" a "], %[" a "], %[m], %[r]\n\t"                                                                     \
-    "asr %[" a "], %[" a "], %[s]\n\t"                                                                             \
-    "ssat %[" a "], #8, %[" a "]\n\t"                                                                              \
+#define HAR_WIDE_OUT(a, o)                                                                                          \
+    "ldmia %[t]!, {r8, r9, r10}\n\t"                                                                                \
+    "smmla %[" a "], %[" a "], r8, r9\n\t"                                                                          \
+    "asr %[" a "], %[" a "], r10\n\t"                                                                               \
+    "ssat %[" a "], #8, %[" a "]\n\t"                                                                               \
     "strb %[" a "], [%[out], #" o "]\n\t"
-    __asm__ volatile(HAR_WIDE_OUT("a0", "0", "0") HAR_WIDE_OUT("a1", "12", "1") HAR_WIDE_OUT("a2", "24", "2")
-                HAR_WIDE_OUT("a3", "36", "3")
-            : [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [m] "=&r"(m), [r] "=&r"(r),
-              [s] "=&r"(s)
-            : [t] "r"(t), [out] "r"(out)
-            : "cc", "memory");
+    __asm__ volatile(HAR_WIDE_OUT("a0", "0") HAR_WIDE_OUT("a1", "1") HAR_WIDE_OUT("a2", "2") HAR_WIDE_OUT("a3", "3")
+                     : [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [t] "+r"(t)
+                     : [out] "r"(out)
+                     : "r8", "r9", "r10", "cc", "memory");
 #undef HAR_WIDE_OUT
 }
 #elif HAR_USE_DSP

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "har_dot.h"
+#include "har_fc_m4.h"
 #include "har_nn.h"
 #include "har_sparse.h"
 #include "requant.h"
@@ -28,11 +29,35 @@ static HAR_ALWAYS_INLINE har_acc4 dot(const int8_t *x, har_sparse_group s, int s
                                       har_acc4 acc)
 {
     if (sparse) return har_sparse_dot4(x, s.w, s.offsets, s.n, depth, readable, acc);
+#if HAR_FC_M4
+    const int32_t whole = readable >= ((depth + 3) & ~3) ? (depth + 3) >> 2 : depth >> 2;
+    if (whole) acc = har_m4_int8_blocks(x, x + 4 * whole, s.w, acc);
+    if (4 * whole < depth) acc = har_dot4(x + 4 * whole, s.w + 16 * whole, depth - 4 * whole, 0, acc);
+    return acc;
+#else
 #if HAR_USE_DSP
     if (depth <= 4 && readable >= 4) return har_block4(har_load4(x), s.w, acc);
 #endif
     return har_dot4(x, s.w, depth, readable, acc);
+#endif
 }
+
+#if HAR_FC_M4
+/* dense int8 weights with the generator's triplets, the whole int8 range and whole groups of 4 units:
+ * rows outer, so each group's biases and triplets are loaded where they are used (har_fc_m4.h) */
+static void int8_rows_m4(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
+{
+    const int32_t depth = p->depth, units = p->units, group = har_group_bytes(depth);
+    for (int32_t r = 0; r < rows; ++r, input += depth, output += units, readable -= depth) {
+        const int8_t *w = p->weights;
+        const int32_t *b = p->bias, *t = p->requant;
+        for (int8_t *out = output, *const end = output + units; out < end; out += 4, w += group, b += 4, t += 12) {
+            const har_acc4 acc = dot(input, (har_sparse_group){w, 0, 0}, 0, depth, readable, (har_acc4){b[0], b[1], b[2], b[3]});
+            har_m4_wide_store_full(acc, t, out);
+        }
+    }
+}
+#endif
 
 /* ``rows`` rows from ``input`` (``readable`` bytes may be read from it) to ``output`` */
 static HAR_ALWAYS_INLINE void fc_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable,
@@ -42,6 +67,12 @@ static HAR_ALWAYS_INLINE void fc_rows(const har_fc_params *p, const int8_t *inpu
     const int32_t lo = p->act_min, hi = p->act_max, full = lo == -128 && hi == 127;
     const int8_t *weights = p->weights;
     const int32_t *bias = p->bias;
+#if HAR_FC_M4
+    if (!sparse && full && p->requant && bias && (units & 3) == 0) {
+        int8_rows_m4(p, input, rows, readable, output);
+        return;
+    }
+#endif
     for (int32_t u = 0; u < units; u += 4) { /* groups outer: the group's weights stay hot per row */
         const int32_t n = units - u < 4 ? units - u : 4;
         const har_sparse_group w = sparse ? har_sparse_group_of(weights, p->block_starts, p->block_offsets, u / 4)
@@ -111,60 +142,9 @@ static void sparse_rows(const har_fc_params *p, const int8_t *input, int32_t row
  * 4 units' triplets {multiplier, round, right} (requant.h); units are padded to a multiple of 4. On the
  * core the block loop and the full-range requantization are written out (GCC splits the 8-byte loads
  * and spills the accumulators around them); HAR_EMULATE_DSP runs the same steps in C on a host. */
-#if HAR_USE_DSP && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-#define HAR_WIDE_ASM 1
-#else
-#define HAR_WIDE_ASM 0
-#endif
-
-#if HAR_WIDE_ASM
-/* The written-out loops load 4 words at once into r8-r11 (LDM, which needs named registers; clobbered). */
-
-/* the blocks of [x, end) (at least one): 15 instructions each; *w moves past them */
-static HAR_ALWAYS_INLINE har_acc4 wide_blocks(const int8_t *x, const int8_t *end, const int16_t **w, har_acc4 acc)
-{
-    const int16_t *wp = *w;
-    uint32_t xs, x02;
-    __asm__("1:\n\t"
-            "ldr %[xs], [%[x]], #4\n\t"
-            "sxtb16 %[x02], %[xs]\n\t"
-            "sxtb16 %[xs], %[xs], ror #8\n\t"
-            "ldmia %[w]!, {r8, r9, r10, r11}\n\t"
-            "smlad %[a0], %[x02], r8, %[a0]\n\t"
-            "smlad %[a1], %[x02], r9, %[a1]\n\t"
-            "smlad %[a2], %[x02], r10, %[a2]\n\t"
-            "smlad %[a3], %[x02], r11, %[a3]\n\t"
-            "ldmia %[w]!, {r8, r9, r10, r11}\n\t"
-            "smlad %[a0], %[xs], r8, %[a0]\n\t"
-            "smlad %[a1], %[xs], r9, %[a1]\n\t"
-            "smlad %[a2], %[xs], r10, %[a2]\n\t"
-            "smlad %[a3], %[xs], r11, %[a3]\n\t"
-            "cmp %[x], %[end]\n\t"
-            "blo 1b"
-            : [x] "+r"(x), [w] "+r"(wp), [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3),
-              [xs] "=&r"(xs), [x02] "=&r"(x02)
-            : [end] "r"(end)
-            : "r8", "r9", "r10", "r11", "cc", "memory");
-    *w = wp;
-    return acc;
-}
-
-/* four outputs through their triplets t, saturated to int8: LDM, SMMLA, ASR, SSAT, STRB each (volatile:
- * the asm's only effect is its stores) */
-static HAR_ALWAYS_INLINE void wide_store_full(har_acc4 acc, const int32_t *t, int8_t *out)
-{
-#define HAR_WIDE_OUT(a, o)                                                                                          \
-    "ldmia %[t]!, {r8, r9, r10}\n\t"                                                                                \
-    "smmla %[" a "], %[" a "], r8, r9\n\t"                                                                          \
-    "asr %[" a "], %[" a "], r10\n\t"                                                                               \
-    "ssat %[" a "], #8, %[" a "]\n\t"                                                                               \
-    "strb %[" a "], [%[out], #" o "]\n\t"
-    __asm__ volatile(HAR_WIDE_OUT("a0", "0") HAR_WIDE_OUT("a1", "1") HAR_WIDE_OUT("a2", "2") HAR_WIDE_OUT("a3", "3")
-                     : [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [t] "+r"(t)
-                     : [out] "r"(out)
-                     : "r8", "r9", "r10", "cc", "memory");
-#undef HAR_WIDE_OUT
-}
+#if HAR_FC_M4
+#define wide_blocks har_m4_wide_blocks
+#define wide_store_full har_m4_wide_store_full
 #elif HAR_USE_DSP
 static HAR_ALWAYS_INLINE har_acc4 wide_blocks(const int8_t *x, const int8_t *end, const int16_t **w, har_acc4 acc)
 {
@@ -181,7 +161,7 @@ static HAR_ALWAYS_INLINE har_acc4 wide_blocks(const int8_t *x, const int8_t *end
 }
 #endif
 
-#if !HAR_WIDE_ASM
+#if !HAR_FC_M4
 static HAR_ALWAYS_INLINE void wide_store_full(har_acc4 acc, const int32_t *t, int8_t *out)
 {
     out[0] = har_sat_s8(har_requant_smmla(acc.a0, t[0], t[1], t[2]));

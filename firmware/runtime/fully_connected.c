@@ -230,8 +230,15 @@ static HAR_ALWAYS_INLINE void wide_rows_of(const har_fc_params *p, const int8_t 
     }
 }
 
+/* rows that read their partial block one input at a time; the clamp is exact at the full range too, so
+ * one instance serves both (they are at most the last row with the DSP loops) */
+static void wide_tail_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t whole, int8_t *output)
+{
+    wide_rows_of(p, input, rows, whole, output, 0, 1);
+}
+
 /* the rows whose every block may be read whole as words (DSP), then the others (the last, when its
- * partial block ends the readable bytes), which read their partial block one input at a time */
+ * partial block ends the readable bytes) */
 static HAR_ALWAYS_INLINE void wide_rows_in(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable,
                                            int8_t *output, const int full)
 {
@@ -239,8 +246,7 @@ static HAR_ALWAYS_INLINE void wide_rows_in(const har_fc_params *p, const int8_t 
     int32_t fast = HAR_USE_DSP && readable >= 4 * blocks ? (readable - 4 * blocks) / depth + 1 : 0;
     fast = fast < rows ? fast : rows;
     if (fast) wide_rows_of(p, input, fast, blocks, output, full, 0);
-    if (fast < rows)
-        wide_rows_of(p, input + fast * depth, rows - fast, HAR_USE_DSP ? depth >> 2 : 0, output + fast * p->units, full, 1);
+    if (fast < rows) wide_tail_rows(p, input + fast * depth, rows - fast, HAR_USE_DSP ? depth >> 2 : 0, output + fast * p->units);
 }
 
 static void wide_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)

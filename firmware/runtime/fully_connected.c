@@ -29,33 +29,49 @@ static HAR_ALWAYS_INLINE har_acc4 dot(const int8_t *x, har_sparse_group s, int s
                                       har_acc4 acc)
 {
     if (sparse) return har_sparse_dot4(x, s.w, s.offsets, s.n, depth, readable, acc);
-#if HAR_FC_M4
-    const int32_t whole = readable >= ((depth + 3) & ~3) ? (depth + 3) >> 2 : depth >> 2;
-    if (whole) acc = har_m4_int8_blocks(x, x + 4 * whole, s.w, acc);
-    if (4 * whole < depth) acc = har_dot4(x + 4 * whole, s.w + 16 * whole, depth - 4 * whole, 0, acc);
-    return acc;
-#else
 #if HAR_USE_DSP
     if (depth <= 4 && readable >= 4) return har_block4(har_load4(x), s.w, acc);
 #endif
     return har_dot4(x, s.w, depth, readable, acc);
-#endif
 }
 
 #if HAR_FC_M4
-/* dense int8 weights with the generator's triplets, the whole int8 range and whole groups of 4 units:
- * rows outer, so each group's biases and triplets are loaded where they are used (har_fc_m4.h) */
-static void int8_rows_m4(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
+/* Dense int8 weights with the generator's triplets, the whole int8 range and whole groups of 4 units,
+ * rows outer so each group's biases and triplets are loaded where they are used (har_fc_m4.h): ``rows``
+ * rows whose first ``whole`` blocks are read as words, the inputs after them (``tail``, a constant:
+ * some) one at a time. */
+static HAR_ALWAYS_INLINE void int8_rows_m4_of(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t whole,
+                                              int8_t *output, const int tail)
 {
     const int32_t depth = p->depth, units = p->units, group = har_group_bytes(depth);
-    for (int32_t r = 0; r < rows; ++r, input += depth, output += units, readable -= depth) {
-        const int8_t *w = p->weights;
+    for (const int8_t *const input_end = input + rows * depth; input < input_end; input += depth, output += units) {
+        const int8_t *w = p->weights, *const blocks_end = input + 4 * whole;
         const int32_t *b = p->bias, *t = p->requant;
-        for (int8_t *out = output, *const end = output + units; out < end; out += 4, w += group, b += 4, t += 12) {
-            const har_acc4 acc = dot(input, (har_sparse_group){w, 0, 0}, 0, depth, readable, (har_acc4){b[0], b[1], b[2], b[3]});
-            har_m4_wide_store_full(acc, t, out);
+        for (int8_t *out = output, *const end = output + units; out < end; out += 4, b += 4) {
+            har_acc4 acc = {b[0], b[1], b[2], b[3]};
+            if (!tail || whole) acc = har_m4_int8_blocks(input, blocks_end, &w, acc); /* w: past the blocks */
+            if (tail) {
+                acc = har_dot4(blocks_end, w, depth - 4 * whole, 0, acc);
+                w += group - 16 * whole;
+            }
+            har_m4_wide_store_full(acc, &t, out);
         }
     }
+}
+
+static void int8_tail_rows_m4(const har_fc_params *p, const int8_t *input, int32_t rows, int8_t *output)
+{
+    int8_rows_m4_of(p, input, rows, p->depth >> 2, output, 1);
+}
+
+/* the rows whose blocks may all be read whole, then the others (at most the last) */
+static void int8_rows_m4(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
+{
+    const int32_t depth = p->depth, blocks = (depth + 3) >> 2;
+    int32_t fast = readable >= 4 * blocks ? (readable - 4 * blocks) / depth + 1 : 0;
+    fast = fast < rows ? fast : rows;
+    if (fast) int8_rows_m4_of(p, input, fast, blocks, output, 0);
+    if (fast < rows) int8_tail_rows_m4(p, input + fast * depth, rows - fast, output + fast * p->units);
 }
 #endif
 
@@ -162,8 +178,9 @@ static HAR_ALWAYS_INLINE har_acc4 wide_blocks(const int8_t *x, const int8_t *end
 #endif
 
 #if !HAR_FC_M4
-static HAR_ALWAYS_INLINE void wide_store_full(har_acc4 acc, const int32_t *t, int8_t *out)
+static HAR_ALWAYS_INLINE void wide_store_full(har_acc4 acc, const int32_t **triplets, int8_t *out)
 {
+    const int32_t *t = *triplets;
     out[0] = har_sat_s8(har_requant_smmla(acc.a0, t[0], t[1], t[2]));
     out[1] = har_sat_s8(har_requant_smmla(acc.a1, t[3], t[4], t[5]));
     out[2] = har_sat_s8(har_requant_smmla(acc.a2, t[6], t[7], t[8]));
@@ -205,7 +222,7 @@ static HAR_ALWAYS_INLINE void wide_group(const int8_t *x, const int8_t *blocks_e
     }
     const int32_t *t = c + 4;
     if (full && n == 4) {
-        wide_store_full(acc, t, out);
+        wide_store_full(acc, &t, out);
         return;
     }
     const int32_t v[4] = {har_requant_smmla(acc.a0, t[0], t[1], t[2]), har_requant_smmla(acc.a1, t[3], t[4], t[5]),

@@ -48,11 +48,12 @@ static HAR_ALWAYS_INLINE har_acc4 har_m4_wide_blocks(const int8_t *x, const int8
     return acc;
 }
 
-/* Four outputs through their triplets t ({multiplier, round, right}, requant.h's har_requant_smmla),
- * saturated to int8 and stored: LDM, SMMLA, ASR, SSAT, STRB each (volatile: its only effect is its
- * stores). */
-static HAR_ALWAYS_INLINE void har_m4_wide_store_full(har_acc4 acc, const int32_t *t, int8_t *out)
+/* Four outputs through the triplets at *triplets ({multiplier, round, right}, requant.h's
+ * har_requant_smmla), saturated to int8 and stored: LDM, SMMLA, ASR, SSAT, STRB each (volatile: its only
+ * other effect is its stores); *triplets moves past them. */
+static HAR_ALWAYS_INLINE void har_m4_wide_store_full(har_acc4 acc, const int32_t **triplets, int8_t *out)
 {
+    const int32_t *t = *triplets;
 #define HAR_M4_OUT(a, o)                                                                                            \
     "ldmia %[t]!, {r8, r9, r10}\n\t"                                                                                \
     "smmla %[" a "], %[" a "], r8, r9\n\t"                                                                          \
@@ -64,12 +65,15 @@ static HAR_ALWAYS_INLINE void har_m4_wide_store_full(har_acc4 acc, const int32_t
                      : [out] "r"(out)
                      : "r8", "r9", "r10", "cc", "memory");
 #undef HAR_M4_OUT
+    *triplets = t;
 }
 
 /* har_dot.h's interleaved int8 weights: the blocks of [x, end) (at least one), har_block4's steps with
- * the group's 16 bytes in one LDM; 22 instructions a block. */
-static HAR_ALWAYS_INLINE har_acc4 har_m4_int8_blocks(const int8_t *x, const int8_t *end, const int8_t *w, har_acc4 acc)
+ * the block's 16 bytes in one LDM; 22 instructions a block. *weights moves past them. */
+static HAR_ALWAYS_INLINE har_acc4 har_m4_int8_blocks(const int8_t *x, const int8_t *end, const int8_t **weights,
+                                                     har_acc4 acc)
 {
+    const int8_t *w = *weights;
     uint32_t xs, x02, t;
 #define HAR_M4_UNIT(a, r)                                                                                           \
     "sxtb16 %[t], " r "\n\t"                                                                                        \
@@ -88,6 +92,7 @@ static HAR_ALWAYS_INLINE har_acc4 har_m4_int8_blocks(const int8_t *x, const int8
             : [end] "r"(end)
             : "r8", "r9", "r10", "r11", "cc", "memory");
 #undef HAR_M4_UNIT
+    *weights = w;
     return acc;
 }
 #endif

@@ -35,43 +35,30 @@ static HAR_ALWAYS_INLINE har_acc4 dot(const int8_t *x, har_sparse_group s, int s
     return har_dot4(x, s.w, depth, readable, acc);
 }
 
-#if HAR_FC_M4
-/* Dense int8 weights with the generator's triplets, the whole int8 range and whole groups of 4 units,
- * rows outer so each group's biases and triplets are loaded where they are used (har_fc_m4.h): ``rows``
- * rows whose first ``whole`` blocks are read as words, the inputs after them (``tail``, a constant:
- * some) one at a time. */
-static HAR_ALWAYS_INLINE void int8_rows_m4_of(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t whole,
-                                              int8_t *output, const int tail)
+/* the leading rows of a row-wise input (``readable`` bytes from its start) whose blocks of 4 inputs,
+ * the last one included, may all be read as words: every row but perhaps the last */
+static int32_t readable_rows(int32_t depth, int32_t rows, int32_t readable)
 {
-    const int32_t depth = p->depth, units = p->units, group = har_group_bytes(depth);
-    for (const int8_t *const input_end = input + rows * depth; input < input_end; input += depth, output += units) {
-        const int8_t *w = p->weights, *const blocks_end = input + 4 * whole;
+    const int32_t padded = (depth + 3) & ~3, fast = readable >= padded ? (readable - padded) / depth + 1 : 0;
+    return fast < rows ? fast : rows;
+}
+
+#if HAR_FC_M4
+/* Dense int8 weights with the generator's triplets, the whole int8 range and whole groups of 4 units, on
+ * rows whose blocks may all be read as words: rows outer, each group's biases and triplets loaded where
+ * they are used, har_fc_m4.h's loops */
+static void int8_rows_m4(const har_fc_params *p, const int8_t *input, int32_t rows, int8_t *output)
+{
+    const int32_t depth = p->depth, units = p->units;
+    const int8_t *const blocks_end_of_first = input + ((depth + 3) & ~3);
+    for (int32_t r = 0; r < rows; ++r, input += depth, output += units) {
+        const int8_t *w = p->weights, *const blocks_end = blocks_end_of_first + r * depth;
         const int32_t *b = p->bias, *t = p->requant;
         for (int8_t *out = output, *const end = output + units; out < end; out += 4, b += 4) {
-            har_acc4 acc = {b[0], b[1], b[2], b[3]};
-            if (!tail || whole) acc = har_m4_int8_blocks(input, blocks_end, &w, acc); /* w: past the blocks */
-            if (tail) {
-                acc = har_dot4(blocks_end, w, depth - 4 * whole, 0, acc);
-                w += group - 16 * whole;
-            }
+            const har_acc4 acc = har_m4_int8_blocks(input, blocks_end, &w, (har_acc4){b[0], b[1], b[2], b[3]});
             har_m4_wide_store_full(acc, &t, out);
         }
     }
-}
-
-static void int8_tail_rows_m4(const har_fc_params *p, const int8_t *input, int32_t rows, int8_t *output)
-{
-    int8_rows_m4_of(p, input, rows, p->depth >> 2, output, 1);
-}
-
-/* the rows whose blocks may all be read whole, then the others (at most the last) */
-static void int8_rows_m4(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
-{
-    const int32_t depth = p->depth, blocks = (depth + 3) >> 2;
-    int32_t fast = readable >= 4 * blocks ? (readable - 4 * blocks) / depth + 1 : 0;
-    fast = fast < rows ? fast : rows;
-    if (fast) int8_rows_m4_of(p, input, fast, blocks, output, 0);
-    if (fast < rows) int8_tail_rows_m4(p, input + fast * depth, rows - fast, output + fast * p->units);
 }
 #endif
 
@@ -84,9 +71,11 @@ static HAR_ALWAYS_INLINE void fc_rows(const har_fc_params *p, const int8_t *inpu
     const int8_t *weights = p->weights;
     const int32_t *bias = p->bias;
 #if HAR_FC_M4
-    if (!sparse && full && p->requant && bias && (units & 3) == 0) {
-        int8_rows_m4(p, input, rows, readable, output);
-        return;
+    if (!sparse && full && p->requant && bias && (units & 3) == 0) { /* the others (the last row) below */
+        const int32_t fast = readable_rows(depth, rows, readable);
+        int8_rows_m4(p, input, fast, output);
+        input += fast * depth, output += fast * units, rows -= fast, readable -= fast * depth;
+        if (!rows) return;
     }
 #endif
     for (int32_t u = 0; u < units; u += 4) { /* groups outer: the group's weights stay hot per row */
@@ -189,7 +178,7 @@ static HAR_ALWAYS_INLINE void wide_store_full(har_acc4 acc, const int32_t **trip
 #endif
 
 /* acc_j += x[i] * w_j[i] for the inputs [x, end) of one group, from a block's start; w at that block */
-static HAR_ALWAYS_INLINE har_acc4 wide_tail(const int8_t *x, const int8_t *end, const int16_t *w, har_acc4 acc)
+static HAR_ALWAYS_INLINE har_acc4 wide_scalar_dot(const int8_t *x, const int8_t *end, const int16_t *w, har_acc4 acc)
 {
     for (int32_t q = 0; x < end; ++x, q = (q + 1) & 3) { /* input q of a block: parity q & 1, half q >> 1 */
         const int32_t xv = *x;
@@ -203,22 +192,19 @@ static HAR_ALWAYS_INLINE har_acc4 wide_tail(const int8_t *x, const int8_t *end, 
     return acc;
 }
 
-/* one group's outputs for one row: the blocks before ``blocks_end`` read as words (DSP), the inputs
- * left up to ``end`` one by one (``tail``, a constant: there are some); ``n`` of the 4 outputs stored,
- * SSAT'd when ``full`` (a constant) */
-static HAR_ALWAYS_INLINE void wide_group(const int8_t *x, const int8_t *blocks_end, const int8_t *end,
-                                         const int16_t **w, const int32_t *c, int8_t *out, int32_t n, int32_t lo,
-                                         int32_t hi, const int full, const int tail)
+/* one group's outputs for one row, inputs [x, end): as words (DSP; end is then the row's padded end) or
+ * one at a time (``scalar``, a constant); ``n`` of the 4 outputs stored, SSAT'd when ``full`` (a constant) */
+static HAR_ALWAYS_INLINE void wide_group(const int8_t *x, const int8_t *end, const int16_t **w, const int32_t *c,
+                                         int8_t *out, int32_t n, int32_t lo, int32_t hi, const int full,
+                                         const int scalar)
 {
     har_acc4 acc = {c[0], c[1], c[2], c[3]};
 #if HAR_USE_DSP
-    if (!tail || x < blocks_end) acc = wide_blocks(x, blocks_end, w, acc);
-#else
-    (void)x;
+    if (!scalar) acc = wide_blocks(x, end, w, acc);
 #endif
-    if (tail) {
-        acc = wide_tail(blocks_end, end, *w, acc);
-        *w += 4 * ((end - blocks_end + 3) & ~3); /* past the partial block(s) */
+    if (scalar) {
+        acc = wide_scalar_dot(x, end, *w, acc);
+        *w += 4 * ((end - x + 3) & ~3); /* past the group's blocks */
     }
     const int32_t *t = c + 4;
     if (full && n == 4) {
@@ -230,40 +216,35 @@ static HAR_ALWAYS_INLINE void wide_group(const int8_t *x, const int8_t *blocks_e
     for (int32_t j = 0; j < n; ++j) out[j] = har_clamp_s8(v[j], lo, hi);
 }
 
-/* ``rows`` rows whose blocks before ``whole`` are read as words (``tail``, a constant: inputs are left
- * after them) */
-static HAR_ALWAYS_INLINE void wide_rows_of(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t whole,
-                                           int8_t *output, const int full, const int tail)
+/* ``rows`` rows, their inputs read as words (DSP) or one at a time (``scalar``, a constant) */
+static HAR_ALWAYS_INLINE void wide_rows_of(const har_fc_params *p, const int8_t *input, int32_t rows, int8_t *output,
+                                           const int full, const int scalar)
 {
-    const int32_t depth = p->depth, units = p->units, last = units & 3;
+    const int32_t depth = p->depth, units = p->units, last = units & 3, span = scalar ? depth : (depth + 3) & ~3;
     const int32_t lo = p->act_min, hi = p->act_max;
     for (const int8_t *const input_end = input + rows * depth; input < input_end; input += depth, output += units) {
-        const int8_t *blocks_end = input + 4 * whole, *end = input + depth;
+        const int8_t *end = input + span;
         const int16_t *w = p->wide_weights;
         const int32_t *c = p->wide_constants;
         int8_t *out = output, *const groups_end = output + (units & ~3);
-        for (; out < groups_end; c += 16, out += 4) wide_group(input, blocks_end, end, &w, c, out, 4, lo, hi, full, tail);
-        if (last) wide_group(input, blocks_end, end, &w, c, out, last, lo, hi, 0, tail);
+        for (; out < groups_end; c += 16, out += 4) wide_group(input, end, &w, c, out, 4, lo, hi, full, scalar);
+        if (last) wide_group(input, end, &w, c, out, last, lo, hi, 0, scalar);
     }
 }
 
-/* rows that read their partial block one input at a time; the clamp is exact at the full range too, so
- * one instance serves both (they are at most the last row with the DSP loops) */
-static void wide_tail_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t whole, int8_t *output)
+/* rows read one input at a time: the portable loops, and with the DSP loops the last row when its partial
+ * block ends the readable bytes; the clamp is exact at the full range too, so one instance serves both */
+static void wide_scalar_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int8_t *output)
 {
-    wide_rows_of(p, input, rows, whole, output, 0, 1);
+    wide_rows_of(p, input, rows, output, 0, 1);
 }
 
-/* the rows whose every block may be read whole as words (DSP), then the others (the last, when its
- * partial block ends the readable bytes) */
 static HAR_ALWAYS_INLINE void wide_rows_in(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable,
                                            int8_t *output, const int full)
 {
-    const int32_t depth = p->depth, blocks = (depth + 3) >> 2;
-    int32_t fast = HAR_USE_DSP && readable >= 4 * blocks ? (readable - 4 * blocks) / depth + 1 : 0;
-    fast = fast < rows ? fast : rows;
-    if (fast) wide_rows_of(p, input, fast, blocks, output, full, 0);
-    if (fast < rows) wide_tail_rows(p, input + fast * depth, rows - fast, HAR_USE_DSP ? depth >> 2 : 0, output + fast * p->units);
+    const int32_t depth = p->depth, fast = HAR_USE_DSP ? readable_rows(depth, rows, readable) : 0;
+    if (fast) wide_rows_of(p, input, fast, output, full, 0);
+    if (fast < rows) wide_scalar_rows(p, input + fast * depth, rows - fast, output + fast * p->units);
 }
 
 static void wide_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)

@@ -17,29 +17,55 @@
 #endif
 
 #if HAR_FC_M4
-/* Wide weights (har_fc_wide_s8): the blocks of [x, end) (at least one), 8 sign-extended words each;
- * 15 instructions a block. *w moves past them. */
+/* Wide weights (har_fc_wide_s8): the blocks of [x, end) (at least one), 8 sign-extended words each:
+ * 14 instructions a block, the loop's compare and branch once per two blocks (an odd block first).
+ * *w moves past them. */
+#define HAR_M4_WIDE_BLOCK                                                                                           \
+    "ldr %[xs], [%[x]], #4\n\t"                                                                                     \
+    "sxtb16 %[x02], %[xs]\n\t"                                                                                      \
+    "sxtb16 %[xs], %[xs], ror #8\n\t"                                                                               \
+    "ldmia %[w]!, {r8, r9, r10, r11}\n\t"                                                                           \
+    "smlad %[a0], %[x02], r8, %[a0]\n\t"                                                                            \
+    "smlad %[a1], %[x02], r9, %[a1]\n\t"                                                                            \
+    "smlad %[a2], %[x02], r10, %[a2]\n\t"                                                                           \
+    "smlad %[a3], %[x02], r11, %[a3]\n\t"                                                                           \
+    "ldmia %[w]!, {r8, r9, r10, r11}\n\t"                                                                           \
+    "smlad %[a0], %[xs], r8, %[a0]\n\t"                                                                             \
+    "smlad %[a1], %[xs], r9, %[a1]\n\t"                                                                             \
+    "smlad %[a2], %[xs], r10, %[a2]\n\t"                                                                            \
+    "smlad %[a3], %[xs], r11, %[a3]\n\t"
+
+/* Dense int8 weights (har_dot.h's interleaving): one block is har_block4's steps with the block's 16
+ * bytes in one LDM, 20 instructions */
+#define HAR_M4_INT8_UNIT(a, r)                                                                                      \
+    "sxtb16 %[t], " r "\n\t"                                                                                        \
+    "smlad %[" a "], %[x02], %[t], %[" a "]\n\t"                                                                    \
+    "sxtb16 %[t], " r ", ror #8\n\t"                                                                                \
+    "smlad %[" a "], %[xs], %[t], %[" a "]\n\t"
+#define HAR_M4_INT8_BLOCK                                                                                           \
+    "ldr %[xs], [%[x]], #4\n\t"                                                                                     \
+    "sxtb16 %[x02], %[xs]\n\t"                                                                                      \
+    "sxtb16 %[xs], %[xs], ror #8\n\t"                                                                               \
+    "ldmia %[w]!, {r8, r9, r10, r11}\n\t" HAR_M4_INT8_UNIT("a0", "r8") HAR_M4_INT8_UNIT("a1", "r9")             \
+        HAR_M4_INT8_UNIT("a2", "r10") HAR_M4_INT8_UNIT("a3", "r11")
+
+/* the blocks of [x, end) (at least one) with BLOCK's steps: an odd one first, then two per loop pass
+ * (xs, the input word, tells the count's parity first) */
+#define HAR_M4_BLOCKS(BLOCK)                                                                                        \
+    "sub %[xs], %[end], %[x]\n\t"                                                                                   \
+    "tst %[xs], #4\n\t"                                                                                             \
+    "beq 2f\n\t" BLOCK "cmp %[x], %[end]\n\t"                                                                       \
+    "bhs 3f\n\t"                                                                                                    \
+    "2:\n\t" BLOCK BLOCK "cmp %[x], %[end]\n\t"                                                                     \
+    "blo 2b\n\t"                                                                                                    \
+    "3:\n\t"
+
 static HAR_ALWAYS_INLINE har_acc4 har_m4_wide_blocks(const int8_t *x, const int8_t *end, const int16_t **w,
                                                      har_acc4 acc)
 {
     const int16_t *wp = *w;
     uint32_t xs, x02;
-    __asm__("1:\n\t"
-            "ldr %[xs], [%[x]], #4\n\t"
-            "sxtb16 %[x02], %[xs]\n\t"
-            "sxtb16 %[xs], %[xs], ror #8\n\t"
-            "ldmia %[w]!, {r8, r9, r10, r11}\n\t"
-            "smlad %[a0], %[x02], r8, %[a0]\n\t"
-            "smlad %[a1], %[x02], r9, %[a1]\n\t"
-            "smlad %[a2], %[x02], r10, %[a2]\n\t"
-            "smlad %[a3], %[x02], r11, %[a3]\n\t"
-            "ldmia %[w]!, {r8, r9, r10, r11}\n\t"
-            "smlad %[a0], %[xs], r8, %[a0]\n\t"
-            "smlad %[a1], %[xs], r9, %[a1]\n\t"
-            "smlad %[a2], %[xs], r10, %[a2]\n\t"
-            "smlad %[a3], %[xs], r11, %[a3]\n\t"
-            "cmp %[x], %[end]\n\t"
-            "blo 1b"
+    __asm__(HAR_M4_BLOCKS(HAR_M4_WIDE_BLOCK)
             : [x] "+r"(x), [w] "+r"(wp), [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3),
               [xs] "=&r"(xs), [x02] "=&r"(x02)
             : [end] "r"(end)
@@ -68,30 +94,17 @@ static HAR_ALWAYS_INLINE void har_m4_wide_store_full(har_acc4 acc, const int32_t
     *triplets = t;
 }
 
-/* har_dot.h's interleaved int8 weights: the blocks of [x, end) (at least one), har_block4's steps with
- * the block's 16 bytes in one LDM; 22 instructions a block. *weights moves past them. */
+/* har_dot.h's interleaved int8 weights: the blocks of [x, end) (at least one); *weights moves past them */
 static HAR_ALWAYS_INLINE har_acc4 har_m4_int8_blocks(const int8_t *x, const int8_t *end, const int8_t **weights,
                                                      har_acc4 acc)
 {
     const int8_t *w = *weights;
     uint32_t xs, x02, t;
-#define HAR_M4_UNIT(a, r)                                                                                           \
-    "sxtb16 %[t], " r "\n\t"                                                                                        \
-    "smlad %[" a "], %[x02], %[t], %[" a "]\n\t"                                                                    \
-    "sxtb16 %[t], " r ", ror #8\n\t"                                                                                \
-    "smlad %[" a "], %[xs], %[t], %[" a "]\n\t"
-    __asm__("1:\n\t"
-            "ldr %[xs], [%[x]], #4\n\t"
-            "sxtb16 %[x02], %[xs]\n\t"
-            "sxtb16 %[xs], %[xs], ror #8\n\t"
-            "ldmia %[w]!, {r8, r9, r10, r11}\n\t" HAR_M4_UNIT("a0", "r8") HAR_M4_UNIT("a1", "r9")
-                HAR_M4_UNIT("a2", "r10") HAR_M4_UNIT("a3", "r11") "cmp %[x], %[end]\n\t"
-                                                                  "blo 1b"
+    __asm__(HAR_M4_BLOCKS(HAR_M4_INT8_BLOCK)
             : [x] "+r"(x), [w] "+r"(w), [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3),
               [xs] "=&r"(xs), [x02] "=&r"(x02), [t] "=&r"(t)
             : [end] "r"(end)
             : "r8", "r9", "r10", "r11", "cc", "memory");
-#undef HAR_M4_UNIT
     *weights = w;
     return acc;
 }

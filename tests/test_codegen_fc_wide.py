@@ -23,6 +23,10 @@ CASES = {  # (input shape, build): depth / units tails, activations, rows
     "depth13_units7_relu": ((13,), lambda k, x: k.layers.Dense(7, activation="relu")(x)),
     "depth40_units8": ((40,), lambda k, x: k.layers.Dense(8)(x)),
     "steps_depth3_units10": ((9, 3), lambda k, x: k.layers.Dense(10)(x)),  # last row's block ends the input
+    "steps_depth4_units8": (
+        (7, 4),
+        lambda k, x: k.layers.Dense(8)(x),
+    ),  # one block a row, every row read as words
     "steps_depth16_units12_relu6": ((5, 16), lambda k, x: k.layers.Dense(12, activation="relu6")(x)),
     "steps_in_place_depth9_units6": ((11, 9), lambda k, x: k.layers.Dense(6)(k.layers.Dense(9)(x))),
 }
@@ -56,7 +60,12 @@ def test_wide_kernels_are_bit_exact_on_the_emulated_cortex_m4(tmp_path):
     from har_edge.codegen.verify import cross_check
     from har_edge.firmware.build import build, run
 
-    for name in ("depth13_units7_relu", "steps_depth3_units10", "steps_in_place_depth9_units6"):
+    for name in (
+        "depth13_units7_relu",
+        "steps_depth3_units10",
+        "steps_depth4_units8",
+        "steps_in_place_depth9_units6",
+    ):
         model = case_model(name)
         inputs = random_inputs(model, 100, seed=4)
         info = write_project(model, tmp_path / name, "mps2-an386", "net")

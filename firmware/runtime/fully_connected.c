@@ -150,17 +150,26 @@ static void sparse_rows(const har_fc_params *p, const int8_t *input, int32_t row
 #if HAR_FC_M4
 #define wide_blocks har_m4_wide_blocks
 #define wide_store_full har_m4_wide_store_full
+#define wide_block_of har_m4_wide_block_of
 #elif HAR_USE_DSP
+/* one block against the input word's two SXTB16s; *w moves past it */
+static HAR_ALWAYS_INLINE har_acc4 wide_block_of(uint32_t x02, uint32_t x13, const int16_t **w, har_acc4 acc)
+{
+    uint32_t v[8];
+    memcpy(v, *w, 32);
+    *w += 16;
+    acc.a0 = har_smlad(x13, v[4], har_smlad(x02, v[0], acc.a0));
+    acc.a1 = har_smlad(x13, v[5], har_smlad(x02, v[1], acc.a1));
+    acc.a2 = har_smlad(x13, v[6], har_smlad(x02, v[2], acc.a2));
+    acc.a3 = har_smlad(x13, v[7], har_smlad(x02, v[3], acc.a3));
+    return acc;
+}
+
 static HAR_ALWAYS_INLINE har_acc4 wide_blocks(const int8_t *x, const int8_t *end, const int16_t **w, har_acc4 acc)
 {
-    for (; x < end; x += 4, *w += 16) {
-        uint32_t v[8];
-        memcpy(v, *w, 32);
-        const uint32_t xs = har_load4(x), x02 = har_sxtb16(xs), x13 = har_sxtb16_ror8(xs);
-        acc.a0 = har_smlad(x13, v[4], har_smlad(x02, v[0], acc.a0));
-        acc.a1 = har_smlad(x13, v[5], har_smlad(x02, v[1], acc.a1));
-        acc.a2 = har_smlad(x13, v[6], har_smlad(x02, v[2], acc.a2));
-        acc.a3 = har_smlad(x13, v[7], har_smlad(x02, v[3], acc.a3));
+    for (; x < end; x += 4) {
+        const uint32_t xs = har_load4(x);
+        acc = wide_block_of(har_sxtb16(xs), har_sxtb16_ror8(xs), w, acc);
     }
     return acc;
 }
@@ -239,11 +248,40 @@ static void wide_scalar_rows(const har_fc_params *p, const int8_t *input, int32_
     wide_rows_of(p, input, rows, output, 0, 1);
 }
 
+#if HAR_USE_DSP
+/* readable rows of at most 4 inputs (one block) at the whole int8 range: each row's input word is
+ * extended once for all groups (a per-time-step layer's small depth, as dense's first) */
+static void wide_one_block_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int8_t *output)
+{
+    const int32_t depth = p->depth, units = p->units, last = units & 3;
+    for (const int8_t *const input_end = input + rows * depth; input < input_end; input += depth, output += units) {
+        const uint32_t xs = har_load4(input), x02 = har_sxtb16(xs), x13 = har_sxtb16_ror8(xs);
+        const int16_t *w = p->wide_weights;
+        const int32_t *c = p->wide_constants; /* per group: 4 biases, then its triplets up to the next group */
+        int8_t *out = output, *const groups_end = output + (units & ~3);
+        for (; out < groups_end; out += 4) {
+            const har_acc4 acc = wide_block_of(x02, x13, &w, (har_acc4){c[0], c[1], c[2], c[3]});
+            c += 4;
+            wide_store_full(acc, &c, out);
+        }
+        if (last) wide_group(input, input + 4, &w, c, out, last, -128, 127, 0, 0);
+    }
+}
+#endif
+
 static HAR_ALWAYS_INLINE void wide_rows_in(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable,
                                            int8_t *output, const int full)
 {
     const int32_t depth = p->depth, fast = HAR_USE_DSP ? readable_rows(depth, rows, readable) : 0;
-    if (fast) wide_rows_of(p, input, fast, output, full, 0);
+#if HAR_USE_DSP
+    if (full && depth <= 4 && fast) {
+        wide_one_block_rows(p, input, fast, output);
+    } else if (fast) {
+        wide_rows_of(p, input, fast, output, full, 0);
+    }
+#else
+    (void)full;
+#endif
     if (fast < rows) wide_scalar_rows(p, input + fast * depth, rows - fast, output + fast * p->units);
 }
 

@@ -74,6 +74,28 @@ static HAR_ALWAYS_INLINE har_acc4 har_m4_wide_blocks(const int8_t *x, const int8
     return acc;
 }
 
+/* Wide weights: one block against input words already extended (x02 = SXTB16(x), x13 = SXTB16(x, ROR 8)),
+ * 10 instructions; *w moves past it */
+static HAR_ALWAYS_INLINE har_acc4 har_m4_wide_block_of(uint32_t x02, uint32_t x13, const int16_t **w, har_acc4 acc)
+{
+    const int16_t *wp = *w;
+    __asm__("ldmia %[w]!, {r8, r9, r10, r11}\n\t"
+            "smlad %[a0], %[x02], r8, %[a0]\n\t"
+            "smlad %[a1], %[x02], r9, %[a1]\n\t"
+            "smlad %[a2], %[x02], r10, %[a2]\n\t"
+            "smlad %[a3], %[x02], r11, %[a3]\n\t"
+            "ldmia %[w]!, {r8, r9, r10, r11}\n\t"
+            "smlad %[a0], %[x13], r8, %[a0]\n\t"
+            "smlad %[a1], %[x13], r9, %[a1]\n\t"
+            "smlad %[a2], %[x13], r10, %[a2]\n\t"
+            "smlad %[a3], %[x13], r11, %[a3]"
+            : [w] "+r"(wp), [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3)
+            : [x02] "r"(x02), [x13] "r"(x13)
+            : "r8", "r9", "r10", "r11", "memory");
+    *w = wp;
+    return acc;
+}
+
 /* Four outputs through the triplets at *triplets ({multiplier, round, right}, requant.h's
  * har_requant_smmla), saturated to int8 and stored: LDM, SMMLA, ASR, SSAT, STRB each (volatile: its only
  * other effect is its stores); *triplets moves past them. */

@@ -49,11 +49,17 @@
     "ldmia %[w]!, {r8, r9, r10, r11}\n\t" HAR_M4_INT8_UNIT("a0", "r8") HAR_M4_INT8_UNIT("a1", "r9")             \
         HAR_M4_INT8_UNIT("a2", "r10") HAR_M4_INT8_UNIT("a3", "r11")
 
-/* the blocks of [x, end) (at least one) with BLOCK's steps: an odd one first, then two per loop pass
- * (xs, the input word, tells the count's parity first) */
-#define HAR_M4_BLOCKS(BLOCK)                                                                                        \
+/* Dense int8 weights against an input row already extended (x02, x13 words per block), 18 instructions */
+#define HAR_M4_INT8_EXT_BLOCK                                                                                       \
+    "ldrd %[x02], %[xs], [%[x]], #8\n\t"                                                                            \
+    "ldmia %[w]!, {r8, r9, r10, r11}\n\t" HAR_M4_INT8_UNIT("a0", "r8") HAR_M4_INT8_UNIT("a1", "r9")             \
+        HAR_M4_INT8_UNIT("a2", "r10") HAR_M4_INT8_UNIT("a3", "r11")
+
+/* the blocks of [x, end) (at least one; SIZE bytes of x each) with BLOCK's steps: an odd one first, then
+ * two per loop pass (xs, the input word, tells the count's parity first) */
+#define HAR_M4_BLOCKS(BLOCK, SIZE)                                                                                  \
     "sub %[xs], %[end], %[x]\n\t"                                                                                   \
-    "tst %[xs], #4\n\t"                                                                                             \
+    "tst %[xs], #" SIZE "\n\t"                                                                                      \
     "beq 2f\n\t" BLOCK "cmp %[x], %[end]\n\t"                                                                       \
     "bhs 3f\n\t"                                                                                                    \
     "2:\n\t" BLOCK BLOCK "cmp %[x], %[end]\n\t"                                                                     \
@@ -65,7 +71,7 @@ static HAR_ALWAYS_INLINE har_acc4 har_m4_wide_blocks(const int8_t *x, const int8
 {
     const int16_t *wp = *w;
     uint32_t xs, x02;
-    __asm__(HAR_M4_BLOCKS(HAR_M4_WIDE_BLOCK)
+    __asm__(HAR_M4_BLOCKS(HAR_M4_WIDE_BLOCK, "4")
             : [x] "+r"(x), [w] "+r"(wp), [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3),
               [xs] "=&r"(xs), [x02] "=&r"(x02)
             : [end] "r"(end)
@@ -122,7 +128,22 @@ static HAR_ALWAYS_INLINE har_acc4 har_m4_int8_blocks(const int8_t *x, const int8
 {
     const int8_t *w = *weights;
     uint32_t xs, x02, t;
-    __asm__(HAR_M4_BLOCKS(HAR_M4_INT8_BLOCK)
+    __asm__(HAR_M4_BLOCKS(HAR_M4_INT8_BLOCK, "4")
+            : [x] "+r"(x), [w] "+r"(w), [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3),
+              [xs] "=&r"(xs), [x02] "=&r"(x02), [t] "=&r"(t)
+            : [end] "r"(end)
+            : "r8", "r9", "r10", "r11", "cc", "memory");
+    *weights = w;
+    return acc;
+}
+
+/* the same against an input row extended by har_m4_extend: words [x, end), two per block */
+static HAR_ALWAYS_INLINE har_acc4 har_m4_int8_ext_blocks(const uint32_t *x, const uint32_t *end, const int8_t **weights,
+                                                         har_acc4 acc)
+{
+    const int8_t *w = *weights;
+    uint32_t xs, x02, t;
+    __asm__(HAR_M4_BLOCKS(HAR_M4_INT8_EXT_BLOCK, "8")
             : [x] "+r"(x), [w] "+r"(w), [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3),
               [xs] "=&r"(xs), [x02] "=&r"(x02), [t] "=&r"(t)
             : [end] "r"(end)

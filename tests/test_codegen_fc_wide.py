@@ -1,9 +1,11 @@
-"""FULLY_CONNECTED's wide form (har_edge/codegen/fc_wide.py, ``har_fc_wide_s8``): small dense layers
-get their weights sign-extended to int16 in the DSP loop's operand order and their biases and
-requantization triplets per group of 4 units; the kernel gives the bytes of LiteRT's reference
-kernels in its portable loops, its DSP loops (emulated intrinsics on the host) and its written-out
-Cortex-M4 loops on the emulated mps2-an386, over depth and unit tails, clamped activations, a
-per-time-step input whose last partial block ends the buffer, and an in-place output."""
+"""FULLY_CONNECTED's fast forms: the wide form (har_edge/codegen/fc_wide.py, ``har_fc_wide_s8``), where
+small dense layers get their weights sign-extended to int16 in the DSP loop's operand order and their
+biases and requantization triplets per group of 4 units, and the int8 form's written-out Cortex-M4
+loops (firmware/runtime/har_fc_m4.h: rows extended once into a stack buffer up to 640 inputs, read
+word by word beyond). Each gives the bytes of LiteRT's reference kernels in its portable loops, its
+DSP loops (emulated intrinsics on the host) and its asm loops on the emulated mps2-an386, over depth
+and unit tails, clamped activations, a per-time-step input whose last partial block ends the buffer,
+and an in-place output."""
 
 from __future__ import annotations
 
@@ -32,9 +34,16 @@ CASES = {  # (input shape, build): depth / units tails, activations, rows
 }
 
 
+INT8_CASES = {  # int8 weights (> WIDE_MAX_BYTES): extended rows, word-by-word rows, a partial last row
+    "int8_depth80_units64": ((80,), lambda k, x: k.layers.Dense(64)(x)),
+    "int8_depth700_units8": ((700,), lambda k, x: k.layers.Dense(8)(x)),
+    "int8_steps_depth130_units36": ((3, 130), lambda k, x: k.layers.Dense(36)(x)),
+}
+
+
 @functools.cache
 def case_model(name: str) -> bytes:
-    shape, build = CASES[name]
+    shape, build = {**CASES, **INT8_CASES}[name]
     return int8_model(build, shape, seed=5)
 
 
@@ -54,22 +63,33 @@ def test_wide_layer_is_chosen_and_bit_exact_with_reference_kernels(name, dsp):
     assert check, str(check)
 
 
-def test_wide_kernels_are_bit_exact_on_the_emulated_cortex_m4(tmp_path):
+@pytest.mark.parametrize("dsp", [False, True], ids=["portable", "dsp"])
+@pytest.mark.parametrize("name", sorted(INT8_CASES))
+def test_larger_layer_keeps_int8_weights_and_is_bit_exact_with_reference_kernels(name, dsp):
+    model = case_model(name)
+    (kernel,) = _kernels(model)
+    assert kernel["format"] == "dense" and kernel["dense_weight_bytes"] > fc_wide.WIDE_MAX_BYTES
+    check = host_cross_check(model, random_inputs(model, 32, seed=3), dsp=dsp, label=name)
+    assert check, str(check)
+
+
+def test_fast_kernels_are_bit_exact_on_the_emulated_cortex_m4(tmp_path):
     require_arm_tools()
     from har_edge.codegen.project import write_project
     from har_edge.codegen.verify import cross_check
     from har_edge.firmware.build import build, run
 
-    for name in (
+    wide = (
         "depth13_units7_relu",
         "steps_depth3_units10",
         "steps_depth4_units8",
         "steps_in_place_depth9_units6",
-    ):
+    )
+    for name in (*wide, *INT8_CASES):
         model = case_model(name)
         inputs = random_inputs(model, 100, seed=4)
         info = write_project(model, tmp_path / name, "mps2-an386", "net")
-        assert "har_fc_wide_s8" in info.model.source
+        assert ("har_fc_wide_s8" if name in wide else "har_fc_s8") in info.model.source
         result = run(build(info.path, "mps2-an386"), "mps2-an386", inputs, info.output_bytes)
         check = cross_check(model, inputs, result.outputs, label=f"{name} on mps2-an386")
         assert check, str(check)

@@ -202,6 +202,7 @@ static HAR_ALWAYS_INLINE har_acc4 wide_blocks(const int8_t *x, const int8_t *end
 #endif
 
 #if !HAR_FC_M4
+/* four outputs through the triplets at *triplets, saturated to int8; *triplets moves past them */
 static HAR_ALWAYS_INLINE void wide_store_full(har_acc4 acc, const int32_t **triplets, int8_t *out)
 {
     const int32_t *t = *triplets;
@@ -209,6 +210,7 @@ static HAR_ALWAYS_INLINE void wide_store_full(har_acc4 acc, const int32_t **trip
     out[1] = har_sat_s8(har_requant_smmla(acc.a1, t[3], t[4], t[5]));
     out[2] = har_sat_s8(har_requant_smmla(acc.a2, t[6], t[7], t[8]));
     out[3] = har_sat_s8(har_requant_smmla(acc.a3, t[9], t[10], t[11]));
+    *triplets = t + 12;
 }
 #endif
 

@@ -3,7 +3,9 @@
  * kernel reads input_offset nowhere). A 3-D input is applied per time step (rows). Four units share
  * each input load (har_dot4, weights interleaved by the generator). With a row scratch the output may lie over the
  * input (units <= depth): a few rows at a time are computed into the scratch, then copied over input
- * rows already consumed. har_fc_sparse_s8 is the same kernel on block-sparse weights (har_sparse.h). */
+ * rows already consumed. har_fc_sparse_s8 is the same kernel on block-sparse weights (har_sparse.h);
+ * har_fc_wide_s8 on small layers' weights stored sign-extended (codegen.fc_wide). On a Cortex-M4 the
+ * common cases run har_fc_m4.h's written-out loops (HAR_FC_M4), the C loops the same sums elsewhere. */
 #include <string.h>
 
 #include "har_dot.h"
@@ -56,7 +58,7 @@ static void int8_rows_m4(const har_fc_params *p, const int8_t *input, int32_t ro
         const int32_t *b = p->bias, *t = p->requant;
         for (int8_t *out = output, *const end = output + units; out < end; out += 4, b += 4) {
             const har_acc4 acc = har_m4_int8_blocks(input, blocks_end, &w, (har_acc4){b[0], b[1], b[2], b[3]});
-            har_m4_wide_store_full(acc, &t, out);
+            har_m4_store_full(acc, &t, out);
         }
     }
 }
@@ -78,7 +80,7 @@ static void int8_ext_rows_m4(const har_fc_params *p, const int8_t *input, int32_
         const int32_t *b = p->bias, *t = p->requant;
         for (int8_t *out = output, *const end = output + units; out < end; out += 4, b += 4) {
             const har_acc4 acc = har_m4_int8_ext_blocks(ext, ext + 2 * blocks, &w, (har_acc4){b[0], b[1], b[2], b[3]});
-            har_m4_wide_store_full(acc, &t, out);
+            har_m4_store_full(acc, &t, out);
         }
     }
 }
@@ -175,7 +177,7 @@ static void sparse_rows(const har_fc_params *p, const int8_t *input, int32_t row
  * and spills the accumulators around them); HAR_EMULATE_DSP runs the same steps in C on a host. */
 #if HAR_FC_M4
 #define wide_blocks har_m4_wide_blocks
-#define wide_store_full har_m4_wide_store_full
+#define store_full har_m4_store_full
 #define wide_block_of har_m4_wide_block_of
 #elif HAR_USE_DSP
 /* one block against the input word's two SXTB16s; *w moves past it */
@@ -203,7 +205,7 @@ static HAR_ALWAYS_INLINE har_acc4 wide_blocks(const int8_t *x, const int8_t *end
 
 #if !HAR_FC_M4
 /* four outputs through the triplets at *triplets, saturated to int8; *triplets moves past them */
-static HAR_ALWAYS_INLINE void wide_store_full(har_acc4 acc, const int32_t **triplets, int8_t *out)
+static HAR_ALWAYS_INLINE void store_full(har_acc4 acc, const int32_t **triplets, int8_t *out)
 {
     const int32_t *t = *triplets;
     out[0] = har_sat_s8(har_requant_smmla(acc.a0, t[0], t[1], t[2]));
@@ -245,7 +247,7 @@ static HAR_ALWAYS_INLINE void wide_group(const int8_t *x, const int8_t *end, con
     }
     const int32_t *t = c + 4;
     if (full && n == 4) {
-        wide_store_full(acc, &t, out);
+        store_full(acc, &t, out);
         return;
     }
     const int32_t v[4] = {har_requant_smmla(acc.a0, t[0], t[1], t[2]), har_requant_smmla(acc.a1, t[3], t[4], t[5]),
@@ -290,7 +292,7 @@ static void wide_one_block_rows(const har_fc_params *p, const int8_t *input, int
         for (; out < groups_end; out += 4) {
             const har_acc4 acc = wide_block_of(x02, x13, &w, (har_acc4){c[0], c[1], c[2], c[3]});
             c += 4;
-            wide_store_full(acc, &c, out);
+            store_full(acc, &c, out);
         }
         if (last) wide_group(input, input + 4, &w, c, out, last, -128, 127, 0, 0);
     }

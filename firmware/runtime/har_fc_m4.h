@@ -105,7 +105,7 @@ static HAR_ALWAYS_INLINE har_acc4 har_m4_wide_block_of(uint32_t x02, uint32_t x1
 /* Four outputs through the triplets at *triplets ({multiplier, round, right}, requant.h's
  * har_requant_smmla), saturated to int8 and stored: LDM, SMMLA, ASR, SSAT, STRB each (volatile: its only
  * other effect is its stores); *triplets moves past them. */
-static HAR_ALWAYS_INLINE void har_m4_wide_store_full(har_acc4 acc, const int32_t **triplets, int8_t *out)
+static HAR_ALWAYS_INLINE void har_m4_store_full(har_acc4 acc, const int32_t **triplets, int8_t *out)
 {
     const int32_t *t = *triplets;
 #define HAR_M4_OUT(a, o)                                                                                            \

@@ -38,6 +38,8 @@ INT8_CASES = {  # int8 weights (> WIDE_MAX_BYTES): extended rows, word-by-word r
     "int8_depth80_units64": ((80,), lambda k, x: k.layers.Dense(64)(x)),
     "int8_depth700_units8": ((700,), lambda k, x: k.layers.Dense(8)(x)),
     "int8_steps_depth130_units36": ((3, 130), lambda k, x: k.layers.Dense(36)(x)),
+    # over its dying input (a row scratch): a wide layer's 130 outputs per step, then 36 units of int8 weights
+    "int8_steps_in_place": ((5, 20), lambda k, x: k.layers.Dense(36)(k.layers.Dense(130)(x))),
 }
 
 
@@ -67,7 +69,7 @@ def test_wide_layer_is_chosen_and_bit_exact_with_reference_kernels(name, dsp):
 @pytest.mark.parametrize("name", sorted(INT8_CASES))
 def test_larger_layer_keeps_int8_weights_and_is_bit_exact_with_reference_kernels(name, dsp):
     model = case_model(name)
-    (kernel,) = _kernels(model)
+    kernel = _kernels(model)[-1]
     assert kernel["format"] == "dense" and kernel["dense_weight_bytes"] > fc_wide.WIDE_MAX_BYTES
     check = host_cross_check(model, random_inputs(model, 32, seed=3), dsp=dsp, label=name)
     assert check, str(check)

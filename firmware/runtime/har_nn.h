@@ -24,6 +24,8 @@ typedef struct {
     int32_t scratch_rows;
     const int32_t *block_starts; /* har_fc_sparse_s8: per group of 4 units, its first kept block (+ the end) */
     const int16_t *block_offsets; /* per kept block, the offset of its 4 inputs (har_sparse.h) */
+    const int16_t *wide_weights;  /* har_fc_wide_s8: the weights sign-extended (fully_connected.c), else NULL */
+    const int32_t *wide_constants; /* har_fc_wide_s8: per group of 4 units, 4 biases then 4 triplets */
 } har_fc_params;
 
 typedef struct {
@@ -109,6 +111,7 @@ void har_quantize_f32(float scale, int32_t zero_point, int32_t size, const float
 void har_dequantize_s8(const float *table, int32_t size, const int8_t *input, float *output);
 void har_lstm_s8(const har_lstm_params *p, const int8_t *input, int8_t *output);
 void har_slice_s8(const har_slice_params *p, const int8_t *input, int8_t *output);
+void har_fc_wide_s8(const har_fc_params *p, const int8_t *input, int8_t *output);
 
 #ifdef __cplusplus
 }

@@ -105,4 +105,18 @@ static inline void har_short_double4(int32_t a0, int32_t a1, int32_t a2, int32_t
     }
 }
 
+/* har_requant_single_hoisted in two instructions on a core with the DSP extension: SMMLA gives the high
+ * word of x * multiplier + (round << 32), i.e. round + ((x * multiplier) >> 32) (the low word cannot
+ * carry into it), then one arithmetic shift; the same bits as har_requant_single_hoisted. */
+static inline int32_t har_requant_smmla(int32_t x, int32_t multiplier, int32_t round, int32_t right)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t high;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(high) : "r"(x), "r"(multiplier), "r"(round));
+    return high >> right;
+#else
+    return har_requant_single_hoisted(x, multiplier, round, right);
+#endif
+}
+
 #endif

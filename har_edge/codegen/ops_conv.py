@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from har_edge.codegen import quant, sparse
+from har_edge.codegen import fc_wide, quant, sparse
 from har_edge.codegen.graph import Graph, Op, Tensor
 from har_edge.codegen.lower import (
     CArray,
@@ -95,6 +95,8 @@ def _tail_fields(prefix: str, op: Op, x: Tensor, out: Tensor, bias, arrays) -> s
     bias_name = f"{prefix}_bias" if any(a.name == f"{prefix}_bias" for a in arrays) else "0"
     if any(a.name == f"{prefix}_requant" for a in arrays):
         requant = f".multiplier = 0, .shift = 0, .requant = {prefix}_requant"
+    elif not any(a.name == f"{prefix}_multiplier" for a in arrays):  # in the kernel's own constants (fc_wide)
+        requant = ".multiplier = 0, .shift = 0, .requant = 0"
     else:
         requant = f".multiplier = {prefix}_multiplier, .shift = {prefix}_shift, .requant = 0"
     return (
@@ -143,20 +145,21 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     weight_arrays, weight_fields, choice = sparse.weight_arrays(
         prefix, interleave(weights.data), -(-units // 4), empty_shortcut=True
     )
-    arrays = [
-        *weight_arrays,
-        *_requant_arrays(
-            prefix,
-            x,
-            weights,
-            out,
-            units,
-            bias,
-            weights.data,
-            quant.SINGLE,
-            folded_bias(op, weights.data, bias, x.single_zero_point()),
-        ),
-    ]
+    requant = _requant_arrays(
+        prefix,
+        x,
+        weights,
+        out,
+        units,
+        bias,
+        weights.data,
+        quant.SINGLE,
+        folded_bias(op, weights.data, bias, x.single_zero_point()),
+    )
+    arrays = [*weight_arrays, *requant]
+    wide = fc_wide.wide_form(prefix, weights.data, requant, choice)
+    if wide is not None:
+        arrays, weight_fields, choice = wide
     fields = (
         f".rows = {rows}, .depth = {depth}, .units = {units}, "
         + weight_fields
@@ -179,7 +182,8 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
 
 
 def _kernel(family: str, choice: sparse.KernelChoice) -> str:
-    return f"{family}_sparse_s8" if choice.format == "block_sparse" else f"{family}_s8"
+    suffix = {"block_sparse": "_sparse", "wide": "_wide"}.get(choice.format, "")
+    return f"{family}{suffix}_s8"
 
 
 def padding(op: Op, in_size: int, kernel: int, stride: int, out_size: int) -> int:

@@ -23,6 +23,7 @@ RUNTIME_DIR = FIRMWARE_DIR / "runtime"
 KERNEL_FILES = {
     "har_fc_s8": "fully_connected.c",
     "har_fc_sparse_s8": "fully_connected.c",
+    "har_fc_wide_s8": "fully_connected.c",
     "har_conv_s8": "conv.c",
     "har_conv_sparse_s8": "conv.c",
     "har_depthwise_s8": "depthwise.c",

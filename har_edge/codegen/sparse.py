@@ -41,7 +41,7 @@ class KernelChoice:
     how many are not all zero, the weight bytes of each form and the expected instructions of the
     chosen form over the dense one (1.0 for dense)."""
 
-    format: str  # "dense" | "block_sparse"
+    format: str  # "dense" | "block_sparse" | "wide" (FULLY_CONNECTED's int16 weights: codegen.fc_wide)
     blocks: int
     nonzero_blocks: int
     dense_weight_bytes: int
@@ -50,6 +50,8 @@ class KernelChoice:
 
     @property
     def weight_bytes(self) -> int:
+        if self.format == "wide":
+            return 2 * self.dense_weight_bytes
         return self.sparse_weight_bytes if self.format == "block_sparse" else self.dense_weight_bytes
 
     def to_dict(self) -> dict:

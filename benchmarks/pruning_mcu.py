@@ -15,7 +15,7 @@ Variants: ``unstructured`` (tfmot magnitude pruning), ``block`` (4x4 blocks the 
 instructions and <= 0.6x desktop latency.
 
 Usage: python benchmarks/pruning_mcu.py MODEL_FOLDER [MODEL_FOLDER ...] [--fine-tune-epochs 10]
-       [--variants block75,unit50,...] [--windows 20] [--json out.json]
+       [--variants block75,unit50,...] [--windows 20] [--json out.json] [--keep DIR]
        python benchmarks/pruning_mcu.py --real DIR [--seeds 0,1,2] [--models dense,cnn] [--archive PATH] ...
 Model folders come from ``har-edge train`` (synthetic data: ``--data synthetic``); each variant is
 pruned and fine-tuned on the folder's own training split (a few minutes per model on two cores), with
@@ -130,7 +130,11 @@ def measure(name: str, keras_model, splits, windows: int, cache: Path, seed: int
     }
 
 
-def study(folder: Path, names: list[str], epochs: int, windows: int, cache: Path) -> list[dict]:
+def study(
+    folder: Path, names: list[str], epochs: int, windows: int, cache: Path, keep: Path | None = None
+) -> list[dict]:
+    """Every variant of ``names`` of the model in ``folder``, measured (``keep``: also write each
+    variant's MCU model there, as ARCHITECTURE-sSEED-VARIANT.tflite)."""
     from har_edge.optimize.pipeline import OptimizeOptions, load_for_optimize, optimize_model
 
     model, card, splits = load_for_optimize(folder)
@@ -148,6 +152,11 @@ def study(folder: Path, names: list[str], epochs: int, windows: int, cache: Path
             print(f"  {card.architecture} {name}: FAILED: {exc!r}", file=sys.stderr, flush=True)
             continue
         print(f"  {card.architecture} {name}: done", file=sys.stderr, flush=True)
+    if keep:
+        keep.mkdir(parents=True, exist_ok=True)
+        for row in rows:
+            name = f"{card.architecture}-s{seed}-{row['variant'].replace(':', '').replace(' ', '')}.tflite"
+            (keep / name).write_bytes(row["mcu_model"][0])
     for row, latency in zip(rows, desktop_latencies_us([row.pop("mcu_model") for row in rows]), strict=True):
         row["desktop_us"] = latency
     base = rows[0]
@@ -272,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fine-tune-epochs", type=int, default=10)
     parser.add_argument("--windows", type=int, default=20, help="measured test windows per variant")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--keep", type=Path, help="also write each variant's MCU .tflite into this folder")
     args = parser.parse_args(argv)
     from har_edge.firmware import mps2
 
@@ -295,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="har-pruning-mcu-") as cache:
         for folder in folders:
-            rows += study(folder, names, args.fine_tune_epochs, args.windows, Path(cache))
+            rows += study(folder, names, args.fine_tune_epochs, args.windows, Path(cache), args.keep)
             print(markdown(rows), flush=True)
             if args.json:
                 args.json.write_text(json.dumps(rows, indent=2) + "\n")

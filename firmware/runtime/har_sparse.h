@@ -66,16 +66,37 @@ static inline har_sparse_group har_sparse_group_of(const int8_t *weights, const 
 typedef const int8_t *har_window_fn(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0);
 typedef int8_t har_finish_fn(int32_t acc, const har_conv_params *p, int32_t c);
 
-/* CONV_2D outputs [from, to) of one group of 4 channels whose windows lie in the input, ``step`` bytes
- * apart, every kept block readable whole: the blocks and the short requantization, nothing else */
-static HAR_ALWAYS_INLINE void har_sparse_run(const int8_t *x, int32_t step, int8_t *out, int32_t out_c, int32_t count,
-                                             har_sparse_group s, const int32_t *bias, const int32_t *t,
-                                             const har_conv_params *p)
+/* 4 outputs through the generator's triplets (requant.h): CONV_2D's short double rounding, or
+ * FULLY_CONNECTED's single rounding (``single``, a constant) */
+static HAR_ALWAYS_INLINE void har_sparse_finish4(har_acc4 acc, const int32_t *t, int single, int32_t lo, int32_t hi,
+                                                 int8_t *out)
 {
-    const int32_t lo = p->act_min, hi = p->act_max, full = lo == -128 && hi == 127;
-    for (; count > 0; --count, x += step, out += out_c) {
-        const har_acc4 acc = har_sparse_blocks(x, s.w, s.offsets, s.n, (har_acc4){bias[0], bias[1], bias[2], bias[3]});
+    const int32_t full = lo == -128 && hi == 127;
+    if (!single) {
         har_short_double4(acc.a0, acc.a1, acc.a2, acc.a3, t, full, lo, hi, out);
+        return;
+    }
+    const int32_t v0 = har_requant_single_hoisted(acc.a0, t[0], t[1], t[2]);
+    const int32_t v1 = har_requant_single_hoisted(acc.a1, t[3], t[4], t[5]);
+    const int32_t v2 = har_requant_single_hoisted(acc.a2, t[6], t[7], t[8]);
+    const int32_t v3 = har_requant_single_hoisted(acc.a3, t[9], t[10], t[11]);
+    if (full) { /* SSAT */
+        out[0] = har_sat_s8(v0), out[1] = har_sat_s8(v1), out[2] = har_sat_s8(v2), out[3] = har_sat_s8(v3);
+    } else {
+        out[0] = har_clamp_s8(v0, lo, hi), out[1] = har_clamp_s8(v1, lo, hi);
+        out[2] = har_clamp_s8(v2, lo, hi), out[3] = har_clamp_s8(v3, lo, hi);
+    }
+}
+
+/* ``count`` outputs of one group of 4 channels whose inputs lie ``step`` bytes apart from x on, every
+ * kept block readable whole: the blocks and the requantization through triplets ``t``, nothing else */
+static HAR_ALWAYS_INLINE void har_sparse_run(const int8_t *x, int32_t step, int8_t *out, int32_t out_step, int32_t count,
+                                             har_sparse_group s, const int32_t *bias, const int32_t *t, int single,
+                                             int32_t lo, int32_t hi)
+{
+    for (; count > 0; --count, x += step, out += out_step) {
+        const har_acc4 acc = har_sparse_blocks(x, s.w, s.offsets, s.n, (har_acc4){bias[0], bias[1], bias[2], bias[3]});
+        har_sparse_finish4(acc, t, single, lo, hi, out);
     }
 }
 
@@ -111,9 +132,10 @@ static HAR_ALWAYS_INLINE void har_sparse_conv(const har_conv_params *p, const in
         /* the output rows whose windows lie in the input with their last kept block readable whole */
         int32_t first = p->out_h, last = -1;
         if (columns && triplets && bias && s.n > 0) {
-            const int32_t top = p->in_h - p->k_h, readable = (total - (s.offsets[s.n - 1] + 4)) / row;
+            const int32_t spare = total - (s.offsets[s.n - 1] + 4), top = p->in_h - p->k_h;
+            const int32_t y_last = spare < 0 ? -1 : (top < spare / row ? top : spare / row);
             first = (p->pad_top + p->stride_h - 1) / p->stride_h;
-            last = ((top < readable ? top : readable) + p->pad_top) / p->stride_h;
+            last = y_last < 0 ? -1 : (y_last + p->pad_top) / p->stride_h;
             if (last >= p->out_h) last = p->out_h - 1;
         }
         const har_acc4 start = bias ? (har_acc4){bias[c], n > 1 ? bias[c + 1] : 0, n > 2 ? bias[c + 2] : 0, n > 3 ? bias[c + 3] : 0}
@@ -128,7 +150,7 @@ static HAR_ALWAYS_INLINE void har_sparse_conv(const har_conv_params *p, const in
             if (oy == first && first <= last) {
                 const int32_t stride = p->stride_h * row, count = last - first + 1;
                 har_sparse_run(input + (first * p->stride_h - p->pad_top) * row, stride, out, out_c, count, s,
-                               bias + c, triplets, p);
+                               bias + c, triplets, 0, lo, hi);
                 at += count - 1;
                 continue;
             }
@@ -141,6 +163,43 @@ static HAR_ALWAYS_INLINE void har_sparse_conv(const har_conv_params *p, const in
             }
             const int32_t values[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
             for (int32_t j = 0; j < n; ++j) out[j] = finish(values[j], p, c + j);
+        }
+    }
+}
+
+typedef int8_t har_fc_finish_fn(const har_fc_params *p, int32_t acc, int32_t unit);
+
+/* FULLY_CONNECTED's ``rows`` rows (``readable`` bytes may be read from input) on block-sparse weights,
+ * groups of 4 units outer: the rows whose kept blocks are all readable whole run har_sparse_run, the
+ * others (the last rows, when a block reaches past them) the general way, and a group without kept
+ * blocks (units pruned whole) has the same outputs on every row: requantized once, then copied.
+ * ``finish`` is fully_connected.c's one unit's requantization. */
+static HAR_ALWAYS_INLINE void har_sparse_fc_rows(const har_fc_params *p, const int8_t *input, int32_t rows,
+                                                 int32_t readable, int8_t *output, har_fc_finish_fn *finish)
+{
+    const int32_t depth = p->depth, units = p->units, lo = p->act_min, hi = p->act_max;
+    const int32_t *bias = p->bias;
+    for (int32_t u = 0; u < units; u += 4) {
+        const int32_t n = units - u < 4 ? units - u : 4;
+        const har_sparse_group s = har_sparse_group_of(p->weights, p->block_starts, p->block_offsets, u / 4);
+        const int32_t *triplets = n == 4 && p->requant ? p->requant + 3 * u : 0;
+        int32_t r = 0;
+        if (triplets && bias && s.n > 0) {
+            const int32_t spare = readable - (s.offsets[s.n - 1] + 4), whole = spare < 0 ? 0 : spare / depth + 1;
+            r = whole < rows ? whole : rows;
+            har_sparse_run(input, depth, output + u, units, r, s, bias + u, triplets, 1, lo, hi);
+        }
+        const har_acc4 start = bias ? (har_acc4){bias[u], n > 1 ? bias[u + 1] : 0, n > 2 ? bias[u + 2] : 0, n > 3 ? bias[u + 3] : 0}
+                                    : (har_acc4){0, 0, 0, 0};
+        for (; r < rows; ++r) {
+            int8_t *out = output + r * units + u;
+            if (s.n == 0 && r > 0) { /* the group's constant outputs, as on row 0 */
+                har_sparse_repeat(output + u, n, rows, units);
+                break;
+            }
+            const har_acc4 acc = har_sparse_dot4(input + r * depth, s.w, s.offsets, s.n, depth, readable - r * depth, start);
+            const int32_t values[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
+            for (int32_t j = 0; j < n; ++j) out[j] = finish(p, values[j], u + j);
         }
     }
 }

@@ -9,10 +9,11 @@ The sums are those of the dense kernel minus zero terms: the bytes cannot change
 
 Magnitude pruning at random leaves almost no all-zero 4x4 block (at 75 % sparsity 0.75^16 = 1 %);
 block pruning (``optimize --structure block``) zeroes whole blocks, and whole-channel zeros (unit
-pruning, all-zero channels) empty whole groups. The choice compares the expected DSP instructions of
-both forms per output position (constants fitted to the per-layer counts of ``firmware --run`` on
-the emulated Cortex-M4F); the sparse form is taken when it is expected to save at least ``MIN_GAIN``
-of the layer's instructions. ``expected_instruction_ratio`` is that estimate, not a measurement.
+pruning, all-zero channels) empty whole groups, whose outputs the kernels requantize once and copy.
+The choice compares the expected DSP instructions of both forms per output position (constants fitted
+to the per-layer counts of ``firmware --run`` on the emulated Cortex-M4F); the sparse form is taken when
+it is expected to save at least ``MIN_GAIN`` of the layer's instructions. ``expected_instruction_ratio``
+is that estimate, not a measurement.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from har_edge.codegen.lower import CArray
 
 BLOCK = 4  # channels and inputs per block: the 4x4 step of har_dot4
 # Expected DSP instructions per output position (FULLY_CONNECTED: per row), fitted to the per-layer
-# counts of the dense and block-pruned seed models on the emulated Cortex-M4F (within ~15 %):
+# counts of the dense and block-pruned (50, 75, 90 %) seed models on the emulated Cortex-M4F (within
+# ~15 % but for single-row layers, whose call overhead they leave out):
 DENSE_GROUP = 55  # per group of 4 channels: accumulator setup, 4 requantizations, stores, loop
 DENSE_BLOCK = 28  # per 4x4 block in har_dot4's DSP loop
-SPARSE_GROUP = 97  # per group with kept blocks (more live values: the triplets spill)
-SPARSE_BLOCK = 30  # per kept block: + the offset load and the address add
-EMPTY_GROUP = 19  # FULLY_CONNECTED's group without kept blocks: stores its constant outputs
+SPARSE_GROUP = 80  # per group with kept blocks (more live values: the triplets spill)
+SPARSE_BLOCK = 28  # per kept block: the offset load replaces the dense loop's address step
+EMPTY_GROUP = 3  # per group without kept blocks: a copy of its constant outputs
 MIN_GAIN = 0.1
 MAX_OFFSET = np.iinfo(np.int16).max  # block offsets are int16
 
@@ -61,14 +63,12 @@ def nonzero_blocks(interleaved: np.ndarray) -> np.ndarray:
     return interleaved.reshape(-1, 16).any(axis=1)
 
 
-def choose(interleaved: np.ndarray, groups: int, empty_shortcut: bool = False) -> KernelChoice:
-    """The form expected to run faster on the Cortex-M4F for weights interleaved in ``groups``
-    (``empty_shortcut``: the kernel skips groups without kept blocks, as FULLY_CONNECTED's does)."""
+def choose(interleaved: np.ndarray, groups: int) -> KernelChoice:
+    """The form expected to run faster on the Cortex-M4F for weights interleaved in ``groups``."""
     mask = nonzero_blocks(interleaved).reshape(groups, -1)
     blocks, nonzero, live = mask.size, int(mask.sum()), int(mask.any(axis=1).sum())
     dense = groups * DENSE_GROUP + blocks * DENSE_BLOCK
-    empty = EMPTY_GROUP if empty_shortcut else SPARSE_GROUP
-    sparse = live * SPARSE_GROUP + (groups - live) * empty + nonzero * SPARSE_BLOCK
+    sparse = live * SPARSE_GROUP + (groups - live) * EMPTY_GROUP + nonzero * SPARSE_BLOCK
     ratio = sparse / dense
     fits = mask.shape[1] * BLOCK <= MAX_OFFSET
     chosen = "block_sparse" if fits and ratio <= 1 - MIN_GAIN else "dense"
@@ -93,10 +93,10 @@ def compress(interleaved: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarr
 
 
 def weight_arrays(
-    prefix: str, interleaved: np.ndarray, groups: int, empty_shortcut: bool = False
+    prefix: str, interleaved: np.ndarray, groups: int
 ) -> tuple[list[CArray], str, KernelChoice]:
     """The weight arrays of the chosen form, the params fields that name them, and the choice."""
-    choice = choose(interleaved, groups, empty_shortcut)
+    choice = choose(interleaved, groups)
     if choice.format == "dense":
         return [CArray(f"{prefix}_weights", "int8_t", interleaved)], f".weights = {prefix}_weights, ", choice
     kept, starts, offsets = compress(interleaved, groups)

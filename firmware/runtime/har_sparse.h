@@ -55,7 +55,7 @@ typedef struct {
     int32_t n;
 } har_sparse_group;
 
-static inline har_sparse_group har_sparse_group_of(const int8_t *weights, const int32_t *starts,
+static inline har_sparse_group har_sparse_group_of(const int8_t *weights, const int16_t *starts,
                                                    const int16_t *offsets, int32_t g)
 {
     return (har_sparse_group){weights + 16 * starts[g], offsets + starts[g], starts[g + 1] - starts[g]};

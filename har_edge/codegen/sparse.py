@@ -4,7 +4,7 @@ The dense kernels read weights interleaved by 4 output channels x 4 inputs (``op
 ``har_dot.h``): one 16-byte block is one DSP step (one input word, two 8-byte weight loads, 8 SMLADs).
 A block whose 16 weights are all zero adds nothing, so the block-sparse form stores only the other
 blocks, in the same order, with per block the offset of its 4 inputs (``int16``) and per group of 4
-channels where its blocks start (``int32``); ``har_sparse.h`` runs the same step on each stored block.
+channels where its blocks start (``int16``); ``har_sparse.h`` runs the same step on each stored block.
 The sums are those of the dense kernel minus zero terms: the bytes cannot change.
 
 Magnitude pruning at random leaves almost no all-zero 4x4 block (at 75 % sparsity 0.75^16 = 1 %);
@@ -34,7 +34,7 @@ SPARSE_GROUP = 80  # per group with kept blocks (more live values: the triplets 
 SPARSE_BLOCK = 28  # per kept block: the offset load replaces the dense loop's address step
 EMPTY_GROUP = 3  # per group without kept blocks: a copy of its constant outputs
 MIN_GAIN = 0.1
-MAX_OFFSET = np.iinfo(np.int16).max  # block offsets are int16
+MAX_INDEX = np.iinfo(np.int16).max  # block offsets and group starts are int16
 
 
 @dataclass(frozen=True)
@@ -70,24 +70,24 @@ def choose(interleaved: np.ndarray, groups: int) -> KernelChoice:
     dense = groups * DENSE_GROUP + blocks * DENSE_BLOCK
     sparse = live * SPARSE_GROUP + (groups - live) * EMPTY_GROUP + nonzero * SPARSE_BLOCK
     ratio = sparse / dense
-    fits = mask.shape[1] * BLOCK <= MAX_OFFSET
+    fits = mask.shape[1] * BLOCK <= MAX_INDEX and nonzero <= MAX_INDEX
     chosen = "block_sparse" if fits and ratio <= 1 - MIN_GAIN else "dense"
     return KernelChoice(
         format=chosen,
         blocks=blocks,
         nonzero_blocks=nonzero,
         dense_weight_bytes=interleaved.size,
-        sparse_weight_bytes=16 * nonzero + 2 * nonzero + 4 * (groups + 1),
+        sparse_weight_bytes=16 * nonzero + 2 * nonzero + 2 * (groups + 1),
         expected_instruction_ratio=round(ratio, 3) if chosen == "block_sparse" else 1.0,
     )
 
 
 def compress(interleaved: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(kept blocks as int8 bytes, int32 start of each group's blocks (groups + 1 entries), int16
+    """(kept blocks as int8 bytes, int16 start of each group's blocks (groups + 1 entries), int16
     input offset of each kept block): the block-sparse form of ``har_sparse.h``."""
     blocks = interleaved.reshape(groups, -1, 16)
     mask = blocks.any(axis=2)
-    starts = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int32)
+    starts = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int16)
     offsets = (np.nonzero(mask)[1] * BLOCK).astype(np.int16)
     return blocks[mask].ravel().astype(np.int8), starts, offsets
 
@@ -102,7 +102,7 @@ def weight_arrays(
     kept, starts, offsets = compress(interleaved, groups)
     arrays = [
         CArray(f"{prefix}_weights", "int8_t", kept),
-        CArray(f"{prefix}_block_starts", "int32_t", starts),
+        CArray(f"{prefix}_block_starts", "int16_t", starts),
         CArray(f"{prefix}_block_offsets", "int16_t", offsets),
     ]
     fields = (

@@ -90,14 +90,21 @@ static HAR_ALWAYS_INLINE void har_sparse_finish4(har_acc4 acc, const int32_t *t,
 
 /* ``count`` outputs of one group of 4 channels whose inputs lie ``step`` bytes apart from x on, every
  * kept block readable whole: the blocks and the requantization through triplets ``t``, nothing else */
-static HAR_ALWAYS_INLINE void har_sparse_run(const int8_t *x, int32_t step, int8_t *out, int32_t out_step, int32_t count,
-                                             har_sparse_group s, const int32_t *bias, const int32_t *t, int single,
-                                             int32_t lo, int32_t hi)
+static HAR_ALWAYS_INLINE void har_sparse_run(const int8_t *x, int32_t step, int8_t *out, int32_t out_step,
+                                             int32_t count, har_sparse_group s, const int32_t *bias,
+                                             const int32_t *t, int single, int32_t lo, int32_t hi)
 {
     for (; count > 0; --count, x += step, out += out_step) {
         const har_acc4 acc = har_sparse_blocks(x, s.w, s.offsets, s.n, (har_acc4){bias[0], bias[1], bias[2], bias[3]});
         har_sparse_finish4(acc, t, single, lo, hi, out);
     }
+}
+
+/* the accumulators' start: the ``n`` (<= 4) biases from channel c, or zeros */
+static inline har_acc4 har_sparse_start(const int32_t *bias, int32_t c, int32_t n)
+{
+    if (!bias) return (har_acc4){0, 0, 0, 0};
+    return (har_acc4){bias[c], n > 1 ? bias[c + 1] : 0, n > 2 ? bias[c + 2] : 0, n > 3 ? bias[c + 3] : 0};
 }
 
 /* ``first``'s ``n`` bytes copied to the ``count`` - 1 places ``stride`` bytes apart after it */
@@ -106,7 +113,9 @@ static inline void har_sparse_repeat(int8_t *first, int32_t n, int32_t count, in
     if (n == 4) { /* one word load, then word stores */
         uint32_t word;
         memcpy(&word, first, 4);
-        for (int8_t *out = first + stride, *end = first + count * stride; out < end; out += stride) memcpy(out, &word, 4);
+        for (int8_t *out = first + stride, *end = first + count * stride; out < end; out += stride) {
+            memcpy(out, &word, 4);
+        }
         return;
     }
     for (int32_t i = 1; i < count; ++i) memcpy(first + i * stride, first, (size_t)n);
@@ -123,8 +132,7 @@ static HAR_ALWAYS_INLINE void har_sparse_conv(const har_conv_params *p, const in
     const int32_t k = p->k_h * p->k_w * p->in_c, out_c = p->out_c, positions = p->out_h * p->out_w;
     const int32_t group = har_group_bytes(k), row = p->k_w * p->in_c, total = p->in_h * p->in_w * p->in_c;
     const int32_t columns = p->k_w == p->in_w && p->pad_left == 0 && p->out_w == 1; /* windows: whole rows */
-    const int32_t lo = p->act_min, hi = p->act_max, full = lo == -128 && hi == 127;
-    const int32_t *bias = p->bias;
+    const int32_t lo = p->act_min, hi = p->act_max, *bias = p->bias;
     for (int32_t c = 0; c < out_c; c += 4) {
         const int32_t n = out_c - c < 4 ? out_c - c : 4;
         const har_sparse_group s = har_sparse_group_of(p->weights, p->block_starts, p->block_offsets, c / 4);
@@ -138,8 +146,7 @@ static HAR_ALWAYS_INLINE void har_sparse_conv(const har_conv_params *p, const in
             last = y_last < 0 ? -1 : (y_last + p->pad_top) / p->stride_h;
             if (last >= p->out_h) last = p->out_h - 1;
         }
-        const har_acc4 start = bias ? (har_acc4){bias[c], n > 1 ? bias[c + 1] : 0, n > 2 ? bias[c + 2] : 0, n > 3 ? bias[c + 3] : 0}
-                                    : (har_acc4){0, 0, 0, 0};
+        const har_acc4 start = har_sparse_start(bias, c, n);
         for (int32_t at = 0; at < positions; ++at) {
             int8_t *out = output + at * out_c + c;
             if (s.n == 0 && at > 0) { /* the group's constant outputs, as at position 0 */
@@ -158,7 +165,7 @@ static HAR_ALWAYS_INLINE void har_sparse_conv(const har_conv_params *p, const in
             const int32_t readable = x == p->scratch ? group / 4 : total - (int32_t)(x - input);
             const har_acc4 acc = har_sparse_dot4(x, s.w, s.offsets, s.n, k, readable, start);
             if (triplets) {
-                har_short_double4(acc.a0, acc.a1, acc.a2, acc.a3, triplets, full, lo, hi, out);
+                har_sparse_finish4(acc, triplets, 0, lo, hi, out);
                 continue;
             }
             const int32_t values[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
@@ -189,15 +196,15 @@ static HAR_ALWAYS_INLINE void har_sparse_fc_rows(const har_fc_params *p, const i
             r = whole < rows ? whole : rows;
             har_sparse_run(input, depth, output + u, units, r, s, bias + u, triplets, 1, lo, hi);
         }
-        const har_acc4 start = bias ? (har_acc4){bias[u], n > 1 ? bias[u + 1] : 0, n > 2 ? bias[u + 2] : 0, n > 3 ? bias[u + 3] : 0}
-                                    : (har_acc4){0, 0, 0, 0};
+        const har_acc4 start = har_sparse_start(bias, u, n);
         for (; r < rows; ++r) {
             int8_t *out = output + r * units + u;
             if (s.n == 0 && r > 0) { /* the group's constant outputs, as on row 0 */
                 har_sparse_repeat(output + u, n, rows, units);
                 break;
             }
-            const har_acc4 acc = har_sparse_dot4(input + r * depth, s.w, s.offsets, s.n, depth, readable - r * depth, start);
+            const int8_t *x = input + r * depth;
+            const har_acc4 acc = har_sparse_dot4(x, s.w, s.offsets, s.n, depth, readable - r * depth, start);
             const int32_t values[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
             for (int32_t j = 0; j < n; ++j) out[j] = finish(p, values[j], u + j);
         }

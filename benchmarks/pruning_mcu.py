@@ -240,26 +240,28 @@ def _spread(values: list[float]) -> str:
 def real_folders(out: Path, archive: Path, architectures: list[str], seeds: list[int]) -> list[Path]:
     """One model folder per architecture and seed trained on the real HAPT users of ``archive`` (by
     ``har-edge train``, into ``out``; folders already there are reused)."""
-    from real_hapt import extract_users  # the sibling benchmark (run as a script: its folder is on the path)
-
-    from har_edge.cli import main as har_edge
-
     folders = []
     for seed in seeds:
         for architecture in architectures:
             folder = out / f"{architecture}-s{seed}"
             if not (folder / "model").is_dir():
-                raw = out / "data" / "HAPT" / "RawData"
-                if not raw.is_dir():
-                    extract_users(archive, out / "data")
-                argv = ["train", "--data", str(raw), "--format", "hapt", "--model", architecture]
-                code = har_edge(
-                    [*argv, "--seed", str(seed), "--no-progress", "--out", str(folder), "--overwrite"]
-                )
-                if code:
-                    raise SystemExit(f"training {folder} failed ({code})")
+                _train_real(folder, out / "data", archive, architecture, seed)
             folders.append(folder / "model")
     return folders
+
+
+def _train_real(folder: Path, data: Path, archive: Path, architecture: str, seed: int) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))  # the sibling benchmark, run as a script or imported
+    from real_hapt import extract_users
+
+    from har_edge.cli import main as har_edge
+
+    raw = data / "HAPT" / "RawData"
+    if not raw.is_dir():
+        extract_users(archive, data)
+    argv = ["train", "--data", str(raw), "--format", "hapt", "--model", architecture, "--seed", str(seed)]
+    if har_edge([*argv, "--no-progress", "--out", str(folder), "--overwrite"]):
+        raise SystemExit(f"training {folder} failed")
 
 
 def main(argv: list[str] | None = None) -> int:

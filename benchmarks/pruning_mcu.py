@@ -15,9 +15,16 @@ Variants: ``unstructured`` (tfmot magnitude pruning), ``block`` (4x4 blocks the 
 instructions and <= 0.6x desktop latency.
 
 Usage: python benchmarks/pruning_mcu.py MODEL_FOLDER [MODEL_FOLDER ...] [--fine-tune-epochs 10]
-       [--variants block75,unit50,...] [--windows 20] [--json out.json]
+       [--variants block75,unit50,...] [--windows 20] [--json out.json] [--keep DIR]
+       python benchmarks/pruning_mcu.py --real DIR [--seeds 0,1,2] [--models dense,cnn] [--archive PATH] ...
 Model folders come from ``har-edge train`` (synthetic data: ``--data synthetic``); each variant is
-pruned and fine-tuned on the folder's own training split (a few minutes per model on two cores).
+pruned and fine-tuned on the folder's own training split (a few minutes per model on two cores), with
+the seed the folder was trained with. ``--real DIR`` trains (once: a folder already in DIR is reused)
+one model per architecture and seed on the real HAPT users 3-28 (``../shared/data``, split by user as
+``har-edge train --format hapt --seed S`` splits them), then measures those. With several folders of an
+architecture, a summary gives per variant the mean ratios and the accuracy drop of the int8 model
+against the same seed's int8 and float models, mean ± standard deviation over the seeds. Accuracy goals:
+drop <= 1 pp at 50 %, <= 2 pp at 75 %.
 Needs gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm.
 """
 
@@ -25,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -44,6 +53,11 @@ VARIANTS = {
     "unit75": ("unit", 0.75),
 }
 GOALS = {0.5: (0.55, None), 0.75: (0.5, 0.5), 0.9: (0.3, 0.3)}  # sparsity: instructions, weight flash
+MAX_DROP_PP = {0.5: 1.0, 0.75: 2.0}  # sparsity: accuracy drop vs int8, mean over seeds
+REPO = Path(__file__).resolve().parent.parent
+ARCHIVE = (
+    Path(os.environ.get("HAR_EDGE_SHARED") or REPO.parent / "shared") / "data" / "hapt-users03-28.tar.xz"
+)
 DESKTOP_CALLS, DESKTOP_ROUNDS = 300, 7
 
 
@@ -85,6 +99,7 @@ def measure(name: str, keras_model, splits, windows: int, cache: Path, seed: int
     test_x = models.to_model_input(keras_model, splits.test.x)
     int8 = convert(keras_model, Precision.INT8, representative=calibration)
     accuracy = float(np.mean(run_model(int8, test_x).argmax(axis=1) == splits.test.y))
+    float_accuracy = float(np.mean(keras_model.predict(test_x, verbose=0).argmax(axis=1) == splits.test.y))
     inputs = quantize_windows(mcu, test_x[:windows])
     run = run_built(build_cached(mcu, "mps2-an386", cache_dir=cache), inputs)
     figures = run.figures
@@ -102,6 +117,7 @@ def measure(name: str, keras_model, splits, windows: int, cache: Path, seed: int
         "sparse_layers": f"{kernels.count('block_sparse')}/{len(kernels)}",
         "mcu_model": (mcu, inputs[:1]),
         "accuracy": accuracy,
+        "float_accuracy": float_accuracy,
         "layers": [
             {
                 "name": layer["name"],
@@ -114,10 +130,15 @@ def measure(name: str, keras_model, splits, windows: int, cache: Path, seed: int
     }
 
 
-def study(folder: Path, names: list[str], epochs: int, windows: int, cache: Path, seed: int) -> list[dict]:
+def study(
+    folder: Path, names: list[str], epochs: int, windows: int, cache: Path, keep: Path | None = None
+) -> list[dict]:
+    """Every variant of ``names`` of the model in ``folder``, measured (``keep``: also write each
+    variant's MCU model there, as ARCHITECTURE-sSEED-VARIANT.tflite)."""
     from har_edge.optimize.pipeline import OptimizeOptions, load_for_optimize, optimize_model
 
     model, card, splits = load_for_optimize(folder)
+    seed = int(card.notes["train_config"]["seed"])  # fine-tuning and calibration: the training seed
     rows = [measure("int8", model, splits, windows, cache, seed)]
     for name in names:
         structure, sparsity = VARIANTS[name]
@@ -131,11 +152,17 @@ def study(folder: Path, names: list[str], epochs: int, windows: int, cache: Path
             print(f"  {card.architecture} {name}: FAILED: {exc!r}", file=sys.stderr, flush=True)
             continue
         print(f"  {card.architecture} {name}: done", file=sys.stderr, flush=True)
+    if keep:
+        keep.mkdir(parents=True, exist_ok=True)
+        for row in rows:
+            name = f"{card.architecture}-s{seed}-{row['variant'].replace(':', '').replace(' ', '')}.tflite"
+            (keep / name).write_bytes(row["mcu_model"][0])
     for row, latency in zip(rows, desktop_latencies_us([row.pop("mcu_model") for row in rows]), strict=True):
         row["desktop_us"] = latency
     base = rows[0]
     for row in rows:
-        row["model"] = card.architecture
+        row["model"], row["seed"] = card.architecture, seed
+        row["drop_vs_float_pp"] = 100 * (base["float_accuracy"] - row["accuracy"])
         row["instructions_ratio"] = row["instructions"] / base["instructions"]
         row["weights_ratio"] = row["weights_bytes"] / base["weights_bytes"]
         row["desktop_ratio"] = row["desktop_us"] / base["desktop_us"]
@@ -175,22 +202,97 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def summary(rows: list[dict]) -> str:
+    """Per architecture and variant over its seeds: mean ratios, int8 accuracy drops (mean ± sd)."""
+    lines = [
+        "| model | variant | seeds | instructions × int8 | weights × int8 | drop vs int8 pp | "
+        "drop vs float pp | accuracy goal |",
+        "|---|---|--:|--:|--:|--:|--:|---|",
+    ]
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["model"], row["variant"]), []).append(row)
+    for (model, variant), group in groups.items():
+        drops = [r["accuracy_drop_pp"] for r in group]
+        limit = MAX_DROP_PP.get(VARIANTS.get(variant, ("", 0.0))[1])
+        goal = (
+            "" if limit is None else f"{'met' if statistics.mean(drops) <= limit else 'NOT met'} (<= {limit})"
+        )
+        lines.append(
+            f"| {model} | {variant} | {len(group)} | {_mean(group, 'instructions_ratio', '.3f')} | "
+            f"{_mean(group, 'weights_ratio', '.3f')} | {_spread(drops)} | "
+            f"{_spread([r['drop_vs_float_pp'] for r in group])} | {goal} |"
+        )
+    return "\n".join(lines)
+
+
+def _mean(group: list[dict], key: str, spec: str) -> str:
+    values = [r[key] for r in group]
+    low, high = min(values), max(values)
+    return format(statistics.mean(values), spec) + (f" ({low:{spec}}–{high:{spec}})" if high > low else "")
+
+
+def _spread(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):+.2f} ± {sd:.2f}"
+
+
+def real_folders(out: Path, archive: Path, architectures: list[str], seeds: list[int]) -> list[Path]:
+    """One model folder per architecture and seed trained on the real HAPT users of ``archive`` (by
+    ``har-edge train``, into ``out``; folders already there are reused)."""
+    folders = []
+    for seed in seeds:
+        for architecture in architectures:
+            folder = out / f"{architecture}-s{seed}"
+            if not (folder / "model").is_dir():
+                _train_real(folder, out / "data", archive, architecture, seed)
+            folders.append(folder / "model")
+    return folders
+
+
+def _train_real(folder: Path, data: Path, archive: Path, architecture: str, seed: int) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))  # the sibling benchmark, run as a script or imported
+    from real_hapt import extract_users
+
+    from har_edge.cli import main as har_edge
+
+    raw = data / "HAPT" / "RawData"
+    if not raw.is_dir():
+        extract_users(archive, data)
+    argv = ["train", "--data", str(raw), "--format", "hapt", "--model", architecture, "--seed", str(seed)]
+    if har_edge([*argv, "--no-progress", "--out", str(folder), "--overwrite"]):
+        raise SystemExit(f"training {folder} failed")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("models", type=Path, nargs="+", help="model folders written by har-edge train")
+    parser.add_argument("models", type=Path, nargs="*", help="model folders written by har-edge train")
+    parser.add_argument(
+        "--real", type=Path, help="train on real HAPT into this folder (reused), measure those"
+    )
+    parser.add_argument("--seeds", default="0,1,2", help="--real: training seeds (default 0,1,2)")
+    parser.add_argument(
+        "--architectures", default="dense,cnn", help="--real: architectures (default dense,cnn)"
+    )
+    parser.add_argument(
+        "--archive", type=Path, default=ARCHIVE, help=f"--real: HAPT archive (default {ARCHIVE})"
+    )
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"from {', '.join(VARIANTS)}")
     parser.add_argument("--fine-tune-epochs", type=int, default=10)
     parser.add_argument("--windows", type=int, default=20, help="measured test windows per variant")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--keep", type=Path, help="also write each variant's MCU .tflite into this folder")
     args = parser.parse_args(argv)
     from har_edge.firmware import mps2
 
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     missing = mps2.missing_tools()
+    if bool(args.models) == bool(args.real) or (args.real and not args.archive.is_file()):
+        print("give model folders or --real DIR (with the HAPT --archive present)", file=sys.stderr)
+        return 2
     if unknown or missing:
         problem = f"unknown variants {unknown}" if unknown else f"missing {', '.join(missing)}"
         print(
@@ -198,13 +300,18 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    folders = args.models
+    if args.real:
+        seeds = [int(seed) for seed in args.seeds.split(",")]
+        folders = real_folders(args.real, args.archive, args.architectures.split(","), seeds)
     rows = []
     with tempfile.TemporaryDirectory(prefix="har-pruning-mcu-") as cache:
-        for folder in args.models:
-            rows += study(folder, names, args.fine_tune_epochs, args.windows, Path(cache), args.seed)
+        for folder in folders:
+            rows += study(folder, names, args.fine_tune_epochs, args.windows, Path(cache), args.keep)
             print(markdown(rows), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+            if args.json:
+                args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"\n{summary(rows)}")
     return 0
 
 

@@ -53,6 +53,15 @@ CASES = {
     ),
     "conv_same_stride2": ((21, 1, 6), _pruned(lambda k: k.layers.Conv2D(8, (5, 1), (2, 1), "same"), 0.25)),
     "conv_valid_3x3": ((9, 8, 3), _pruned(lambda k: k.layers.Conv2D(10, 3, activation="relu6"), 0.3, seed=3)),
+    "conv_empty_groups": (  # channels 4..9 pruned away: a whole group and the 2-channel tail are constant
+        (16, 1, 8),
+        _pruned(
+            lambda k: k.layers.Conv2D(10, (3, 1), padding="same", activation="relu"),
+            0.5,
+            5,
+            zero_channels=range(4, 10),
+        ),
+    ),
 }
 
 
@@ -66,7 +75,8 @@ def _weighted_kernels(model: bytes) -> list[dict]:
     return [layer.kernel for layer in generate(model).layers if layer.kernel is not None]
 
 
-DSP_CASES = ("fc_3d_depth3", "fc_3d_empty_groups", "conv_same_stride2")  # the last-block and empty paths
+# the last-block and empty paths
+DSP_CASES = ("fc_3d_depth3", "fc_3d_empty_groups", "conv_same_stride2", "conv_empty_groups")
 PARAMS = [(name, False) for name in sorted(CASES)] + [(name, True) for name in DSP_CASES]
 
 
@@ -87,7 +97,7 @@ def test_sparse_kernels_are_bit_exact_on_the_emulated_cortex_m4(tmp_path):
     from har_edge.codegen.verify import cross_check
     from har_edge.firmware.build import build, run
 
-    for name in ("fc_3d_depth3", "conv_same_stride2"):
+    for name in ("fc_3d_depth3", "conv_same_stride2", "conv_empty_groups"):
         model = case_model(name)
         inputs = random_inputs(model, 100, seed=2)
         info = write_project(model, tmp_path / name, "mps2-an386", "net")

@@ -2,8 +2,8 @@
  * place (it is contiguous when the kernel spans the whole input width and lies inside the input) or
  * gathered into scratch (k rounded up to 4 bytes) with padding set to the input zero point; then four
  * output channels at a time share each input load (har_dot.h). The generator folded input_offset *
- * sum(w) into the bias, which takes back what the zero-point padding adds. har_conv_sparse_s8 is the
- * same kernel on block-sparse weights (har_sparse.h). */
+ * sum(w) into the bias, which takes back what the zero-point padding adds. har_conv_sparse_s8 runs
+ * block-sparse weights (har_sparse.h's har_sparse_conv, with this file's border windows). */
 #include <string.h>
 
 #include "har_dot.h"
@@ -42,7 +42,7 @@ static int8_t finish_one(int32_t acc, const har_conv_params *p, int32_t c)
     return har_clamp_s8(v + p->output_zero, p->act_min, p->act_max);
 }
 
-static HAR_ALWAYS_INLINE void conv(const har_conv_params *p, const int8_t *input, int8_t *output, const int sparse)
+void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t k = p->k_h * p->k_w * p->in_c, out_c = p->out_c;
     const int32_t group = har_group_bytes(k);
@@ -64,12 +64,7 @@ static HAR_ALWAYS_INLINE void conv(const har_conv_params *p, const int8_t *input
                 har_acc4 acc = {0, 0, 0, 0};
                 if (bias && n == 4) acc = (har_acc4){bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
                 if (bias && n < 4) acc = (har_acc4){bias[c], n > 1 ? bias[c + 1] : 0, n > 2 ? bias[c + 2] : 0, 0};
-                if (sparse) { /* input_offset is in the bias */
-                    const har_sparse_group s = har_sparse_group_of(p->weights, p->block_starts, p->block_offsets, c / 4);
-                    acc = har_sparse_dot4(x, s.w, s.offsets, s.n, k, readable, acc);
-                } else {
-                    acc = har_dot4(x, w, k, readable, acc);
-                }
+                acc = har_dot4(x, w, k, readable, acc);
                 if (n == 4 && triplets) {
                     har_short_double4(acc.a0, acc.a1, acc.a2, acc.a3, triplets + 3 * c, full, lo, hi, out + c);
                     continue;
@@ -81,6 +76,7 @@ static HAR_ALWAYS_INLINE void conv(const har_conv_params *p, const int8_t *input
     }
 }
 
-void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output) { conv(p, input, output, 0); }
-
-void har_conv_sparse_s8(const har_conv_params *p, const int8_t *input, int8_t *output) { conv(p, input, output, 1); }
+void har_conv_sparse_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
+{
+    har_sparse_conv(p, input, output, window, finish_one);
+}

@@ -3,8 +3,8 @@
  * kernel reads input_offset nowhere). A 3-D input is applied per time step (rows). Four units share
  * each input load (har_dot4, weights interleaved by the generator). With a row scratch the output may lie over the
  * input (units <= depth): a few rows at a time are computed into the scratch, then copied over input
- * rows already consumed. har_fc_sparse_s8 is the same kernel on block-sparse weights (har_sparse.h);
- * har_fc_wide_s8 on small layers' weights stored sign-extended (codegen.fc_wide). On a Cortex-M4 the
+ * rows already consumed. har_fc_sparse_s8 runs block-sparse weights (har_sparse.h's har_sparse_fc_rows);
+ * har_fc_wide_s8 small layers' weights stored sign-extended (codegen.fc_wide). On a Cortex-M4 the
  * common cases run har_fc_m4.h's written-out loops (HAR_FC_M4), the C loops the same sums elsewhere. */
 #include <string.h>
 
@@ -25,16 +25,13 @@ static int8_t finish(const har_fc_params *p, int32_t acc, int32_t unit)
     return har_clamp_s8(v, p->act_min, p->act_max);
 }
 
-/* har_dot4, or one block without a loop when the depth fits a word that may be read whole; with
- * ``sparse`` (a constant) the group's kept blocks */
-static HAR_ALWAYS_INLINE har_acc4 dot(const int8_t *x, har_sparse_group s, int sparse, int32_t depth, int32_t readable,
-                                      har_acc4 acc)
+/* har_dot4, or one block without a loop when the depth fits a word that may be read whole */
+static HAR_ALWAYS_INLINE har_acc4 dot(const int8_t *x, const int8_t *w, int32_t depth, int32_t readable, har_acc4 acc)
 {
-    if (sparse) return har_sparse_dot4(x, s.w, s.offsets, s.n, depth, readable, acc);
 #if HAR_USE_DSP
-    if (depth <= 4 && readable >= 4) return har_block4(har_load4(x), s.w, acc);
+    if (depth <= 4 && readable >= 4) return har_block4(har_load4(x), w, acc);
 #endif
-    return har_dot4(x, s.w, depth, readable, acc);
+    return har_dot4(x, w, depth, readable, acc);
 }
 
 /* the leading rows of a row-wise input (``readable`` bytes from its start) whose blocks of 4 inputs,
@@ -87,8 +84,7 @@ static void int8_ext_rows_m4(const har_fc_params *p, const int8_t *input, int32_
 #endif
 
 /* ``rows`` rows from ``input`` (``readable`` bytes may be read from it) to ``output`` */
-static HAR_ALWAYS_INLINE void fc_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable,
-                                      int8_t *output, const int sparse)
+static void dense_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
 {
     const int32_t depth = p->depth, units = p->units, group = har_group_bytes(p->depth);
     const int32_t lo = p->act_min, hi = p->act_max, full = lo == -128 && hi == 127;
@@ -108,25 +104,11 @@ static HAR_ALWAYS_INLINE void fc_rows(const har_fc_params *p, const int8_t *inpu
 #endif
     for (int32_t u = 0; u < units; u += 4) { /* groups outer: the group's weights stay hot per row */
         const int32_t n = units - u < 4 ? units - u : 4;
-        const har_sparse_group w = sparse ? har_sparse_group_of(weights, p->block_starts, p->block_offsets, u / 4)
-                                          : (har_sparse_group){weights + (u / 4) * group, 0, 0};
+        const int8_t *w = weights + (u / 4) * group;
         har_acc4 start = {0, 0, 0, 0};
         if (bias) start = (har_acc4){bias[u], n > 1 ? bias[u + 1] : 0, n > 2 ? bias[u + 2] : 0, n > 3 ? bias[u + 3] : 0};
         const int8_t *x = input;
         int8_t *out = output + u;
-        if (sparse && w.n == 0) { /* every weight of the group pruned: the same outputs on every row */
-            const int32_t values[4] = {start.a0, start.a1, start.a2, start.a3};
-            int8_t same[4] = {0, 0, 0, 0};
-            for (int32_t j = 0; j < n; ++j) same[j] = finish(p, values[j], u + j);
-            for (int32_t r = 0; r < rows; ++r, out += units) {
-                if (n == 4) {
-                    memcpy(out, same, 4); /* one (unaligned) word store */
-                } else {
-                    for (int32_t j = 0; j < n; ++j) out[j] = same[j];
-                }
-            }
-            continue;
-        }
         if (n == 4 && p->requant) {
             /* the common case: the generator's triplets (requant.h; the zero point folded in) stay out
              * of the row loop */
@@ -134,7 +116,7 @@ static HAR_ALWAYS_INLINE void fc_rows(const har_fc_params *p, const int8_t *inpu
             const int32_t m0 = t[0], r0 = t[1], s0 = t[2], m1 = t[3], r1 = t[4], s1 = t[5];
             const int32_t m2 = t[6], r2 = t[7], s2 = t[8], m3 = t[9], r3 = t[10], s3 = t[11];
             for (int32_t r = 0; r < rows; ++r, x += depth, out += units) {
-                const har_acc4 acc = dot(x, w, sparse, depth, readable - r * depth, start);
+                const har_acc4 acc = dot(x, w, depth, readable - r * depth, start);
                 const int32_t v0 = har_requant_single_hoisted(acc.a0, m0, r0, s0);
                 const int32_t v1 = har_requant_single_hoisted(acc.a1, m1, r1, s1);
                 const int32_t v2 = har_requant_single_hoisted(acc.a2, m2, r2, s2);
@@ -149,7 +131,7 @@ static HAR_ALWAYS_INLINE void fc_rows(const har_fc_params *p, const int8_t *inpu
             continue;
         }
         for (int32_t r = 0; r < rows; ++r, x += depth, out += units) {
-            const har_acc4 acc = dot(x, w, sparse, depth, readable - r * depth, start);
+            const har_acc4 acc = dot(x, w, depth, readable - r * depth, start);
             const int32_t values[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
             for (int32_t j = 0; j < n; ++j) out[j] = finish(p, values[j], u + j);
         }
@@ -158,14 +140,9 @@ static HAR_ALWAYS_INLINE void fc_rows(const har_fc_params *p, const int8_t *inpu
 
 typedef void rows_fn(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output);
 
-static void dense_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
-{
-    fc_rows(p, input, rows, readable, output, 0);
-}
-
 static void sparse_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable, int8_t *output)
 {
-    fc_rows(p, input, rows, readable, output, 1);
+    har_sparse_fc_rows(p, input, rows, readable, output, finish);
 }
 
 /* Wide weights (har_fc_wide_s8; the generator's codegen.fc_wide): per group of 4 units and per 4 inputs

@@ -22,7 +22,7 @@ typedef struct {
     int32_t input_offset, output_zero, act_min, act_max;
     int8_t *row_scratch;        /* [scratch_rows][units], or NULL: set when the output lies over the input */
     int32_t scratch_rows;
-    const int32_t *block_starts; /* har_fc_sparse_s8: per group of 4 units, its first kept block (+ the end) */
+    const int16_t *block_starts; /* har_fc_sparse_s8: per group of 4 units, its first kept block (+ the end) */
     const int16_t *block_offsets; /* per kept block, the offset of its 4 inputs (har_sparse.h) */
     const int16_t *wide_weights;  /* har_fc_wide_s8: the weights sign-extended (fully_connected.c), else NULL */
     const int32_t *wide_constants; /* har_fc_wide_s8: per group of 4 units, 4 biases then 4 triplets */
@@ -38,7 +38,7 @@ typedef struct {
     int32_t input_offset, output_zero, act_min, act_max;
     const int32_t *requant;     /* per channel {multiplier, rounding + zero << right, right}, or NULL (requant.h) */
     int8_t *scratch;            /* conv: k_h * k_w * in_c bytes rounded up to 4, for border windows */
-    const int32_t *block_starts; /* har_conv_sparse_s8: per group of 4 channels, its first kept block (+ the end) */
+    const int16_t *block_starts; /* har_conv_sparse_s8: per group of 4 channels, its first kept block (+ the end) */
     const int16_t *block_offsets; /* per kept block, the offset of its 4 inputs (har_sparse.h) */
 } har_conv_params;
 

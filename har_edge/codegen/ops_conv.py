@@ -143,7 +143,7 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     scratch_rows = min(rows, SCRATCH_ROWS)
     prefix = f"l{op.index}"
     weight_arrays, weight_fields, choice = sparse.weight_arrays(
-        prefix, interleave(weights.data), -(-units // 4), empty_shortcut=True
+        prefix, interleave(weights.data), -(-units // 4)
     )
     requant = _requant_arrays(
         prefix,

@@ -4,15 +4,16 @@ The dense kernels read weights interleaved by 4 output channels x 4 inputs (``op
 ``har_dot.h``): one 16-byte block is one DSP step (one input word, two 8-byte weight loads, 8 SMLADs).
 A block whose 16 weights are all zero adds nothing, so the block-sparse form stores only the other
 blocks, in the same order, with per block the offset of its 4 inputs (``int16``) and per group of 4
-channels where its blocks start (``int32``); ``har_sparse.h`` runs the same step on each stored block.
+channels where its blocks start (``int16``); ``har_sparse.h`` runs the same step on each stored block.
 The sums are those of the dense kernel minus zero terms: the bytes cannot change.
 
 Magnitude pruning at random leaves almost no all-zero 4x4 block (at 75 % sparsity 0.75^16 = 1 %);
 block pruning (``optimize --structure block``) zeroes whole blocks, and whole-channel zeros (unit
-pruning, all-zero channels) empty whole groups. The choice compares the expected DSP instructions of
-both forms per output position (constants fitted to the per-layer counts of ``firmware --run`` on
-the emulated Cortex-M4F); the sparse form is taken when it is expected to save at least ``MIN_GAIN``
-of the layer's instructions. ``expected_instruction_ratio`` is that estimate, not a measurement.
+pruning, all-zero channels) empty whole groups, whose outputs the kernels requantize once and copy.
+The choice compares the expected DSP instructions of both forms per output position (constants fitted
+to the per-layer counts of ``firmware --run`` on the emulated Cortex-M4F); the sparse form is taken when
+it is expected to save at least ``MIN_GAIN`` of the layer's instructions. ``expected_instruction_ratio``
+is that estimate, not a measurement.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ from har_edge.codegen.lower import CArray
 
 BLOCK = 4  # channels and inputs per block: the 4x4 step of har_dot4
 # Expected DSP instructions per output position (FULLY_CONNECTED: per row), fitted to the per-layer
-# counts of the dense and block-pruned seed models on the emulated Cortex-M4F (within ~15 %):
+# counts of the dense and block-pruned (50, 75, 90 %) seed models on the emulated Cortex-M4F (within
+# ~15 % but for single-row layers, whose call overhead they leave out):
 DENSE_GROUP = 55  # per group of 4 channels: accumulator setup, 4 requantizations, stores, loop
 DENSE_BLOCK = 28  # per 4x4 block in har_dot4's DSP loop
-SPARSE_GROUP = 97  # per group with kept blocks (more live values: the triplets spill)
-SPARSE_BLOCK = 30  # per kept block: + the offset load and the address add
-EMPTY_GROUP = 19  # FULLY_CONNECTED's group without kept blocks: stores its constant outputs
+SPARSE_GROUP = 80  # per group with kept blocks (more live values: the triplets spill)
+SPARSE_BLOCK = 28  # per kept block: the offset load replaces the dense loop's address step
+EMPTY_GROUP = 3  # per group without kept blocks: a copy of its constant outputs
 MIN_GAIN = 0.1
-MAX_OFFSET = np.iinfo(np.int16).max  # block offsets are int16
+MAX_INDEX = np.iinfo(np.int16).max  # block offsets and group starts are int16
 
 
 @dataclass(frozen=True)
@@ -63,48 +65,46 @@ def nonzero_blocks(interleaved: np.ndarray) -> np.ndarray:
     return interleaved.reshape(-1, 16).any(axis=1)
 
 
-def choose(interleaved: np.ndarray, groups: int, empty_shortcut: bool = False) -> KernelChoice:
-    """The form expected to run faster on the Cortex-M4F for weights interleaved in ``groups``
-    (``empty_shortcut``: the kernel skips groups without kept blocks, as FULLY_CONNECTED's does)."""
+def choose(interleaved: np.ndarray, groups: int) -> KernelChoice:
+    """The form expected to run faster on the Cortex-M4F for weights interleaved in ``groups``."""
     mask = nonzero_blocks(interleaved).reshape(groups, -1)
     blocks, nonzero, live = mask.size, int(mask.sum()), int(mask.any(axis=1).sum())
     dense = groups * DENSE_GROUP + blocks * DENSE_BLOCK
-    empty = EMPTY_GROUP if empty_shortcut else SPARSE_GROUP
-    sparse = live * SPARSE_GROUP + (groups - live) * empty + nonzero * SPARSE_BLOCK
+    sparse = live * SPARSE_GROUP + (groups - live) * EMPTY_GROUP + nonzero * SPARSE_BLOCK
     ratio = sparse / dense
-    fits = mask.shape[1] * BLOCK <= MAX_OFFSET
+    fits = mask.shape[1] * BLOCK <= MAX_INDEX and nonzero <= MAX_INDEX
     chosen = "block_sparse" if fits and ratio <= 1 - MIN_GAIN else "dense"
     return KernelChoice(
         format=chosen,
         blocks=blocks,
         nonzero_blocks=nonzero,
         dense_weight_bytes=interleaved.size,
-        sparse_weight_bytes=16 * nonzero + 2 * nonzero + 4 * (groups + 1),
+        sparse_weight_bytes=16 * nonzero + 2 * nonzero + 2 * (groups + 1),
         expected_instruction_ratio=round(ratio, 3) if chosen == "block_sparse" else 1.0,
     )
 
 
 def compress(interleaved: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(kept blocks as int8 bytes, int32 start of each group's blocks (groups + 1 entries), int16
+    """(kept blocks as int8 bytes, int16 start of each group's blocks (groups + 1 entries), int16
     input offset of each kept block): the block-sparse form of ``har_sparse.h``."""
     blocks = interleaved.reshape(groups, -1, 16)
     mask = blocks.any(axis=2)
-    starts = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int32)
+    starts = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int16)
     offsets = (np.nonzero(mask)[1] * BLOCK).astype(np.int16)
     return blocks[mask].ravel().astype(np.int8), starts, offsets
 
 
 def weight_arrays(
-    prefix: str, interleaved: np.ndarray, groups: int, empty_shortcut: bool = False
+    prefix: str, interleaved: np.ndarray, groups: int
 ) -> tuple[list[CArray], str, KernelChoice]:
     """The weight arrays of the chosen form, the params fields that name them, and the choice."""
-    choice = choose(interleaved, groups, empty_shortcut)
+    choice = choose(interleaved, groups)
     if choice.format == "dense":
         return [CArray(f"{prefix}_weights", "int8_t", interleaved)], f".weights = {prefix}_weights, ", choice
     kept, starts, offsets = compress(interleaved, groups)
     arrays = [
         CArray(f"{prefix}_weights", "int8_t", kept),
-        CArray(f"{prefix}_block_starts", "int32_t", starts),
+        CArray(f"{prefix}_block_starts", "int16_t", starts),
         CArray(f"{prefix}_block_offsets", "int16_t", offsets),
     ]
     fields = (

@@ -91,7 +91,7 @@ static void dense_rows(const har_fc_params *p, const int8_t *input, int32_t rows
     const int8_t *weights = p->weights;
     const int32_t *bias = p->bias;
 #if HAR_FC_M4
-    if (!sparse && full && p->requant && bias && (units & 3) == 0) { /* the others (the last row) below */
+    if (full && p->requant && bias && (units & 3) == 0) { /* the others (the last row) below */
         const int32_t fast = readable_rows(depth, rows, readable);
         if (depth <= HAR_FC_EXT_INPUTS) {
             int8_ext_rows_m4(p, input, fast, output);

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from har_edge.codegen import quant, sparse
+from har_edge.codegen import depthwise, quant, sparse
 from har_edge.codegen.graph import Graph, Op, Tensor
 from har_edge.codegen.lower import (
     CArray,
@@ -265,18 +265,6 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
     )
 
 
-def depthwise_weights(weights: np.ndarray) -> np.ndarray:
-    """(k_h, k_w, out_c) int8 depthwise weights in the layout of depthwise.c, as int16: the channels
-    padded with zeros to a multiple of 4, then per group of 4 channels, tap by tap, the weights of
-    channels c, c+2, c+1, c+3 (a DSP core reads them as two words [w_c | w_c+2], [w_c+1 | w_c+3])."""
-    out_c = weights.shape[-1]
-    taps = np.asarray(weights).reshape(-1, out_c)
-    padded = np.zeros((taps.shape[0], -(-out_c // 4) * 4), np.int16)
-    padded[:, :out_c] = taps
-    groups = padded.reshape(taps.shape[0], -1, 4)[:, :, [0, 2, 1, 3]]
-    return groups.transpose(1, 0, 2).ravel()
-
-
 @lowering("DEPTHWISE_CONV_2D")
 def depthwise_conv_2d(graph: Graph, op: Op) -> Layer:
     x, weights, bias, out = _weighted_operands(graph, op)
@@ -291,17 +279,7 @@ def depthwise_conv_2d(graph: Graph, op: Op) -> Layer:
     _constant_weights(op, weights, bias, out_c)
     geometry = _window(op, x, out, k_h, k_w)
     prefix = f"l{op.index}"
-    requant = _requant_arrays(prefix, x, weights, out, out_c, bias, weights.data.reshape(-1, out_c).T, quant.DOUBLE)
-    # with triplets, the doubling of the high multiply goes into the weights and biases, and a layer
-    # without biases gets zeros: depthwise.c's fast loops need both
-    names = {a.name: a for a in requant}
-    double = 2 if f"{prefix}_requant" in names else 1
-    bias_values = names[f"{prefix}_bias"].values if f"{prefix}_bias" in names else np.zeros(out_c, np.int32)
-    arrays = [
-        CArray(f"{prefix}_weights", "int16_t", double * depthwise_weights(weights.data)),
-        *(a for a in requant if a.name != f"{prefix}_bias"),
-        CArray(f"{prefix}_bias", "int32_t", (double * bias_values).astype(np.int32)),
-    ]
+    arrays = depthwise.arrays(prefix, x, weights, bias, out)
     fields = (
         geometry
         + f".depth_multiplier = {multiplier}, .weights = (const int8_t *){prefix}_weights, .scratch = 0, "

@@ -41,11 +41,13 @@ static inline int32_t har_smlatt(uint32_t a, uint32_t b, int32_t acc)
 
 /* what every group of a layer shares, read once per call */
 typedef struct {
+    const har_conv_params *p;
+    const int32_t *bias, *triplets;
     int32_t offset;   /* the input offset (-input zero point) */
     uint32_t offsets; /* the offset in both halves of a word (SXTAB16) */
     int32_t x_row, x_col, w_group;          /* strides: input rows / pixels, weight groups (int16) */
     int32_t multiplier, in_c, out_c, whole; /* whole: channels in groups of 4 read as ``mode`` says */
-    int32_t full;                           /* the activation range is all of int8 */
+    int32_t full, act_min, act_max;         /* full: the activation range is all of int8 */
 } layer;
 
 /* one output position's taps inside the input: rows x cols of them from x / w (per group: + its
@@ -91,6 +93,37 @@ static HAR_ALWAYS_INLINE har_acc4 tap(const layer *l, const int8_t *x, const int
     return a;
 }
 
+/* the three taps of a row of a 3x3 window: with the DSP extension, one asm block for WORD, as GCC
+ * schedules the C version's loads early and spills accumulators (a tap: 4 x 2 16-bit multiplies) */
+static HAR_ALWAYS_INLINE har_acc4 row3(const layer *l, const int8_t *x, const int16_t *w, int mode, har_acc4 a)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    if (mode == WORD) {
+        uint32_t xs, x02, w02, w13;
+#define HAR_DW_TAP(address, weights)                \
+    "ldr %[xs], " address "\n\t"                    \
+    "ldrd %[w02], %[w13], [%[w], #" weights "]\n\t" \
+    "sxtab16 %[x02], %[offsets], %[xs]\n\t"         \
+    "sxtab16 %[xs], %[offsets], %[xs], ror #8\n\t"  \
+    "smlabb %[a0], %[x02], %[w02], %[a0]\n\t"       \
+    "smlatt %[a2], %[x02], %[w02], %[a2]\n\t"       \
+    "smlabb %[a1], %[xs], %[w13], %[a1]\n\t"        \
+    "smlatt %[a3], %[xs], %[w13], %[a3]\n\t"
+        __asm__(HAR_DW_TAP("[%[x]]", "0") HAR_DW_TAP("[%[x], %[col]]", "8")
+                    HAR_DW_TAP("[%[x], %[col], lsl #1]", "16")
+                : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [xs] "=&r"(xs),
+                  [x02] "=&r"(x02), [w02] "=&r"(w02), [w13] "=&r"(w13)
+                : [x] "r"(x), [w] "r"(w), [col] "r"(l->x_col), [offsets] "r"(l->offsets)
+                : "memory");
+#undef HAR_DW_TAP
+        return a;
+    }
+#endif
+    a = tap(l, x, w, mode, 0, a);
+    a = tap(l, x + l->x_col, w + 4, mode, 0, a);
+    return tap(l, x + 2 * l->x_col, w + 8, mode, 0, a);
+}
+
 enum { ANY, SQUARE3, COLUMN }; /* the window of a copy of the group loop: any, 3x3 whole, k_w 1 */
 
 /* a window's taps for one group, the copy's ``shape`` unrolling the 3x3 columns or dropping the column
@@ -99,12 +132,7 @@ static HAR_ALWAYS_INLINE har_acc4 taps(const layer *l, const window *win, const 
                                        int shape, int mode, const int32_t *d, har_acc4 a)
 {
     if (shape == SQUARE3) {
-        const int32_t col = l->x_col;
-        for (int32_t ky = 0; ky < 3; ++ky, x += l->x_row, w += 12) {
-            a = tap(l, x, w, mode, d, a);
-            a = tap(l, x + col, w + 4, mode, d, a);
-            a = tap(l, x + 2 * col, w + 8, mode, d, a);
-        }
+        for (int32_t ky = 0; ky < 3; ++ky, x += l->x_row, w += 12) a = row3(l, x, w, mode, a);
     } else if (shape == COLUMN) {
         for (int32_t ky = win->rows; ky > 0; --ky, x += l->x_row, w += 4) a = tap(l, x, w, mode, d, a);
     } else {
@@ -137,11 +165,10 @@ static int8_t finish_one(int32_t acc, const har_conv_params *p, int32_t c)
 }
 
 /* the groups of one output position that read their inputs as ``mode`` says (the layer has biases and
- * triplets: see depthwise()) */
-static HAR_ALWAYS_INLINE void groups(const har_conv_params *p, const layer *l, const window *win, int shape,
-                                     int mode, int8_t *out)
+ * triplets: see har_depthwise_s8) */
+static HAR_ALWAYS_INLINE void groups(const layer *l, const window *win, int shape, int mode, int8_t *out)
 {
-    const int32_t *bias = p->bias, *t = p->requant;
+    const int32_t *bias = l->bias, *t = l->triplets;
     const int16_t *w = win->w;
     const int8_t *x = win->x;
     const int8_t *const end = out + l->whole;
@@ -151,7 +178,7 @@ static HAR_ALWAYS_INLINE void groups(const har_conv_params *p, const layer *l, c
         int32_t v0 = short_doubled(a.a0, t), v1 = short_doubled(a.a1, t + 3);
         int32_t v2 = short_doubled(a.a2, t + 6), v3 = short_doubled(a.a3, t + 9);
         if (!l->full) {
-            const int32_t lo = p->act_min, hi = p->act_max;
+            const int32_t lo = l->act_min, hi = l->act_max;
             v0 = har_clamp_s8(v0, lo, hi), v1 = har_clamp_s8(v1, lo, hi);
             v2 = har_clamp_s8(v2, lo, hi), v3 = har_clamp_s8(v3, lo, hi);
         }
@@ -159,10 +186,30 @@ static HAR_ALWAYS_INLINE void groups(const har_conv_params *p, const layer *l, c
     }
 }
 
+/* the copies of the group loop, out of line so that each gets its own registers */
+#if defined(__GNUC__)
+#define HAR_NOINLINE __attribute__((noinline))
+#else
+#define HAR_NOINLINE
+#endif
+typedef void group_loop(const layer *l, const window *win, int8_t *out);
+#define HAR_GROUP_LOOP(name, shape, mode)                                       \
+    static HAR_NOINLINE void name(const layer *l, const window *win, int8_t *out) \
+    {                                                                           \
+        groups(l, win, shape, mode, out);                                       \
+    }
+HAR_GROUP_LOOP(word_square3, SQUARE3, WORD)
+HAR_GROUP_LOOP(word_column, COLUMN, WORD)
+HAR_GROUP_LOOP(word_any, ANY, WORD)
+HAR_GROUP_LOOP(byte_column, COLUMN, BYTE)
+HAR_GROUP_LOOP(byte_any, ANY, BYTE)
+#undef HAR_GROUP_LOOP
+
 /* the channels past l->whole, four at a time, a byte each (the input channel of the group's last
  * channels is clamped to the input: the padded weights past out_c are zero) */
-static void spread(const har_conv_params *p, const layer *l, const window *win, int8_t *out)
+static HAR_NOINLINE void spread(const layer *l, const window *win, int8_t *out)
 {
+    const har_conv_params *p = l->p;
     const int16_t *w = win->w + l->whole / 4 * l->w_group;
     for (int32_t c = l->whole; c < l->out_c; c += 4, w += l->w_group) {
         const int32_t ic = c / l->multiplier, count = l->out_c - c < 4 ? l->out_c - c : 4;
@@ -179,60 +226,50 @@ static void spread(const har_conv_params *p, const layer *l, const window *win, 
     }
 }
 
-static HAR_ALWAYS_INLINE void depthwise(const har_conv_params *params, const int8_t *input, int8_t *output,
-                                        const int mode)
+void har_depthwise_s8(const har_conv_params *params, const int8_t *input, int8_t *output)
 {
     const har_conv_params copy = *params, *p = &copy; /* a local copy: stores through output cannot change it */
-    const int32_t in_c = p->in_c, out_c = p->out_c, k_w = p->k_w;
-    /* layers without biases or triplets (rare: the generator gives every layer it can both) go a byte at
-     * a time, through spread() */
-    const int32_t grouped = mode != BYTES && p->bias && p->requant;
-    const int32_t whole = !grouped ? 0 : mode == BYTE ? out_c : out_c & ~3;
-    const layer l = {p->input_offset,
+    const int32_t in_c = p->in_c, out_c = p->out_c, k_h = p->k_h, k_w = p->k_w, mult = p->depth_multiplier;
+    /* the group loops: multiplier 1 (WORD) or a multiple of 4 (BYTE), for whole windows / clipped ones.
+     * Other multipliers, the last channels when out_c is not a multiple of 4, and layers without biases
+     * or triplets (rare: the generator gives every layer it can both) go through spread() */
+    group_loop *whole = 0, *clipped = 0;
+    if (p->bias && p->requant && mult == 1) {
+        clipped = k_w == 1 ? word_column : word_any;
+        whole = k_h == 3 && k_w == 3 ? word_square3 : clipped;
+    } else if (p->bias && p->requant && mult % 4 == 0) {
+        whole = clipped = k_w == 1 ? byte_column : byte_any;
+    }
+    const int32_t grouped = whole == 0 ? 0 : mult == 1 ? out_c & ~3 : out_c;
+    const layer l = {p,
+                     p->bias,
+                     p->requant,
+                     p->input_offset,
                      ((uint32_t)p->input_offset & 0xFFFFu) | ((uint32_t)p->input_offset << 16),
                      p->in_w * in_c,
                      in_c,
-                     p->k_h * k_w * 4,
-                     p->depth_multiplier,
+                     k_h * k_w * 4,
+                     mult,
                      in_c,
                      out_c,
-                     whole,
-                     p->act_min == -128 && p->act_max == 127};
+                     grouped,
+                     p->act_min == -128 && p->act_max == 127,
+                     p->act_min,
+                     p->act_max};
     const int16_t *weights = (const int16_t *)(const void *)p->weights; /* int16 arrays (see the top) */
-    const int square3 = mode == WORD && p->k_h == 3 && k_w == 3;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_top;
-        const int32_t ky_lo = y0 < 0 ? -y0 : 0, ky_hi = p->in_h - y0 < p->k_h ? p->in_h - y0 : p->k_h;
-        for (int32_t ox = 0; ox < p->out_w; ++ox) {
-            const int32_t x0 = ox * p->stride_w - p->pad_left;
+        const int32_t ky_lo = y0 < 0 ? -y0 : 0, ky_hi = p->in_h - y0 < k_h ? p->in_h - y0 : k_h;
+        const int8_t *row = input + (y0 + ky_lo) * l.x_row;
+        int8_t *out = output + oy * p->out_w * out_c;
+        for (int32_t ox = 0, x0 = -p->pad_left; ox < p->out_w; ++ox, x0 += p->stride_w, out += out_c) {
             const int32_t kx_lo = x0 < 0 ? -x0 : 0, kx_hi = p->in_w - x0 < k_w ? p->in_w - x0 : k_w;
             const int32_t rows = ky_hi - ky_lo, cols = kx_hi - kx_lo;
-            const window win = {input + ((y0 + ky_lo) * p->in_w + x0 + kx_lo) * in_c,
-                                weights + (ky_lo * k_w + kx_lo) * 4,
-                                rows,
-                                cols,
-                                l.x_row - cols * in_c,
-                                (k_w - cols) * 4};
-            int8_t *out = output + (oy * p->out_w + ox) * out_c;
-            if (square3 && rows == 3 && cols == 3) {
-                groups(p, &l, &win, SQUARE3, mode, out);
-            } else if (k_w == 1) {
-                groups(p, &l, &win, COLUMN, mode, out);
-            } else {
-                groups(p, &l, &win, ANY, mode, out);
-            }
-            if (whole < out_c) spread(p, &l, &win, out);
+            const window win = {row + (x0 + kx_lo) * in_c, weights + (ky_lo * k_w + kx_lo) * 4,
+                                rows,                      cols,
+                                l.x_row - cols * in_c,     (k_w - cols) * 4};
+            if (grouped) (rows == k_h && cols == k_w ? whole : clipped)(&l, &win, out);
+            if (grouped < out_c) spread(&l, &win, out);
         }
-    }
-}
-
-void har_depthwise_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
-{
-    if (p->depth_multiplier == 1) {
-        depthwise(p, input, output, WORD);
-    } else if (p->depth_multiplier % 4 == 0) {
-        depthwise(p, input, output, BYTE);
-    } else {
-        depthwise(p, input, output, BYTES);
     }
 }

@@ -262,14 +262,22 @@ void har_depthwise_s8(const har_conv_params *params, const int8_t *input, int8_t
         const int32_t ky_lo = y0 < 0 ? -y0 : 0, ky_hi = p->in_h - y0 < k_h ? p->in_h - y0 : k_h;
         const int8_t *row = input + (y0 + ky_lo) * l.x_row;
         int8_t *out = output + oy * p->out_w * out_c;
+        const int32_t rows = ky_hi - ky_lo;
+        group_loop *inside = rows == k_h ? whole : clipped;
+        window win = {0, weights + ky_lo * k_w * 4, rows, k_w, l.x_row - k_w * in_c, 0};
         for (int32_t ox = 0, x0 = -p->pad_left; ox < p->out_w; ++ox, x0 += p->stride_w, out += out_c) {
+            if (x0 >= 0 && x0 + k_w <= p->in_w) { /* the window's columns lie inside the input */
+                win.x = row + x0 * in_c;
+                if (grouped) inside(&l, &win, out);
+                if (grouped < out_c) spread(&l, &win, out);
+                continue;
+            }
             const int32_t kx_lo = x0 < 0 ? -x0 : 0, kx_hi = p->in_w - x0 < k_w ? p->in_w - x0 : k_w;
-            const int32_t rows = ky_hi - ky_lo, cols = kx_hi - kx_lo;
-            const window win = {row + (x0 + kx_lo) * in_c, weights + (ky_lo * k_w + kx_lo) * 4,
-                                rows,                      cols,
-                                l.x_row - cols * in_c,     (k_w - cols) * 4};
-            if (grouped) (rows == k_h && cols == k_w ? whole : clipped)(&l, &win, out);
-            if (grouped < out_c) spread(&l, &win, out);
+            const int32_t cols = kx_hi - kx_lo;
+            const window edge = {row + (x0 + kx_lo) * in_c, win.w + kx_lo * 4, rows, cols,
+                                 l.x_row - cols * in_c,     (k_w - cols) * 4};
+            if (grouped) clipped(&l, &edge, out);
+            if (grouped < out_c) spread(&l, &edge, out);
         }
     }
 }

@@ -67,6 +67,16 @@ def test_a_layer_whose_channels_all_take_triplets_gets_doubled_weights_and_biase
     assert np.all(arrays["l0_weights"].values % 2 == 0) and np.all(arrays["l0_bias"].values % 2 == 0)
 
 
+def test_3x3_layers_of_multiplier_1_get_a_second_row_of_biases_with_the_input_offset_folded_in():
+    graph = read_graph(depthwise_model(**CASES["3x3_same"]))
+    x, weights, bias = graph.op_inputs(graph.ops[0])
+    arrays = {a.name: a for a in depthwise_conv_2d(graph, graph.ops[0]).arrays}
+    sums = weights.data.reshape(-1, 8).astype(np.int64).sum(axis=0)
+    expected = bias.data.astype(np.int64) - x.single_zero_point() * sums
+    assert np.array_equal(arrays["l0_bias"].values, 2 * np.concatenate([bias.data, expected]))
+    assert len(_arrays("column_valid")["l0_bias"].values) == 12  # other windows: one row
+
+
 def test_a_channel_beyond_every_triplet_sends_the_layer_to_the_general_requantization_undoubled():
     arrays = _arrays("general_requantization")
     assert "l0_requant" not in arrays and {"l0_multiplier", "l0_shift"} <= set(arrays)

@@ -16,7 +16,7 @@
 #include "har_nn.h"
 #include "requant.h"
 
-enum { WORD, BYTE, BYTES };
+enum { WORD, FOLDED, BYTE, BYTES }; /* FOLDED: WORD with the input offset in the biases */
 
 #if HAR_USE_DSP
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
@@ -72,9 +72,10 @@ static HAR_ALWAYS_INLINE har_acc4 tap(const layer *l, const int8_t *x, const int
         memcpy(&pair, w, 8);
 #endif
         const uint32_t w02 = (uint32_t)pair, w13 = (uint32_t)(pair >> 32);
-        if (mode == WORD) {
+        if (mode == WORD || mode == FOLDED) {
             const uint32_t xs = har_load4(x);
-            const uint32_t x02 = har_sxtab16(l->offsets, xs), x13 = har_sxtab16_ror8(l->offsets, xs);
+            const uint32_t x02 = mode == FOLDED ? har_sxtb16(xs) : har_sxtab16(l->offsets, xs);
+            const uint32_t x13 = mode == FOLDED ? har_sxtb16_ror8(xs) : har_sxtab16_ror8(l->offsets, xs);
             a.a0 = har_smlabb(x02, w02, a.a0), a.a2 = har_smlatt(x02, w02, a.a2);
             a.a1 = har_smlabb(x13, w13, a.a1), a.a3 = har_smlatt(x13, w13, a.a3);
         } else {
@@ -85,43 +86,51 @@ static HAR_ALWAYS_INLINE har_acc4 tap(const layer *l, const int8_t *x, const int
         return a;
     }
 #endif
-    const int32_t x0 = x[0] + l->offset;
-    const int32_t x1 = (mode == WORD ? x[1] : mode == BYTE ? x[0] : x[d[0]]) + l->offset;
-    const int32_t x2 = (mode == WORD ? x[2] : mode == BYTE ? x[0] : x[d[1]]) + l->offset;
-    const int32_t x3 = (mode == WORD ? x[3] : mode == BYTE ? x[0] : x[d[2]]) + l->offset;
+    const int32_t offset = mode == FOLDED ? 0 : l->offset, word = mode == WORD || mode == FOLDED;
+    const int32_t x0 = x[0] + offset;
+    const int32_t x1 = (word ? x[1] : mode == BYTE ? x[0] : x[d[0]]) + offset;
+    const int32_t x2 = (word ? x[2] : mode == BYTE ? x[0] : x[d[1]]) + offset;
+    const int32_t x3 = (word ? x[3] : mode == BYTE ? x[0] : x[d[2]]) + offset;
     a.a0 += x0 * w[0], a.a1 += x1 * w[2], a.a2 += x2 * w[1], a.a3 += x3 * w[3];
     return a;
 }
 
-/* the three taps of a row of a 3x3 window: with the DSP extension, one asm block for WORD, as GCC
- * schedules the C version's loads early and spills accumulators (a tap: 4 x 2 16-bit multiplies) */
-static HAR_ALWAYS_INLINE har_acc4 row3(const layer *l, const int8_t *x, const int16_t *w, int mode, har_acc4 a)
+/* the nine taps of a whole 3x3 window, multiplier 1, the input offset folded into the biases: with the
+ * DSP extension one asm block (GCC schedules the C version's loads early and spills accumulators), a
+ * tap a word of inputs split by SXTB16 and 4 x 2 16-bit multiplies; 12 registers */
+static HAR_ALWAYS_INLINE har_acc4 square3(const layer *l, const int8_t *x, const int16_t *w, har_acc4 a)
 {
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-    if (mode == WORD) {
-        uint32_t xs, x02, w02, w13;
+/* (not at -O0, which keeps too few registers free) */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+    uint32_t xs, x02, w02;
 #define HAR_DW_TAP(address, weights)                \
     "ldr %[xs], " address "\n\t"                    \
-    "ldrd %[w02], %[w13], [%[w], #" weights "]\n\t" \
-    "sxtab16 %[x02], %[offsets], %[xs]\n\t"         \
-    "sxtab16 %[xs], %[offsets], %[xs], ror #8\n\t"  \
+    "ldr %[w02], [%[w], #" weights "]\n\t" \
+    "sxtb16 %[x02], %[xs]\n\t"                      \
+    "sxtb16 %[xs], %[xs], ror #8\n\t"               \
     "smlabb %[a0], %[x02], %[w02], %[a0]\n\t"       \
     "smlatt %[a2], %[x02], %[w02], %[a2]\n\t"       \
-    "smlabb %[a1], %[xs], %[w13], %[a1]\n\t"        \
-    "smlatt %[a3], %[xs], %[w13], %[a3]\n\t"
-        __asm__(HAR_DW_TAP("[%[x]]", "0") HAR_DW_TAP("[%[x], %[col]]", "8")
-                    HAR_DW_TAP("[%[x], %[col], lsl #1]", "16")
-                : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [xs] "=&r"(xs),
-                  [x02] "=&r"(x02), [w02] "=&r"(w02), [w13] "=&r"(w13)
-                : [x] "r"(x), [w] "r"(w), [col] "r"(l->x_col), [offsets] "r"(l->offsets)
-                : "memory");
+    "ldr %[w02], [%[w], #4+" weights "]\n\t" \
+    "smlabb %[a1], %[xs], %[w02], %[a1]\n\t"        \
+    "smlatt %[a3], %[xs], %[w02], %[a3]\n\t"
+#define HAR_DW_ROW(w0, w1, w2) \
+    HAR_DW_TAP("[%[x]]", w0) HAR_DW_TAP("[%[x], %[col]]", w1) HAR_DW_TAP("[%[x], %[col], lsl #1]", w2)
+    __asm__(HAR_DW_ROW("0", "8", "16") "add %[x], %[x], %[x_row]\n\t" HAR_DW_ROW("24", "32", "40")
+                "add %[x], %[x], %[x_row]\n\t" HAR_DW_ROW("48", "56", "64")
+            : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [x] "+r"(x), [xs] "=&r"(xs),
+              [x02] "=&r"(x02), [w02] "=&r"(w02)
+            : [w] "r"(w), [col] "r"(l->x_col), [x_row] "r"(l->x_row)
+            : "memory");
+#undef HAR_DW_ROW
 #undef HAR_DW_TAP
-        return a;
+#else
+    for (int32_t ky = 0; ky < 3; ++ky, x += l->x_row, w += 12) {
+        a = tap(l, x, w, FOLDED, 0, a);
+        a = tap(l, x + l->x_col, w + 4, FOLDED, 0, a);
+        a = tap(l, x + 2 * l->x_col, w + 8, FOLDED, 0, a);
     }
 #endif
-    a = tap(l, x, w, mode, 0, a);
-    a = tap(l, x + l->x_col, w + 4, mode, 0, a);
-    return tap(l, x + 2 * l->x_col, w + 8, mode, 0, a);
+    return a;
 }
 
 enum { ANY, SQUARE3, COLUMN }; /* the window of a copy of the group loop: any, 3x3 whole, k_w 1 */
@@ -132,7 +141,7 @@ static HAR_ALWAYS_INLINE har_acc4 taps(const layer *l, const window *win, const 
                                        int shape, int mode, const int32_t *d, har_acc4 a)
 {
     if (shape == SQUARE3) {
-        for (int32_t ky = 0; ky < 3; ++ky, x += l->x_row, w += 12) a = row3(l, x, w, mode, a);
+        a = square3(l, x, w, a);
     } else if (shape == COLUMN) {
         for (int32_t ky = win->rows; ky > 0; --ky, x += l->x_row, w += 4) a = tap(l, x, w, mode, d, a);
     } else {
@@ -168,13 +177,13 @@ static int8_t finish_one(int32_t acc, const har_conv_params *p, int32_t c)
  * triplets: see har_depthwise_s8) */
 static HAR_ALWAYS_INLINE void groups(const layer *l, const window *win, int shape, int mode, int8_t *out)
 {
-    const int32_t *bias = l->bias, *t = l->triplets;
+    const int32_t *bias = mode == FOLDED ? l->bias + l->out_c : l->bias, *t = l->triplets;
     const int16_t *w = win->w;
     const int8_t *x = win->x;
     const int8_t *const end = out + l->whole;
     for (int32_t c = 0; out < end; c += 4, bias += 4, t += 12, w += l->w_group, out += 4) {
         har_acc4 a = {bias[0], bias[1], bias[2], bias[3]};
-        a = taps(l, win, mode == WORD ? x + c : x + c / l->multiplier, w, shape, mode, 0, a);
+        a = taps(l, win, mode == WORD || mode == FOLDED ? x + c : x + c / l->multiplier, w, shape, mode, 0, a);
         int32_t v0 = short_doubled(a.a0, t), v1 = short_doubled(a.a1, t + 3);
         int32_t v2 = short_doubled(a.a2, t + 6), v3 = short_doubled(a.a3, t + 9);
         if (!l->full) {
@@ -198,7 +207,7 @@ typedef void group_loop(const layer *l, const window *win, int8_t *out);
     {                                                                           \
         groups(l, win, shape, mode, out);                                       \
     }
-HAR_GROUP_LOOP(word_square3, SQUARE3, WORD)
+HAR_GROUP_LOOP(word_square3, SQUARE3, FOLDED)
 HAR_GROUP_LOOP(word_column, COLUMN, WORD)
 HAR_GROUP_LOOP(word_any, ANY, WORD)
 HAR_GROUP_LOOP(byte_column, COLUMN, BYTE)

@@ -32,10 +32,19 @@ def pack_weights(weights: np.ndarray) -> np.ndarray:
 
 
 def accumulator_bounds(rows: np.ndarray, bias: np.ndarray, input_zero: int) -> np.ndarray:
-    """Per channel, the largest |bias + sum_i (x_i - input_zero) * w_i| over int8 inputs, for (channels,
-    taps) weights (skipped padding taps add nothing, so every window stays within it)."""
+    """Per channel, the largest |partial sum| of the kernel's accumulators over int8 inputs, for (channels,
+    taps) weights: bias + sum_i (x_i - input_zero) * w_i (skipped padding taps add nothing), or, with
+    the offset folded into the bias (``folded_biases``), that bias + sum_i x_i * w_i."""
     span = max(quant.INT8_MAX - input_zero, input_zero - quant.INT8_MIN)
-    return np.abs(bias.astype(np.int64)) + span * np.abs(rows.astype(np.int64)).sum(axis=1)
+    weights = np.abs(rows.astype(np.int64)).sum(axis=1)
+    folded = np.abs(folded_biases(rows, bias, input_zero)) + -quant.INT8_MIN * weights
+    return np.maximum(np.abs(bias.astype(np.int64)) + span * weights, folded)
+
+
+def folded_biases(rows: np.ndarray, bias: np.ndarray, input_zero: int) -> np.ndarray:
+    """bias - input_zero * sum_i w_i: the biases of windows inside the input, whose taps then need no
+    input offset (sum_i (x_i - zero) * w_i = sum_i x_i * w_i - zero * sum_i w_i)."""
+    return bias.astype(np.int64) - input_zero * rows.astype(np.int64).sum(axis=1)
 
 
 def wide_triplets(multiplier, shift, output_zero: int, bounds: np.ndarray, constant) -> np.ndarray | None:
@@ -56,9 +65,9 @@ def wide_triplets(multiplier, shift, output_zero: int, bounds: np.ndarray, const
 
 
 def arrays(prefix: str, x: Tensor, weights: Tensor, bias: Tensor | None, out: Tensor) -> list[CArray]:
-    """``{prefix}_weights`` (int16, pack_weights), ``{prefix}_bias`` (zeros without a bias tensor) and
-    ``{prefix}_requant`` triplets, or ``{prefix}_multiplier`` / ``{prefix}_shift`` when some channel
-    cannot take a triplet (the kernel's slow path)."""
+    """``{prefix}_weights`` (int16, pack_weights), ``{prefix}_bias`` (zeros without a bias tensor; then
+    folded_biases where folds_offset) and ``{prefix}_requant`` triplets, or ``{prefix}_multiplier`` /
+    ``{prefix}_shift`` when some channel cannot take a triplet (the kernel's slow path)."""
     out_c = weights.shape[-1]
     rows = np.asarray(weights.data).reshape(-1, out_c).T
     b = np.zeros(out_c, np.int64) if bias is None else np.asarray(bias.data, np.int64).ravel()
@@ -76,8 +85,17 @@ def arrays(prefix: str, x: Tensor, weights: Tensor, bias: Tensor | None, out: Te
     else:
         requant = [CArray(f"{prefix}_requant", "int32_t", triplets)]
     double = 1 if triplets is None else 2
+    if triplets is not None and folds_offset(weights.shape, x.shape[-1]):
+        b = np.concatenate([b, folded_biases(rows, b, x.single_zero_point())])
     return [
         CArray(f"{prefix}_weights", "int16_t", double * pack_weights(weights.data)),
         *requant,
         CArray(f"{prefix}_bias", "int32_t", (double * b).astype(np.int32)),
     ]
+
+
+def folds_offset(weights_shape, in_c: int) -> bool:
+    """Whether depthwise.c's whole 3x3 windows of multiplier 1 run with the input offset folded into a
+    second row of biases (bias[out_c:]), which it then reads: layers with triplets and this shape."""
+    _, k_h, k_w, out_c = weights_shape
+    return (k_h, k_w) == (3, 3) and out_c == in_c

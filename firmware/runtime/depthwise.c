@@ -1,15 +1,20 @@
 /* DEPTHWISE_CONV_2D, int8, NHWC, batch 1: output channel c = ic * multiplier + m reads input channel
- * ic. Four output channels at a time (a group) share each pass over the taps. The generator packs the
- * weights as int16 (ops_conv.depthwise_weights): per group, tap by tap, channels c, c+2, c+1, c+3, so a
- * DSP core reads a tap's four weights as two words [w_c | w_c+2] and [w_c+1 | w_c+3], ready for the
- * 16-bit multiplies SMLABB / SMLATT. How a group reads its inputs (``mode``):
- *   WORD  (multiplier 1): its four input channels are consecutive: one word, which SXTAB16 splits
- *         into [x_c | x_c+2] and [x_c+1 | x_c+3] while adding the input offset to both halves;
- *   BYTE  (multiplier a multiple of 4): all four read one input byte;
- *   BYTES (other multipliers, and the last group of fewer than 4 channels): a byte per channel.
+ * ic. Four output channels at a time (a group) share each pass over the taps. The generator
+ * (har_edge/codegen/depthwise.py) packs the weights as int16: per group, tap by tap, channels c, c+2,
+ * c+1, c+3, so a DSP core reads a tap's four weights as two words [w_c | w_c+2] and [w_c+1 | w_c+3],
+ * ready for the 16-bit multiplies SMLABB / SMLATT. With triplets (requant.h), weights and biases come
+ * doubled, which saves the doubling of the high multiply. How a group reads its inputs (``mode``):
+ *   WORD   (multiplier 1): its four input channels are consecutive: one word, which SXTAB16 splits
+ *          into [x_c | x_c+2] and [x_c+1 | x_c+3] while adding the input offset to both halves;
+ *   FOLDED (multiplier 1, whole 3x3 windows): WORD with the input offset folded into a second row of
+ *          biases (bias[out_c + c]), so SXTB16 splits the word and one asm block runs the nine taps;
+ *   BYTE   (multiplier a multiple of 4): all four read one input byte;
+ *   BYTES  (other multipliers, the last channels when out_c is not a multiple of 4, layers without
+ *          triplets): a byte per channel, out of line (spread).
  * Taps outside the input are skipped (TFLite pads with the zero point, which adds nothing): each
- * output position runs over the taps inside the input. The full 3x3 window and k_w = 1 kernels have
- * their own copies of the group loop (column loop unrolled / absent); other windows loop over both. */
+ * output position runs over the taps inside the input. Each window shape (whole 3x3, k_w = 1, any)
+ * and mode has its own out-of-line copy of the group loop. The portable loops (no DSP extension, or
+ * HAR_EMULATE_DSP's C intrinsics) compute the same int32 sums, so every path gives the same bytes. */
 #include <string.h>
 
 #include "har_dot.h"
@@ -96,11 +101,11 @@ static HAR_ALWAYS_INLINE har_acc4 tap(const layer *l, const int8_t *x, const int
 }
 
 /* the nine taps of a whole 3x3 window, multiplier 1, the input offset folded into the biases: with the
- * DSP extension one asm block (GCC schedules the C version's loads early and spills accumulators), a
- * tap a word of inputs split by SXTB16 and 4 x 2 16-bit multiplies; 12 registers */
+ * DSP extension one asm block (GCC schedules the C version's loads early and spills accumulators): a
+ * tap is a word of inputs split by SXTB16, two weight words and 4 16-bit multiplies, in 11 registers
+ * (so it builds with a frame pointer too; not at -O0, which keeps too few free) */
 static HAR_ALWAYS_INLINE har_acc4 square3(const layer *l, const int8_t *x, const int16_t *w, har_acc4 a)
 {
-/* (not at -O0, which keeps too few registers free) */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
     uint32_t xs, x02, w02;
 #define HAR_DW_TAP(address, weights)                \

@@ -62,19 +62,22 @@ def _arrays(name: str) -> dict:
 
 
 def test_a_layer_whose_channels_all_take_triplets_gets_doubled_weights_and_biases():
-    arrays = _arrays("3x3_same")
+    arrays = _arrays("column_valid")
     assert "l0_requant" in arrays and "l0_multiplier" not in arrays
     assert np.all(arrays["l0_weights"].values % 2 == 0) and np.all(arrays["l0_bias"].values % 2 == 0)
 
 
-def test_3x3_layers_of_multiplier_1_get_a_second_row_of_biases_with_the_input_offset_folded_in():
+def test_3x3_layers_of_multiplier_1_carry_biases_with_the_input_offset_folded_in_before_each_group():
     graph = read_graph(depthwise_model(**CASES["3x3_same"]))
     x, weights, bias = graph.op_inputs(graph.ops[0])
     arrays = {a.name: a for a in depthwise_conv_2d(graph, graph.ops[0]).arrays}
+    groups = arrays["l0_weights"].values.reshape(2, 8 + 36)  # 8 channels: 2 groups of 4 biases + 9 taps
+    folded = groups[:, :8].astype("<i2").view("<i4").ravel()
     sums = weights.data.reshape(-1, 8).astype(np.int64).sum(axis=0)
-    expected = bias.data.astype(np.int64) - x.single_zero_point() * sums
-    assert np.array_equal(arrays["l0_bias"].values, 2 * np.concatenate([bias.data, expected]))
-    assert len(_arrays("column_valid")["l0_bias"].values) == 12  # other windows: one row
+    assert np.array_equal(folded, 2 * (bias.data - x.single_zero_point() * sums))
+    assert np.array_equal(groups[:, 8:].ravel(), 2 * depthwise.pack_weights(weights.data))
+    assert np.array_equal(arrays["l0_bias"].values, 2 * bias.data)
+    assert len(_arrays("column_valid")["l0_weights"].values) == 3 * 5 * 4  # other windows: taps only
 
 
 def test_a_channel_beyond_every_triplet_sends_the_layer_to_the_general_requantization_undoubled():

@@ -6,8 +6,9 @@
  * doubled, which saves the doubling of the high multiply. How a group reads its inputs (``mode``):
  *   WORD   (multiplier 1): its four input channels are consecutive: one word, which SXTAB16 splits
  *          into [x_c | x_c+2] and [x_c+1 | x_c+3] while adding the input offset to both halves;
- *   FOLDED (multiplier 1, whole 3x3 windows): WORD with the input offset folded into a second row of
- *          biases (bias[out_c + c]), so SXTB16 splits the word and one asm block runs the nine taps;
+ *   FOLDED (multiplier 1, whole 3x3 windows): WORD with the input offset folded into biases that
+ *          the generator puts before each group's taps (8 int16: 4 int32, low half first), so SXTB16
+ *          splits the word and one asm block loads the biases and runs the nine taps;
  *   BYTE   (multiplier a multiple of 4): all four read one input byte;
  *   BYTES  (other multipliers, the last channels when out_c is not a multiple of 4, layers without
  *          triplets): a byte per channel, out of line (spread).
@@ -100,12 +101,13 @@ static HAR_ALWAYS_INLINE har_acc4 tap(const layer *l, const int8_t *x, const int
     return a;
 }
 
-/* the nine taps of a whole 3x3 window, multiplier 1, the input offset folded into the biases: with the
- * DSP extension one asm block (GCC schedules the C version's loads early and spills accumulators): a
- * tap is a word of inputs split by SXTB16, two weight words and 4 16-bit multiplies, in 11 registers
+/* the nine taps of a whole 3x3 window, multiplier 1, from the group's folded biases (before w): with
+ * the DSP extension one asm block (GCC schedules the C version's loads early and spills accumulators):
+ * a tap is a word of inputs split by SXTB16, two weight words and 4 16-bit multiplies, in 11 registers
  * (so it builds with a frame pointer too; not at -O0, which keeps too few free) */
-static HAR_ALWAYS_INLINE har_acc4 square3(const layer *l, const int8_t *x, const int16_t *w, har_acc4 a)
+static HAR_ALWAYS_INLINE har_acc4 square3(const layer *l, const int8_t *x, const int16_t *w)
 {
+    har_acc4 a;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
     uint32_t xs, x02, w02;
 #define HAR_DW_TAP(address, weights)                \
@@ -120,15 +122,19 @@ static HAR_ALWAYS_INLINE har_acc4 square3(const layer *l, const int8_t *x, const
     "smlatt %[a3], %[xs], %[w02], %[a3]\n\t"
 #define HAR_DW_ROW(w0, w1, w2) \
     HAR_DW_TAP("[%[x]]", w0) HAR_DW_TAP("[%[x], %[col]]", w1) HAR_DW_TAP("[%[x], %[col], lsl #1]", w2)
-    __asm__(HAR_DW_ROW("0", "8", "16") "add %[x], %[x], %[x_row]\n\t" HAR_DW_ROW("24", "32", "40")
-                "add %[x], %[x], %[x_row]\n\t" HAR_DW_ROW("48", "56", "64")
-            : [a0] "+r"(a.a0), [a1] "+r"(a.a1), [a2] "+r"(a.a2), [a3] "+r"(a.a3), [x] "+r"(x), [xs] "=&r"(xs),
+    __asm__("ldrd %[a0], %[a1], [%[w], #-16]\n\t"
+            "ldrd %[a2], %[a3], [%[w], #-8]\n\t" HAR_DW_ROW("0", "8", "16") "add %[x], %[x], %[x_row]\n\t"
+                HAR_DW_ROW("24", "32", "40") "add %[x], %[x], %[x_row]\n\t" HAR_DW_ROW("48", "56", "64")
+            : [a0] "=&r"(a.a0), [a1] "=&r"(a.a1), [a2] "=&r"(a.a2), [a3] "=&r"(a.a3), [x] "+r"(x), [xs] "=&r"(xs),
               [x02] "=&r"(x02), [w02] "=&r"(w02)
             : [w] "r"(w), [col] "r"(l->x_col), [x_row] "r"(l->x_row)
             : "memory");
 #undef HAR_DW_ROW
 #undef HAR_DW_TAP
 #else
+    int32_t bias[4]; /* the group's folded biases: 4 int32 as 8 int16, low half first */
+    for (int32_t k = 0; k < 4; ++k) bias[k] = (int32_t)((uint32_t)(uint16_t)w[2 * k - 8] | (uint32_t)w[2 * k - 7] << 16);
+    a = (har_acc4){bias[0], bias[1], bias[2], bias[3]};
     for (int32_t ky = 0; ky < 3; ++ky, x += l->x_row, w += 12) {
         a = tap(l, x, w, FOLDED, 0, a);
         a = tap(l, x + l->x_col, w + 4, FOLDED, 0, a);
@@ -146,7 +152,7 @@ static HAR_ALWAYS_INLINE har_acc4 taps(const layer *l, const window *win, const 
                                        int shape, int mode, const int32_t *d, har_acc4 a)
 {
     if (shape == SQUARE3) {
-        a = square3(l, x, w, a);
+        a = square3(l, x, w);
     } else if (shape == COLUMN) {
         for (int32_t ky = win->rows; ky > 0; --ky, x += l->x_row, w += 4) a = tap(l, x, w, mode, d, a);
     } else {
@@ -182,12 +188,13 @@ static int8_t finish_one(int32_t acc, const har_conv_params *p, int32_t c)
  * triplets: see har_depthwise_s8) */
 static HAR_ALWAYS_INLINE void groups(const layer *l, const window *win, int shape, int mode, int8_t *out)
 {
-    const int32_t *bias = mode == FOLDED ? l->bias + l->out_c : l->bias, *t = l->triplets;
+    const int32_t *bias = l->bias, *t = l->triplets;
     const int16_t *w = win->w;
     const int8_t *x = win->x;
     const int8_t *const end = out + l->whole;
     for (int32_t c = 0; out < end; c += 4, bias += 4, t += 12, w += l->w_group, out += 4) {
-        har_acc4 a = {bias[0], bias[1], bias[2], bias[3]};
+        har_acc4 a = {0, 0, 0, 0};
+        if (shape != SQUARE3) a = (har_acc4){bias[0], bias[1], bias[2], bias[3]}; /* SQUARE3: its own */
         a = taps(l, win, mode == WORD || mode == FOLDED ? x + c : x + c / l->multiplier, w, shape, mode, 0, a);
         int32_t v0 = short_doubled(a.a0, t), v1 = short_doubled(a.a1, t + 3);
         int32_t v2 = short_doubled(a.a2, t + 6), v3 = short_doubled(a.a3, t + 9);
@@ -262,7 +269,7 @@ void har_depthwise_s8(const har_conv_params *params, const int8_t *input, int8_t
                      ((uint32_t)p->input_offset & 0xFFFFu) | ((uint32_t)p->input_offset << 16),
                      p->in_w * in_c,
                      in_c,
-                     k_h * k_w * 4,
+                     k_h * k_w * 4 + (whole == word_square3 ? 8 : 0),
                      mult,
                      in_c,
                      out_c,
@@ -270,7 +277,8 @@ void har_depthwise_s8(const har_conv_params *params, const int8_t *input, int8_t
                      p->act_min == -128 && p->act_max == 127,
                      p->act_min,
                      p->act_max};
-    const int16_t *weights = (const int16_t *)(const void *)p->weights; /* int16 arrays (see the top) */
+    /* int16 arrays (see the top); whole 3x3 windows: each group's folded biases before its taps */
+    const int16_t *weights = (const int16_t *)(const void *)p->weights + (whole == word_square3 ? 8 : 0);
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_top;
         const int32_t ky_lo = y0 < 0 ? -y0 : 0, ky_hi = p->in_h - y0 < k_h ? p->in_h - y0 : k_h;

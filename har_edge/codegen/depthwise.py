@@ -65,9 +65,10 @@ def wide_triplets(multiplier, shift, output_zero: int, bounds: np.ndarray, const
 
 
 def arrays(prefix: str, x: Tensor, weights: Tensor, bias: Tensor | None, out: Tensor) -> list[CArray]:
-    """``{prefix}_weights`` (int16, pack_weights), ``{prefix}_bias`` (zeros without a bias tensor; then
-    folded_biases where folds_offset) and ``{prefix}_requant`` triplets, or ``{prefix}_multiplier`` /
-    ``{prefix}_shift`` when some channel cannot take a triplet (the kernel's slow path)."""
+    """``{prefix}_weights`` (int16, pack_weights; with folded_biases interleaved where folds_offset),
+    ``{prefix}_bias`` (zeros without a bias tensor) and ``{prefix}_requant`` triplets, or
+    ``{prefix}_multiplier`` / ``{prefix}_shift`` when some channel cannot take a triplet (the kernel's
+    slow path)."""
     out_c = weights.shape[-1]
     rows = np.asarray(weights.data).reshape(-1, out_c).T
     b = np.zeros(out_c, np.int64) if bias is None else np.asarray(bias.data, np.int64).ravel()
@@ -85,17 +86,27 @@ def arrays(prefix: str, x: Tensor, weights: Tensor, bias: Tensor | None, out: Te
     else:
         requant = [CArray(f"{prefix}_requant", "int32_t", triplets)]
     double = 1 if triplets is None else 2
+    packed = double * pack_weights(weights.data)
     if triplets is not None and folds_offset(weights.shape, x.shape[-1]):
-        b = np.concatenate([b, folded_biases(rows, b, x.single_zero_point())])
+        packed = interleave_biases(packed, double * folded_biases(rows, b, x.single_zero_point()))
     return [
-        CArray(f"{prefix}_weights", "int16_t", double * pack_weights(weights.data)),
+        CArray(f"{prefix}_weights", "int16_t", packed),
         *requant,
         CArray(f"{prefix}_bias", "int32_t", (double * b).astype(np.int32)),
     ]
 
 
+def interleave_biases(packed: np.ndarray, biases: np.ndarray) -> np.ndarray:
+    """Each group's 4 int32 ``biases`` (zeros past out_c) as 8 little-endian int16 before its taps in
+    ``packed`` (pack_weights), where the kernel's 3x3 loop loads them with the weights' pointer."""
+    groups = -(-len(biases) // 4)
+    padded = np.zeros(groups * 4, "<i4")
+    padded[: len(biases)] = biases
+    return np.concatenate([padded.view("<i2").reshape(groups, 8), packed.reshape(groups, -1)], axis=1).ravel()
+
+
 def folds_offset(weights_shape, in_c: int) -> bool:
-    """Whether depthwise.c's whole 3x3 windows of multiplier 1 run with the input offset folded into a
-    second row of biases (bias[out_c:]), which it then reads: layers with triplets and this shape."""
+    """Whether depthwise.c's whole 3x3 windows of multiplier 1 run with the input offset folded into
+    biases it reads before each group's taps (interleave_biases): layers with triplets and this shape."""
     _, k_h, k_w, out_c = weights_shape
     return (k_h, k_w) == (3, 3) and out_c == in_c

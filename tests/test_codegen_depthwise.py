@@ -26,8 +26,9 @@ CASES = {
     # k_w 1 (word_column): the MLPerf keyword spotter's temporal filters
     "column_valid": dict(in_shape=(14, 1, 12), kernel=(5, 1), padding="valid"),
     "column_same_stride2": dict(in_shape=(15, 1, 8), kernel=(4, 1), stride=(2, 1)),
-    # other windows (word_any) with columns clipped on both sides
+    # other windows (word_any) with columns clipped on both sides: 1 or 2 columns, 3 to 5
     "5x2_same": dict(in_shape=(6, 3, 4), kernel=(5, 2)),
+    "2x5_same": dict(in_shape=(4, 7, 4), kernel=(2, 5)),
     # multiplier 4 (byte_column): the HAR cnn's stem, rows clipped by SAME padding; a clamped ReLU
     "stem_multiplier4": dict(in_shape=(20, 1, 3), kernel=(9, 1), multiplier=4, activation="RELU"),
     # multiplier 8 (byte_any)

@@ -155,6 +155,17 @@ static HAR_ALWAYS_INLINE har_acc4 taps(const layer *l, const window *win, const 
         a = square3(l, x, w);
     } else if (shape == COLUMN) {
         for (int32_t ky = win->rows; ky > 0; --ky, x += l->x_row, w += 4) a = tap(l, x, w, mode, d, a);
+    } else if (win->cols == 2) { /* 2 or 3 columns (3x3 kernels' clipped windows): unrolled */
+        for (int32_t ky = win->rows; ky > 0; --ky, x += l->x_row, w += win->w_skip + 8) {
+            a = tap(l, x, w, mode, d, a);
+            a = tap(l, x + l->x_col, w + 4, mode, d, a);
+        }
+    } else if (win->cols == 3) {
+        for (int32_t ky = win->rows; ky > 0; --ky, x += l->x_row, w += win->w_skip + 12) {
+            a = tap(l, x, w, mode, d, a);
+            a = tap(l, x + l->x_col, w + 4, mode, d, a);
+            a = tap(l, x + 2 * l->x_col, w + 8, mode, d, a);
+        }
     } else {
         for (int32_t ky = win->rows; ky > 0; --ky, x += win->x_skip, w += win->w_skip) {
             for (int32_t kx = win->cols; kx > 0; --kx, x += l->x_col, w += 4) a = tap(l, x, w, mode, d, a);

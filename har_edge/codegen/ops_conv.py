@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from har_edge.codegen import fc_wide, quant, sparse
+from har_edge.codegen import depthwise, fc_wide, quant, sparse
 from har_edge.codegen.graph import Graph, Op, Tensor
 from har_edge.codegen.lower import (
     CArray,
@@ -283,15 +283,10 @@ def depthwise_conv_2d(graph: Graph, op: Op) -> Layer:
     _constant_weights(op, weights, bias, out_c)
     geometry = _window(op, x, out, k_h, k_w)
     prefix = f"l{op.index}"
-    arrays = [
-        CArray(f"{prefix}_weights", "int8_t", weights.data.ravel()),
-        *_requant_arrays(
-            prefix, x, weights, out, out_c, bias, weights.data.reshape(-1, out_c).T, quant.DOUBLE
-        ),
-    ]
+    arrays = depthwise.arrays(prefix, x, weights, bias, out)
     fields = (
         geometry
-        + f".depth_multiplier = {multiplier}, .weights = {prefix}_weights, .scratch = 0, "
+        + f".depth_multiplier = {multiplier}, .weights = (const int8_t *){prefix}_weights, .scratch = 0, "
         + _tail_fields(prefix, op, x, out, bias, arrays)
     )
     return Layer(

@@ -65,14 +65,15 @@ def run(raw_data: Path, settings: Settings, workdir: Path) -> dict:
     from har_edge.baseline import KnnClassifier
     from har_edge.bench.variants import model_variants
     from har_edge.data import load_dataset
-    from har_edge.data.plan import describe_split, split_windows, window_config_for
+    from har_edge.data.plan import describe_split, split_for_training, window_config_for
     from har_edge.data.splits import apply_normalizer
     from har_edge.data.windows import make_windows
     from har_edge.train import TrainConfig, train_model
 
     dataset = load_dataset(str(raw_data), "hapt")
-    windows, report = make_windows(dataset, window_config_for(dataset))
-    splits = split_windows(windows, cases=False, seed=settings.seed)
+    config = window_config_for(dataset)
+    windows, report = make_windows(dataset, config)
+    splits = split_for_training(dataset, windows, config, cases=False, seed=settings.seed)
     print(f"{len(dataset.subjects)} users; {report.summary()}\n{describe_split(splits)}", flush=True)
     knn = KnnClassifier.fit(splits.train).evaluate(splits.test)
     results = {

@@ -68,6 +68,10 @@ class TrainConfig:
                 f"{', '.join(AUGMENTS)}), monitor {self.monitor!r} (expected one of {', '.join(MONITORS)})"
             )
 
+    def steps_per_epoch(self, windows: int) -> int:
+        """Optimizer steps of an epoch over ``windows`` training windows (at least the minimum)."""
+        return max(self.min_steps_per_epoch, math.ceil(windows / self.batch_size), 1)
+
     def passes_per_epoch(self, windows: int) -> int:
         """How many times an epoch goes over ``windows`` training windows."""
         return max(1, math.ceil(self.min_steps_per_epoch * self.batch_size / max(windows, 1)))
@@ -173,6 +177,7 @@ def data_note(
         "options": options,
         "labeling": window.labeling,
         "max_gap_factor": window.max_gap_factor,
+        "train_hop": window.train_hop,
         "split_seed": seed,
         "test_spec": None if test_spec is None else absolute_spec(test_spec),
     }
@@ -200,8 +205,8 @@ def fit(model, train: WindowSet, val: WindowSet, config: TrainConfig, *, progres
     from har_edge.tfcompat import keras
 
     k = keras()
-    passes = config.passes_per_epoch(len(train))
-    steps = math.ceil(passes * len(train) / config.batch_size) * config.epochs
+    steps_per_epoch = config.steps_per_epoch(epoch_windows(train, val))
+    steps = steps_per_epoch * config.epochs
     rate = config.learning_rate
     if config.schedule == "cosine":
         rate = k.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps, alpha=0.1)
@@ -226,7 +231,8 @@ def fit(model, train: WindowSet, val: WindowSet, config: TrainConfig, *, progres
     if weights is not None:
         validation += (np.array([weights[int(y)] for y in val.y], dtype=np.float32),)
     result = model.fit(
-        _training_batches(model, train, config, passes),
+        _training_batches(model, train, config),
+        steps_per_epoch=steps_per_epoch,
         validation_data=validation,
         epochs=config.epochs,
         verbose=0,
@@ -238,16 +244,23 @@ def fit(model, train: WindowSet, val: WindowSet, config: TrainConfig, *, progres
     return history, int(np.argmin(watched) if config.monitor == "val_loss" else np.argmax(watched))
 
 
-def _training_batches(model, train: WindowSet, config: TrainConfig, passes: int):
-    """A tf.data pipeline: the training windows ``passes`` times, reshuffled every epoch (seeded),
-    with ``config.augment`` "shift" each window rotated in time by a random number of samples, in
-    the model's input layout and batched."""
+def epoch_windows(train: WindowSet, val: WindowSet) -> int:
+    """How many training windows an epoch takes: as many as the training split holds at the
+    validation split's hop. Training windows cut with a shorter hop (``data.splits.densify_train``)
+    then give each epoch differently shifted examples rather than a longer epoch."""
+    return max(1, math.ceil(len(train) * train.hop / max(val.hop, train.hop)))
+
+
+def _training_batches(model, train: WindowSet, config: TrainConfig):
+    """A tf.data pipeline: the training windows, reshuffled on every pass (seeded) and repeated
+    without end (``fit`` takes ``steps_per_epoch`` batches an epoch), with ``config.augment`` "shift"
+    each window rotated in time by a random number of samples, in the model's input layout and
+    batched."""
     from har_edge.tfcompat import tensorflow
 
     tf = tensorflow()
-    order = np.tile(np.arange(len(train)), passes)
-    data = tf.data.Dataset.from_tensor_slices((train.x[order], train.y[order]))
-    data = data.shuffle(len(order), seed=config.seed, reshuffle_each_iteration=True)
+    data = tf.data.Dataset.from_tensor_slices((train.x, train.y))
+    data = data.shuffle(len(train), seed=config.seed, reshuffle_each_iteration=True).repeat()
     if config.augment == "shift":
         shifts = tf.data.Dataset.random(seed=config.seed).map(lambda r: tf.cast(r % train.window, tf.int32))
         data = tf.data.Dataset.zip((data, shifts)).map(lambda xy, s: (tf.roll(xy[0], s, axis=0), xy[1]))

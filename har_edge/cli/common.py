@@ -88,6 +88,12 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         "--hop", type=positive_int, help="hop between windows in samples (default 100; uea: one per case)"
     )
     group.add_argument(
+        "--train-hop",
+        type=positive_int,
+        help="hop between training windows (default a quarter of --hop: more shifted examples; "
+        "validation and test windows keep --hop)",
+    )
+    group.add_argument(
         "--labeling", default="majority", choices=("majority", "strict"), help="how a window gets its label"
     )
     add_loader_arguments(group)
@@ -245,6 +251,7 @@ class WindowRequest:
     hop: int | None = None
     labeling: str = "majority"
     channels: str | None = None
+    train_hop: int | None = None
 
     def for_dataset(self, dataset):
         from har_edge.data.plan import window_config_for
@@ -256,11 +263,12 @@ class WindowRequest:
             hop=self.hop,
             labeling=self.labeling,
             channels=_channels(self.channels),
+            train_hop=self.train_hop,
         )
 
 
 def window_config(args: argparse.Namespace) -> WindowRequest:
-    return WindowRequest(args.rate, args.window, args.hop, args.labeling, args.channels)
+    return WindowRequest(args.rate, args.window, args.hop, args.labeling, args.channels, args.train_hop)
 
 
 def train_config(args: argparse.Namespace):

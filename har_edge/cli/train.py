@@ -88,7 +88,7 @@ def train_into(folder: Path, run: Run, window_request, train_config) -> TrainOut
     from har_edge import models
     from har_edge.baseline import KnnClassifier
     from har_edge.cli.common import load_noted
-    from har_edge.data.plan import describe_split, split_windows
+    from har_edge.data.plan import describe_split, split_for_training
     from har_edge.data.splits import apply_normalizer
     from har_edge.data.windows import make_windows
     from har_edge.metrics import plot_confusion
@@ -104,7 +104,14 @@ def train_into(folder: Path, run: Run, window_request, train_config) -> TrainOut
     )
     print(f"  {report.summary()}")
     test_fraction = 0.0 if run.test_data is not None else 0.2
-    splits = split_windows(windows, cases=dataset.cases, test_fraction=test_fraction, seed=train_config.seed)
+    splits = split_for_training(
+        dataset,
+        windows,
+        window_config,
+        cases=dataset.cases,
+        test_fraction=test_fraction,
+        seed=train_config.seed,
+    )
     print(f"  {describe_split(splits)}" + (f"; testing on {run.test_data}" if run.test_data else ""))
     trained = train_model(
         splits, run.architecture, train_config, model_options=run.model_options, progress=run.progress

@@ -133,6 +133,7 @@ def train_into(folder: Path, run: Run, window_request, train_config) -> TrainOut
         "evaluated_on": evaluated_on,
         **metrics.to_dict(),
         "knn_baseline": {"accuracy": knn.accuracy, "macro_f1": knn.macro_f1},
+        "monitor": train_config.monitor,
         "best_epoch": trained.best_epoch,
         "epochs_run": len(trained.history["loss"]),
         "split_sizes": splits.sizes(),
@@ -175,9 +176,10 @@ def print_summary(metrics: dict[str, Any], out: Path, epochs: int | None = None)
     model does not beat it), size."""
     knn = metrics["knn_baseline"]
     best, run = metrics["best_epoch"] + 1, metrics["epochs_run"]
+    watched = metrics["monitor"].replace("val_", "validation ")
     if epochs is not None and run < epochs:
         print(
-            f"early stopping: validation loss stopped improving after epoch {best}; stopped at epoch "
+            f"early stopping: {watched} stopped improving after epoch {best}; stopped at epoch "
             f"{run} of {epochs} and kept the weights of epoch {best}"
         )
     print(f"{metrics['model']} on {metrics['evaluated_on']} ({metrics['n_windows']} windows):")

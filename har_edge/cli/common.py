@@ -156,7 +156,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("sqrt", "balanced", "none"),
         default="none",
         help="when classes are imbalanced (largest/smallest > 2): weigh by 1/sqrt(windows), 1/windows or "
-        "not (default: on real HAPT, weighting cost 2-3 points of accuracy and macro-F1)",
+        "not; on real HAPT, weighting cost 2-3 points of accuracy and macro-F1",
     )
     group.add_argument(
         "--monitor",

@@ -20,8 +20,6 @@ measured on real HAPT (``benchmarks/real_hapt.py``):
   loss uses the same weights;
 - the learning rate follows a cosine decay from ``learning_rate`` to a tenth of it over the planned
   steps (``schedule="constant"`` keeps it fixed);
-- ``augment="shift"`` rotates every training window in time by a random number of samples (off by
-  default: on real HAPT it cost the dense model 7 points, a rotation joins a window's end to its start);
 - early stopping on validation accuracy (``monitor``; the validation loss of one subject's ~45
   validation windows rises from the first epoch, while accuracy still climbs for 20) with the best
   epoch's weights restored, after ``patience`` epochs without improvement (the validation split covers
@@ -53,7 +51,6 @@ class TrainConfig:
     min_steps_per_epoch: int = 10
     class_weighting: Literal["sqrt", "balanced", "none"] = "none"
     schedule: Literal["cosine", "constant"] = "cosine"
-    augment: Literal["shift", "none"] = "none"
     monitor: Literal["val_loss", "val_accuracy"] = "val_accuracy"
 
     def __post_init__(self) -> None:
@@ -64,14 +61,12 @@ class TrainConfig:
         if (
             self.class_weighting not in CLASS_WEIGHTINGS
             or self.schedule not in SCHEDULES
-            or self.augment not in AUGMENTS
             or self.monitor not in MONITORS
         ):
             raise InputError(
                 f"train config: class_weighting {self.class_weighting!r} (expected one of "
                 f"{', '.join(CLASS_WEIGHTINGS)}), schedule {self.schedule!r} (expected one of "
-                f"{', '.join(SCHEDULES)}), augment {self.augment!r} (expected one of "
-                f"{', '.join(AUGMENTS)}), monitor {self.monitor!r} (expected one of {', '.join(MONITORS)})"
+                f"{', '.join(SCHEDULES)}), monitor {self.monitor!r} (expected one of {', '.join(MONITORS)})"
             )
 
     def steps_per_epoch(self, windows: int) -> int:
@@ -85,7 +80,6 @@ class TrainConfig:
 
 CLASS_WEIGHTINGS = ("sqrt", "balanced", "none")
 SCHEDULES = ("cosine", "constant")
-AUGMENTS = ("shift", "none")
 MONITORS = ("val_loss", "val_accuracy")
 IMBALANCE_RATIO = 2.0
 
@@ -203,8 +197,8 @@ def class_weights(train: WindowSet, weighting: str) -> dict[int, float] | None:
 
 
 def fit(model, train: WindowSet, val: WindowSet, config: TrainConfig, *, progress: bool = False):
-    """Compile with Adam (the config's schedule) and fit with the config's class weights, minimum
-    steps per epoch and augmentation; restores the weights of the best epoch by ``config.monitor``.
+    """Compile with Adam (the config's schedule) and fit with the config's class weights and minimum
+    steps per epoch; restores the weights of the best epoch by ``config.monitor``.
 
     Returns (history dict, best epoch index).
     """
@@ -259,17 +253,13 @@ def epoch_windows(train: WindowSet, val: WindowSet) -> int:
 
 def _training_batches(model, train: WindowSet, config: TrainConfig):
     """A tf.data pipeline: the training windows, reshuffled on every pass (seeded) and repeated
-    without end (``fit`` takes ``steps_per_epoch`` batches an epoch), with ``config.augment`` "shift"
-    each window rotated in time by a random number of samples, in the model's input layout and
+    without end (``fit`` takes ``steps_per_epoch`` batches an epoch), in the model's input layout and
     batched."""
     from har_edge.tfcompat import tensorflow
 
     tf = tensorflow()
     data = tf.data.Dataset.from_tensor_slices((train.x, train.y))
     data = data.shuffle(len(train), seed=config.seed, reshuffle_each_iteration=True).repeat()
-    if config.augment == "shift":
-        shifts = tf.data.Dataset.random(seed=config.seed).map(lambda r: tf.cast(r % train.window, tf.int32))
-        data = tf.data.Dataset.zip((data, shifts)).map(lambda xy, s: (tf.roll(xy[0], s, axis=0), xy[1]))
     shape = tuple(model.input_shape[1:])
     return data.map(lambda x, y: (tf.reshape(x, shape), y)).batch(config.batch_size).prefetch(2)
 

@@ -167,9 +167,6 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--schedule", choices=("cosine", "constant"), default="cosine", help="learning-rate schedule"
     )
-    group.add_argument(
-        "--augment", choices=("shift", "none"), default="none", help="rotate training windows in time"
-    )
     group.add_argument("--seed", type=seed, default=0, help="seed of the split, the weights and the shuffle")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -290,7 +287,6 @@ def train_config(args: argparse.Namespace):
         min_steps_per_epoch=args.min_steps,
         class_weighting=args.class_weighting,
         schedule=args.schedule,
-        augment=args.augment,
         monitor=args.monitor,
     )
 

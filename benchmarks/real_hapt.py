@@ -3,8 +3,8 @@
 ``har-edge train --format hapt`` splits it (seed 0; the test users are printed), trained with
 ``har_edge.train``'s recipe (training windows every 25 samples). Per model: accuracy, macro-F1,
 per-class recall, the kNN baseline (the better on the test windows of kNN fitted on the training
-windows at hop 100 and at hop 25), and the accuracy drops of int8, pruned 50 % + int8 and QAT + int8 against the float32
-TFLite model (``har_edge.bench.variants``), then the goals, met or not.
+windows at hop 100 and at hop 25), and the accuracy drops of int8, pruned 50 % + int8 and QAT + int8
+against the float32 TFLite model (``har_edge.bench.variants``), then the goals, met or not.
 
     python benchmarks/real_hapt.py --out runs/real-hapt [--models dense,cnn,lstm] [--epochs 30]
         [--lstm-epochs 8] [--users 3,4,5] [--archive PATH]

@@ -144,7 +144,7 @@ def model_card(
         channels=train.channels,
         rate_hz=train.rate_hz,
         window=train.window,
-        hop=train.hop,
+        hop=splits.val.hop,  # the hop of inference windows; training windows may be denser
         normalization=normalizer.to_dict(),
         split_points=models.architecture(architecture).split_points(options),
         summary=asdict(models.summarize(model)),

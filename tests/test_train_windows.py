@@ -65,3 +65,18 @@ def test_recordings_default_to_training_windows_every_quarter_hop_and_a_given_tr
 def test_a_training_hop_longer_than_the_hop_is_refused():
     with pytest.raises(InputError, match="train_hop must be between 1 and hop"):
         WindowConfig(hop=50, train_hop=60)
+
+
+@pytest.mark.slow
+def test_optimize_rebuilds_the_training_windows_at_the_training_hop_the_card_records(tmp_path):
+    from har_edge.cli import EXIT_OK
+    from har_edge.optimize.pipeline import load_for_optimize
+    from tests.test_realdata_cli import run
+
+    argv = ["train", "--data", "synthetic", "--subjects", "4", "--train-hop", "50", "--epochs", "1"]
+    code, _, err = run(argv + ["--out", str(tmp_path / "run"), "--no-progress"])
+    assert code == EXIT_OK, err
+    _, card, splits = load_for_optimize(tmp_path / "run" / "model")
+    assert card.notes["data"]["train_hop"] == 50 and card.hop == 100
+    assert (splits.train.hop, splits.val.hop, splits.test.hop) == (50, 100, 100)
+    assert splits.sizes() == card.notes["split_sizes"]

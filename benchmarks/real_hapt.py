@@ -209,8 +209,8 @@ def render_markdown(results: dict) -> str:
             f"{worst[0]:.2f} ({worst[1]}) | {' | '.join(drops)} | {e['epochs_run']}/{e['epochs']} | "
             f"{e['train_seconds']:.0f} |"
         )
-    fits = ", ".join(f"{acc:.3f} fitted on {k}" for k, acc in results["knn"]["accuracy_by_fit"].items())
-    lines += ["", f"kNN: the better of {fits} (training windows).", ""]
+    fits = " and ".join(f"{acc:.3f} (fitted at {k})" for k, acc in results["knn"]["accuracy_by_fit"].items())
+    lines += ["", f"kNN (on the training windows): the better of {fits}.", ""]
     lines += ["Per-class recall (test windows per class in brackets):", ""]
     header = ["model"] + [f"{n} ({c})" for n, c in zip(names, results["test_windows_per_class"], strict=True)]
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]

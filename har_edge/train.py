@@ -73,6 +73,10 @@ class TrainConfig:
         """Optimizer steps of an epoch over ``windows`` training windows (at least the minimum)."""
         return max(self.min_steps_per_epoch, math.ceil(windows / self.batch_size), 1)
 
+    def passes_per_epoch(self, windows: int) -> int:
+        """How many times an epoch goes over ``windows`` training windows."""
+        return max(1, math.ceil(self.min_steps_per_epoch * self.batch_size / max(windows, 1)))
+
 
 CLASS_WEIGHTINGS = ("sqrt", "balanced", "none")
 SCHEDULES = ("cosine", "constant")
@@ -227,7 +231,7 @@ def fit(model, train: WindowSet, val: WindowSet, config: TrainConfig, *, progres
     if weights is not None:
         validation += (np.array([weights[int(y)] for y in val.y], dtype=np.float32),)
     result = model.fit(
-        training_batches(model, train, config),
+        _training_batches(model, train, config),
         steps_per_epoch=steps_per_epoch,
         validation_data=validation,
         epochs=config.epochs,
@@ -247,7 +251,7 @@ def epoch_windows(train: WindowSet, val: WindowSet) -> int:
     return max(1, math.ceil(len(train) * train.hop / max(val.hop, train.hop)))
 
 
-def training_batches(model, train: WindowSet, config: TrainConfig):
+def _training_batches(model, train: WindowSet, config: TrainConfig):
     """A tf.data pipeline: the training windows, reshuffled on every pass (seeded) and repeated
     without end (``fit`` takes ``steps_per_epoch`` batches an epoch), in the model's input layout and
     batched."""

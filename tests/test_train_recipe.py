@@ -11,7 +11,7 @@ import pytest
 from har_edge import models
 from har_edge.data.windows import WindowConfig, make_windows
 from har_edge.errors import InputError
-from har_edge.train import TrainConfig, class_weights, fit, training_batches
+from har_edge.train import TrainConfig, _training_batches, class_weights, fit
 from tests.conftest import make_dataset, make_recording
 
 
@@ -71,7 +71,7 @@ def test_every_training_window_is_fed_once_per_pass_with_its_label_in_the_models
     windows = _windows(rng)
     model = models.build("dense", window=50, channels=3, classes=3, seed=0)
     fed, labels = _first(
-        training_batches(model, windows, TrainConfig(seed=1, batch_size=16)), 2 * len(windows)
+        _training_batches(model, windows, TrainConfig(seed=1, batch_size=16)), 2 * len(windows)
     )
     assert fed.shape == (2 * len(windows), 50 * 3)
     for one_pass in (slice(0, len(windows)), slice(len(windows), None)):

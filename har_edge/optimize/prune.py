@@ -9,6 +9,7 @@ file — zeros are stored like any other weight; the saving shows after compress
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -20,7 +21,7 @@ from har_edge.errors import InputError
 from har_edge.optimize.quantize import model_input
 from har_edge.optimize.structure import STRUCTURES, block_pruning_callback, unit_prune
 from har_edge.tfcompat import tfmot
-from har_edge.train import TrainConfig, epoch_windows, progress_bar, training_batches
+from har_edge.train import TrainConfig, progress_bar
 
 SCHEDULE_KINDS = ("constant", "polynomial")
 POLYNOMIAL_RAMP_FRACTION = 0.75  # default end_step: the ramp ends here, the rest of fine-tuning recovers
@@ -238,19 +239,22 @@ def prune(
     from har_edge.tfcompat import seed_everything
 
     config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
-    # as in training (train.fit): an epoch takes as many windows as the training split holds at the
-    # validation hop, and at least config.min_steps_per_epoch steps; the pruning schedule counts those steps
-    model_input(model, train.x, "training windows")  # refused here when they do not fit the model
-    steps = config.steps_per_epoch(epoch_windows(train, val))
+    # as in training (train.fit): a small split is gone over several times per epoch, so fine-tuning gets
+    # at least config.min_steps_per_epoch steps an epoch; the pruning schedule counts those steps
+    passes = config.passes_per_epoch(len(train))
+    train_xy = (
+        np.concatenate([model_input(model, train.x, "training windows")] * passes),
+        np.tile(train.y, passes),
+    )
     val_xy = (model_input(model, val.x, "validation windows"), val.y)
     if schedule.is_noop:
         copy = _copy(model)
         return PruneResult(copy, sparsity_report(copy), schedule, (), {})
-    schedule = schedule.resolved(epochs * steps)
+    schedule = schedule.resolved(epochs * math.ceil(len(train_xy[1]) / batch_size))
     seed_everything(seed)
     if schedule.structure == "unit":  # a smaller model, fine-tuned (its best epoch)
         small, _ = unit_prune(model, schedule.target_sparsity, _is_prunable)
-        history = _fine_tune(small, (train, steps), val_xy, config, 0, progress, [])
+        history = _fine_tune(small, train_xy, val_xy, config, 0, progress, [])
         shrunk = tuple(
             x.name for x in small.layers if x.count_params() < model.get_layer(x.name).count_params()
         )
@@ -265,7 +269,7 @@ def prune(
         callbacks = [tfmot().sparsity.keras.UpdatePruningStep()]
     if not pruned_layers:
         raise InputError(f"model {model.name!r} has no trainable Dense or Conv2D layer to prune")
-    history = _fine_tune(wrapped, (train, steps), val_xy, config, schedule.target_step, progress, callbacks)
+    history = _fine_tune(wrapped, train_xy, val_xy, config, schedule.target_step, progress, callbacks)
     # strip_pruning reuses the wrapped layers; a copy gives layers that belong to one graph only, so
     # ``layer.output`` (used to cut the model at a split point) is the stripped model's own tensor
     stripped = _copy(
@@ -332,13 +336,7 @@ def _wrap_prunable_layers(model, schedule: PruningSchedule):
 
 
 def _fine_tune(
-    model,
-    training: tuple[WindowSet, int],
-    val_xy,
-    config: TrainConfig,
-    target_step: int,
-    progress: bool,
-    pruning_callbacks: list,
+    model, train_xy, val_xy, config: TrainConfig, target_step: int, progress: bool, pruning_callbacks: list
 ) -> dict[str, list[float]]:
     """Compile with Adam, fit for ``config.epochs`` with the pruning callbacks and keep the best
     validation-loss epoch among those that end at the target sparsity."""
@@ -352,12 +350,12 @@ def _fine_tune(
     callbacks = [*pruning_callbacks, _best_epoch_after(target_step)]
     if progress:
         callbacks.append(progress_bar(config.epochs))
-    train, steps_per_epoch = training
     result = model.fit(
-        training_batches(model, train, config),
-        steps_per_epoch=steps_per_epoch,
+        *train_xy,
         validation_data=val_xy,
         epochs=config.epochs,
+        batch_size=config.batch_size,
+        shuffle=True,
         verbose=0,
         callbacks=callbacks,
     )

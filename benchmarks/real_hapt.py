@@ -1,9 +1,10 @@
 """Real data: the UCI HAPT raw recordings of users 3-28 (``../shared/data/hapt-users03-28.tar.xz``),
 12 classes, 4 s windows (200 samples at 50 Hz, hop 100) of the accelerometer, split by user as
 ``har-edge train --format hapt`` splits it (seed 0; the test users are printed), trained with
-``har_edge.train``'s recipe. Per model: accuracy, macro-F1, per-class recall, the kNN baseline on the
-same windows, and the accuracy drops of int8, pruned 50 % + int8 and QAT + int8 against the float32
-TFLite model (``har_edge.bench.variants``), then the goals, met or not.
+``har_edge.train``'s recipe (training windows every 25 samples). Per model: accuracy, macro-F1,
+per-class recall, the kNN baseline (the better on the test windows of kNN fitted on the training
+windows at hop 100 and at hop 25), and the accuracy drops of int8, pruned 50 % + int8 and QAT + int8
+against the float32 TFLite model (``har_edge.bench.variants``), then the goals, met or not.
 
     python benchmarks/real_hapt.py --out runs/real-hapt [--models dense,cnn,lstm] [--epochs 30]
         [--lstm-epochs 8] [--users 3,4,5] [--archive PATH]
@@ -62,19 +63,19 @@ class Settings:
 
 def run(raw_data: Path, settings: Settings, workdir: Path) -> dict:
     """Train and score every model of ``settings`` on the HAPT folder ``raw_data``; the results."""
-    from har_edge.baseline import KnnClassifier
     from har_edge.bench.variants import model_variants
     from har_edge.data import load_dataset
-    from har_edge.data.plan import describe_split, split_windows, window_config_for
+    from har_edge.data.plan import describe_split, split_for_training, split_windows, window_config_for
     from har_edge.data.splits import apply_normalizer
     from har_edge.data.windows import make_windows
     from har_edge.train import TrainConfig, train_model
 
     dataset = load_dataset(str(raw_data), "hapt")
-    windows, report = make_windows(dataset, window_config_for(dataset))
-    splits = split_windows(windows, cases=False, seed=settings.seed)
+    config = window_config_for(dataset)
+    windows, report = make_windows(dataset, config)
+    splits = split_for_training(dataset, windows, config, cases=False, seed=settings.seed)
     print(f"{len(dataset.subjects)} users; {report.summary()}\n{describe_split(splits)}", flush=True)
-    knn = KnnClassifier.fit(splits.train).evaluate(splits.test)
+    knn = knn_baseline(splits, split_windows(windows, cases=False, seed=settings.seed).train)
     results = {
         "users": list(dataset.subjects),
         "test_users": list(splits.test.subjects),
@@ -82,7 +83,7 @@ def run(raw_data: Path, settings: Settings, workdir: Path) -> dict:
         "split": describe_split(splits),
         "class_names": list(splits.test.class_names),
         "test_windows_per_class": splits.test.class_counts().tolist(),
-        "knn": {"accuracy": knn.accuracy, "macro_f1": knn.macro_f1, "recall": _recall(knn)},
+        "knn": knn,
         "models": {},
     }
     for name in settings.models:
@@ -111,6 +112,27 @@ def run(raw_data: Path, settings: Settings, workdir: Path) -> dict:
         results["models"][name] = entry
     results["goals"] = goals(results)
     return results
+
+
+def knn_baseline(splits, train_at_hop) -> dict:
+    """The kNN baseline, fitted on the training windows at the hop (``train_at_hop``, as the issue
+    measured it) and at the training hop (``splits.train``): the better of the two on the test windows,
+    which the goals compare with, and both accuracies."""
+    from har_edge.baseline import KnnClassifier
+
+    scored = {
+        f"hop {train.hop}": KnnClassifier.fit(train).evaluate(splits.test)
+        for train in (train_at_hop, splits.train)
+    }
+    fit_on = max(scored, key=lambda k: scored[k].accuracy)
+    best = scored[fit_on]
+    return {
+        "accuracy": best.accuracy,
+        "macro_f1": best.macro_f1,
+        "recall": _recall(best),
+        "fit_on": f"training windows at {fit_on}",
+        "accuracy_by_fit": {k: m.accuracy for k, m in scored.items()},
+    }
 
 
 def _variants(model_variants, trained, splits, workdir: Path, settings: Settings) -> dict:
@@ -187,7 +209,9 @@ def render_markdown(results: dict) -> str:
             f"{worst[0]:.2f} ({worst[1]}) | {' | '.join(drops)} | {e['epochs_run']}/{e['epochs']} | "
             f"{e['train_seconds']:.0f} |"
         )
-    lines += ["", "Per-class recall (test windows per class in brackets):", ""]
+    fits = " and ".join(f"{acc:.3f} (fitted at {k})" for k, acc in results["knn"]["accuracy_by_fit"].items())
+    lines += ["", f"kNN (on the training windows): the better of {fits}.", ""]
+    lines += ["Per-class recall (test windows per class in brackets):", ""]
     header = ["model"] + [f"{n} ({c})" for n, c in zip(names, results["test_windows_per_class"], strict=True)]
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     rows = [("kNN", results["knn"]["recall"])] + [(n, e["recall"]) for n, e in results["models"].items()]

@@ -142,6 +142,7 @@ def _metrics(accuracy: float, knn: float, epochs_run: int) -> dict:
         "accuracy": accuracy,
         "macro_f1": accuracy,
         "knn_baseline": {"accuracy": knn, "macro_f1": knn},
+        "monitor": "val_accuracy",
         "best_epoch": 2,
         "epochs_run": epochs_run,
         "model_summary": {"params": 10, "macs": 20},
@@ -153,7 +154,9 @@ def test_summary_announces_early_stopping_and_says_plainly_when_knn_wins(capsys,
 
     print_summary(_metrics(0.68, 0.80, epochs_run=8), tmp_path, epochs=30)
     out = capsys.readouterr().out
-    assert "early stopping: validation loss stopped improving after epoch 3; stopped at epoch 8 of 30" in out
+    assert (
+        "early stopping: validation accuracy stopped improving after epoch 3; stopped at epoch 8 of 30" in out
+    )
     assert "does not beat the kNN baseline" in out
     print_summary(_metrics(0.90, 0.80, epochs_run=30), tmp_path, epochs=30)
     out = capsys.readouterr().out

@@ -31,6 +31,9 @@ def test_real_hapt_benchmark_scores_every_model_and_variant_on_held_out_users(tm
     assert dense["params"] == 20_004 and len(dense["recall"]) == len(results["class_names"]) == 12
     for variant in ("int8", "pruned50+int8", "qat+int8"):
         assert np.isfinite(dense["variants"][variant]["drop_pp"]), dense["variants"][variant]
+    knn = results["knn"]
+    assert set(knn["accuracy_by_fit"]) == {"hop 100", "hop 25"}
+    assert knn["accuracy"] == max(knn["accuracy_by_fit"].values())
     goals = {g["goal"]: g for g in results["goals"]}
     assert goals["dense accuracy >= 78%"]["met"] == (dense["accuracy"] >= 0.78)
     table = (tmp_path / "real_hapt.md").read_text()

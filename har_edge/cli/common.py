@@ -88,6 +88,12 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         "--hop", type=positive_int, help="hop between windows in samples (default 100; uea: one per case)"
     )
     group.add_argument(
+        "--train-hop",
+        type=positive_int,
+        help="hop between training windows (default a quarter of --hop: more shifted examples; "
+        "validation and test windows keep --hop)",
+    )
+    group.add_argument(
         "--labeling", default="majority", choices=("majority", "strict"), help="how a window gets its label"
     )
     add_loader_arguments(group)
@@ -136,8 +142,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--patience",
         type=non_negative_int,
-        default=5,
-        help="early stopping: epochs without a better validation accuracy",
+        default=10,
+        help="early stopping: epochs without a better validation score (--monitor)",
     )
     group.add_argument(
         "--min-steps",
@@ -148,14 +154,18 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--class-weighting",
         choices=("sqrt", "balanced", "none"),
-        default="sqrt",
-        help="when classes are imbalanced (largest/smallest > 2): weigh by 1/sqrt(windows), 1/windows or not",
+        default="none",
+        help="when classes are imbalanced (largest/smallest > 2): weigh by 1/sqrt(windows), 1/windows or "
+        "not; on real HAPT, weighting cost 2-3 points of accuracy and macro-F1",
+    )
+    group.add_argument(
+        "--monitor",
+        choices=("val_accuracy", "val_loss"),
+        default="val_accuracy",
+        help="what early stopping watches and keeps the best epoch of",
     )
     group.add_argument(
         "--schedule", choices=("cosine", "constant"), default="cosine", help="learning-rate schedule"
-    )
-    group.add_argument(
-        "--augment", choices=("shift", "none"), default="none", help="rotate training windows in time"
     )
     group.add_argument("--seed", type=seed, default=0, help="seed of the split, the weights and the shuffle")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -245,6 +255,7 @@ class WindowRequest:
     hop: int | None = None
     labeling: str = "majority"
     channels: str | None = None
+    train_hop: int | None = None
 
     def for_dataset(self, dataset):
         from har_edge.data.plan import window_config_for
@@ -256,11 +267,12 @@ class WindowRequest:
             hop=self.hop,
             labeling=self.labeling,
             channels=_channels(self.channels),
+            train_hop=self.train_hop,
         )
 
 
 def window_config(args: argparse.Namespace) -> WindowRequest:
-    return WindowRequest(args.rate, args.window, args.hop, args.labeling, args.channels)
+    return WindowRequest(args.rate, args.window, args.hop, args.labeling, args.channels, args.train_hop)
 
 
 def train_config(args: argparse.Namespace):
@@ -275,7 +287,7 @@ def train_config(args: argparse.Namespace):
         min_steps_per_epoch=args.min_steps,
         class_weighting=args.class_weighting,
         schedule=args.schedule,
-        augment=args.augment,
+        monitor=args.monitor,
     )
 
 

@@ -88,7 +88,7 @@ def train_into(folder: Path, run: Run, window_request, train_config) -> TrainOut
     from har_edge import models
     from har_edge.baseline import KnnClassifier
     from har_edge.cli.common import load_noted
-    from har_edge.data.plan import describe_split, split_windows
+    from har_edge.data.plan import describe_split, split_for_training
     from har_edge.data.splits import apply_normalizer
     from har_edge.data.windows import make_windows
     from har_edge.metrics import plot_confusion
@@ -104,7 +104,14 @@ def train_into(folder: Path, run: Run, window_request, train_config) -> TrainOut
     )
     print(f"  {report.summary()}")
     test_fraction = 0.0 if run.test_data is not None else 0.2
-    splits = split_windows(windows, cases=dataset.cases, test_fraction=test_fraction, seed=train_config.seed)
+    splits = split_for_training(
+        dataset,
+        windows,
+        window_config,
+        cases=dataset.cases,
+        test_fraction=test_fraction,
+        seed=train_config.seed,
+    )
     print(f"  {describe_split(splits)}" + (f"; testing on {run.test_data}" if run.test_data else ""))
     trained = train_model(
         splits, run.architecture, train_config, model_options=run.model_options, progress=run.progress
@@ -126,6 +133,7 @@ def train_into(folder: Path, run: Run, window_request, train_config) -> TrainOut
         "evaluated_on": evaluated_on,
         **metrics.to_dict(),
         "knn_baseline": {"accuracy": knn.accuracy, "macro_f1": knn.macro_f1},
+        "monitor": train_config.monitor,
         "best_epoch": trained.best_epoch,
         "epochs_run": len(trained.history["loss"]),
         "split_sizes": splits.sizes(),
@@ -168,9 +176,10 @@ def print_summary(metrics: dict[str, Any], out: Path, epochs: int | None = None)
     model does not beat it), size."""
     knn = metrics["knn_baseline"]
     best, run = metrics["best_epoch"] + 1, metrics["epochs_run"]
+    watched = metrics["monitor"].replace("val_", "validation ")
     if epochs is not None and run < epochs:
         print(
-            f"early stopping: validation loss stopped improving after epoch {best}; stopped at epoch "
+            f"early stopping: {watched} stopped improving after epoch {best}; stopped at epoch "
             f"{run} of {epochs} and kept the weights of epoch {best}"
         )
     print(f"{metrics['model']} on {metrics['evaluated_on']} ({metrics['n_windows']} windows):")

@@ -1,27 +1,34 @@
 """How a data set is windowed and split unless the user says otherwise.
 
 ``window_config_for`` fills in what the user left open: recordings get 50 Hz, 200-sample windows and a
-100-sample hop; labelled cases (``Dataset.cases``, a UEA/UCR file) get one window per case at the
-file's own rate (a longer case of an unequal-length file gives its first samples). Channels default
-to the accelerometer when the data has ``acc_x/y/z``, else to every channel.
+100-sample hop, with training windows cut every quarter hop (``TRAIN_HOP_DIVISOR``); labelled cases
+(``Dataset.cases``, a UEA/UCR file) get one window per case at the file's own rate (a longer case of
+an unequal-length file gives its first samples). Channels default to the accelerometer when the data
+has ``acc_x/y/z``, else to every channel.
 
 ``split_windows`` is the one entry every stage uses (train, optimize, bench rebuild the same splits):
 recordings are split by subject (``splits.split_by_subject``); labelled cases (``Dataset.cases``, a
 UEA/UCR file, whose "subjects" are only case numbers) are split by case, stratified by class.
 ``test_fraction=0`` holds no test split out (the test data is given separately). Data that cannot be
-split raises ``InputError`` saying why and what to do.
+split raises ``InputError`` saying why and what to do. ``split_for_training`` then re-cuts the
+training split of recordings at the config's ``train_hop`` (``splits.densify_train``): a model whose
+layers depend on the position in the window (``dense``'s Flatten) needs to see activities at every
+phase, and a single subject's hundred-odd windows become four times as many.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from har_edge.data.splits import Splits, split_by_subject
-from har_edge.data.windows import Labeling, WindowConfig, WindowSet
+from har_edge.data.splits import Splits, densify_train, split_by_subject
+from har_edge.data.windows import Labeling, WindowConfig, WindowSet, make_windows
 from har_edge.errors import InputError
 from har_edge.types import ACC_CHANNELS, GYRO_CHANNELS, Dataset
 
 RECORDING_DEFAULTS = {"rate_hz": 50.0, "window": 200, "hop": 100}
+TRAIN_HOP_DIVISOR = 4
 
 
 def parse_channels(spec: str) -> tuple[str, ...] | None:
@@ -40,6 +47,7 @@ def window_config_for(
     hop: int | None = None,
     labeling: Labeling = "majority",
     channels: tuple[str, ...] | None | str = "default",
+    train_hop: int | None = None,
 ) -> WindowConfig:
     """The window geometry for ``dataset``: given values win, the rest default as the module says.
     ``channels="default"`` picks acc_x/y/z when present, else all; None means all."""
@@ -49,13 +57,17 @@ def window_config_for(
         lengths = [int(np.floor((len(r) - 1) * rate_hz / native + 1e-9)) + 1 for r in dataset.recordings]
         window = window or min(lengths)
         hop = hop or max(max(lengths), window)
+        train_hop = None
     else:
         rate_hz = rate_hz or RECORDING_DEFAULTS["rate_hz"]
         window = window or RECORDING_DEFAULTS["window"]
         hop = hop or RECORDING_DEFAULTS["hop"]
+        train_hop = min(train_hop or max(1, hop // TRAIN_HOP_DIVISOR), hop)
     if channels == "default":
         channels = ACC_CHANNELS if set(ACC_CHANNELS) <= set(dataset.channels) else None
-    return WindowConfig(rate_hz=rate_hz, window=window, hop=hop, labeling=labeling, channels=channels)
+    return WindowConfig(
+        rate_hz=rate_hz, window=window, hop=hop, labeling=labeling, channels=channels, train_hop=train_hop
+    )
 
 
 def split_windows(
@@ -66,6 +78,24 @@ def split_windows(
     if cases:
         return split_by_case(windows, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     return split_by_subject(windows, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+
+
+def split_for_training(
+    dataset: Dataset,
+    windows: WindowSet,
+    config: WindowConfig,
+    *,
+    cases: bool,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> Splits:
+    """``split_windows`` of ``windows`` (``dataset`` cut with ``config``), its training split re-cut
+    every ``config.train_hop`` samples when that is shorter than the hop (recordings only)."""
+    splits = split_windows(windows, cases=cases, test_fraction=test_fraction, seed=seed)
+    if cases or config.train_hop is None or config.train_hop >= config.hop:
+        return splits
+    dense, _ = make_windows(dataset, replace(config, hop=config.train_hop))
+    return densify_train(splits, dense)
 
 
 def split_by_case(

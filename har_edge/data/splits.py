@@ -203,3 +203,31 @@ def _overlap_free(windows: WindowSet, split_of: np.ndarray) -> np.ndarray:
             clash = overlaps & (split_of[a] != split_of[b])
             keep[a[clash]] = keep[b[clash]] = False
     return keep
+
+
+def densify_train(splits: Splits, dense: WindowSet) -> Splits:
+    """``splits`` with its training split replaced by the windows of ``dense`` (the same recordings
+    windowed with a shorter hop) that overlap a training window and no validation or test window in
+    time: more, shifted training examples from the same stretches of data, no sample shared with the
+    held-out splits, validation and test untouched."""
+    if (dense.window, dense.channels, dense.rate_hz) != (
+        splits.train.window,
+        splits.train.channels,
+        splits.train.rate_hz,
+    ):
+        raise InputError("densify_train: the dense windows must have the splits' window, channels and rate")
+    inside = _overlaps_any(dense, splits.train)
+    held_out = _overlaps_any(dense, splits.val) | _overlaps_any(dense, splits.test)
+    return replace(splits, train=dense.take(np.flatnonzero(inside & ~held_out)))
+
+
+def _overlaps_any(windows: WindowSet, others: WindowSet) -> np.ndarray:
+    """True for every window of ``windows`` sharing a sample with a window of ``others`` (same recording)."""
+    hit = np.zeros(len(windows), dtype=bool)
+    for rec in np.intersect1d(np.unique(windows.recording), np.unique(others.recording)):
+        mine = np.flatnonzero(windows.recording == rec)
+        starts = np.sort(others.start[others.recording == rec])
+        first = np.searchsorted(starts, windows.start[mine] - others.window, side="right")
+        last = np.searchsorted(starts, windows.start[mine] + windows.window, side="left")
+        hit[mine] = last > first
+    return hit

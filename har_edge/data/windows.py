@@ -28,6 +28,9 @@ class WindowConfig:
     carries its own ``max_gap_s``).
     ``labeling='majority'`` keeps a window whose most common label covers more than half of it;
     ``'strict'`` keeps only windows with a single label throughout.
+    ``train_hop`` (None: ``hop``) is the hop of the training split's windows when they are cut
+    denser than the validation and test windows (``data.plan.split_for_training``); ``make_windows``
+    itself cuts every ``hop`` samples.
     """
 
     rate_hz: float = 50.0
@@ -36,10 +39,15 @@ class WindowConfig:
     labeling: Labeling = "majority"
     max_gap_factor: float = 2.5
     channels: tuple[str, ...] | None = None
+    train_hop: int | None = None
 
     def __post_init__(self) -> None:
         if self.rate_hz <= 0 or self.window < 1 or self.hop < 1:
             raise InputError(f"window config: rate_hz, window and hop must be positive, got {self}")
+        if self.train_hop is not None and not 1 <= self.train_hop <= self.hop:
+            raise InputError(
+                f"window config: train_hop must be between 1 and hop ({self.hop}), got {self.train_hop}"
+            )
         if self.labeling not in ("majority", "strict"):
             raise InputError(f"window config: labeling {self.labeling!r}, expected 'majority' or 'strict'")
         if self.max_gap_factor <= 1:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from har_edge import models
-from har_edge.data.plan import split_windows
+from har_edge.data.plan import split_for_training
 from har_edge.data.splits import Normalizer, Splits, apply_normalizer
 from har_edge.data.windows import WindowConfig, make_windows
 from har_edge.errors import InputError
@@ -37,11 +37,17 @@ def training_splits(card: models.ModelCard) -> Splits:
         labeling=note["labeling"],
         max_gap_factor=note["max_gap_factor"],
         channels=card.channels,
+        train_hop=note.get("train_hop"),  # None in a card written before training windows were denser
     )
     windows, _ = make_windows(dataset, window)
     test_spec = note.get("test_spec")
-    splits = split_windows(
-        windows, cases=dataset.cases, test_fraction=0.0 if test_spec else 0.2, seed=note["split_seed"]
+    splits = split_for_training(
+        dataset,
+        windows,
+        window,
+        cases=dataset.cases,
+        test_fraction=0.0 if test_spec else 0.2,
+        seed=note["split_seed"],
     )
     if test_spec:
         test_windows, _ = make_windows(load_dataset(test_spec, note["format"], **note["options"]), window)

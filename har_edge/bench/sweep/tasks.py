@@ -57,7 +57,7 @@ def pin_threads() -> None:
 def _train(spec: TrainSpec, models_dir: Path) -> Path:
     from har_edge import models
     from har_edge.data import load_dataset
-    from har_edge.data.plan import split_windows, window_config_for
+    from har_edge.data.plan import split_for_training, window_config_for
     from har_edge.data.windows import make_windows
     from har_edge.tfcompat import seed_everything
     from har_edge.train import TrainConfig, data_note, train_model
@@ -70,7 +70,7 @@ def _train(spec: TrainSpec, models_dir: Path) -> Path:
     dataset = load_dataset(spec.data, spec.format, **options)
     window = window_config_for(dataset)  # synthetic: 50 Hz, 200/100 samples, acc_x/y/z
     windows, _ = make_windows(dataset, window)
-    splits = split_windows(windows, cases=dataset.cases, seed=spec.seed)
+    splits = split_for_training(dataset, windows, window, cases=dataset.cases, seed=spec.seed)
     trained = train_model(splits, spec.model, TrainConfig(epochs=spec.epochs, seed=spec.seed))
     note = data_note(spec.data, spec.format, options, window, spec.seed)
     card = replace(trained.card, notes={**trained.card.notes, "data": note})

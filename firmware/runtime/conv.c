@@ -1,9 +1,16 @@
-/* CONV_2D, int8, NHWC, batch 1. For each output position the receptive field is either read in
- * place (it is contiguous when the kernel spans the whole input width and lies inside the input) or
- * gathered into scratch (k rounded up to 4 bytes) with padding set to the input zero point; then four
- * output channels at a time share each input load (har_dot.h). The generator folded input_offset *
- * sum(w) into the bias, which takes back what the zero-point padding adds. har_conv_sparse_s8 is the
- * same kernel on block-sparse weights (har_sparse.h). */
+/* CONV_2D, int8, NHWC, batch 1. Taps outside the input count as the input zero point; the generator
+ * folded input_offset * sum(w) into the bias, which takes back what they add.
+ *
+ * Dense weights (har_conv_s8): output positions two at a time. Each position's receptive field
+ * (k = k_h * k_w * in_c inputs, rounded up to 4 with zeros) is widened once to int16 into the column
+ * scratch, the two positions interleaved per block of 4 inputs (har_dot.h, har_dot2x2); then two
+ * output channels at a time run over the column, so each weight word is sign-extended once for two
+ * positions and each input word serves two channels. Rows of the field that lie in the input and hold
+ * a multiple of 4 bytes are widened straight from it; other fields are first gathered as int8 into
+ * the stage (after the column) with their padding. An odd last position is computed twice.
+ *
+ * Block-sparse weights (har_conv_sparse_s8): one position and four channels at a time over the int8
+ * receptive field, read in place or gathered into the scratch (har_sparse.h). */
 #include <string.h>
 
 #include "har_dot.h"
@@ -11,30 +18,7 @@
 #include "har_sparse.h"
 #include "requant.h"
 
-static const int8_t *window(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0)
-{
-    const int32_t row = p->k_w * p->in_c;
-    if (y0 >= 0 && y0 + p->k_h <= p->in_h && x0 == 0 && p->k_w == p->in_w) {
-        return input + y0 * row;
-    }
-    const int8_t pad = (int8_t)(-p->input_offset);
-    int8_t *column = p->scratch;
-    for (int32_t ky = 0; ky < p->k_h; ++ky) {
-        const int32_t y = y0 + ky;
-        for (int32_t kx = 0; kx < p->k_w; ++kx) {
-            const int32_t x = x0 + kx;
-            int8_t *dst = column + (ky * p->k_w + kx) * p->in_c;
-            if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) {
-                memset(dst, pad, (size_t)p->in_c);
-            } else {
-                memcpy(dst, input + (y * p->in_w + x) * p->in_c, (size_t)p->in_c);
-            }
-        }
-    }
-    return column;
-}
-
-/* one output the general way, out of line (tails of fewer than 4 channels, layers without triplets) */
+/* one output the general way, out of line (layers without triplets, channel tails) */
 static int8_t finish_one(int32_t acc, const har_conv_params *p, int32_t c)
 {
     if (p->requant) return har_clamp_s8(har_short_double(acc, p->requant + 3 * c), p->act_min, p->act_max);
@@ -42,34 +26,170 @@ static int8_t finish_one(int32_t acc, const har_conv_params *p, int32_t c)
     return har_clamp_s8(v + p->output_zero, p->act_min, p->act_max);
 }
 
-static HAR_ALWAYS_INLINE void conv(const har_conv_params *p, const int8_t *input, int8_t *output, const int sparse)
+/* the receptive field at (y0, x0) as int8 with its padding, ``k_h * k_w * in_c`` bytes at ``field`` */
+static void gather(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0, int8_t *field)
 {
+    const int8_t pad = (int8_t)(-p->input_offset);
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        const int32_t y = y0 + ky;
+        for (int32_t kx = 0; kx < p->k_w; ++kx) {
+            const int32_t x = x0 + kx;
+            int8_t *dst = field + (ky * p->k_w + kx) * p->in_c;
+            if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) {
+                memset(dst, pad, (size_t)p->in_c);
+            } else {
+                memcpy(dst, input + (y * p->in_w + x) * p->in_c, (size_t)p->in_c);
+            }
+        }
+    }
+}
+
+/* ---- dense: two positions x two channels over an int16 column ---- */
+
+/* the column's blocks of one position hold the int16 inputs of har_dot2x2 (har_dot.h) */
+static HAR_ALWAYS_INLINE void widen(int16_t *col, const int8_t *src, int32_t blocks)
+{
+    for (int32_t b = 0; b < blocks; ++b, col += 8, src += 4) har_widen4(col, src);
+}
+
+static HAR_ALWAYS_INLINE void fill(int16_t *col, int8_t value, int32_t blocks)
+{
+    const int16_t v = value;
+    for (int32_t b = 0; b < blocks; ++b, col += 8) col[0] = col[1] = col[4] = col[5] = v;
+}
+
+/* whether column() gathers some field through the stage: blocks straddle rows, or taps while some
+ * field is clipped at the left or right edge. The generator sizes the scratch by the same test
+ * (ops_conv.conv_scratch_bytes). */
+static int staged(const har_conv_params *p)
+{
+    const int clipping = p->pad_left > 0 || (p->out_w - 1) * p->stride_w - p->pad_left + p->k_w > p->in_w;
+    return ((p->k_w * p->in_c) & 3) || (clipping && (p->in_c & 3));
+}
+
+/* the receptive field at (y0, x0) widened into one position's blocks of the column */
+static void column(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0, int16_t *col, int8_t *stage)
+{
+    const int32_t in_c = p->in_c, k_w = p->k_w, row = k_w * in_c, row_blocks = row >> 2;
+    const int32_t kx_lo = x0 < 0 ? -x0 : 0, kx_hi = p->in_w - x0 < k_w ? p->in_w - x0 : k_w;
+    const int clipped = kx_lo > 0 || kx_hi < k_w;
+    if ((row & 3) || (clipped && (in_c & 3))) { /* blocks straddle taps or rows: gather first */
+        gather(p, input, y0, x0, stage);
+        widen(col, stage, (p->k_h * row + 3) >> 2);
+        return;
+    }
+    const int8_t pad = (int8_t)(-p->input_offset);
+    if (!clipped && y0 >= 0 && y0 + p->k_h <= p->in_h && k_w == p->in_w) { /* one contiguous span */
+        widen(col, input + y0 * row, p->k_h * row_blocks);
+        return;
+    }
+    const int32_t left = kx_lo * in_c >> 2, inside = (kx_hi - kx_lo) * in_c >> 2;
+    for (int32_t ky = 0; ky < p->k_h; ++ky, col += 8 * row_blocks) {
+        const int32_t y = y0 + ky;
+        if (y < 0 || y >= p->in_h) {
+            fill(col, pad, row_blocks);
+            continue;
+        }
+        fill(col, pad, left);
+        widen(col + 8 * left, input + (y * p->in_w + x0 + kx_lo) * in_c, inside);
+        fill(col + 8 * (left + inside), pad, row_blocks - left - inside);
+    }
+}
+
+/* channel c (and c + 1 when ``two``) of both positions from the 2x2 accumulators */
+static HAR_ALWAYS_INLINE void finish2x2(const har_conv_params *p, har_acc4 acc, int32_t c, int two, int full,
+                                        int8_t *out_a, int8_t *out_b)
+{
+    const int32_t lo = p->act_min, hi = p->act_max;
+    if (!p->requant) {
+        out_a[c] = finish_one(acc.a0, p, c), out_b[c] = finish_one(acc.a2, p, c);
+        if (two) out_a[c + 1] = finish_one(acc.a1, p, c + 1), out_b[c + 1] = finish_one(acc.a3, p, c + 1);
+        return;
+    }
+    const int32_t *t = p->requant + 3 * c;
+    const int32_t v0 = har_short_double_mla(acc.a0, t), v2 = har_short_double_mla(acc.a2, t);
+    out_a[c] = full ? har_sat_s8(v0) : har_clamp_s8(v0, lo, hi);
+    out_b[c] = full ? har_sat_s8(v2) : har_clamp_s8(v2, lo, hi);
+    if (two) {
+        const int32_t v1 = har_short_double_mla(acc.a1, t + 3), v3 = har_short_double_mla(acc.a3, t + 3);
+        out_a[c + 1] = full ? har_sat_s8(v1) : har_clamp_s8(v1, lo, hi);
+        out_b[c + 1] = full ? har_sat_s8(v3) : har_clamp_s8(v3, lo, hi);
+    }
+}
+
+/* every output channel of two positions from their column */
+static HAR_ALWAYS_INLINE void channels(const har_conv_params *p, const int16_t *col, int32_t blocks, int full,
+                                       int8_t *out_a, int8_t *out_b)
+{
+    const int32_t out_c = p->out_c, pairs = out_c & ~1, group = har_group_bytes(blocks * 4);
+    const int32_t *bias = p->bias;
+    const int8_t *weights = p->weights;
+    for (int32_t c = 0; c < pairs; c += 2) {
+        const int32_t b0 = bias ? bias[c] : 0, b1 = bias ? bias[c + 1] : 0;
+        const int8_t *w = weights + (c >> 2) * group + (c & 2) * 4;
+        finish2x2(p, har_dot2x2(col, w, blocks, (har_acc4){b0, b1, b0, b1}), c, 1, full, out_a, out_b);
+    }
+    if (pairs < out_c) { /* the last channel: its pair's row is zero padding */
+        const int32_t b0 = bias ? bias[pairs] : 0;
+        const int8_t *w = weights + (pairs >> 2) * group + (pairs & 2) * 4;
+        finish2x2(p, har_dot2x2(col, w, blocks, (har_acc4){b0, 0, b0, 0}), pairs, 0, full, out_a, out_b);
+    }
+}
+
+static HAR_ALWAYS_INLINE void conv_dense(const har_conv_params *p, const int8_t *input, int8_t *output, int full)
+{
+    const int32_t k = p->k_h * p->k_w * p->in_c, blocks = (k + 3) >> 2, out_c = p->out_c, out_w = p->out_w;
+    const int32_t positions = p->out_h * out_w;
+    /* the scratch is 4-byte aligned (an arena offset); the column 8-byte aligned, for LDRD */
+    int16_t *col = (int16_t *)(void *)(p->scratch + ((uintptr_t)p->scratch & 4));
+    int8_t *stage = (int8_t *)col + 16 * blocks;
+    if (staged(p)) memset(stage + k, 0, (size_t)(4 * blocks - k)); /* widened with the last block */
+    int32_t oy = 0, ox = 0;
+    for (int32_t pos = 0; pos < positions; pos += 2) {
+        column(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, col, stage);
+        const int32_t next = pos + 1 < positions ? pos + 1 : pos;
+        if (next != pos && ++ox == out_w) ox = 0, ++oy;
+        column(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, col + 2, stage);
+        if (++ox == out_w) ox = 0, ++oy;
+        channels(p, col, blocks, full, output + pos * out_c, output + next * out_c);
+    }
+}
+
+void har_conv_s8(const har_conv_params *params, const int8_t *input, int8_t *output)
+{
+    const har_conv_params copy = *params; /* a local copy: stores through output cannot change it */
+    if (copy.act_min == -128 && copy.act_max == 127) {
+        conv_dense(&copy, input, output, 1);
+    } else {
+        conv_dense(&copy, input, output, 0);
+    }
+}
+
+/* ---- block-sparse: one position x four channels over the int8 field ---- */
+
+void har_conv_sparse_s8(const har_conv_params *params, const int8_t *input, int8_t *output)
+{
+    const har_conv_params copy = *params, *p = &copy;
     const int32_t k = p->k_h * p->k_w * p->in_c, out_c = p->out_c;
-    const int32_t group = har_group_bytes(k);
     const int8_t *input_end = input + p->in_h * p->in_w * p->in_c;
     const int32_t lo = p->act_min, hi = p->act_max, full = lo == -128 && hi == 127;
     const int32_t *bias = p->bias, *triplets = p->requant;
-    /* window()'s in-place case, tested here: the kernel spans the whole input width */
+    /* the field lies in place when the kernel spans the whole input width and the rows are inside */
     const int32_t in_place = p->k_w == p->in_w, last_y0 = p->in_h - p->k_h, row = p->k_w * p->in_c;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         for (int32_t ox = 0; ox < p->out_w; ++ox) {
             const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
-            const int in_input = in_place && x0 == 0 && y0 >= 0 && y0 <= last_y0;
-            const int8_t *x = in_input ? input + y0 * row : window(p, input, y0, x0);
-            const int32_t readable = x == p->scratch ? group / 4 : (int32_t)(input_end - x);
+            const int8_t *x = input + y0 * row;
+            if (!(in_place && x0 == 0 && y0 >= 0 && y0 <= last_y0)) gather(p, input, y0, x0, p->scratch), x = p->scratch;
+            const int32_t readable = x == p->scratch ? har_group_bytes(k) / 4 : (int32_t)(input_end - x);
             int8_t *out = output + (oy * p->out_w + ox) * out_c;
-            const int8_t *w = p->weights;
-            for (int32_t c = 0; c < out_c; c += 4, w += group) {
+            for (int32_t c = 0; c < out_c; c += 4) {
                 const int32_t n = out_c - c < 4 ? out_c - c : 4;
                 har_acc4 acc = {0, 0, 0, 0};
                 if (bias && n == 4) acc = (har_acc4){bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
                 if (bias && n < 4) acc = (har_acc4){bias[c], n > 1 ? bias[c + 1] : 0, n > 2 ? bias[c + 2] : 0, 0};
-                if (sparse) { /* input_offset is in the bias */
-                    const har_sparse_group s = har_sparse_group_of(p->weights, p->block_starts, p->block_offsets, c / 4);
-                    acc = har_sparse_dot4(x, s.w, s.offsets, s.n, k, readable, acc);
-                } else {
-                    acc = har_dot4(x, w, k, readable, acc);
-                }
+                const har_sparse_group s = har_sparse_group_of(p->weights, p->block_starts, p->block_offsets, c / 4);
+                acc = har_sparse_dot4(x, s.w, s.offsets, s.n, k, readable, acc);
                 if (n == 4 && triplets) {
                     har_short_double4(acc.a0, acc.a1, acc.a2, acc.a3, triplets + 3 * c, full, lo, hi, out + c);
                     continue;
@@ -80,7 +200,3 @@ static HAR_ALWAYS_INLINE void conv(const har_conv_params *p, const int8_t *input
         }
     }
 }
-
-void har_conv_s8(const har_conv_params *p, const int8_t *input, int8_t *output) { conv(p, input, output, 0); }
-
-void har_conv_sparse_s8(const har_conv_params *p, const int8_t *input, int8_t *output) { conv(p, input, output, 1); }

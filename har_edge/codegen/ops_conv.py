@@ -229,6 +229,8 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
     out_c, k_h, k_w, in_c = weights.shape
     _constant_weights(op, weights, bias, out_c)
     geometry = _window(op, x, out, k_h, k_w)
+    stride_w = op.options.strideW
+    pad_left = padding(op, x.shape[2], k_w, stride_w, out.shape[2])
     prefix = f"l{op.index}"
     weight_arrays, weight_fields, choice = sparse.weight_arrays(
         prefix, interleave(weights.data.reshape(out_c, -1)), -(-out_c // 4)
@@ -260,9 +262,27 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
         params=("har_conv_params", fields),
         arrays=arrays,
         macs=macs,
-        scratch=-(-k_h * k_w * in_c // 4) * 4,
+        scratch=conv_scratch_bytes(choice.format, x.shape, out.shape, (k_h, k_w), (stride_w, pad_left)),
         kernel=choice.to_dict(),
     )
+
+
+def conv_scratch_bytes(form: str, in_shape, out_shape, kernel, window) -> int:
+    """Scratch bytes of conv.c's kernels: the block-sparse one gathers one int8 receptive field (k
+    inputs rounded up to 4); the dense one widens two fields to int16 (16 bytes per block of 4 inputs)
+    (+ 4 to align them to 8 bytes) and, when some field must first be gathered as int8 (conv.c's
+    ``staged``: kernel rows that are not a multiple of 4 bytes, or taps that are not while a field is
+    clipped at the left or right edge), a stage of k rounded up to 4 after them. ``window`` is
+    (stride_w, pad_left)."""
+    (_, _, in_w, in_c), (_, _, out_w, _) = in_shape, out_shape
+    k_h, k_w = kernel
+    stride_w, pad_left = window
+    k4 = -(-k_h * k_w * in_c // 4) * 4
+    if form == "block_sparse":
+        return k4
+    clipping = pad_left > 0 or (out_w - 1) * stride_w - pad_left + k_w > in_w
+    staged = (k_w * in_c) % 4 != 0 or (clipping and in_c % 4 != 0)
+    return 4 + 4 * k4 + (k4 if staged else 0)
 
 
 @lowering("DEPTHWISE_CONV_2D")

@@ -4,8 +4,8 @@
  * Dense weights (har_conv_s8): output positions two at a time. Each position's receptive field
  * (k = k_h * k_w * in_c inputs, rounded up to 4 with zeros) is widened once to int16 into the column
  * scratch, the two positions interleaved per block of 4 inputs (har_dot.h, har_dot2x2); then two
- * output channels at a time run over the column, so each weight word is sign-extended once for two
- * positions and each input word serves two channels. Rows of the field that lie in the input and hold
+ * output channels at a time run over the column (their weights interleaved by pairs), so each weight
+ * word is sign-extended once for two positions and each input word serves two channels. Rows of the field that lie in the input and hold
  * a multiple of 4 bytes are widened straight from it; other fields are first gathered as int8 into
  * the stage (after the column) with their padding. An odd last position is computed twice.
  *
@@ -26,21 +26,40 @@ static int8_t finish_one(int32_t acc, const har_conv_params *p, int32_t c)
     return har_clamp_s8(v + p->output_zero, p->act_min, p->act_max);
 }
 
-/* the receptive field at (y0, x0) as int8 with its padding, ``k_h * k_w * in_c`` bytes at ``field`` */
+/* n bytes, a word at a time (unaligned words are single loads and stores on a Cortex-M4) */
+static HAR_ALWAYS_INLINE void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4, dst += 4, src += 4) {
+        uint32_t word;
+        memcpy(&word, src, 4);
+        memcpy(dst, &word, 4);
+    }
+    for (; n > 0; --n) *dst++ = *src++;
+}
+
+static HAR_ALWAYS_INLINE void set_bytes(int8_t *dst, int8_t value, int32_t n)
+{
+    for (; n > 0; --n) *dst++ = value;
+}
+
+/* the receptive field at (y0, x0) as int8 with its padding, ``k_h * k_w * in_c`` bytes at ``field``:
+ * per kernel row, the taps left of the input, the span inside it, the taps right of it */
 static void gather(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0, int8_t *field)
 {
     const int8_t pad = (int8_t)(-p->input_offset);
-    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+    const int32_t in_c = p->in_c, k_w = p->k_w, row = k_w * in_c;
+    const int32_t kx_lo = x0 < 0 ? -x0 : 0, kx_hi = p->in_w - x0 < k_w ? p->in_w - x0 : k_w;
+    const int32_t left = kx_lo * in_c, inside = kx_hi > kx_lo ? (kx_hi - kx_lo) * in_c : 0;
+    const int8_t *src = input + (y0 * p->in_w + x0 + kx_lo) * in_c;
+    for (int32_t ky = 0; ky < p->k_h; ++ky, field += row, src += p->in_w * in_c) {
         const int32_t y = y0 + ky;
-        for (int32_t kx = 0; kx < p->k_w; ++kx) {
-            const int32_t x = x0 + kx;
-            int8_t *dst = field + (ky * p->k_w + kx) * p->in_c;
-            if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) {
-                memset(dst, pad, (size_t)p->in_c);
-            } else {
-                memcpy(dst, input + (y * p->in_w + x) * p->in_c, (size_t)p->in_c);
-            }
+        if (y < 0 || y >= p->in_h) {
+            set_bytes(field, pad, row);
+            continue;
         }
+        set_bytes(field, pad, left);
+        copy_bytes(field + left, src, inside);
+        set_bytes(field + left + inside, pad, row - left - inside);
     }
 }
 
@@ -49,7 +68,8 @@ static void gather(const har_conv_params *p, const int8_t *input, int32_t y0, in
 /* the column's blocks of one position hold the int16 inputs of har_dot2x2 (har_dot.h) */
 static HAR_ALWAYS_INLINE void widen(int16_t *col, const int8_t *src, int32_t blocks)
 {
-    for (int32_t b = 0; b < blocks; ++b, col += 8, src += 4) har_widen4(col, src);
+    for (; blocks >= 2; blocks -= 2, col += 16, src += 8) har_widen4(col, src), har_widen4(col + 8, src + 4);
+    if (blocks) har_widen4(col, src);
 }
 
 static HAR_ALWAYS_INLINE void fill(int16_t *col, int8_t value, int32_t blocks)
@@ -67,7 +87,8 @@ static int staged(const har_conv_params *p)
     return ((p->k_w * p->in_c) & 3) || (clipping && (p->in_c & 3));
 }
 
-/* the receptive field at (y0, x0) widened into one position's blocks of the column */
+/* the receptive field at (y0, x0) widened into one position's blocks of the column, the ways that
+ * field() does not take */
 static void column(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0, int16_t *col, int8_t *stage)
 {
     const int32_t in_c = p->in_c, k_w = p->k_w, row = k_w * in_c, row_blocks = row >> 2;
@@ -79,10 +100,6 @@ static void column(const har_conv_params *p, const int8_t *input, int32_t y0, in
         return;
     }
     const int8_t pad = (int8_t)(-p->input_offset);
-    if (!clipped && y0 >= 0 && y0 + p->k_h <= p->in_h && k_w == p->in_w) { /* one contiguous span */
-        widen(col, input + y0 * row, p->k_h * row_blocks);
-        return;
-    }
     const int32_t left = kx_lo * in_c >> 2, inside = (kx_hi - kx_lo) * in_c >> 2;
     for (int32_t ky = 0; ky < p->k_h; ++ky, col += 8 * row_blocks) {
         const int32_t y = y0 + ky;
@@ -96,47 +113,75 @@ static void column(const har_conv_params *p, const int8_t *input, int32_t y0, in
     }
 }
 
-/* channel c (and c + 1 when ``two``) of both positions from the 2x2 accumulators */
-static HAR_ALWAYS_INLINE void finish2x2(const har_conv_params *p, har_acc4 acc, int32_t c, int two, int full,
-                                        int8_t *out_a, int8_t *out_b)
+/* the receptive field at (y0, x0) into one position's blocks of the column: straight from the input
+ * when it lies inside and its rows are a multiple of 4 bytes (in one span with one kernel row or rows
+ * as wide as the input: every pointwise layer's), else through column() */
+static void field(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0, int16_t *col, int8_t *stage)
 {
-    const int32_t lo = p->act_min, hi = p->act_max;
-    if (!p->requant) {
-        out_a[c] = finish_one(acc.a0, p, c), out_b[c] = finish_one(acc.a2, p, c);
-        if (two) out_a[c + 1] = finish_one(acc.a1, p, c + 1), out_b[c + 1] = finish_one(acc.a3, p, c + 1);
+    const int32_t k_h = p->k_h, k_w = p->k_w, in_w = p->in_w, in_c = p->in_c, row = k_w * in_c;
+    if (x0 < 0 || x0 + k_w > in_w || y0 < 0 || y0 + k_h > p->in_h) {
+        column(p, input, y0, x0, col, stage);
         return;
     }
-    const int32_t *t = p->requant + 3 * c;
-    const int32_t v0 = har_short_double_mla(acc.a0, t), v2 = har_short_double_mla(acc.a2, t);
-    out_a[c] = full ? har_sat_s8(v0) : har_clamp_s8(v0, lo, hi);
-    out_b[c] = full ? har_sat_s8(v2) : har_clamp_s8(v2, lo, hi);
-    if (two) {
-        const int32_t v1 = har_short_double_mla(acc.a1, t + 3), v3 = har_short_double_mla(acc.a3, t + 3);
-        out_a[c + 1] = full ? har_sat_s8(v1) : har_clamp_s8(v1, lo, hi);
-        out_b[c + 1] = full ? har_sat_s8(v3) : har_clamp_s8(v3, lo, hi);
+    const int8_t *src = input + (y0 * in_w + x0) * in_c;
+    if (row & 3) { /* into the stage row by row in whole words, the last row exactly: the words past
+                    * a row land where the next row goes, and read input that the next row reads */
+        int8_t *dst = stage;
+        for (int32_t ky = 1; ky < k_h; ++ky, src += in_w * in_c, dst += row) {
+            for (int32_t i = 0; i < row; i += 4) copy_bytes(dst + i, src + i, 4);
+        }
+        copy_bytes(dst, src, row);
+        widen(col, stage, (k_h * row + 3) >> 2);
+        return;
     }
+    if (k_h == 1 || k_w == in_w) {
+        widen(col, src, k_h * row >> 2);
+        return;
+    }
+    for (int32_t ky = 0; ky < k_h; ++ky, col += 2 * row, src += in_w * in_c) widen(col, src, row >> 2);
 }
 
-/* every output channel of two positions from their column */
-static HAR_ALWAYS_INLINE void channels(const har_conv_params *p, const int16_t *col, int32_t blocks, int full,
+/* channel c (and c + 1 when ``two``) of both positions from the 2x2 accumulators; ``fast``: through
+ * the generator's triplets ``t`` (channel c's) to the whole int8 range */
+static HAR_ALWAYS_INLINE void finish2x2(const har_conv_params *p, har_acc4 acc, const int32_t *t, int32_t c, int two,
+                                        int fast, int8_t *out_a, int8_t *out_b)
+{
+    if (fast) { /* every value before the first store: an int8 store may alias the triplets */
+        const int32_t t0[3] = {t[0], t[1], t[2]};
+        const int8_t v0 = har_sat_s8(har_short_double_mla(acc.a0, t0)), v2 = har_sat_s8(har_short_double_mla(acc.a2, t0));
+        if (two) {
+            const int32_t t1[3] = {t[3], t[4], t[5]};
+            const int8_t v1 = har_sat_s8(har_short_double_mla(acc.a1, t1));
+            const int8_t v3 = har_sat_s8(har_short_double_mla(acc.a3, t1));
+            out_a[c + 1] = v1, out_b[c + 1] = v3;
+        }
+        out_a[c] = v0, out_b[c] = v2;
+        return;
+    }
+    out_a[c] = finish_one(acc.a0, p, c), out_b[c] = finish_one(acc.a2, p, c);
+    if (two) out_a[c + 1] = finish_one(acc.a1, p, c + 1), out_b[c + 1] = finish_one(acc.a3, p, c + 1);
+}
+
+/* every output channel of two positions from their column; ``fast``: a bias, the generator's triplets
+ * and the whole int8 range (every layer of the MLPerf Tiny models), with no test in the loop */
+static HAR_ALWAYS_INLINE void channels(const har_conv_params *p, const int16_t *col, int32_t blocks, int fast,
                                        int8_t *out_a, int8_t *out_b)
 {
-    const int32_t out_c = p->out_c, pairs = out_c & ~1, group = har_group_bytes(blocks * 4);
-    const int32_t *bias = p->bias;
-    const int8_t *weights = p->weights;
-    for (int32_t c = 0; c < pairs; c += 2) {
-        const int32_t b0 = bias ? bias[c] : 0, b1 = bias ? bias[c + 1] : 0;
-        const int8_t *w = weights + (c >> 2) * group + (c & 2) * 4;
-        finish2x2(p, har_dot2x2(col, w, blocks, (har_acc4){b0, b1, b0, b1}), c, 1, full, out_a, out_b);
+    const int32_t out_c = p->out_c, pairs = out_c & ~1, pair_bytes = 8 * blocks;
+    const int32_t *bias = p->bias, *t = p->requant;
+    const int8_t *w = p->weights; /* per pair of channels, interleaved (har_dot2x2) */
+    int32_t c = 0;
+    for (; c < pairs; c += 2, t += 6, w += pair_bytes) {
+        const int32_t b0 = fast || bias ? bias[c] : 0, b1 = fast || bias ? bias[c + 1] : 0;
+        finish2x2(p, har_dot2x2(col, w, blocks, (har_acc4){b0, b1, b0, b1}), t, c, 1, fast, out_a, out_b);
     }
-    if (pairs < out_c) { /* the last channel: its pair's row is zero padding */
-        const int32_t b0 = bias ? bias[pairs] : 0;
-        const int8_t *w = weights + (pairs >> 2) * group + (pairs & 2) * 4;
-        finish2x2(p, har_dot2x2(col, w, blocks, (har_acc4){b0, 0, b0, 0}), pairs, 0, full, out_a, out_b);
+    if (c < out_c) { /* the last channel: its pair's second row is zero padding */
+        const int32_t b0 = fast || bias ? bias[c] : 0;
+        finish2x2(p, har_dot2x2(col, w, blocks, (har_acc4){b0, 0, b0, 0}), t, c, 0, fast, out_a, out_b);
     }
 }
 
-static HAR_ALWAYS_INLINE void conv_dense(const har_conv_params *p, const int8_t *input, int8_t *output, int full)
+static HAR_ALWAYS_INLINE void conv_dense(const har_conv_params *p, const int8_t *input, int8_t *output, int fast)
 {
     const int32_t k = p->k_h * p->k_w * p->in_c, blocks = (k + 3) >> 2, out_c = p->out_c, out_w = p->out_w;
     const int32_t positions = p->out_h * out_w;
@@ -146,19 +191,19 @@ static HAR_ALWAYS_INLINE void conv_dense(const har_conv_params *p, const int8_t 
     if (staged(p)) memset(stage + k, 0, (size_t)(4 * blocks - k)); /* widened with the last block */
     int32_t oy = 0, ox = 0;
     for (int32_t pos = 0; pos < positions; pos += 2) {
-        column(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, col, stage);
+        field(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, col, stage);
         const int32_t next = pos + 1 < positions ? pos + 1 : pos;
         if (next != pos && ++ox == out_w) ox = 0, ++oy;
-        column(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, col + 2, stage);
+        field(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, col + 2, stage);
         if (++ox == out_w) ox = 0, ++oy;
-        channels(p, col, blocks, full, output + pos * out_c, output + next * out_c);
+        channels(p, col, blocks, fast, output + pos * out_c, output + next * out_c);
     }
 }
 
 void har_conv_s8(const har_conv_params *params, const int8_t *input, int8_t *output)
 {
     const har_conv_params copy = *params; /* a local copy: stores through output cannot change it */
-    if (copy.act_min == -128 && copy.act_max == 127) {
+    if (copy.bias && copy.requant && copy.act_min == -128 && copy.act_max == 127) {
         conv_dense(&copy, input, output, 1);
     } else {
         conv_dense(&copy, input, output, 0);

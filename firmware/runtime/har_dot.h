@@ -70,10 +70,10 @@ static inline int32_t har_group_bytes(int32_t k) { return ((k + 3) & ~3) * 4; }
  * column: per block of 4 inputs, 8 int16 = the low pairs of positions a and b, then their high pairs
  * (so one 8-byte load serves both positions). har_widen4 writes one position's 4 (DSP: the SXTB16
  * halves (x0, x2) low, (x1, x3) high, as the weights split; portable: (x0, x1), (x2, x3)) at ``col``
- * = the block + 2 for position b. ``w`` is row r's 4 bytes in a har_dot4 group block (r even: rows r
- * and r + 1 are its 8 bytes at 4 * (r & 3)); blocks step 16 bytes. Returns {a.r, a.r+1, b.r, b.r+1}
- * added to ``acc``, exact int32 sums: one weight sign extension serves both positions, one input
- * word both rows. ``col`` is 8-byte aligned. */
+ * = the block + 2 for position b. The weights of the two rows come interleaved by the generator
+ * (ops_conv.interleave_pairs): per block of 4 inputs, 8 bytes = row r's 4, then row r + 1's (8-byte
+ * aligned). Returns {a.r, a.r+1, b.r, b.r+1} added to ``acc``, exact int32 sums: one weight sign
+ * extension serves both positions, one input word both rows. ``col`` is 8-byte aligned. */
 static HAR_ALWAYS_INLINE void har_widen4(int16_t *col, const int8_t *src)
 {
 #if HAR_USE_DSP
@@ -92,7 +92,7 @@ static HAR_ALWAYS_INLINE har_acc4 har_dot2x2(const int16_t *col, const int8_t *w
     /* the loop below as GCC does not schedule it: post-indexed LDRDs, 17 instructions a block */
     uint32_t r0, r1, e0, e1, x0, x1;
     __asm__("1:\n\t"
-            "ldrd %[r0], %[r1], [%[w]], #16\n\t"
+            "ldrd %[r0], %[r1], [%[w]], #8\n\t"
             "ldrd %[x0], %[x1], [%[col]], #8\n\t"
             "sxtb16 %[e0], %[r0]\n\t"
             "sxtb16 %[e1], %[r1]\n\t"
@@ -118,7 +118,7 @@ static HAR_ALWAYS_INLINE har_acc4 har_dot2x2(const int16_t *col, const int8_t *w
 #if defined(__GNUC__)
     col = (const int16_t *)__builtin_assume_aligned(col, 8);
 #endif
-    for (; col != end; col += 8, w += 16) {
+    for (; col != end; col += 8, w += 8) {
         uint64_t rows, lo, hi;
 #if defined(__GNUC__)
         memcpy(&rows, __builtin_assume_aligned(w, 8), 8);
@@ -138,7 +138,7 @@ static HAR_ALWAYS_INLINE har_acc4 har_dot2x2(const int16_t *col, const int8_t *w
     }
 #else
     static const uint8_t at[4] = {0, 1, 4, 5}; /* position a's x0..x3; position b's are 2 further */
-    for (; col != end; col += 8, w += 16) {
+    for (; col != end; col += 8, w += 8) {
         for (int32_t i = 0; i < 4; ++i) {
             const int32_t xa = col[at[i]], xb = col[at[i] + 2], w0 = w[i], w1 = w[4 + i];
             acc.a0 += xa * w0, acc.a1 += xa * w1, acc.a2 += xb * w0, acc.a3 += xb * w1;

@@ -4,6 +4,8 @@ per-tensor or per-channel int8 weights (zero point 0) and int32 biases."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from har_edge.codegen import quant, sparse
@@ -29,6 +31,17 @@ def interleave(rows: np.ndarray) -> np.ndarray:
     padded[:units, :k] = rows
     groups, blocks = padded.shape[0] // 4, padded.shape[1] // 4
     return padded.reshape(groups, 4, blocks, 4).transpose(0, 2, 1, 3).ravel()
+
+
+def interleave_pairs(rows: np.ndarray) -> np.ndarray:
+    """(units, k) int8 weights in the layout of ``har_dot2x2`` (CONV_2D's dense kernel): units padded
+    with zeros to a multiple of 2 and k to a multiple of 4, then per pair of units and per 4 inputs
+    the 8 bytes rows 0, 1 x inputs."""
+    units, k = rows.shape
+    padded = np.zeros((-(-units // 2) * 2, -(-k // 4) * 4), np.int8)
+    padded[:units, :k] = rows
+    pairs, blocks = padded.shape[0] // 2, padded.shape[1] // 4
+    return padded.reshape(pairs, 2, blocks, 4).transpose(0, 2, 1, 3).ravel()
 
 
 def _constant_weights(op: Op, weights: Tensor, bias: Tensor | None, channels: int) -> None:
@@ -235,6 +248,10 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
     weight_arrays, weight_fields, choice = sparse.weight_arrays(
         prefix, interleave(weights.data.reshape(out_c, -1)), -(-out_c // 4)
     )
+    if choice.format == "dense":  # the dense kernel takes its channels by pairs
+        pairs = interleave_pairs(weights.data.reshape(out_c, -1))
+        weight_arrays = [CArray(f"{prefix}_weights", "int8_t", pairs)]
+        choice = dataclasses.replace(choice, dense_weight_bytes=pairs.size)
     arrays = [
         *weight_arrays,
         *_requant_arrays(

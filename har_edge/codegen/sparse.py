@@ -61,12 +61,19 @@ def nonzero_blocks(interleaved: np.ndarray) -> np.ndarray:
     return interleaved.reshape(-1, 16).any(axis=1)
 
 
-def choose(interleaved: np.ndarray, groups: int, empty_shortcut: bool = False) -> KernelChoice:
+def choose(
+    interleaved: np.ndarray,
+    groups: int,
+    empty_shortcut: bool = False,
+    dense_costs: tuple[float, float] = (DENSE_GROUP, DENSE_BLOCK),
+) -> KernelChoice:
     """The form expected to run faster on the Cortex-M4F for weights interleaved in ``groups``
-    (``empty_shortcut``: the kernel skips groups without kept blocks, as FULLY_CONNECTED's does)."""
+    (``empty_shortcut``: the kernel skips groups without kept blocks, as FULLY_CONNECTED's does;
+    ``dense_costs``: the dense kernel's expected instructions per group and per block, when it is not
+    har_dot4's)."""
     mask = nonzero_blocks(interleaved).reshape(groups, -1)
     blocks, nonzero, live = mask.size, int(mask.sum()), int(mask.any(axis=1).sum())
-    dense = groups * DENSE_GROUP + blocks * DENSE_BLOCK
+    dense = groups * dense_costs[0] + blocks * dense_costs[1]
     empty = EMPTY_GROUP if empty_shortcut else SPARSE_GROUP
     sparse = live * SPARSE_GROUP + (groups - live) * empty + nonzero * SPARSE_BLOCK
     ratio = sparse / dense
@@ -93,10 +100,14 @@ def compress(interleaved: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarr
 
 
 def weight_arrays(
-    prefix: str, interleaved: np.ndarray, groups: int, empty_shortcut: bool = False
+    prefix: str,
+    interleaved: np.ndarray,
+    groups: int,
+    empty_shortcut: bool = False,
+    dense_costs: tuple[float, float] = (DENSE_GROUP, DENSE_BLOCK),
 ) -> tuple[list[CArray], str, KernelChoice]:
     """The weight arrays of the chosen form, the params fields that name them, and the choice."""
-    choice = choose(interleaved, groups, empty_shortcut)
+    choice = choose(interleaved, groups, empty_shortcut, dense_costs)
     if choice.format == "dense":
         return [CArray(f"{prefix}_weights", "int8_t", interleaved)], f".weights = {prefix}_weights, ", choice
     kept, starts, offsets = compress(interleaved, groups)

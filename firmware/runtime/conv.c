@@ -141,6 +141,19 @@ static void field(const har_conv_params *p, const int8_t *input, int32_t y0, int
     for (int32_t ky = 0; ky < k_h; ++ky, col += 2 * row, src += in_w * in_c) widen(col, src, row >> 2);
 }
 
+/* output position (oy, ox)'s field into one position's blocks of the column; ``pixels``: pointwise
+ * on 4-byte pixels, where every field is one pixel, widened here rather than through field() */
+static HAR_ALWAYS_INLINE void place(const har_conv_params *p, const int8_t *input, int32_t oy, int32_t ox, int pixels,
+                                    int32_t blocks, int16_t *col, int8_t *stage)
+{
+    const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+    if (pixels) {
+        widen(col, input + (y0 * p->in_w + x0) * p->in_c, blocks);
+    } else {
+        field(p, input, y0, x0, col, stage);
+    }
+}
+
 /* channel c (and c + 1 when ``two``) of both positions from the 2x2 accumulators; ``fast``: through
  * the generator's triplets ``t`` (channel c's) to the whole int8 range */
 static HAR_ALWAYS_INLINE void finish2x2(const har_conv_params *p, har_acc4 acc, const int32_t *t, int32_t c, int two,
@@ -189,12 +202,13 @@ static HAR_ALWAYS_INLINE void conv_dense(const har_conv_params *p, const int8_t 
     int16_t *col = (int16_t *)(void *)(p->scratch + ((uintptr_t)p->scratch & 4));
     int8_t *stage = (int8_t *)col + 16 * blocks;
     if (staged(p)) memset(stage + k, 0, (size_t)(4 * blocks - k)); /* widened with the last block */
+    const int pixels = p->k_h == 1 && p->k_w == 1 && !(p->in_c & 3) && !p->pad_top && !p->pad_left;
     int32_t oy = 0, ox = 0;
     for (int32_t pos = 0; pos < positions; pos += 2) {
-        field(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, col, stage);
-        const int32_t next = pos + 1 < positions ? pos + 1 : pos;
+        const int32_t next = pos + 1 < positions ? pos + 1 : pos; /* the same one when the last is odd */
+        place(p, input, oy, ox, pixels, blocks, col, stage);
         if (next != pos && ++ox == out_w) ox = 0, ++oy;
-        field(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, col + 2, stage);
+        place(p, input, oy, ox, pixels, blocks, col + 2, stage);
         if (++ox == out_w) ox = 0, ++oy;
         channels(p, col, blocks, fast, output + pos * out_c, output + next * out_c);
     }

@@ -89,29 +89,29 @@ static HAR_ALWAYS_INLINE har_acc4 har_dot2x2(const int16_t *col, const int8_t *w
 {
     const int16_t *end = col + 8 * blocks;
 #if HAR_USE_DSP && defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-    /* the loop below as GCC does not schedule it: post-indexed LDRDs, 17 instructions a block */
-    uint32_t r0, r1, e0, e1, x0, x1;
+    /* the loop below as GCC does not schedule it: post-indexed LDRDs, 17 instructions a block, and
+     * one register for the sign-extended weights (12 in all) so that the caller keeps more of its own */
+    uint32_t r0, r1, e, x0, x1;
     __asm__("1:\n\t"
             "ldrd %[r0], %[r1], [%[w]], #8\n\t"
             "ldrd %[x0], %[x1], [%[col]], #8\n\t"
-            "sxtb16 %[e0], %[r0]\n\t"
-            "sxtb16 %[e1], %[r1]\n\t"
-            "smlad %[a0], %[x0], %[e0], %[a0]\n\t"
-            "smlad %[a1], %[x0], %[e1], %[a1]\n\t"
-            "smlad %[a2], %[x1], %[e0], %[a2]\n\t"
-            "smlad %[a3], %[x1], %[e1], %[a3]\n\t"
+            "sxtb16 %[e], %[r0]\n\t"
+            "smlad %[a0], %[x0], %[e], %[a0]\n\t"
+            "smlad %[a2], %[x1], %[e], %[a2]\n\t"
+            "sxtb16 %[e], %[r1]\n\t"
+            "smlad %[a1], %[x0], %[e], %[a1]\n\t"
+            "smlad %[a3], %[x1], %[e], %[a3]\n\t"
             "ldrd %[x0], %[x1], [%[col]], #8\n\t"
-            "sxtb16 %[e0], %[r0], ror #8\n\t"
-            "sxtb16 %[e1], %[r1], ror #8\n\t"
-            "smlad %[a0], %[x0], %[e0], %[a0]\n\t"
-            "smlad %[a1], %[x0], %[e1], %[a1]\n\t"
-            "smlad %[a2], %[x1], %[e0], %[a2]\n\t"
-            "smlad %[a3], %[x1], %[e1], %[a3]\n\t"
+            "sxtb16 %[e], %[r0], ror #8\n\t"
+            "smlad %[a0], %[x0], %[e], %[a0]\n\t"
+            "smlad %[a2], %[x1], %[e], %[a2]\n\t"
+            "sxtb16 %[e], %[r1], ror #8\n\t"
+            "smlad %[a1], %[x0], %[e], %[a1]\n\t"
+            "smlad %[a3], %[x1], %[e], %[a3]\n\t"
             "cmp %[col], %[end]\n\t"
             "bne 1b"
             : [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [col] "+r"(col),
-              [w] "+r"(w), [r0] "=&r"(r0), [r1] "=&r"(r1), [e0] "=&r"(e0), [e1] "=&r"(e1), [x0] "=&r"(x0),
-              [x1] "=&r"(x1)
+              [w] "+r"(w), [r0] "=&r"(r0), [r1] "=&r"(r1), [e] "=&r"(e), [x0] "=&r"(x0), [x1] "=&r"(x1)
             : [end] "r"(end)
             : "cc", "memory");
 #elif HAR_USE_DSP

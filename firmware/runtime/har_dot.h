@@ -89,10 +89,30 @@ static HAR_ALWAYS_INLINE har_acc4 har_dot2x2(const int16_t *col, const int8_t *w
 {
     const int16_t *end = col + 8 * blocks;
 #if HAR_USE_DSP && defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-    /* the loop below as GCC does not schedule it: post-indexed LDRDs, 17 instructions a block, and
-     * one register for the sign-extended weights (12 in all) so that the caller keeps more of its own */
+    /* the loop below as GCC does not schedule it: post-indexed LDRDs, two blocks a pass (an odd count
+     * enters at the second), 16 instructions a block, and one register for the sign-extended weights
+     * (12 in all) so that the caller keeps more of its own */
     uint32_t r0, r1, e, x0, x1;
-    __asm__("1:\n\t"
+    __asm__("sub %[e], %[end], %[col]\n\t"
+            "tst %[e], #16\n\t" /* an odd number of 16-byte blocks */
+            "bne 2f\n\t"
+            "1:\n\t"
+            "ldrd %[r0], %[r1], [%[w]], #8\n\t"
+            "ldrd %[x0], %[x1], [%[col]], #8\n\t"
+            "sxtb16 %[e], %[r0]\n\t"
+            "smlad %[a0], %[x0], %[e], %[a0]\n\t"
+            "smlad %[a2], %[x1], %[e], %[a2]\n\t"
+            "sxtb16 %[e], %[r1]\n\t"
+            "smlad %[a1], %[x0], %[e], %[a1]\n\t"
+            "smlad %[a3], %[x1], %[e], %[a3]\n\t"
+            "ldrd %[x0], %[x1], [%[col]], #8\n\t"
+            "sxtb16 %[e], %[r0], ror #8\n\t"
+            "smlad %[a0], %[x0], %[e], %[a0]\n\t"
+            "smlad %[a2], %[x1], %[e], %[a2]\n\t"
+            "sxtb16 %[e], %[r1], ror #8\n\t"
+            "smlad %[a1], %[x0], %[e], %[a1]\n\t"
+            "smlad %[a3], %[x1], %[e], %[a3]\n\t"
+            "2:\n\t"
             "ldrd %[r0], %[r1], [%[w]], #8\n\t"
             "ldrd %[x0], %[x1], [%[col]], #8\n\t"
             "sxtb16 %[e], %[r0]\n\t"

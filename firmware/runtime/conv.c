@@ -66,11 +66,14 @@ static void gather(const har_conv_params *p, const int8_t *input, int32_t y0, in
 /* ---- dense: two positions x two channels over an int16 column ---- */
 
 /* the column's blocks of one position hold the int16 inputs of har_dot2x2 (har_dot.h) */
-static HAR_ALWAYS_INLINE void widen(int16_t *col, const int8_t *src, int32_t blocks)
+static HAR_ALWAYS_INLINE void widen_inline(int16_t *col, const int8_t *src, int32_t blocks)
 {
     for (; blocks >= 2; blocks -= 2, col += 16, src += 8) har_widen4(col, src), har_widen4(col + 8, src + 4);
     if (blocks) har_widen4(col, src);
 }
+
+/* out of line where fields go row by row (flash); inline for pointwise pixels */
+static void widen(int16_t *col, const int8_t *src, int32_t blocks) { widen_inline(col, src, blocks); }
 
 static HAR_ALWAYS_INLINE void fill(int16_t *col, int8_t value, int32_t blocks)
 {
@@ -148,7 +151,7 @@ static HAR_ALWAYS_INLINE void place(const har_conv_params *p, const int8_t *inpu
 {
     const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
     if (pixels) {
-        widen(col, input + (y0 * p->in_w + x0) * p->in_c, blocks);
+        widen_inline(col, input + (y0 * p->in_w + x0) * p->in_c, blocks);
     } else {
         field(p, input, y0, x0, col, stage);
     }
@@ -194,8 +197,25 @@ static HAR_ALWAYS_INLINE void channels(const har_conv_params *p, const int16_t *
     }
 }
 
-static HAR_ALWAYS_INLINE void conv_dense(const har_conv_params *p, const int8_t *input, int8_t *output, int fast)
+/* the two instances, out of line: the position loop is compiled once (flash) */
+typedef void channels_fn(const har_conv_params *p, const int16_t *col, int32_t blocks, int8_t *out_a, int8_t *out_b);
+
+static void channels_fast(const har_conv_params *p, const int16_t *col, int32_t blocks, int8_t *out_a, int8_t *out_b)
 {
+    channels(p, col, blocks, 1, out_a, out_b);
+}
+
+static void channels_general(const har_conv_params *p, const int16_t *col, int32_t blocks, int8_t *out_a,
+                             int8_t *out_b)
+{
+    channels(p, col, blocks, 0, out_a, out_b);
+}
+
+void har_conv_s8(const har_conv_params *params, const int8_t *input, int8_t *output)
+{
+    const har_conv_params copy = *params, *p = &copy; /* a local copy: stores through output cannot change it */
+    channels_fn *run = p->bias && p->requant && p->act_min == -128 && p->act_max == 127 ? channels_fast
+                                                                                          : channels_general;
     const int32_t k = p->k_h * p->k_w * p->in_c, blocks = (k + 3) >> 2, out_c = p->out_c, out_w = p->out_w;
     const int32_t positions = p->out_h * out_w;
     /* the scratch is 4-byte aligned (an arena offset); the column 8-byte aligned, for LDRD */
@@ -210,17 +230,7 @@ static HAR_ALWAYS_INLINE void conv_dense(const har_conv_params *p, const int8_t 
         if (next != pos && ++ox == out_w) ox = 0, ++oy;
         place(p, input, oy, ox, pixels, blocks, col + 2, stage);
         if (++ox == out_w) ox = 0, ++oy;
-        channels(p, col, blocks, fast, output + pos * out_c, output + next * out_c);
-    }
-}
-
-void har_conv_s8(const har_conv_params *params, const int8_t *input, int8_t *output)
-{
-    const har_conv_params copy = *params; /* a local copy: stores through output cannot change it */
-    if (copy.bias && copy.requant && copy.act_min == -128 && copy.act_max == 127) {
-        conv_dense(&copy, input, output, 1);
-    } else {
-        conv_dense(&copy, input, output, 0);
+        run(p, col, blocks, output + pos * out_c, output + next * out_c);
     }
 }
 

@@ -129,3 +129,30 @@ def test_short_requantization_with_smmlar_gives_the_bits_of_the_short_form(tmp_p
     pairs = np.array([[int(v) for v in line.split()] for line in done.stdout.splitlines()])
     assert len(pairs) == len(rows)
     assert pairs[:, 1].tolist() == pairs[:, 0].tolist()
+
+
+@functools.cache
+def _general_requant_model() -> bytes:
+    """A 3x3 SAME conv whose channel 2 has a bias near 2^30: its accumulators may pass 2^30, so the
+    layer takes the general requantization (multipliers and shifts, no triplets)."""
+    from tests.crafted_models import Op as CraftedOp
+    from tests.crafted_models import T, build, options
+
+    weights = np.random.default_rng(13).integers(-60, 61, (4, 3, 3, 3)).astype(np.int8)
+    bias = np.array([100, -2_000, (1 << 30) - 10, 5_000], np.int32)
+    conv = options("Conv2D", padding=0, strideH=1, strideW=1, dilationHFactor=1, dilationWFactor=1)
+    tensors = [
+        T((1, 6, 5, 3), scale=0.05, zero_point=3),
+        T((4, 3, 3, 3), scale=0.02, data=weights),
+        T((4,), "int32", 0.001, data=bias),
+        T((1, 6, 5, 4), scale=0.1, zero_point=-5),
+    ]
+    return build(tensors, [CraftedOp("CONV_2D", (0, 1, 2), (3,), conv)])
+
+
+@pytest.mark.parametrize("dsp", [False, True], ids=["portable", "dsp"])
+def test_dense_conv_without_the_short_requantization_is_bit_exact(dsp):
+    model = _general_requant_model()
+    assert "l0_multiplier" in generate(model).source and "l0_requant" not in generate(model).source
+    check = host_cross_check(model, random_inputs(model, 32, seed=9), dsp=dsp, label="general requant")
+    assert check, str(check)

@@ -156,3 +156,35 @@ def test_dense_conv_without_the_short_requantization_is_bit_exact(dsp):
     assert "l0_multiplier" in generate(model).source and "l0_requant" not in generate(model).source
     check = host_cross_check(model, random_inputs(model, 32, seed=9), dsp=dsp, label="general requant")
     assert check, str(check)
+
+
+def test_a_kernel_row_of_one_byte_stays_inside_the_scratch_and_the_input(tmp_path):
+    """A (4, 1) kernel over a one-channel column: its rows of one byte once went to the stage a whole
+    word each, writing past the scratch and reading past the input (AddressSanitizer)."""
+    from har_edge.codegen.project import write_project
+    from har_edge.codegen.verify import reference_run
+    from tests.crafted_models import Op as CraftedOp
+    from tests.crafted_models import T, build, options
+
+    weights = (np.arange(12).reshape(3, 4, 1, 1) - 5).astype(np.int8)
+    conv = options("Conv2D", padding=1, strideH=1, strideW=1, dilationHFactor=1, dilationWFactor=1)
+    tensors = [
+        T((1, 9, 1, 1), scale=0.05, zero_point=2),
+        T((3, 4, 1, 1), scale=0.02, data=weights),
+        T((3,), "int32", 0.001, data=np.array([5, -7, 9], np.int32)),
+        T((1, 6, 1, 3), scale=0.1, zero_point=1),
+    ]
+    model = build(tensors, [CraftedOp("CONV_2D", (0, 1, 2), (3,), conv)])
+    project = tmp_path / "fw"
+    write_project(model, project, "host", "model")
+    sanitize = "-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+    make = ["make", "-s", "APP=app", f"CFLAGS={sanitize}"]
+    subprocess.run(make, cwd=project, check=True, capture_output=True)
+    inputs = random_inputs(model, 4, seed=3)
+    (project / "har_in.bin").write_bytes(inputs.tobytes())
+    done = subprocess.run([str(project / "app")], cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "ERROR" not in done.stderr and "runtime error" not in done.stderr, done.stderr
+    outputs = np.frombuffer((project / "har_out.bin").read_bytes(), np.uint8).reshape(4, -1)
+    expected, _ = reference_run(model, inputs)
+    assert np.array_equal(outputs, np.asarray(expected).reshape(4, -1))

@@ -122,13 +122,14 @@ static void column(const har_conv_params *p, const int8_t *input, int32_t y0, in
 static void field(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0, int16_t *col, int8_t *stage)
 {
     const int32_t k_h = p->k_h, k_w = p->k_w, in_w = p->in_w, in_c = p->in_c, row = k_w * in_c;
-    if (x0 < 0 || x0 + k_w > in_w || y0 < 0 || y0 + k_h > p->in_h) {
-        column(p, input, y0, x0, col, stage);
+    if (x0 < 0 || x0 + k_w > in_w || y0 < 0 || y0 + k_h > p->in_h || row == 1) {
+        column(p, input, y0, x0, col, stage); /* (rows of one byte: whole words would leave both buffers) */
         return;
     }
     const int8_t *src = input + (y0 * in_w + x0) * in_c;
-    if (row & 3) { /* into the stage row by row in whole words, the last row exactly: the words past
-                    * a row land where the next row goes, and read input that the next row reads */
+    if (row & 3) { /* into the stage row by row in whole words, the last row exactly: with rows of 2
+                    * bytes or more, the words past a row land where the next rows go and read no
+                    * further than the next row's span */
         int8_t *dst = stage;
         for (int32_t ky = 1; ky < k_h; ++ky, src += in_w * in_c, dst += row) {
             for (int32_t i = 0; i < row; i += 4) copy_bytes(dst + i, src + i, 4);

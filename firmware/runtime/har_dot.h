@@ -85,6 +85,25 @@ static HAR_ALWAYS_INLINE void har_widen4(int16_t *col, const int8_t *src)
 #endif
 }
 
+/* one block of har_dot2x2's assembly loop: rows r, r + 1 (8 bytes) against the two positions' low then
+ * high pairs, post-indexed */
+#define HAR_DOT2X2_BLOCK \
+    "ldrd %[r0], %[r1], [%[w]], #8\n\t" \
+    "ldrd %[x0], %[x1], [%[col]], #8\n\t" \
+    "sxtb16 %[e], %[r0]\n\t" \
+    "smlad %[a0], %[x0], %[e], %[a0]\n\t" \
+    "smlad %[a2], %[x1], %[e], %[a2]\n\t" \
+    "sxtb16 %[e], %[r1]\n\t" \
+    "smlad %[a1], %[x0], %[e], %[a1]\n\t" \
+    "smlad %[a3], %[x1], %[e], %[a3]\n\t" \
+    "ldrd %[x0], %[x1], [%[col]], #8\n\t" \
+    "sxtb16 %[e], %[r0], ror #8\n\t" \
+    "smlad %[a0], %[x0], %[e], %[a0]\n\t" \
+    "smlad %[a2], %[x1], %[e], %[a2]\n\t" \
+    "sxtb16 %[e], %[r1], ror #8\n\t" \
+    "smlad %[a1], %[x0], %[e], %[a1]\n\t" \
+    "smlad %[a3], %[x1], %[e], %[a3]\n\t"
+
 static HAR_ALWAYS_INLINE har_acc4 har_dot2x2(const int16_t *col, const int8_t *w, int32_t blocks, har_acc4 acc)
 {
     const int16_t *end = col + 8 * blocks;
@@ -96,38 +115,7 @@ static HAR_ALWAYS_INLINE har_acc4 har_dot2x2(const int16_t *col, const int8_t *w
     __asm__("sub %[e], %[end], %[col]\n\t"
             "tst %[e], #16\n\t" /* an odd number of 16-byte blocks */
             "bne 2f\n\t"
-            "1:\n\t"
-            "ldrd %[r0], %[r1], [%[w]], #8\n\t"
-            "ldrd %[x0], %[x1], [%[col]], #8\n\t"
-            "sxtb16 %[e], %[r0]\n\t"
-            "smlad %[a0], %[x0], %[e], %[a0]\n\t"
-            "smlad %[a2], %[x1], %[e], %[a2]\n\t"
-            "sxtb16 %[e], %[r1]\n\t"
-            "smlad %[a1], %[x0], %[e], %[a1]\n\t"
-            "smlad %[a3], %[x1], %[e], %[a3]\n\t"
-            "ldrd %[x0], %[x1], [%[col]], #8\n\t"
-            "sxtb16 %[e], %[r0], ror #8\n\t"
-            "smlad %[a0], %[x0], %[e], %[a0]\n\t"
-            "smlad %[a2], %[x1], %[e], %[a2]\n\t"
-            "sxtb16 %[e], %[r1], ror #8\n\t"
-            "smlad %[a1], %[x0], %[e], %[a1]\n\t"
-            "smlad %[a3], %[x1], %[e], %[a3]\n\t"
-            "2:\n\t"
-            "ldrd %[r0], %[r1], [%[w]], #8\n\t"
-            "ldrd %[x0], %[x1], [%[col]], #8\n\t"
-            "sxtb16 %[e], %[r0]\n\t"
-            "smlad %[a0], %[x0], %[e], %[a0]\n\t"
-            "smlad %[a2], %[x1], %[e], %[a2]\n\t"
-            "sxtb16 %[e], %[r1]\n\t"
-            "smlad %[a1], %[x0], %[e], %[a1]\n\t"
-            "smlad %[a3], %[x1], %[e], %[a3]\n\t"
-            "ldrd %[x0], %[x1], [%[col]], #8\n\t"
-            "sxtb16 %[e], %[r0], ror #8\n\t"
-            "smlad %[a0], %[x0], %[e], %[a0]\n\t"
-            "smlad %[a2], %[x1], %[e], %[a2]\n\t"
-            "sxtb16 %[e], %[r1], ror #8\n\t"
-            "smlad %[a1], %[x0], %[e], %[a1]\n\t"
-            "smlad %[a3], %[x1], %[e], %[a3]\n\t"
+            "1:\n\t" HAR_DOT2X2_BLOCK "2:\n\t" HAR_DOT2X2_BLOCK
             "cmp %[col], %[end]\n\t"
             "bne 1b"
             : [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [col] "+r"(col),

@@ -119,4 +119,25 @@ static inline int32_t har_requant_smmla(int32_t x, int32_t multiplier, int32_t r
 #endif
 }
 
+/* SMMLAR: acc + (a * b + 2^31) >> 32 (exact: acc * 2^32 + a * b + 2^31, shifted) */
+static inline int32_t har_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+#else
+    return (int32_t)(((int64_t)acc * ((int64_t)1 << 32) + (int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* har_short_double in one instruction less: the triplet's round goes in with SMMLAR, and the nudge
+ * takes the accumulator's sign rather than the high word's. They differ only when the high word is 0
+ * and x < 0, where round - 1 and round give the same quotient: round = 2^(right-1) + (zero << right)
+ * is 2^(right-1) modulo 2^right, so subtracting 1 crosses no multiple of 2^right. */
+static inline int32_t har_short_double_mla(int32_t x, const int32_t *triplet)
+{
+    return (har_smmlar(x * 2, triplet[0], triplet[1]) + (x >> 31)) >> triplet[2];
+}
+
 #endif

@@ -4,6 +4,8 @@ per-tensor or per-channel int8 weights (zero point 0) and int32 biases."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from har_edge.codegen import depthwise, fc_wide, quant, sparse
@@ -19,6 +21,11 @@ from har_edge.codegen.lower import (
 
 SAME, VALID = 0, 1
 SCRATCH_ROWS = 8  # rows of an in-place per-time-step FULLY_CONNECTED computed per pass
+# CONV_2D's dense kernel (two positions x two channels, conv.c): expected DSP instructions per output
+# position, per group of 4 channels and per 4x4 block (sparse.choose), fitted to the per-layer counts
+# of pointwise layers of the MLPerf Tiny models on the emulated Cortex-M4F (within ~3 %; 3x3 layers
+# add ~15 % for gathering their fields)
+CONV_DENSE_COSTS = (83, 17)
 
 
 def interleave(rows: np.ndarray) -> np.ndarray:
@@ -29,6 +36,17 @@ def interleave(rows: np.ndarray) -> np.ndarray:
     padded[:units, :k] = rows
     groups, blocks = padded.shape[0] // 4, padded.shape[1] // 4
     return padded.reshape(groups, 4, blocks, 4).transpose(0, 2, 1, 3).ravel()
+
+
+def interleave_pairs(rows: np.ndarray) -> np.ndarray:
+    """(units, k) int8 weights in the layout of ``har_dot2x2`` (CONV_2D's dense kernel): units padded
+    with zeros to a multiple of 2 and k to a multiple of 4, then per pair of units and per 4 inputs
+    the 8 bytes rows 0, 1 x inputs."""
+    units, k = rows.shape
+    padded = np.zeros((-(-units // 2) * 2, -(-k // 4) * 4), np.int8)
+    padded[:units, :k] = rows
+    pairs, blocks = padded.shape[0] // 2, padded.shape[1] // 4
+    return padded.reshape(pairs, 2, blocks, 4).transpose(0, 2, 1, 3).ravel()
 
 
 def _constant_weights(op: Op, weights: Tensor, bias: Tensor | None, channels: int) -> None:
@@ -233,10 +251,16 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
     out_c, k_h, k_w, in_c = weights.shape
     _constant_weights(op, weights, bias, out_c)
     geometry = _window(op, x, out, k_h, k_w)
+    stride_w = op.options.strideW
+    pad_left = padding(op, x.shape[2], k_w, stride_w, out.shape[2])
     prefix = f"l{op.index}"
     weight_arrays, weight_fields, choice = sparse.weight_arrays(
-        prefix, interleave(weights.data.reshape(out_c, -1)), -(-out_c // 4)
+        prefix, interleave(weights.data.reshape(out_c, -1)), -(-out_c // 4), dense_costs=CONV_DENSE_COSTS
     )
+    if choice.format == "dense":  # the dense kernel takes its channels by pairs
+        pairs = interleave_pairs(weights.data.reshape(out_c, -1))
+        weight_arrays = [CArray(f"{prefix}_weights", "int8_t", pairs)]
+        choice = dataclasses.replace(choice, dense_weight_bytes=pairs.size)
     arrays = [
         *weight_arrays,
         *_requant_arrays(
@@ -264,9 +288,27 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
         params=("har_conv_params", fields),
         arrays=arrays,
         macs=macs,
-        scratch=-(-k_h * k_w * in_c // 4) * 4,
+        scratch=conv_scratch_bytes(choice.format, x.shape, out.shape, (k_h, k_w), (stride_w, pad_left)),
         kernel=choice.to_dict(),
     )
+
+
+def conv_scratch_bytes(form: str, in_shape, out_shape, kernel, window) -> int:
+    """Scratch bytes of conv.c's kernels: the block-sparse one gathers one int8 receptive field (k
+    inputs rounded up to 4); the dense one widens two fields to int16 (16 bytes per block of 4 inputs)
+    (+ 4 to align them to 8 bytes) and, when some field must first be gathered as int8 (conv.c's
+    ``staged``: kernel rows that are not a multiple of 4 bytes, or taps that are not while a field is
+    clipped at the left or right edge), a stage of k rounded up to 4 after them. ``window`` is
+    (stride_w, pad_left)."""
+    (_, _, in_w, in_c), (_, _, out_w, _) = in_shape, out_shape
+    k_h, k_w = kernel
+    stride_w, pad_left = window
+    k4 = -(-k_h * k_w * in_c // 4) * 4
+    if form == "block_sparse":
+        return k4
+    clipping = pad_left > 0 or (out_w - 1) * stride_w - pad_left + k_w > in_w
+    staged = (k_w * in_c) % 4 != 0 or (clipping and in_c % 4 != 0)
+    return 4 + 4 * k4 + (k4 if staged else 0)
 
 
 @lowering("DEPTHWISE_CONV_2D")

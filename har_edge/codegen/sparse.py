@@ -65,11 +65,15 @@ def nonzero_blocks(interleaved: np.ndarray) -> np.ndarray:
     return interleaved.reshape(-1, 16).any(axis=1)
 
 
-def choose(interleaved: np.ndarray, groups: int) -> KernelChoice:
-    """The form expected to run faster on the Cortex-M4F for weights interleaved in ``groups``."""
+def choose(
+    interleaved: np.ndarray, groups: int, dense_costs: tuple[float, float] = (DENSE_GROUP, DENSE_BLOCK)
+) -> KernelChoice:
+    """The form expected to run faster on the Cortex-M4F for weights interleaved in ``groups``
+    (``dense_costs``: the dense kernel's expected instructions per group and per block, when it is not
+    har_dot4's)."""
     mask = nonzero_blocks(interleaved).reshape(groups, -1)
     blocks, nonzero, live = mask.size, int(mask.sum()), int(mask.any(axis=1).sum())
-    dense = groups * DENSE_GROUP + blocks * DENSE_BLOCK
+    dense = groups * dense_costs[0] + blocks * dense_costs[1]
     sparse = live * SPARSE_GROUP + (groups - live) * EMPTY_GROUP + nonzero * SPARSE_BLOCK
     ratio = sparse / dense
     fits = mask.shape[1] * BLOCK <= MAX_INDEX and nonzero <= MAX_INDEX
@@ -95,10 +99,13 @@ def compress(interleaved: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarr
 
 
 def weight_arrays(
-    prefix: str, interleaved: np.ndarray, groups: int
+    prefix: str,
+    interleaved: np.ndarray,
+    groups: int,
+    dense_costs: tuple[float, float] = (DENSE_GROUP, DENSE_BLOCK),
 ) -> tuple[list[CArray], str, KernelChoice]:
     """The weight arrays of the chosen form, the params fields that name them, and the choice."""
-    choice = choose(interleaved, groups)
+    choice = choose(interleaved, groups, dense_costs)
     if choice.format == "dense":
         return [CArray(f"{prefix}_weights", "int8_t", interleaved)], f".weights = {prefix}_weights, ", choice
     kept, starts, offsets = compress(interleaved, groups)

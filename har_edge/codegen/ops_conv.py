@@ -26,6 +26,11 @@ SCRATCH_ROWS = 8  # rows of an in-place per-time-step FULLY_CONNECTED computed p
 # of pointwise layers of the MLPerf Tiny models on the emulated Cortex-M4F (within ~3 %; 3x3 layers
 # add ~15 % for gathering their fields)
 CONV_DENSE_COSTS = (83, 17)
+# FULLY_CONNECTED's dense kernels per row (per group of 4 units, per 4x4 block), fitted to the dense
+# seed model's and ad01's layers on the emulated Cortex-M4F: the wide form (int16 weights, written-out
+# loops) and the int8 rows; the sparse form must beat these, not har_dot4's C loop
+FC_WIDE_COSTS = (75, 11)
+FC_INT8_COSTS = (30, 20)
 
 
 def interleave(rows: np.ndarray) -> np.ndarray:
@@ -160,9 +165,9 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     in_place = rows > 1 and units <= depth
     scratch_rows = min(rows, SCRATCH_ROWS)
     prefix = f"l{op.index}"
-    weight_arrays, weight_fields, choice = sparse.weight_arrays(
-        prefix, interleave(weights.data), -(-units // 4)
-    )
+    interleaved = interleave(weights.data)
+    costs = FC_WIDE_COSTS if interleaved.size <= fc_wide.WIDE_MAX_BYTES else FC_INT8_COSTS
+    weight_arrays, weight_fields, choice = sparse.weight_arrays(prefix, interleaved, -(-units // 4), costs)
     requant = _requant_arrays(
         prefix,
         x,

@@ -148,18 +148,6 @@ static HAR_ALWAYS_INLINE int32_t divide_pot(int32_t x, lstm_pot d)
     return (x + ((x >> 31) & d.nudge) + d.round) >> d.right;
 }
 
-/* (acc * 2^32 + a * b + 2^31) >> 32: SMMLAR, one instruction on a core with the DSP extension */
-static HAR_ALWAYS_INLINE int32_t smmlar(int32_t a, int32_t b, int32_t acc)
-{
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-    int32_t r;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
-    return r;
-#else
-    return (int32_t)(((int64_t)acc * 4294967296 + (int64_t)a * b + ((int64_t)1 << 31)) >> 32);
-#endif
-}
-
 /* HAR_ROUND_DOUBLE (requant.h) of x: y = x * 2^left (the generator checked that y stays in int32,
  * quant_lstm.check_short_requant), SaturatingRoundingDoublingHighMul(y, m) = floor((2 y m + 2^31) / 2^32)
  * = y + floor((y (2m - 2^32) + 2^31) / 2^32): one SMMLAR with 2m wrapped to int32; then
@@ -178,7 +166,7 @@ static lstm_requant requant_of(int32_t multiplier, int32_t shift)
 static HAR_ALWAYS_INLINE int32_t requant(int32_t x, const lstm_requant *q)
 {
     const int32_t y = x * q->scale;
-    return divide_pot(smmlar(y, q->doubled, y), q->divide);
+    return divide_pot(har_smmlar(y, q->doubled, y), q->divide);
 }
 
 /* the inputs of a row are padded to a multiple of 16 with zero weights (ops_lstm.py), so that the DSP
@@ -277,7 +265,7 @@ static const int8_t *gate_products(const int8_t *v, const uint32_t *pairs, const
 static HAR_ALWAYS_INLINE int32_t requant_as(int32_t x, const lstm_requant *q, const int plain)
 {
     if (!plain) return requant(x, q);
-    const int32_t high = smmlar(x, q->doubled, x);
+    const int32_t high = har_smmlar(x, q->doubled, x);
     return (high + (high >> 31) + q->divide.round) >> q->divide.right;
 }
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from har_edge.codegen.constant_channels import FoldedGraph, fold_constant_channels
 from har_edge.codegen.graph import Graph, read_graph
 from har_edge.codegen.lower import CArray, Layer, lower_graph
 from har_edge.codegen.overlap import enabled, output_margin
@@ -29,6 +30,9 @@ class LayerInfo:
     output_tensor: int
     output_bytes: int
     kernel: dict | None = None  # FULLY_CONNECTED / CONV_2D: dense or block-sparse weights (codegen.sparse)
+    # the flat positions of the model's tensor that the output holds when constant channels were folded
+    # out of it (codegen.constant_channels); None: all of them
+    kept: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,12 +63,19 @@ def check_name(name: str) -> str:
     return name
 
 
-def generate(model: bytes | Graph, name: str = "har", overlap: bool | None = None) -> GeneratedModel:
+def generate(
+    model: bytes | Graph, name: str = "har", overlap: bool | None = None, fold: bool = True
+) -> GeneratedModel:
     """C sources for an int8 .tflite (bytes) or an already read ``Graph``. ``overlap``: whether the
     memory plan may start a window kernel's output over its dying input (``overlap.py``; default:
-    yes, unless the environment sets ``HAR_EDGE_ARENA_OVERLAP=0``)."""
+    yes, unless the environment sets ``HAR_EDGE_ARENA_OVERLAP=0``). ``fold``: whether constant
+    channels are folded away first (``constant_channels.py``); the model's ``graph`` is then the
+    folded one."""
     name = check_name(name)
     graph = model if isinstance(model, Graph) else read_graph(model)
+    folded = fold_constant_channels(graph) if fold else None
+    if folded is not None:
+        graph = folded.graph
     layers = lower_graph(graph)
     usages = [
         Usage(
@@ -81,16 +92,21 @@ def generate(model: bytes | Graph, name: str = "har", overlap: bool | None = Non
     sizes = {t.index: t.nbytes for t in graph.tensors}
     plan = plan_memory(usages, sizes, graph.inputs[0], graph.outputs[0], overlap=enabled(overlap))
     arrays = [a for lay in layers for a in lay.arrays]
-    infos = tuple(
-        LayerInfo(
-            lay.index, lay.name, lay.macs, lay.writes[0], graph.tensor(lay.writes[0]).nbytes, lay.kernel
-        )
-        for lay in layers
-    )
+    infos = tuple(_info(graph, lay, folded) for lay in layers)
     header = _header(name, graph, plan, infos)
     source = _source(name, graph, layers, plan, arrays)
     weight_bytes = sum(a.values.size * np.dtype(_NUMPY[a.ctype]).itemsize for a in arrays)
     return GeneratedModel(name, header, source, graph, infos, plan, weight_bytes)
+
+
+def _info(graph: Graph, layer: Layer, folded: FoldedGraph | None) -> LayerInfo:
+    kernel, kept = layer.kernel, None
+    if folded is not None:
+        kept = folded.kept.get(layer.writes[0])
+        if layer.index in folded.report:
+            kernel = {**kernel, "folding": folded.report[layer.index]}
+    output = layer.writes[0]
+    return LayerInfo(layer.index, layer.name, layer.macs, output, graph.tensor(output).nbytes, kernel, kept)
 
 
 _NUMPY = {"int8_t": np.int8, "int16_t": np.int16, "int32_t": np.int32, "float": np.float32}

@@ -166,8 +166,9 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     scratch_rows = min(rows, SCRATCH_ROWS)
     prefix = f"l{op.index}"
     interleaved = interleave(weights.data)
-    costs = FC_WIDE_COSTS if interleaved.size <= fc_wide.WIDE_MAX_BYTES else FC_INT8_COSTS
-    weight_arrays, weight_fields, choice = sparse.weight_arrays(prefix, interleaved, -(-units // 4), costs)
+    weight_arrays, weight_fields, choice = sparse.weight_arrays(
+        prefix, interleaved, -(-units // 4), _fc_costs(interleaved)
+    )
     requant = _requant_arrays(
         prefix,
         x,
@@ -202,6 +203,20 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
         in_place_scratch=scratch_rows * units if in_place else 0,
         kernel=choice.to_dict(),
     )
+
+
+def _fc_costs(interleaved: np.ndarray) -> tuple[float, float]:
+    return FC_WIDE_COSTS if interleaved.size <= fc_wide.WIDE_MAX_BYTES else FC_INT8_COSTS
+
+
+def fc_expected_instructions(weights: np.ndarray, rows: int) -> float:
+    """Expected DSP instructions of a FULLY_CONNECTED with these (units, depth) int8 weights applied to
+    ``rows`` time steps, in the form ``sparse.choose`` takes (its fitted per-group and per-block costs)."""
+    interleaved = interleave(weights)
+    groups = -(-weights.shape[0] // 4)
+    costs = _fc_costs(interleaved)
+    dense = groups * costs[0] + interleaved.size // 16 * costs[1]
+    return rows * dense * sparse.choose(interleaved, groups, costs).expected_instruction_ratio
 
 
 def _kernel(family: str, choice: sparse.KernelChoice) -> str:

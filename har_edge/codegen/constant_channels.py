@@ -92,9 +92,11 @@ def _fc(tensors: list[Tensor], op: Op) -> _Fc | None:
     return _Fc(x, weights, bias, out)
 
 
-def constant_rows(op: Op, fc: _Fc) -> tuple[np.ndarray, np.ndarray]:
-    """(mask, values): the rows whose weights are all zero, and the int8 value each outputs (its bias
-    requantized as the reference FULLY_CONNECTED does, plus the output zero point, clamped)."""
+def constant_rows(tensors, op: Op) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, values): the rows of FULLY_CONNECTED ``op`` (in the form the pass folds) whose weights are
+    all zero, and the int8 value each outputs (its bias requantized as the reference kernel does, plus
+    the output zero point, clamped)."""
+    fc = _fc(tensors, op)
     units = fc.weights.shape[0]
     multiplier, shift = quant.conv_multipliers(
         fc.x.single_scale(), fc.weights.scale, fc.out.single_scale(), units
@@ -224,7 +226,7 @@ def _try_fold(tensors, ops, outputs, i: int, kept, report) -> bool:
     if tree is None:
         return False
     reached, consumers = tree
-    constant, values = constant_rows(ops[i], fc)
+    constant, values = constant_rows(tensors, ops[i])
     units = len(constant)
     steps = fc.out.size // units
     remove = constant | _unread(tensors, ops, consumers, units, steps)

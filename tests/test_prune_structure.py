@@ -92,13 +92,16 @@ def test_block_pruning_leaves_whole_zero_blocks_that_the_generator_skips(dense, 
     assert not np.any(
         result.model.get_layer("dense16").get_weights()[0][~live32]
     )  # no block reads a dead unit
-    kernels = [layer.kernel for layer in generate(_mcu_file(result.model)).layers if layer.kernel]
+    model = _mcu_file(result.model)
+    kernels = [layer.kernel for layer in generate(model).layers if layer.kernel]
     assert len(kernels) == 4
-    # the two pruned layers (dense16, classifier) run block-sparse; the tiny ones may stay with the
-    # faster dense wide form, where skipping blocks would not pay
-    sparse = [kernels[1], kernels[3]]
-    assert [k["format"] for k in sparse] == ["block_sparse"] * 2
-    assert sum(k["weight_bytes"] for k in sparse) < 0.35 * sum(k["dense_weight_bytes"] for k in sparse)
+    # dense32's all-zero units are constants folded into dense16's biases (codegen.constant_channels):
+    # both shrink; the classifier runs block-sparse
+    assert kernels[0]["folding"]["folded_rows"] >= 16 and kernels[1]["folding"]["folded_columns"] >= 16
+    assert kernels[3]["format"] == "block_sparse"
+    unfolded = [layer.kernel for layer in generate(model, fold=False).layers if layer.kernel]
+    dense_bytes = sum(k["dense_weight_bytes"] for k in unfolded)
+    assert sum(k["weight_bytes"] for k in kernels) < 0.35 * dense_bytes
 
 
 def test_unit_pruned_model_is_smaller_after_fine_tuning(dense, splits):

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from har_edge.codegen import quant
+from har_edge.codegen.checks import check_graph
 from har_edge.codegen.graph import Graph, Op, Tensor
-from har_edge.codegen.lower import ACTIVATIONS
+from har_edge.codegen.lower import ACTIVATIONS, refuse_flex_and_hybrid
 from har_edge.codegen.ops_conv import fc_expected_instructions
 
 ORDER_KEEPING = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
@@ -79,7 +80,8 @@ def _fc(tensors: list[Tensor], op: Op) -> _Fc | None:
         return None
     units, depth = weights.shape
     if (
-        weights.scale.size not in (1, units)
+        min(units, depth, x.size) < 1
+        or weights.scale.size not in (1, units)
         or not x.shape
         or x.shape[-1] != depth
         or out.shape[-1:] != (units,)
@@ -261,6 +263,8 @@ def fold_constant_channels(graph: Graph) -> FoldedGraph:
     """``graph`` with the constant rows of its FULLY_CONNECTED ops folded into their readers and the rows
     no reader uses removed, repeated until nothing changes (see the module docstring); ``graph``
     itself when nothing folds."""
+    refuse_flex_and_hybrid(graph)  # what lower_graph refuses first, before anything is folded
+    check_graph(graph)
     tensors, ops = list(graph.tensors), list(graph.ops)
     kept: dict[int, np.ndarray] = {}
     report: dict[int, dict] = defaultdict(lambda: {"folded_rows": 0, "unread_rows": 0, "folded_columns": 0})
@@ -273,9 +277,10 @@ def fold_constant_channels(graph: Graph) -> FoldedGraph:
     if not report:
         return FoldedGraph(graph, {}, {})
     for index, entry in report.items():
-        after = _fc(tensors, next(op for op in ops if op.index == index))
+        op = next(op for op in ops if op.index == index)
         entry["macs_unfolded"] = _macs(before[index])
-        entry["expected_instruction_ratio"] = round(_expected(after) / _expected(before[index]), 3)
+        ratio = _expected(op, _fc(tensors, op)) / _expected(op, before[index])
+        entry["expected_instruction_ratio"] = round(ratio, 3)
     folded = dataclasses.replace(graph, tensors=tuple(tensors), ops=tuple(ops))
     return FoldedGraph(folded, kept, dict(report))
 
@@ -284,5 +289,5 @@ def _macs(fc: _Fc) -> int:
     return fc.x.size * fc.weights.shape[0]
 
 
-def _expected(fc: _Fc) -> float:
-    return fc_expected_instructions(fc.weights.data, fc.x.size // fc.weights.shape[1])
+def _expected(op: Op, fc: _Fc) -> float:
+    return fc_expected_instructions(op, fc.out, fc.weights.data, fc.x.size // fc.weights.shape[1])

@@ -31,6 +31,10 @@ CONV_DENSE_COSTS = (83, 17)
 # loops) and the int8 rows; the sparse form must beat these, not har_dot4's C loop
 FC_WIDE_COSTS = (75, 11)
 FC_INT8_COSTS = (30, 20)
+# the wide form's rows of one block (depth <= 4) at the whole int8 range (fully_connected.c's
+# wide_one_block_rows: the input word extended once a row), fitted the same way (3->4..32 per time step:
+# 37 per group and 37 per row, the row's share put on the groups)
+FC_WIDE_ONE_BLOCK_COSTS = (41, 0)
 
 
 def interleave(rows: np.ndarray) -> np.ndarray:
@@ -167,7 +171,7 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     prefix = f"l{op.index}"
     interleaved = interleave(weights.data)
     weight_arrays, weight_fields, choice = sparse.weight_arrays(
-        prefix, interleaved, -(-units // 4), _fc_costs(interleaved)
+        prefix, interleaved, -(-units // 4), _fc_costs(interleaved, depth, _full_range(op, out))
     )
     requant = _requant_arrays(
         prefix,
@@ -205,16 +209,26 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     )
 
 
-def _fc_costs(interleaved: np.ndarray) -> tuple[float, float]:
-    return FC_WIDE_COSTS if interleaved.size <= fc_wide.WIDE_MAX_BYTES else FC_INT8_COSTS
+def _full_range(op: Op, out: Tensor) -> bool:
+    """Whether the fused activation clamps nothing of the int8 range."""
+    activation = fused_activation(op)
+    return quant.activation_range(activation, out.single_scale(), out.single_zero_point()) == (-128, 127)
 
 
-def fc_expected_instructions(weights: np.ndarray, rows: int) -> float:
-    """Expected DSP instructions of a FULLY_CONNECTED with these (units, depth) int8 weights applied to
-    ``rows`` time steps, in the form ``sparse.choose`` takes (its fitted per-group and per-block costs)."""
+def _fc_costs(interleaved: np.ndarray, depth: int, full: bool) -> tuple[float, float]:
+    """The expected costs of the dense form FULLY_CONNECTED's weights would take (sparse.choose)."""
+    if interleaved.size > fc_wide.WIDE_MAX_BYTES:
+        return FC_INT8_COSTS
+    return FC_WIDE_ONE_BLOCK_COSTS if depth <= 4 and full else FC_WIDE_COSTS
+
+
+def fc_expected_instructions(op: Op, out: Tensor, weights: np.ndarray, rows: int) -> float:
+    """Expected DSP instructions of FULLY_CONNECTED ``op`` (output ``out``) with these (units, depth)
+    int8 weights applied to ``rows`` time steps, in the form ``sparse.choose`` takes (its fitted
+    per-group and per-block costs)."""
     interleaved = interleave(weights)
     groups = -(-weights.shape[0] // 4)
-    costs = _fc_costs(interleaved)
+    costs = _fc_costs(interleaved, weights.shape[1], _full_range(op, out))
     dense = groups * costs[0] + interleaved.size // 16 * costs[1]
     return rows * dense * sparse.choose(interleaved, groups, costs).expected_instruction_ratio
 

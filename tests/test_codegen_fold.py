@@ -156,3 +156,13 @@ def test_folded_chain_is_bit_exact_on_the_emulated_cortex_m4(tmp_path):
     result = run(build(info.path, "mps2-an386"), "mps2-an386", inputs, info.output_bytes)
     check = cross_check(model, inputs, result.outputs, label="folded chain on mps2-an386")
     assert check, str(check)
+
+
+def test_firmware_layer_lines_say_what_was_folded():
+    from har_edge.cli.firmware import _kernel_note
+
+    kernels = [layer.kernel for layer in generate(case_model("chain_reshape")).layers if layer.kernel]
+    assert "folded: 6 constant + 1 unread rows, 0 input columns (288 MACs before)" in _kernel_note(kernels[0])
+    assert "folded: 0 constant + 0 unread rows, 18 input columns (288 MACs before)" in _kernel_note(
+        kernels[2]
+    )

@@ -302,12 +302,21 @@ def _summary(document: dict[str, Any]) -> str:
 
 
 def _kernel_note(kernel: dict | None) -> str:
-    if not kernel or kernel["format"] != "block_sparse":
+    if not kernel:
         return ""
-    return (
-        f"  block-sparse: {kernel['nonzero_blocks']}/{kernel['blocks']} blocks, "
-        f"{kernel['weight_bytes']:,} of {kernel['dense_weight_bytes']:,} weight bytes"
-    )
+    note = ""
+    if kernel["format"] == "block_sparse":
+        note = (
+            f"  block-sparse: {kernel['nonzero_blocks']}/{kernel['blocks']} blocks, "
+            f"{kernel['weight_bytes']:,} of {kernel['dense_weight_bytes']:,} weight bytes"
+        )
+    folding = kernel.get("folding")
+    if folding:  # codegen.constant_channels
+        note += (
+            f"  folded: {folding['folded_rows']} constant + {folding['unread_rows']} unread rows, "
+            f"{folding['folded_columns']} input columns ({folding['macs_unfolded']:,} MACs before)"
+        )
+    return note
 
 
 VERB = Verb(

@@ -173,19 +173,29 @@ def _fold_into(tensors, ops, report, i: int, columns: np.ndarray, values: np.nda
     report[op.index]["folded_columns"] += int(columns.sum())
 
 
+def _kept_rows(tensors: list[Tensor], tensor: Tensor, keep: np.ndarray) -> int:
+    """Appends ``tensor`` (weights or biases, rows first) with only the rows ``keep``, per-channel
+    quantization included; its index."""
+    data = tensor.data.reshape(len(keep), -1)[keep].reshape(-1, *tensor.shape[1:])
+
+    def per_channel(values: np.ndarray) -> np.ndarray:
+        return values[keep] if values.size == len(keep) > 1 else values
+
+    return _new_tensor(
+        tensors,
+        tensor,
+        np.ascontiguousarray(data),
+        scale=per_channel(tensor.scale),
+        zero_point=per_channel(tensor.zero_point),
+    )
+
+
 def _remove_rows(tensors, ops, i: int, keep: np.ndarray) -> None:
     op = ops[i]
     fc = _fc(tensors, op)
-    scale = fc.weights.scale[keep] if fc.weights.scale.size > 1 else fc.weights.scale
-    zero = fc.weights.zero_point[keep] if fc.weights.zero_point.size > 1 else fc.weights.zero_point
-    rows = np.ascontiguousarray(fc.weights.data[keep])
-    inputs = [
-        op.inputs[0],
-        _new_tensor(tensors, fc.weights, rows, scale=scale, zero_point=zero),
-        *op.inputs[2:],
-    ]
+    inputs = [op.inputs[0], _kept_rows(tensors, fc.weights, keep), *op.inputs[2:]]
     if fc.bias is not None:
-        inputs[2] = _new_tensor(tensors, fc.bias, np.ascontiguousarray(fc.bias.data.ravel()[keep]))
+        inputs[2] = _kept_rows(tensors, fc.bias, keep)
     ops[i] = dataclasses.replace(op, inputs=tuple(inputs))
 
 

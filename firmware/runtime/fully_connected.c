@@ -276,6 +276,26 @@ static void wide_one_block_rows(const har_fc_params *p, const int8_t *input, int
 }
 #endif
 
+#if HAR_USE_DSP
+/* readable rows at the whole int8 range, whole groups of 4 units: nothing but the blocks and the
+ * stores in the loops */
+static void wide_full_rows(const har_fc_params *p, const int8_t *input, int32_t rows, int8_t *output)
+{
+    const int32_t depth = p->depth, span = (depth + 3) & ~3;
+    const int16_t *const weights = p->wide_weights;
+    const int32_t *const constants = p->wide_constants, *const constants_end = constants + 4 * p->units;
+    for (const int8_t *const input_end = input + rows * depth; input < input_end; input += depth) {
+        const int8_t *const end = input + span;
+        const int16_t *w = weights;
+        for (const int32_t *c = constants; c < constants_end; output += 4) {
+            const har_acc4 acc = wide_blocks(input, end, &w, (har_acc4){c[0], c[1], c[2], c[3]});
+            c += 4;
+            store_full(acc, &c, output);
+        }
+    }
+}
+#endif
+
 static HAR_ALWAYS_INLINE void wide_rows_in(const har_fc_params *p, const int8_t *input, int32_t rows, int32_t readable,
                                            int8_t *output, const int full)
 {
@@ -283,6 +303,8 @@ static HAR_ALWAYS_INLINE void wide_rows_in(const har_fc_params *p, const int8_t 
 #if HAR_USE_DSP
     if (full && depth <= 4 && fast) {
         wide_one_block_rows(p, input, fast, output);
+    } else if (full && fast && !(p->units & 3)) {
+        wide_full_rows(p, input, fast, output);
     } else if (fast) {
         wide_rows_of(p, input, fast, output, full, 0);
     }

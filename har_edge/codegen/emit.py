@@ -8,7 +8,7 @@ and the entry point ``int <name>_invoke(const <name>_input_t *input, <name>_outp
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,7 +32,7 @@ class LayerInfo:
     kernel: dict | None = None  # FULLY_CONNECTED / CONV_2D: dense or block-sparse weights (codegen.sparse)
     # the flat positions of the model's tensor that the output holds when constant channels were folded
     # out of it (codegen.constant_channels); None: all of them
-    kept: np.ndarray | None = None
+    kept: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, eq=False)

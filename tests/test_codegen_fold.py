@@ -73,7 +73,16 @@ def _unit_masked(k, x):
     return y
 
 
+def _single_op(k, x):
+    """One per-time-step 5 -> 10 with units 4..9 zero: the model output, so nothing folds."""
+    a, set_a = _dense(k, 10, seed=9, zero_rows=range(4, 10))
+    y = a(x)
+    set_a()
+    return y
+
+
 CASES = {
+    "single_op_zero_rows": ((10, 5), _single_op, True),
     "chain_reshape": ((6, 4), _chain, True),
     "chain_reshape_per_tensor": ((6, 4), _chain, False),
     "output_is_folded_layer": ((10,), _output_is_folded_layer, True),
@@ -136,6 +145,12 @@ def test_unit_masked_model_folds_to_the_physically_smaller_one():
     first, second, _ = _folding(model)
     assert first["folded_rows"] == 8 and second["folded_columns"] == 8
     assert [layer.macs for layer in generate(model).layers if layer.kernel] == [7 * 3 * 8, 7 * 8 * 8, 56 * 5]
+
+
+def test_a_single_layer_with_zero_rows_is_the_model_output_and_left_whole():
+    model = case_model("single_op_zero_rows")
+    assert _folding(model) == [None]
+    assert generate(model).layers[-1].output_bytes == 10 * 10
 
 
 def test_a_model_without_zero_rows_is_left_as_it_is():

@@ -181,3 +181,28 @@ def test_firmware_layer_lines_say_what_was_folded():
     assert "folded: 0 constant + 0 unread rows, 18 input columns (288 MACs before)" in _kernel_note(
         kernels[2]
     )
+
+
+def test_a_reshape_that_changes_the_size_after_constant_rows_is_refused_with_a_typed_error():
+    from har_edge.codegen.graph import UnsupportedModelError
+    from tests.crafted_models import Op as CraftedOp
+    from tests.crafted_models import T, build, int8_values, options
+
+    weights = int8_values((4, 8))
+    weights[:2] = 0  # two constant rows, read through a RESHAPE of 4 -> 6 bytes
+    tensors = [
+        T((1, 8)),
+        T((4, 8), data=weights),
+        T((4,), "int32", 0.0025, data=np.arange(4, dtype=np.int32)),
+        T((1, 4)),
+        T((1, 6)),
+        T((3, 6), data=int8_values((3, 6), seed=1)),
+        T((1, 3)),
+    ]
+    ops = [
+        CraftedOp("FULLY_CONNECTED", (0, 1, 2), (3,), options("FullyConnected")),
+        CraftedOp("RESHAPE", (3,), (4,)),
+        CraftedOp("FULLY_CONNECTED", (4, 5, -1), (6,), options("FullyConnected")),
+    ]
+    with pytest.raises(UnsupportedModelError, match="RESHAPE"):
+        generate(build(tensors, ops, outputs=(6,)))

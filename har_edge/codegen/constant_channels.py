@@ -136,7 +136,8 @@ def _tree(tensors, ops, outputs, start: int) -> tuple[list[int], list[int]] | No
             if position != 0:
                 return None
             if op.name in ORDER_KEEPING and len(op.outputs) == 1:
-                if not _same_quantization(tensors[t], tensors[op.outputs[0]]):
+                after = tensors[op.outputs[0]]
+                if not _same_quantization(tensors[t], after) or after.size != tensors[t].size:
                     return None
                 todo.append(op.outputs[0])
             elif _fc(tensors, op) is not None:

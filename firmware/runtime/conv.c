@@ -9,8 +9,9 @@
  * a multiple of 4 bytes are widened straight from it; other fields are first gathered as int8 into
  * the stage (after the column) with their padding. An odd last position is computed twice.
  *
- * Block-sparse weights (har_conv_sparse_s8): har_sparse.h's har_sparse_conv, groups of four channels
- * outer over the int8 receptive field, read in place or gathered into the scratch (window()). */
+ * Block-sparse weights (har_conv_sparse_s8): groups of four channels outer, each group's kept blocks
+ * sign-extended once into records in the scratch, then run over every position's int8 receptive
+ * field, read in place or gathered into the scratch. */
 #include <string.h>
 
 #include "har_dot.h"
@@ -235,18 +236,261 @@ void har_conv_s8(const har_conv_params *params, const int8_t *input, int8_t *out
     }
 }
 
-/* ---- block-sparse: groups of four channels outer (har_sparse.h) ---- */
+/* ---- block-sparse: groups of four channels outer, the group's weights sign-extended once ---- */
 
-/* the receptive field at (y0, x0) as har_sparse_conv reads it: in place when the kernel spans the
- * whole input width and its rows lie inside, else gathered with its padding into the scratch */
-static const int8_t *window(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0)
+/* One kept 4x4 block as har_conv_sparse_s8 runs it: the byte offset of its 4 inputs, then per row r
+ * of the block its 4 weights widened to int16 as two words, (w0, w2) then (w1, w3) (SXTB16's halves
+ * of the row's word, the pairs SMLAD takes against the input word's SXTB16 halves) */
+enum { RECORD_WORDS = 9 };
+
+static HAR_ALWAYS_INLINE uint32_t pair16(int32_t lo, int32_t hi) { return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16); }
+
+/* the ``n`` kept blocks of one group (``w``, ``offsets``) as records, once per call */
+static void records(const int8_t *w, const int16_t *offsets, int32_t n, int32_t *rec)
 {
-    if (y0 >= 0 && y0 + p->k_h <= p->in_h && x0 == 0 && p->k_w == p->in_w) return input + y0 * p->k_w * p->in_c;
-    gather(p, input, y0, x0, p->scratch);
-    return p->scratch;
+    for (int32_t b = 0; b < n; ++b, w += 16, rec += RECORD_WORDS) {
+        rec[0] = offsets[b];
+        for (int32_t r = 0; r < 4; ++r) {
+            const int8_t *row = w + 4 * r;
+#if HAR_USE_DSP
+            const uint32_t word = har_load4(row), lo = har_sxtb16(word), hi = har_sxtb16_ror8(word);
+#else
+            const uint32_t lo = pair16(row[0], row[2]), hi = pair16(row[1], row[3]);
+#endif
+            memcpy(&rec[1 + 2 * r], &lo, 4);
+            memcpy(&rec[2 + 2 * r], &hi, 4);
+        }
+    }
 }
 
-void har_conv_sparse_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
+/* one block of the assembly loops below: the input word at x + offset, its SXTB16 halves against the
+ * rows' widened weights (two LDMs of 4 words), 14 instructions */
+#define SPARSE_RECORD \
+    "ldr %[t], [%[rec]], #4\n\t" \
+    "ldr %[t], [%[x], %[t]]\n\t" \
+    "ldm %[rec]!, {%[w0], %[w1], %[w2], %[w3]}\n\t" \
+    "sxtb16 %[u], %[t]\n\t" \
+    "sxtb16 %[t], %[t], ror #8\n\t" \
+    "smlad %[a0], %[u], %[w0], %[a0]\n\t" \
+    "smlad %[a0], %[t], %[w1], %[a0]\n\t" \
+    "smlad %[a1], %[u], %[w2], %[a1]\n\t" \
+    "smlad %[a1], %[t], %[w3], %[a1]\n\t" \
+    "ldm %[rec]!, {%[w0], %[w1], %[w2], %[w3]}\n\t" \
+    "smlad %[a2], %[u], %[w0], %[a2]\n\t" \
+    "smlad %[a2], %[t], %[w1], %[a2]\n\t" \
+    "smlad %[a3], %[u], %[w2], %[a3]\n\t" \
+    "smlad %[a3], %[t], %[w3], %[a3]\n\t"
+
+/* the records from rec to end, two blocks a pass (an odd count, t != 0, enters at the second) */
+#define SPARSE_LOOP \
+    "cmp %[t], #0\n\t" \
+    "bne 2f\n\t" \
+    "1:\n\t" SPARSE_RECORD "2:\n\t" SPARSE_RECORD \
+    "cmp %[rec], %[end]\n\t" \
+    "bne 1b\n\t"
+
+/* LDM fills its registers in ascending order, hence fixed ones for the weights */
+#define SPARSE_REGISTERS(blocks) \
+    register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11"); \
+    uint32_t u, t = (uint32_t)(blocks) & 1u
+#define SPARSE_OPERANDS(records) \
+    [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [rec] "+r"(records), [t] "+r"(t), \
+        [u] "=&r"(u), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
+
+#if HAR_USE_DSP && defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+#define SPARSE_ASM 1
+#else
+#define SPARSE_ASM 0
+#endif
+
+/* acc_r += the ``n`` (> 0) records' rows against the inputs at x: exact int32 sums, whatever the path */
+static HAR_ALWAYS_INLINE har_acc4 sparse_dot(const int8_t *x, const int32_t *rec, int32_t n, har_acc4 acc)
 {
-    har_sparse_conv(p, input, output, window, finish_one);
+    const int32_t *end = rec + RECORD_WORDS * n;
+#if SPARSE_ASM
+    SPARSE_REGISTERS(n);
+    __asm__(SPARSE_LOOP : SPARSE_OPERANDS(rec) : [x] "r"(x), [end] "r"(end) : "cc", "memory");
+#elif HAR_USE_DSP
+    for (; rec != end; rec += RECORD_WORDS) {
+        const uint32_t xs = har_load4(x + rec[0]), x02 = har_sxtb16(xs), x13 = har_sxtb16_ror8(xs);
+        uint32_t w[8];
+        memcpy(w, rec + 1, sizeof w);
+        acc.a0 = har_smlad(x13, w[1], har_smlad(x02, w[0], acc.a0));
+        acc.a1 = har_smlad(x13, w[3], har_smlad(x02, w[2], acc.a1));
+        acc.a2 = har_smlad(x13, w[5], har_smlad(x02, w[4], acc.a2));
+        acc.a3 = har_smlad(x13, w[7], har_smlad(x02, w[6], acc.a3));
+    }
+#else
+    for (; rec != end; rec += RECORD_WORDS) {
+        const int8_t *xs = x + rec[0];
+        int32_t sums[4];
+        for (int32_t r = 0; r < 4; ++r) {
+            const uint32_t lo = (uint32_t)rec[1 + 2 * r], hi = (uint32_t)rec[2 + 2 * r];
+            sums[r] = xs[0] * (int16_t)(lo & 0xFFFFu) + xs[2] * (int16_t)(lo >> 16) + xs[1] * (int16_t)(hi & 0xFFFFu)
+                      + xs[3] * (int16_t)(hi >> 16);
+        }
+        acc.a0 += sums[0], acc.a1 += sums[1], acc.a2 += sums[2], acc.a3 += sums[3];
+    }
+#endif
+    return acc;
+}
+
+/* the ``n`` outputs of one group from its accumulators: ``mode`` FINISH_TRIPLETS, a whole group through
+ * its triplets ``t`` to outputs clamped below at act_min (SSAT then a maximum; act_max is 127), or
+ * FINISH_GENERAL, finish_one per channel. Every value is computed before the first store: an int8 store
+ * may alias the triplets. */
+enum { FINISH_GENERAL, FINISH_TRIPLETS };
+
+static HAR_ALWAYS_INLINE void finish_group(const har_conv_params *p, har_acc4 acc, const int32_t *t, int32_t c,
+                                           int32_t n, int mode, int8_t *out)
+{
+    if (mode == FINISH_GENERAL) {
+        const int32_t values[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
+        for (int32_t j = 0; j < n; ++j) out[j] = finish_one(values[j], p, c + j);
+        return;
+    }
+    const int32_t lo = p->act_min;
+    int32_t v0 = har_sat_s8(har_short_double_mla(acc.a0, t)), v1 = har_sat_s8(har_short_double_mla(acc.a1, t + 3));
+    int32_t v2 = har_sat_s8(har_short_double_mla(acc.a2, t + 6)), v3 = har_sat_s8(har_short_double_mla(acc.a3, t + 9));
+    v0 = v0 < lo ? lo : v0, v1 = v1 < lo ? lo : v1, v2 = v2 < lo ? lo : v2, v3 = v3 < lo ? lo : v3;
+    out[0] = (int8_t)v0, out[1] = (int8_t)v1, out[2] = (int8_t)v2, out[3] = (int8_t)v3;
+}
+
+/* After one group's records, for run_triplets on the DSP: where the outputs go, the group's 4
+ * triplets, act_min (written by har_conv_sparse_s8; sparse.py's TAIL_BYTES) */
+enum { TAIL_WORDS = 14 };
+
+#if SPARSE_ASM
+/* one output of the assembly loop: channel j's accumulator through the triplet at rec (the ``mode``
+ * of finish_group, har_short_double_mla, SSAT) */
+#define SPARSE_OUTPUT(acc, j, clamp) \
+    "ldm %[rec]!, {%[w0], %[w1], %[w2]}\n\t" \
+    "lsl %[t], %[" acc "], #1\n\t" \
+    "smmlar %[t], %[t], %[w0], %[w1]\n\t" \
+    "add %[t], %[t], %[" acc "], asr #31\n\t" \
+    "asr %[t], %[t], %[w2]\n\t" \
+    "ssat %[t], #8, %[t]\n\t" clamp "strb %[t], [%[x], #" j "]\n\t"
+#define SPARSE_MAX "cmp %[t], %[w3]\n\tit lt\n\tmovlt %[t], %[w3]\n\t"
+#define SPARSE_OUTPUTS(clamp) \
+    SPARSE_OUTPUT("a0", "0", clamp) SPARSE_OUTPUT("a1", "1", clamp) SPARSE_OUTPUT("a2", "2", clamp) \
+        SPARSE_OUTPUT("a3", "3", clamp)
+#endif
+
+/* one group (channels c.., ``n`` of them, its ``blocks`` records at ``rec`` and the tail after them) at
+ * ``count`` output positions whose windows lie ``step`` bytes apart from x on (``step`` 0: one window) */
+static HAR_ALWAYS_INLINE void run(const har_conv_params *p, const int8_t *x, int32_t step, int8_t *out, int32_t count,
+                                  int32_t *rec, int32_t blocks, int32_t c, int32_t n, int mode)
+{
+    const har_acc4 start = har_sparse_start(p->bias, c, n);
+    const int32_t *t = mode == FINISH_TRIPLETS ? p->requant + 3 * c : 0, out_c = p->out_c;
+#if SPARSE_ASM
+    if (mode == FINISH_TRIPLETS) {
+        int32_t *tail = rec + RECORD_WORDS * blocks;
+        const int relu = p->act_min > -128;
+        for (; count > 0; --count, x += step, out += out_c) {
+            memcpy(tail, &out, sizeof out);
+            har_acc4 acc = start;
+            const int32_t *at = rec;
+            const int8_t *to = x;
+            SPARSE_REGISTERS(blocks);
+            /* volatile: the compiler does not see the output stores */
+            if (relu) {
+                __asm__ volatile(SPARSE_LOOP "ldr %[x], [%[rec]], #4\n\tldr %[w3], [%[rec], #48]\n\t" SPARSE_OUTPUTS(SPARSE_MAX)
+                        : SPARSE_OPERANDS(at), [x] "+r"(to)
+                        : [end] "r"(tail)
+                        : "cc", "memory");
+            } else {
+                __asm__ volatile(SPARSE_LOOP "ldr %[x], [%[rec]], #4\n\t" SPARSE_OUTPUTS("")
+                        : SPARSE_OPERANDS(at), [x] "+r"(to)
+                        : [end] "r"(tail)
+                        : "cc", "memory");
+            }
+        }
+        return;
+    }
+#endif
+    for (; count > 0; --count, x += step, out += out_c) {
+        finish_group(p, sparse_dot(x, rec, blocks, start), t, c, n, mode, out);
+    }
+}
+
+/* the two instances, out of line */
+static void run_triplets(const har_conv_params *p, const int8_t *x, int32_t step, int8_t *out, int32_t count,
+                         int32_t *rec, int32_t blocks, int32_t c, int32_t n)
+{
+    run(p, x, step, out, count, rec, blocks, c, n, FINISH_TRIPLETS);
+}
+
+static void run_general(const har_conv_params *p, const int8_t *x, int32_t step, int8_t *out, int32_t count,
+                        int32_t *rec, int32_t blocks, int32_t c, int32_t n)
+{
+    run(p, x, step, out, count, rec, blocks, c, n, FINISH_GENERAL);
+}
+
+/* CONV_2D on block-sparse weights (har_edge/codegen/sparse.py): per group of 4 output channels, its
+ * kept blocks become records in the scratch, then run over every output position's int8 receptive
+ * field. 1-D convolutions along time (a kernel as wide as the input, ``columns``) read the windows of
+ * the output rows [first, last] in place (inside the input, their k inputs rounded up to 4 readable),
+ * and those of the other rows (the padded borders) gathered once for all groups at the scratch's start
+ * (ops_conv.conv_scratch_bytes sizes it by the same rule); other convolutions gather each window. A
+ * group without kept blocks (channels pruned whole) has the same outputs at every position:
+ * requantized once, then copied. The bytes are har_conv_s8's on the dense weights. */
+void har_conv_sparse_s8(const har_conv_params *params, const int8_t *input, int8_t *output)
+{
+    const har_conv_params copy = *params, *p = &copy; /* stores through output cannot change it */
+    const int32_t k = p->k_h * p->k_w * p->in_c, k4 = (k + 3) & ~3, out_c = p->out_c, out_w = p->out_w;
+    const int32_t positions = p->out_h * out_w, row = p->k_w * p->in_c, total = p->in_h * p->in_w * p->in_c;
+    const int columns = p->k_w == p->in_w && p->pad_left == 0 && out_w == 1;
+    int32_t first = 0, last = -1; /* the output rows read in place */
+    if (columns && total >= k4) {
+        first = (p->pad_top + p->stride_h - 1) / p->stride_h;
+        last = ((total - k4) / row + p->pad_top) / p->stride_h;
+        last = last < p->out_h - 1 ? last : p->out_h - 1;
+    }
+    const int32_t inside = last >= first ? last - first + 1 : 0, fields = columns ? p->out_h - inside : 1;
+    int8_t *field = p->scratch;
+    int32_t *rec = (int32_t *)(void *)(p->scratch + fields * k4); /* 4-byte aligned: an arena offset */
+    for (int32_t f = 0; f < fields; ++f) memset(field + f * k4 + k, 0, (size_t)(k4 - k)); /* against zero weights */
+    if (columns) { /* the border rows' windows, once */
+        for (int32_t oy = 0, f = 0; oy < p->out_h; ++oy) {
+            if (oy < first || oy > last) gather(p, input, oy * p->stride_h - p->pad_top, 0, field + k4 * f++);
+        }
+    }
+    const int fast = p->requant && p->bias && p->act_max == 127;
+    for (int32_t c = 0; c < out_c; c += 4) {
+        const int32_t n = out_c - c < 4 ? out_c - c : 4;
+        const har_sparse_group s = har_sparse_group_of(p->weights, p->block_starts, p->block_offsets, c / 4);
+        void (*group)(const har_conv_params *, const int8_t *, int32_t, int8_t *, int32_t, int32_t *, int32_t, int32_t,
+                      int32_t) = fast && n == 4 ? run_triplets : run_general;
+        if (s.n == 0) { /* the group's constant outputs */
+            const har_acc4 start = har_sparse_start(p->bias, c, n);
+            if (group == run_triplets) {
+                finish_group(p, start, p->requant + 3 * c, c, n, FINISH_TRIPLETS, output + c);
+            } else {
+                finish_group(p, start, 0, c, n, FINISH_GENERAL, output + c);
+            }
+            har_sparse_repeat(output + c, n, positions, out_c);
+            continue;
+        }
+        records(s.w, s.offsets, s.n, rec);
+        if (group == run_triplets) { /* the tail: the triplets, act_min */
+            memcpy(rec + RECORD_WORDS * s.n + 1, p->requant + 3 * c, 12 * sizeof(int32_t));
+            rec[RECORD_WORDS * s.n + 13] = p->act_min;
+        }
+        if (inside) {
+            group(p, input + (first * p->stride_h - p->pad_top) * row, p->stride_h * row, output + first * out_c + c,
+                  inside, rec, s.n, c, n);
+        }
+        for (int32_t at = 0, f = 0; at < positions; ++at) {
+            if (columns && at >= first && at <= last) continue;
+            int8_t *x = field + k4 * f;
+            if (columns) {
+                ++f;
+            } else {
+                const int32_t oy = at / out_w, ox = at % out_w;
+                gather(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, field);
+            }
+            group(p, x, 0, output + at * out_c + c, 1, rec, s.n, c, n);
+        }
+    }
 }

@@ -259,8 +259,9 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
     stride_w = op.options.strideW
     pad_left = padding(op, x.shape[2], k_w, stride_w, out.shape[2])
     prefix = f"l{op.index}"
+    groups, interleaved = -(-out_c // 4), interleave(weights.data.reshape(out_c, -1))
     weight_arrays, weight_fields, choice = sparse.weight_arrays(
-        prefix, interleave(weights.data.reshape(out_c, -1)), -(-out_c // 4), dense_costs=CONV_DENSE_COSTS
+        prefix, interleaved, groups, dense_costs=CONV_DENSE_COSTS
     )
     if choice.format == "dense":  # the dense kernel takes its channels by pairs
         pairs = interleave_pairs(weights.data.reshape(out_c, -1))
@@ -293,14 +294,41 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
         params=("har_conv_params", fields),
         arrays=arrays,
         macs=macs,
-        scratch=conv_scratch_bytes(choice.format, x.shape, out.shape, (k_h, k_w), (stride_w, pad_left)),
+        scratch=conv_scratch_bytes(x.shape, out.shape, (k_h, k_w), (stride_w, pad_left))
+        if choice.format == "dense"
+        else sparse_scratch_bytes(
+            x.shape,
+            out.shape,
+            (k_h, k_w),
+            (op.options.strideH, padding(op, x.shape[1], k_h, op.options.strideH, out.shape[1]), pad_left),
+            sparse.max_group_blocks(interleaved, groups),
+        ),
         kernel=choice.to_dict(),
     )
 
 
-def conv_scratch_bytes(form: str, in_shape, out_shape, kernel, window) -> int:
-    """Scratch bytes of conv.c's kernels: the block-sparse one gathers one int8 receptive field (k
-    inputs rounded up to 4); the dense one widens two fields to int16 (16 bytes per block of 4 inputs)
+def sparse_scratch_bytes(in_shape, out_shape, kernel, window, group_blocks: int) -> int:
+    """Scratch bytes of conv.c's block-sparse kernel: int8 receptive fields (k inputs rounded up to 4),
+    then one group's ``group_blocks`` (its most) kept blocks as records (``sparse.RECORD_BYTES`` each)
+    and their tail.
+    A 1-D convolution along time (the kernel as wide as the input, one output column) keeps one field
+    per output row whose window it does not read in place (rows whose window starts above the input or
+    whose k inputs rounded up to 4 pass its end); another convolution gathers every window into one
+    field. ``window`` is (stride_h, pad_top, pad_left)."""
+    (_, in_h, in_w, in_c), (_, out_h, out_w, _) = in_shape, out_shape
+    k_h, k_w = kernel
+    stride_h, pad_top, pad_left = window
+    row = k_w * in_c
+    k4 = -(-k_h * row // 4) * 4
+    fields = 1
+    if k_w == in_w and pad_left == 0 and out_w == 1:
+        starts = [oy * stride_h - pad_top for oy in range(out_h)]
+        fields = sum(1 for y0 in starts if y0 < 0 or y0 * row + k4 > in_h * row)
+    return fields * k4 + sparse.RECORD_BYTES * group_blocks + sparse.TAIL_BYTES
+
+
+def conv_scratch_bytes(in_shape, out_shape, kernel, window) -> int:
+    """Scratch bytes of conv.c's dense kernel: it widens two fields to int16 (16 bytes per block of 4 inputs)
     (+ 4 to align them to 8 bytes) and, when some field must first be gathered as int8 (conv.c's
     ``staged``: kernel rows that are not a multiple of 4 bytes, or taps that are not while a field is
     clipped at the left or right edge), a stage of k rounded up to 4 after them. ``window`` is
@@ -309,8 +337,6 @@ def conv_scratch_bytes(form: str, in_shape, out_shape, kernel, window) -> int:
     k_h, k_w = kernel
     stride_w, pad_left = window
     k4 = -(-k_h * k_w * in_c // 4) * 4
-    if form == "block_sparse":
-        return k4
     clipping = pad_left > 0 or (out_w - 1) * stride_w - pad_left + k_w > in_w
     staged = (k_w * in_c) % 4 != 0 or (clipping and in_c % 4 != 0)
     return 4 + 4 * k4 + (k4 if staged else 0)

@@ -34,6 +34,11 @@ SPARSE_GROUP = 80  # per group with kept blocks (more live values: the triplets 
 SPARSE_BLOCK = 28  # per kept block: the offset load replaces the dense loop's address step
 EMPTY_GROUP = 3  # per group without kept blocks: a copy of its constant outputs
 MIN_GAIN = 0.1
+# CONV_2D's block-sparse kernel (conv.c) sign-extends one group's kept blocks into records in its
+# scratch (an int32 input offset, then the block's 16 weights as int16), followed by a tail (the output
+# pointer, the group's 4 requantization triplets, act_min)
+RECORD_BYTES = 4 + 32
+TAIL_BYTES = 4 * 14
 MAX_INDEX = np.iinfo(np.int16).max  # block offsets and group starts are int16
 
 
@@ -63,6 +68,11 @@ class KernelChoice:
 def nonzero_blocks(interleaved: np.ndarray) -> np.ndarray:
     """(groups, blocks) bool: which 16-byte blocks of ``ops_conv.interleave``'s output hold a non-zero."""
     return interleaved.reshape(-1, 16).any(axis=1)
+
+
+def max_group_blocks(interleaved: np.ndarray, groups: int) -> int:
+    """The most kept blocks of one group of 4 channels (the block-sparse CONV_2D's records at a time)."""
+    return int(nonzero_blocks(interleaved).reshape(groups, -1).sum(axis=1).max())
 
 
 def choose(

@@ -12,6 +12,7 @@
  * Block-sparse weights (har_conv_sparse_s8): groups of four channels outer, each group's kept blocks
  * sign-extended once into records in the scratch, then run over every position's int8 receptive
  * field, read in place or gathered into the scratch. */
+#include <stddef.h>
 #include <string.h>
 
 #include "har_dot.h"
@@ -356,69 +357,104 @@ static HAR_ALWAYS_INLINE void finish_group(const har_conv_params *p, har_acc4 ac
     out[0] = (int8_t)v0, out[1] = (int8_t)v1, out[2] = (int8_t)v2, out[3] = (int8_t)v3;
 }
 
-/* After one group's records, for run_triplets on the DSP: where the outputs go, the group's 4
- * triplets, act_min (written by har_conv_sparse_s8; sparse.py's TAIL_BYTES) */
-enum { TAIL_WORDS = 14 };
-
-#if SPARSE_ASM
-/* one output of the assembly loop: channel j's accumulator through the triplet at rec (the ``mode``
- * of finish_group, har_short_double_mla, SSAT) */
-#define SPARSE_OUTPUT(acc, j, clamp) \
-    "ldm %[rec]!, {%[w0], %[w1], %[w2]}\n\t" \
-    "lsl %[t], %[" acc "], #1\n\t" \
-    "smmlar %[t], %[t], %[w0], %[w1]\n\t" \
-    "add %[t], %[t], %[" acc "], asr #31\n\t" \
-    "asr %[t], %[t], %[w2]\n\t" \
-    "ssat %[t], #8, %[t]\n\t" clamp "strb %[t], [%[x], #" j "]\n\t"
-#define SPARSE_MAX "cmp %[t], %[w3]\n\tit lt\n\tmovlt %[t], %[w3]\n\t"
-#define SPARSE_OUTPUTS(clamp) \
-    SPARSE_OUTPUT("a0", "0", clamp) SPARSE_OUTPUT("a1", "1", clamp) SPARSE_OUTPUT("a2", "2", clamp) \
-        SPARSE_OUTPUT("a3", "3", clamp)
-#endif
-
-/* one group (channels c.., ``n`` of them, its ``blocks`` records at ``rec`` and the tail after them) at
- * ``count`` output positions whose windows lie ``step`` bytes apart from x on (``step`` 0: one window) */
+/* one group (channels c.., ``n`` of them, its ``blocks`` records at ``rec``) at ``count`` output
+ * positions whose windows lie ``step`` bytes apart from x on (``step`` 0: one window) */
 static HAR_ALWAYS_INLINE void run(const har_conv_params *p, const int8_t *x, int32_t step, int8_t *out, int32_t count,
                                   int32_t *rec, int32_t blocks, int32_t c, int32_t n, int mode)
 {
     const har_acc4 start = har_sparse_start(p->bias, c, n);
     const int32_t *t = mode == FINISH_TRIPLETS ? p->requant + 3 * c : 0, out_c = p->out_c;
-#if SPARSE_ASM
-    if (mode == FINISH_TRIPLETS) {
-        int32_t *tail = rec + RECORD_WORDS * blocks;
-        const int relu = p->act_min > -128;
-        for (; count > 0; --count, x += step, out += out_c) {
-            memcpy(tail, &out, sizeof out);
-            har_acc4 acc = start;
-            const int32_t *at = rec;
-            const int8_t *to = x;
-            SPARSE_REGISTERS(blocks);
-            /* volatile: the compiler does not see the output stores */
-            if (relu) {
-                __asm__ volatile(SPARSE_LOOP "ldr %[x], [%[rec]], #4\n\tldr %[w3], [%[rec], #48]\n\t" SPARSE_OUTPUTS(SPARSE_MAX)
-                        : SPARSE_OPERANDS(at), [x] "+r"(to)
-                        : [end] "r"(tail)
-                        : "cc", "memory");
-            } else {
-                __asm__ volatile(SPARSE_LOOP "ldr %[x], [%[rec]], #4\n\t" SPARSE_OUTPUTS("")
-                        : SPARSE_OPERANDS(at), [x] "+r"(to)
-                        : [end] "r"(tail)
-                        : "cc", "memory");
-            }
-        }
-        return;
-    }
-#endif
     for (; count > 0; --count, x += step, out += out_c) {
         finish_group(p, sparse_dot(x, rec, blocks, start), t, c, n, mode, out);
     }
 }
 
-/* the two instances, out of line */
+#if SPARSE_ASM
+/* What run_positions reads, after one group's records in the scratch (sparse.py's TAIL_BYTES) */
+typedef struct {
+    int32_t bias[4];      /* the accumulators' start */
+    const int32_t *first; /* the group's records */
+    int32_t odd;          /* their count is odd */
+    int8_t *out;          /* the next position's 4 outputs */
+    int32_t out_step, x_step;
+    int8_t *out_end;
+    int32_t triplets[12];
+    uint32_t act_min4; /* act_min in each byte */
+} sparse_tail;
+_Static_assert(sizeof(sparse_tail) == 92 && offsetof(sparse_tail, triplets) == 40, "the offsets the assembly uses");
+
+/* one output: channel j's accumulator through the triplet at rec (har_short_double_mla, SSAT), in place */
+#define SPARSE_OUTPUT(acc) \
+    "ldm %[rec]!, {%[w0], %[w1], %[w2]}\n\t" \
+    "lsl %[t], %[" acc "], #1\n\t" \
+    "smmlar %[t], %[t], %[w0], %[w1]\n\t" \
+    "add %[t], %[t], %[" acc "], asr #31\n\t" \
+    "asr %[t], %[t], %[w2]\n\t" \
+    "ssat %[" acc "], #8, %[t]\n\t"
+/* every position of run_positions: the biases, the records, the 4 outputs packed into one word
+ * (``clamp``: then each byte's maximum with act_min's, SSUB8 and SEL) and stored, the next position */
+#define SPARSE_POSITIONS(clamp) \
+    "0:\n\t" \
+    "ldm %[end], {%[a0], %[a1], %[a2], %[a3]}\n\t" \
+    "ldrd %[rec], %[t], [%[end], #16]\n\t" SPARSE_LOOP "add %[rec], %[end], #40\n\t" SPARSE_OUTPUT("a0") \
+        SPARSE_OUTPUT("a1") SPARSE_OUTPUT("a2") SPARSE_OUTPUT("a3") "bfi %[a0], %[a1], #8, #8\n\t" \
+        "bfi %[a0], %[a2], #16, #8\n\t" \
+        "bfi %[a0], %[a3], #24, #8\n\t" clamp "ldrd %[u], %[t], [%[end], #24]\n\t" \
+        "str %[a0], [%[u]]\n\t" \
+        "add %[u], %[u], %[t]\n\t" \
+        "str %[u], [%[end], #24]\n\t" \
+        "ldrd %[t], %[w0], [%[end], #32]\n\t" \
+        "add %[x], %[x], %[t]\n\t" \
+        "cmp %[u], %[w0]\n\t" \
+        "bne 0b\n\t"
+#define SPARSE_MAX "ldr %[w3], [%[rec]]\n\tssub8 %[t], %[a0], %[w3]\n\tsel %[a0], %[a0], %[w3]\n\t"
+
+/* the tail of one group's ``blocks`` records at rec (channels c..c+3), once per call */
+static void prepare_tail(const har_conv_params *p, int32_t *rec, int32_t blocks, int32_t c)
+{
+    sparse_tail *tail = (sparse_tail *)(void *)(rec + RECORD_WORDS * blocks);
+    memcpy(tail->bias, p->bias + c, sizeof tail->bias);
+    tail->first = rec, tail->odd = blocks & 1, tail->out_step = p->out_c;
+    memcpy(tail->triplets, p->requant + 3 * c, sizeof tail->triplets);
+    tail->act_min4 = (uint32_t)(uint8_t)p->act_min * 0x01010101u;
+}
+
+/* run's FINISH_TRIPLETS on the DSP (``count`` > 0, the tail prepared), the position loop in assembly too */
+static void run_positions(const har_conv_params *p, const int8_t *x, int32_t step, int8_t *out, int32_t count,
+                          int32_t *rec, int32_t blocks)
+{
+    sparse_tail *tail = (sparse_tail *)(void *)(rec + RECORD_WORDS * blocks);
+    tail->out = out, tail->x_step = step, tail->out_end = out + count * p->out_c;
+    /* LDM fills its registers in ascending order, hence fixed ones; volatile: the compiler does not
+     * see the output stores */
+    register uint32_t a0 __asm__("r0"), a1 __asm__("r1"), a2 __asm__("r2"), a3 __asm__("r3");
+    register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
+    uint32_t t, u;
+    const int32_t *at;
+#define SPARSE_POSITION_OPERANDS \
+    [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [rec] "=&r"(at), [t] "=&r"(t), [u] "=&r"(u), \
+        [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x] "+r"(x)
+    if (p->act_min > -128) {
+        __asm__ volatile(SPARSE_POSITIONS(SPARSE_MAX) : SPARSE_POSITION_OPERANDS : [end] "r"(tail) : "cc", "memory");
+    } else {
+        __asm__ volatile(SPARSE_POSITIONS("") : SPARSE_POSITION_OPERANDS : [end] "r"(tail) : "cc", "memory");
+    }
+#undef SPARSE_POSITION_OPERANDS
+}
+#endif
+
+/* the instances, out of line: the DSP's assembly run_positions for groups of 4 channels with triplets,
+ * biases and act_max 127, run's C loops otherwise */
 static void run_triplets(const har_conv_params *p, const int8_t *x, int32_t step, int8_t *out, int32_t count,
                          int32_t *rec, int32_t blocks, int32_t c, int32_t n)
 {
+#if SPARSE_ASM
+    (void)n;
+    (void)c;
+    if (count > 0) run_positions(p, x, step, out, count, rec, blocks);
+#else
     run(p, x, step, out, count, rec, blocks, c, n, FINISH_TRIPLETS);
+#endif
 }
 
 static void run_general(const har_conv_params *p, const int8_t *x, int32_t step, int8_t *out, int32_t count,
@@ -473,24 +509,23 @@ void har_conv_sparse_s8(const har_conv_params *params, const int8_t *input, int8
             continue;
         }
         records(s.w, s.offsets, s.n, rec);
-        if (group == run_triplets) { /* the tail: the triplets, act_min */
-            memcpy(rec + RECORD_WORDS * s.n + 1, p->requant + 3 * c, 12 * sizeof(int32_t));
-            rec[RECORD_WORDS * s.n + 13] = p->act_min;
-        }
-        if (inside) {
-            group(p, input + (first * p->stride_h - p->pad_top) * row, p->stride_h * row, output + first * out_c + c,
-                  inside, rec, s.n, c, n);
-        }
-        for (int32_t at = 0, f = 0; at < positions; ++at) {
-            if (columns && at >= first && at <= last) continue;
-            int8_t *x = field + k4 * f;
-            if (columns) {
-                ++f;
-            } else {
-                const int32_t oy = at / out_w, ox = at % out_w;
-                gather(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, field);
+#if SPARSE_ASM
+        if (group == run_triplets) prepare_tail(p, rec, s.n, c);
+#endif
+        if (columns) { /* the top border rows, the rows in place, the bottom border rows */
+            const int32_t top = inside ? first : p->out_h, bottom = p->out_h - top - inside;
+            if (top) group(p, field, k4, output + c, top, rec, s.n, c, n);
+            if (inside) {
+                group(p, input + (first * p->stride_h - p->pad_top) * row, p->stride_h * row,
+                      output + first * out_c + c, inside, rec, s.n, c, n);
             }
-            group(p, x, 0, output + at * out_c + c, 1, rec, s.n, c, n);
+            if (bottom) group(p, field + top * k4, k4, output + (top + inside) * out_c + c, bottom, rec, s.n, c, n);
+            continue;
+        }
+        for (int32_t at = 0; at < positions; ++at) {
+            const int32_t oy = at / out_w, ox = at % out_w;
+            gather(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, field);
+            group(p, field, 0, output + at * out_c + c, 1, rec, s.n, c, n);
         }
     }
 }

@@ -93,16 +93,16 @@ def test_conv_scratch_holds_two_widened_fields_and_a_stage_only_when_fields_are_
 
 def test_sparse_conv_scratch_holds_the_border_fields_of_a_time_convolution_and_one_group_of_records():
     # (5, 1) along time on 12 channels, stride 2, SAME (pad_top 1): the first row's window starts
-    # above the input, the last one's passes its end; k = 60, and 7 kept blocks of 36 bytes, then a tail of 92
+    # above the input, the last one's passes its end; k = 60, and 7 kept blocks of 36 bytes, then a tail of 88
     assert (
-        sparse_scratch_bytes((1, 200, 1, 12), (1, 100, 1, 24), (5, 1), (2, 1, 0), 7) == 2 * 60 + 7 * 36 + 92
+        sparse_scratch_bytes((1, 200, 1, 12), (1, 100, 1, 24), (5, 1), (2, 1, 0), 7) == 2 * 60 + 7 * 36 + 88
     )
     # stride 1, pad_top 2: two rows at the top and two at the bottom (their window passes the end)
-    assert sparse_scratch_bytes((1, 25, 1, 48), (1, 25, 1, 48), (5, 1), (1, 2, 0), 3) == 4 * 240 + 3 * 36 + 92
+    assert sparse_scratch_bytes((1, 25, 1, 48), (1, 25, 1, 48), (5, 1), (1, 2, 0), 3) == 4 * 240 + 3 * 36 + 88
     # k = 15 -> 16: the last window inside also reads past the end
-    assert sparse_scratch_bytes((1, 10, 1, 3), (1, 6, 1, 4), (5, 1), (1, 0, 0), 1) == 16 + 36 + 92
+    assert sparse_scratch_bytes((1, 10, 1, 3), (1, 6, 1, 4), (5, 1), (1, 0, 0), 1) == 16 + 36 + 88
     # a 2-D window is gathered into one field (k = 27 -> 28)
-    assert sparse_scratch_bytes((1, 9, 9, 3), (1, 5, 5, 8), (3, 3), (2, 1, 1), 2) == 28 + 2 * 36 + 92
+    assert sparse_scratch_bytes((1, 9, 9, 3), (1, 5, 5, 8), (3, 3), (2, 1, 1), 2) == 28 + 2 * 36 + 88
 
 
 SHORT_FORMS = r"""

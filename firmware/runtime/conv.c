@@ -337,9 +337,8 @@ static HAR_ALWAYS_INLINE har_acc4 sparse_dot(const int8_t *x, const int32_t *rec
 }
 
 /* the ``n`` outputs of one group from its accumulators: ``mode`` FINISH_TRIPLETS, a whole group through
- * its triplets ``t`` to outputs clamped below at act_min (SSAT then a maximum; act_max is 127), or
- * FINISH_GENERAL, finish_one per channel. Every value is computed before the first store: an int8 store
- * may alias the triplets. */
+ * its triplets ``t`` to the whole int8 range (SSAT; every value before the first store: an int8 store
+ * may alias the triplets), or FINISH_GENERAL, finish_one per channel */
 enum { FINISH_GENERAL, FINISH_TRIPLETS };
 
 static HAR_ALWAYS_INLINE void finish_group(const har_conv_params *p, har_acc4 acc, const int32_t *t, int32_t c,
@@ -350,11 +349,9 @@ static HAR_ALWAYS_INLINE void finish_group(const har_conv_params *p, har_acc4 ac
         for (int32_t j = 0; j < n; ++j) out[j] = finish_one(values[j], p, c + j);
         return;
     }
-    const int32_t lo = p->act_min;
-    int32_t v0 = har_sat_s8(har_short_double_mla(acc.a0, t)), v1 = har_sat_s8(har_short_double_mla(acc.a1, t + 3));
-    int32_t v2 = har_sat_s8(har_short_double_mla(acc.a2, t + 6)), v3 = har_sat_s8(har_short_double_mla(acc.a3, t + 9));
-    v0 = v0 < lo ? lo : v0, v1 = v1 < lo ? lo : v1, v2 = v2 < lo ? lo : v2, v3 = v3 < lo ? lo : v3;
-    out[0] = (int8_t)v0, out[1] = (int8_t)v1, out[2] = (int8_t)v2, out[3] = (int8_t)v3;
+    const int8_t v0 = har_sat_s8(har_short_double_mla(acc.a0, t)), v1 = har_sat_s8(har_short_double_mla(acc.a1, t + 3));
+    const int8_t v2 = har_sat_s8(har_short_double_mla(acc.a2, t + 6)), v3 = har_sat_s8(har_short_double_mla(acc.a3, t + 9));
+    out[0] = v0, out[1] = v1, out[2] = v2, out[3] = v3;
 }
 
 /* one group (channels c.., ``n`` of them, its ``blocks`` records at ``rec``) at ``count`` output
@@ -379,9 +376,8 @@ typedef struct {
     int32_t out_step, x_step;
     int8_t *out_end;
     int32_t triplets[12];
-    uint32_t act_min4; /* act_min in each byte */
 } sparse_tail;
-_Static_assert(sizeof(sparse_tail) == 92 && offsetof(sparse_tail, triplets) == 40, "the offsets the assembly uses");
+_Static_assert(sizeof(sparse_tail) == 88 && offsetof(sparse_tail, triplets) == 40, "the offsets the assembly uses");
 
 /* one output: channel j's accumulator through the triplet at rec (har_short_double_mla, SSAT), in place */
 #define SPARSE_OUTPUT(acc) \
@@ -391,15 +387,16 @@ _Static_assert(sizeof(sparse_tail) == 92 && offsetof(sparse_tail, triplets) == 4
     "add %[t], %[t], %[" acc "], asr #31\n\t" \
     "asr %[t], %[t], %[w2]\n\t" \
     "ssat %[" acc "], #8, %[t]\n\t"
-/* every position of run_positions: the biases, the records, the 4 outputs packed into one word
- * (``clamp``: then each byte's maximum with act_min's, SSUB8 and SEL) and stored, the next position */
-#define SPARSE_POSITIONS(clamp) \
+/* every position of run_positions: the biases, the records, the 4 outputs packed into one word and
+ * stored, the next position */
+#define SPARSE_POSITIONS \
     "0:\n\t" \
     "ldm %[end], {%[a0], %[a1], %[a2], %[a3]}\n\t" \
     "ldrd %[rec], %[t], [%[end], #16]\n\t" SPARSE_LOOP "add %[rec], %[end], #40\n\t" SPARSE_OUTPUT("a0") \
         SPARSE_OUTPUT("a1") SPARSE_OUTPUT("a2") SPARSE_OUTPUT("a3") "bfi %[a0], %[a1], #8, #8\n\t" \
         "bfi %[a0], %[a2], #16, #8\n\t" \
-        "bfi %[a0], %[a3], #24, #8\n\t" clamp "ldrd %[u], %[t], [%[end], #24]\n\t" \
+        "bfi %[a0], %[a3], #24, #8\n\t" \
+        "ldrd %[u], %[t], [%[end], #24]\n\t" \
         "str %[a0], [%[u]]\n\t" \
         "add %[u], %[u], %[t]\n\t" \
         "str %[u], [%[end], #24]\n\t" \
@@ -407,7 +404,6 @@ _Static_assert(sizeof(sparse_tail) == 92 && offsetof(sparse_tail, triplets) == 4
         "add %[x], %[x], %[t]\n\t" \
         "cmp %[u], %[w0]\n\t" \
         "bne 0b\n\t"
-#define SPARSE_MAX "ldr %[w3], [%[rec]]\n\tssub8 %[t], %[a0], %[w3]\n\tsel %[a0], %[a0], %[w3]\n\t"
 
 /* the tail of one group's ``blocks`` records at rec (channels c..c+3), once per call */
 static void prepare_tail(const har_conv_params *p, int32_t *rec, int32_t blocks, int32_t c)
@@ -416,7 +412,6 @@ static void prepare_tail(const har_conv_params *p, int32_t *rec, int32_t blocks,
     memcpy(tail->bias, p->bias + c, sizeof tail->bias);
     tail->first = rec, tail->odd = blocks & 1, tail->out_step = p->out_c;
     memcpy(tail->triplets, p->requant + 3 * c, sizeof tail->triplets);
-    tail->act_min4 = (uint32_t)(uint8_t)p->act_min * 0x01010101u;
 }
 
 /* run's FINISH_TRIPLETS on the DSP (``count`` > 0, the tail prepared), the position loop in assembly too */
@@ -431,20 +426,16 @@ static void run_positions(const har_conv_params *p, const int8_t *x, int32_t ste
     register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
     uint32_t t, u;
     const int32_t *at;
-#define SPARSE_POSITION_OPERANDS \
-    [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [rec] "=&r"(at), [t] "=&r"(t), [u] "=&r"(u), \
-        [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x] "+r"(x)
-    if (p->act_min > -128) {
-        __asm__ volatile(SPARSE_POSITIONS(SPARSE_MAX) : SPARSE_POSITION_OPERANDS : [end] "r"(tail) : "cc", "memory");
-    } else {
-        __asm__ volatile(SPARSE_POSITIONS("") : SPARSE_POSITION_OPERANDS : [end] "r"(tail) : "cc", "memory");
-    }
-#undef SPARSE_POSITION_OPERANDS
+    __asm__ volatile(SPARSE_POSITIONS
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [rec] "=&r"(at), [t] "=&r"(t),
+                       [u] "=&r"(u), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x] "+r"(x)
+                     : [end] "r"(tail)
+                     : "cc", "memory");
 }
 #endif
 
 /* the instances, out of line: the DSP's assembly run_positions for groups of 4 channels with triplets,
- * biases and act_max 127, run's C loops otherwise */
+ * biases and the whole int8 range, run's C loops otherwise */
 static void run_triplets(const har_conv_params *p, const int8_t *x, int32_t step, int8_t *out, int32_t count,
                          int32_t *rec, int32_t blocks, int32_t c, int32_t n)
 {
@@ -492,7 +483,7 @@ void har_conv_sparse_s8(const har_conv_params *params, const int8_t *input, int8
             if (oy < first || oy > last) gather(p, input, oy * p->stride_h - p->pad_top, 0, field + k4 * f++);
         }
     }
-    const int fast = p->requant && p->bias && p->act_max == 127;
+    const int fast = p->requant && p->bias && p->act_min == -128 && p->act_max == 127;
     for (int32_t c = 0; c < out_c; c += 4) {
         const int32_t n = out_c - c < 4 ? out_c - c : 4;
         const har_sparse_group s = har_sparse_group_of(p->weights, p->block_starts, p->block_offsets, c / 4);

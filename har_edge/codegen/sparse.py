@@ -38,7 +38,7 @@ MIN_GAIN = 0.1
 # scratch (an int32 input offset, then the block's 16 weights as int16), followed by what its assembly
 # position loop reads (conv.c's sparse_tail: biases, pointers and steps, the group's 4 triplets)
 RECORD_BYTES = 4 + 32
-TAIL_BYTES = 92
+TAIL_BYTES = 88
 MAX_INDEX = np.iinfo(np.int16).max  # block offsets and group starts are int16
 
 

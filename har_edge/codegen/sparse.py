@@ -76,24 +76,30 @@ def max_group_blocks(interleaved: np.ndarray, groups: int) -> int:
 
 
 def choose(
-    interleaved: np.ndarray, groups: int, dense_costs: tuple[float, float] = (DENSE_GROUP, DENSE_BLOCK)
+    interleaved: np.ndarray,
+    groups: int,
+    dense_costs: tuple[float, float] = (DENSE_GROUP, DENSE_BLOCK),
+    sparse_costs: tuple[float, float, float] = (SPARSE_GROUP, SPARSE_BLOCK, EMPTY_GROUP),
 ) -> KernelChoice:
     """The form expected to run faster on the Cortex-M4F for weights interleaved in ``groups``
     (``dense_costs``: the dense kernel's expected instructions per group and per block, when it is not
-    har_dot4's)."""
+    har_dot4's; ``sparse_costs``: the sparse kernel's per group with kept blocks, per kept block and per
+    group without, when it is not FULLY_CONNECTED's), provided it also stores fewer weight bytes (weights
+    with hardly a zero block stay dense)."""
     mask = nonzero_blocks(interleaved).reshape(groups, -1)
     blocks, nonzero, live = mask.size, int(mask.sum()), int(mask.any(axis=1).sum())
     dense = groups * dense_costs[0] + blocks * dense_costs[1]
-    sparse = live * SPARSE_GROUP + (groups - live) * EMPTY_GROUP + nonzero * SPARSE_BLOCK
+    sparse = live * sparse_costs[0] + nonzero * sparse_costs[1] + (groups - live) * sparse_costs[2]
     ratio = sparse / dense
-    fits = mask.shape[1] * BLOCK <= MAX_INDEX and nonzero <= MAX_INDEX
+    sparse_bytes = 16 * nonzero + 2 * nonzero + 2 * (groups + 1)
+    fits = mask.shape[1] * BLOCK <= MAX_INDEX and nonzero <= MAX_INDEX and sparse_bytes < interleaved.size
     chosen = "block_sparse" if fits and ratio <= 1 - MIN_GAIN else "dense"
     return KernelChoice(
         format=chosen,
         blocks=blocks,
         nonzero_blocks=nonzero,
         dense_weight_bytes=interleaved.size,
-        sparse_weight_bytes=16 * nonzero + 2 * nonzero + 2 * (groups + 1),
+        sparse_weight_bytes=sparse_bytes,
         expected_instruction_ratio=round(ratio, 3) if chosen == "block_sparse" else 1.0,
     )
 
@@ -113,9 +119,10 @@ def weight_arrays(
     interleaved: np.ndarray,
     groups: int,
     dense_costs: tuple[float, float] = (DENSE_GROUP, DENSE_BLOCK),
+    sparse_costs: tuple[float, float, float] = (SPARSE_GROUP, SPARSE_BLOCK, EMPTY_GROUP),
 ) -> tuple[list[CArray], str, KernelChoice]:
     """The weight arrays of the chosen form, the params fields that name them, and the choice."""
-    choice = choose(interleaved, groups, dense_costs)
+    choice = choose(interleaved, groups, dense_costs, sparse_costs)
     if choice.format == "dense":
         return [CArray(f"{prefix}_weights", "int8_t", interleaved)], f".weights = {prefix}_weights, ", choice
     kept, starts, offsets = compress(interleaved, groups)

@@ -11,9 +11,10 @@ Magnitude pruning at random leaves almost no all-zero 4x4 block (at 75 % sparsit
 block pruning (``optimize --structure block``) zeroes whole blocks, and whole-channel zeros (unit
 pruning, all-zero channels) empty whole groups, whose outputs the kernels requantize once and copy.
 The choice compares the expected DSP instructions of both forms per output position (constants fitted
-to the per-layer counts of ``firmware --run`` on the emulated Cortex-M4F); the sparse form is taken when
-it is expected to save at least ``MIN_GAIN`` of the layer's instructions. ``expected_instruction_ratio``
-is that estimate, not a measurement.
+to the per-layer counts of ``firmware --run`` on the emulated Cortex-M4F; CONV_2D's own in
+``ops_conv``); the sparse form is taken when it is expected to save at least ``MIN_GAIN`` of the layer's
+instructions and stores fewer weight bytes. ``expected_instruction_ratio`` is that estimate, not a
+measurement.
 """
 
 from __future__ import annotations

@@ -298,7 +298,7 @@ static void records(const int8_t *w, const int16_t *offsets, int32_t n, int32_t 
     [a0] "+r"(acc.a0), [a1] "+r"(acc.a1), [a2] "+r"(acc.a2), [a3] "+r"(acc.a3), [rec] "+r"(records), [t] "+r"(t), \
         [u] "=&r"(u), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
 
-#if HAR_USE_DSP && defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+#if HAR_USE_DSP && defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__OPTIMIZE__)
 #define SPARSE_ASM 1
 #else
 #define SPARSE_ASM 0

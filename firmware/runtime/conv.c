@@ -246,9 +246,11 @@ enum { RECORD_WORDS = 9 };
 
 static HAR_ALWAYS_INLINE uint32_t pair16(int32_t lo, int32_t hi) { return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16); }
 
-/* the ``n`` kept blocks of one group (``w``, ``offsets``) as records, once per call */
-static void records(const int8_t *w, const int16_t *offsets, int32_t n, int32_t *rec)
+/* the ``n`` kept blocks of one group (``w``, ``offsets``) as records, once per call; ``doubled``: each
+ * weight times 2 (the halves shifted, bit 16 cleared of the low half's sign: 2w fits in int16) */
+static void records(const int8_t *w, const int16_t *offsets, int32_t n, int doubled, int32_t *rec)
 {
+    const uint32_t shift = doubled ? 1 : 0, mask = doubled ? 0xFFFEFFFFu : 0xFFFFFFFFu;
     for (int32_t b = 0; b < n; ++b, w += 16, rec += RECORD_WORDS) {
         rec[0] = offsets[b];
         for (int32_t r = 0; r < 4; ++r) {
@@ -258,8 +260,9 @@ static void records(const int8_t *w, const int16_t *offsets, int32_t n, int32_t 
 #else
             const uint32_t lo = pair16(row[0], row[2]), hi = pair16(row[1], row[3]);
 #endif
-            memcpy(&rec[1 + 2 * r], &lo, 4);
-            memcpy(&rec[2 + 2 * r], &hi, 4);
+            const uint32_t lo2 = lo << shift & mask, hi2 = hi << shift & mask;
+            memcpy(&rec[1 + 2 * r], &lo2, 4);
+            memcpy(&rec[2 + 2 * r], &hi2, 4);
         }
     }
 }
@@ -379,11 +382,11 @@ typedef struct {
 } sparse_tail;
 _Static_assert(sizeof(sparse_tail) == 88 && offsetof(sparse_tail, triplets) == 40, "the offsets the assembly uses");
 
-/* one output: channel j's accumulator through the triplet at rec (har_short_double_mla, SSAT), in place */
+/* one output: channel j's accumulator, doubled, through the triplet at rec (har_short_double_mla,
+ * whose doubling the weights and biases took; SSAT), in place */
 #define SPARSE_OUTPUT(acc) \
     "ldm %[rec]!, {%[w0], %[w1], %[w2]}\n\t" \
-    "lsl %[t], %[" acc "], #1\n\t" \
-    "smmlar %[t], %[t], %[w0], %[w1]\n\t" \
+    "smmlar %[t], %[" acc "], %[w0], %[w1]\n\t" \
     "add %[t], %[t], %[" acc "], asr #31\n\t" \
     "asr %[t], %[t], %[w2]\n\t" \
     "ssat %[" acc "], #8, %[t]\n\t"
@@ -405,11 +408,12 @@ _Static_assert(sizeof(sparse_tail) == 88 && offsetof(sparse_tail, triplets) == 4
         "cmp %[u], %[w0]\n\t" \
         "bne 0b\n\t"
 
-/* the tail of one group's ``blocks`` records at rec (channels c..c+3), once per call */
+/* the tail of one group's ``blocks`` records at rec (channels c..c+3, doubled), once per call: the
+ * biases doubled too (the generator proved |2 acc| < 2^31: har_short_double's |acc| < 2^30) */
 static void prepare_tail(const har_conv_params *p, int32_t *rec, int32_t blocks, int32_t c)
 {
     sparse_tail *tail = (sparse_tail *)(void *)(rec + RECORD_WORDS * blocks);
-    memcpy(tail->bias, p->bias + c, sizeof tail->bias);
+    for (int32_t j = 0; j < 4; ++j) tail->bias[j] = p->bias[c + j] * 2;
     tail->first = rec, tail->odd = blocks & 1, tail->out_step = p->out_c;
     memcpy(tail->triplets, p->requant + 3 * c, sizeof tail->triplets);
 }
@@ -499,9 +503,11 @@ void har_conv_sparse_s8(const har_conv_params *params, const int8_t *input, int8
             har_sparse_repeat(output + c, n, positions, out_c);
             continue;
         }
-        records(s.w, s.offsets, s.n, rec);
 #if SPARSE_ASM
+        records(s.w, s.offsets, s.n, group == run_triplets, rec);
         if (group == run_triplets) prepare_tail(p, rec, s.n, c);
+#else
+        records(s.w, s.offsets, s.n, 0, rec);
 #endif
         if (columns) { /* the top border rows, the rows in place, the bottom border rows */
             const int32_t top = inside ? first : p->out_h, bottom = p->out_h - top - inside;

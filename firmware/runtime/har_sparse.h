@@ -1,5 +1,5 @@
 /* The block-sparse multiply-accumulate core of FULLY_CONNECTED, and the group lookups CONV_2D's
- * block-sparse kernel (conv.c) shares (har_edge/codegen/sparse.py):
+ * block-sparse kernel (conv_sparse.c) shares (har_edge/codegen/sparse.py):
  * the generator keeps only the 16-byte blocks of har_dot.h's interleaved weights (4 rows x 4 inputs)
  * that hold a non-zero weight, with per block the offset of its 4 inputs. Each kept block is the same
  * step as har_dot4's (one input word, 8 SMLADs on the DSP path), so the exact int32 sums are the dense

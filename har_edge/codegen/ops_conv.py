@@ -26,7 +26,7 @@ SCRATCH_ROWS = 8  # rows of an in-place per-time-step FULLY_CONNECTED computed p
 # of pointwise layers of the MLPerf Tiny models on the emulated Cortex-M4F (within ~3 %; 3x3 layers
 # add ~15 % for gathering their fields)
 CONV_DENSE_COSTS = (83, 17)
-# CONV_2D's block-sparse kernel (conv.c): expected DSP instructions per output position, per group of 4
+# CONV_2D's block-sparse kernel (conv_sparse.c): expected DSP instructions per output position, per group of 4
 # channels with kept blocks, per kept block and per group without; and per call, per group with kept
 # blocks and per kept block (their records and tail); fitted to the per-layer counts of the block-pruned
 # (50, 75, 90 %) cnn models on the emulated Cortex-M4F (within ~4 %). A convolution that is not along
@@ -318,7 +318,7 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
 
 
 def time_convolution(in_shape, out_shape, k_w: int, pad_left: int) -> bool:
-    """Whether conv.c's block-sparse kernel reads windows in place: a kernel as wide as the input, one
+    """Whether conv_sparse.c's kernel reads windows in place: a kernel as wide as the input, one
     output column (a 1-D convolution along time)."""
     return k_w == in_shape[2] and pad_left == 0 and out_shape[2] == 1
 
@@ -336,7 +336,7 @@ def sparse_conv_costs(in_shape, out_shape, kernel, pad_left: int) -> tuple[float
 
 
 def sparse_scratch_bytes(in_shape, out_shape, kernel, window, group_blocks: int) -> int:
-    """Scratch bytes of conv.c's block-sparse kernel: int8 receptive fields (k inputs rounded up to 4),
+    """Scratch bytes of conv_sparse.c's kernel: int8 receptive fields (k inputs rounded up to 4),
     then one group's ``group_blocks`` (its most) kept blocks as records (``sparse.RECORD_BYTES`` each)
     and their tail.
     A 1-D convolution along time (the kernel as wide as the input, one output column) keeps one field

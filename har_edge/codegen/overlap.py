@@ -35,7 +35,7 @@ from har_edge.codegen.lower import Layer
 
 ENVIRONMENT = "HAR_EDGE_ARENA_OVERLAP"
 
-# Not har_conv_sparse_s8: it runs channel groups outer (conv.c), so every input row is read again
+# Not har_conv_sparse_s8: it runs channel groups outer (conv_sparse.c), so every input row is read again
 # for each group after earlier groups wrote their outputs.
 WINDOW_KERNELS = frozenset({"har_conv_s8", "har_depthwise_s8", "har_max_pool_s8", "har_avg_pool_s8"})
 

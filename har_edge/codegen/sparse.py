@@ -35,9 +35,9 @@ SPARSE_GROUP = 80  # per group with kept blocks (more live values: the triplets 
 SPARSE_BLOCK = 28  # per kept block: the offset load replaces the dense loop's address step
 EMPTY_GROUP = 3  # per group without kept blocks: a copy of its constant outputs
 MIN_GAIN = 0.1
-# CONV_2D's block-sparse kernel (conv.c) sign-extends one group's kept blocks into records in its
+# CONV_2D's block-sparse kernel (conv_sparse.c) sign-extends one group's kept blocks into records in its
 # scratch (an int32 input offset, then the block's 16 weights as int16), followed by what its assembly
-# position loop reads (conv.c's sparse_tail: biases, pointers and steps, the group's 4 triplets)
+# position loop reads (conv_sparse.c's sparse_tail: biases, pointers and steps, the group's 4 triplets)
 RECORD_BYTES = 4 + 32
 TAIL_BYTES = 88
 MAX_INDEX = np.iinfo(np.int16).max  # block offsets and group starts are int16

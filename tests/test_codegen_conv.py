@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from har_edge.codegen.emit import generate
-from har_edge.codegen.ops_conv import conv_scratch_bytes, interleave_pairs
+from har_edge.codegen.ops_conv import conv_scratch_bytes, interleave_pairs, sparse_scratch_bytes
 from har_edge.firmware.boards import FIRMWARE_DIR
 from tests.arm_tools import require_arm_tools
 from tests.firmware_support import host_cross_check, int8_model, random_inputs
@@ -83,14 +83,26 @@ def test_interleave_pairs_puts_two_channels_per_block_of_four_inputs():
 
 def test_conv_scratch_holds_two_widened_fields_and_a_stage_only_when_fields_are_gathered():
     # a pointwise layer on 64 channels: two int16 fields of 64 inputs + 4 for 8-byte alignment
-    assert conv_scratch_bytes("dense", (1, 25, 5, 64), (1, 25, 5, 64), (1, 1), (1, 0)) == 4 + 4 * 64
+    assert conv_scratch_bytes((1, 25, 5, 64), (1, 25, 5, 64), (1, 1), (1, 0)) == 4 + 4 * 64
     # 3x3 on 3 channels: rows of 9 bytes are staged (k = 27 -> 28)
-    assert conv_scratch_bytes("dense", (1, 9, 9, 3), (1, 5, 5, 8), (3, 3), (2, 1)) == 4 + 5 * 28
+    assert conv_scratch_bytes((1, 9, 9, 3), (1, 5, 5, 8), (3, 3), (2, 1)) == 4 + 5 * 28
     # rows of 4 bytes need the stage only where a field is clipped at the left or right edge
-    assert conv_scratch_bytes("dense", (1, 13, 6, 1), (1, 7, 3, 6), (5, 4), (2, 1)) == 4 + 5 * 20
-    assert conv_scratch_bytes("dense", (1, 13, 6, 1), (1, 5, 2, 6), (5, 4), (2, 0)) == 4 + 4 * 20
-    # the block-sparse kernel gathers one int8 field
-    assert conv_scratch_bytes("block_sparse", (1, 9, 9, 3), (1, 5, 5, 8), (3, 3), (2, 1)) == 28
+    assert conv_scratch_bytes((1, 13, 6, 1), (1, 7, 3, 6), (5, 4), (2, 1)) == 4 + 5 * 20
+    assert conv_scratch_bytes((1, 13, 6, 1), (1, 5, 2, 6), (5, 4), (2, 0)) == 4 + 4 * 20
+
+
+def test_sparse_conv_scratch_holds_the_border_fields_of_a_time_convolution_and_one_group_of_records():
+    # (5, 1) along time on 12 channels, stride 2, SAME (pad_top 1): the first row's window starts
+    # above the input, the last one's passes its end; k = 60, and 7 kept blocks of 36 bytes, then a tail of 88
+    assert (
+        sparse_scratch_bytes((1, 200, 1, 12), (1, 100, 1, 24), (5, 1), (2, 1, 0), 7) == 2 * 60 + 7 * 36 + 88
+    )
+    # stride 1, pad_top 2: two rows at the top and two at the bottom (their window passes the end)
+    assert sparse_scratch_bytes((1, 25, 1, 48), (1, 25, 1, 48), (5, 1), (1, 2, 0), 3) == 4 * 240 + 3 * 36 + 88
+    # k = 15 -> 16: the last window inside also reads past the end
+    assert sparse_scratch_bytes((1, 10, 1, 3), (1, 6, 1, 4), (5, 1), (1, 0, 0), 1) == 16 + 36 + 88
+    # a 2-D window is gathered into one field (k = 27 -> 28)
+    assert sparse_scratch_bytes((1, 9, 9, 3), (1, 5, 5, 8), (3, 3), (2, 1, 1), 2) == 28 + 2 * 36 + 88
 
 
 SHORT_FORMS = r"""

@@ -52,7 +52,22 @@ CASES = {
         _pruned(lambda k: k.layers.Dense(10, activation="relu"), 0.6, seed=4, zero_channels=range(4, 10)),
     ),
     "conv_same_stride2": ((21, 1, 6), _pruned(lambda k: k.layers.Conv2D(8, (5, 1), (2, 1), "same"), 0.25)),
-    "conv_valid_3x3": ((9, 8, 3), _pruned(lambda k: k.layers.Conv2D(10, 3, activation="relu6"), 0.3, seed=3)),
+    # a 2-D window is gathered for every group: sparse enough to win only with few kept blocks
+    "conv_same_3x3": (
+        (7, 6, 16),
+        _pruned(lambda k: k.layers.Conv2D(10, 3, padding="same", activation="relu6"), 0.1, seed=3),
+    ),
+    # time convolutions (kernel as wide as the input) read their windows in place but at the borders:
+    # stride 1 with two border rows at each end, 23 positions, channel 2 constant in a live group
+    "conv_time_stride1": (
+        (23, 1, 16),
+        _pruned(lambda k: k.layers.Conv2D(12, (5, 1), padding="same"), 0.3, 6, zero_channels=(2,)),
+    ),
+    # stride 2, 20 positions, one border row at each end
+    "conv_time_stride2_even": (
+        (40, 1, 8),
+        _pruned(lambda k: k.layers.Conv2D(8, (4, 1), (2, 1), "same"), 0.4, 7),
+    ),
     "conv_empty_groups": (  # channels 4..9 pruned away: a whole group and the 2-channel tail are constant
         (16, 1, 8),
         _pruned(
@@ -76,7 +91,14 @@ def _weighted_kernels(model: bytes) -> list[dict]:
 
 
 # the last-block and empty paths
-DSP_CASES = ("fc_3d_depth3", "fc_3d_empty_groups", "conv_same_stride2", "conv_empty_groups")
+DSP_CASES = (
+    "fc_3d_depth3",
+    "fc_3d_empty_groups",
+    "conv_same_stride2",
+    "conv_empty_groups",
+    "conv_time_stride1",
+    "conv_time_stride2_even",
+)
 PARAMS = [(name, False) for name in sorted(CASES)] + [(name, True) for name in DSP_CASES]
 
 
@@ -97,7 +119,13 @@ def test_sparse_kernels_are_bit_exact_on_the_emulated_cortex_m4(tmp_path):
     from har_edge.codegen.verify import cross_check
     from har_edge.firmware.build import build, run
 
-    for name in ("fc_3d_depth3", "conv_same_stride2", "conv_empty_groups"):
+    for name in (
+        "fc_3d_depth3",
+        "conv_same_stride2",
+        "conv_empty_groups",
+        "conv_time_stride1",
+        "conv_time_stride2_even",
+    ):
         model = case_model(name)
         inputs = random_inputs(model, 100, seed=2)
         info = write_project(model, tmp_path / name, "mps2-an386", "net")
@@ -177,3 +205,25 @@ def test_firmware_json_reports_each_weighted_layers_kernel_choice(tmp_path, caps
     (row,) = [layer for layer in document["figures"]["layers"] if layer["kernel"]]
     assert row["kernel"] == {key: value for key, value in choice.items() if key != "name"}
     assert document["verify"]["bit_exact"]
+
+
+def test_conv_sparse_costs_take_time_convolutions_and_leave_gathered_2d_windows_dense(rng):
+    """The same block-pruned weights (16 channels, k = 72, 30 % of the blocks kept): a (3, 1) kernel
+    along time reads its windows in place and runs sparse; a 3x3 window on 8 channels is gathered for
+    every group and position and stays dense (measured: 233k sparse against 224k dense)."""
+    from har_edge.codegen.ops_conv import CONV_DENSE_COSTS, sparse_conv_costs
+
+    rows = _zero_blocks(rng.integers(-127, 128, size=(16, 72)), 0.3, seed=8).astype(np.int8)
+    along_time = sparse_conv_costs((1, 50, 1, 24), (1, 50, 1, 16), (3, 1), 0)
+    square = sparse_conv_costs((1, 12, 12, 8), (1, 12, 12, 16), (3, 3), 1)
+    assert sparse.choose(interleave(rows), 4, CONV_DENSE_COSTS, along_time).format == "block_sparse"
+    assert sparse.choose(interleave(rows), 4, CONV_DENSE_COSTS, square).format == "dense"
+
+
+def test_weights_without_zero_blocks_stay_dense_even_where_the_sparse_loop_would_be_faster(rng):
+    from har_edge.codegen.ops_conv import CONV_DENSE_COSTS, sparse_conv_costs
+
+    rows = rng.integers(1, 128, size=(8, 60)).astype(np.int8)  # no zero weight
+    costs = sparse_conv_costs((1, 200, 1, 12), (1, 100, 1, 8), (5, 1), 0)
+    choice = sparse.choose(interleave(rows), 2, CONV_DENSE_COSTS, costs)
+    assert choice.format == "dense" and choice.sparse_weight_bytes > choice.dense_weight_bytes

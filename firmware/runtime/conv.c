@@ -1,67 +1,20 @@
-/* CONV_2D, int8, NHWC, batch 1. Taps outside the input count as the input zero point; the generator
- * folded input_offset * sum(w) into the bias, which takes back what they add.
+/* CONV_2D on dense weights (har_conv_s8), int8, NHWC, batch 1. Taps outside the input count as the input
+ * zero point; the generator folded input_offset * sum(w) into the bias, which takes back what they add.
  *
- * Dense weights (har_conv_s8): output positions two at a time. Each position's receptive field
+ * Output positions two at a time. Each position's receptive field
  * (k = k_h * k_w * in_c inputs, rounded up to 4 with zeros) is widened once to int16 into the column
  * scratch, the two positions interleaved per block of 4 inputs (har_dot.h, har_dot2x2); then two
  * output channels at a time run over the column (their weights interleaved by pairs), so each weight
  * word is sign-extended once for two positions and each input word serves two channels. Rows of the field that lie in the input and hold
  * a multiple of 4 bytes are widened straight from it; other fields are first gathered as int8 into
  * the stage (after the column) with their padding. An odd last position is computed twice.
- *
- * Block-sparse weights (har_conv_sparse_s8): har_sparse.h's har_sparse_conv, groups of four channels
- * outer over the int8 receptive field, read in place or gathered into the scratch (window()). */
+ * Block-sparse weights: conv_sparse.c. */
 #include <string.h>
 
+#include "har_conv_window.h"
 #include "har_dot.h"
 #include "har_nn.h"
-#include "har_sparse.h"
 #include "requant.h"
-
-/* one output the general way, out of line (layers without triplets, channel tails) */
-static int8_t finish_one(int32_t acc, const har_conv_params *p, int32_t c)
-{
-    if (p->requant) return har_clamp_s8(har_short_double(acc, p->requant + 3 * c), p->act_min, p->act_max);
-    const int32_t v = har_requant(acc, p->multiplier[c], p->shift[c], HAR_ROUND_DOUBLE);
-    return har_clamp_s8(v + p->output_zero, p->act_min, p->act_max);
-}
-
-/* n bytes, a word at a time (unaligned words are single loads and stores on a Cortex-M4) */
-static HAR_ALWAYS_INLINE void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
-{
-    for (; n >= 4; n -= 4, dst += 4, src += 4) {
-        uint32_t word;
-        memcpy(&word, src, 4);
-        memcpy(dst, &word, 4);
-    }
-    for (; n > 0; --n) *dst++ = *src++;
-}
-
-static HAR_ALWAYS_INLINE void set_bytes(int8_t *dst, int8_t value, int32_t n)
-{
-    for (; n > 0; --n) *dst++ = value;
-}
-
-/* the receptive field at (y0, x0) as int8 with its padding, ``k_h * k_w * in_c`` bytes at ``field``:
- * per kernel row, the taps left of the input, the span inside it, the taps right of it */
-static void gather(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0, int8_t *field)
-{
-    const int8_t pad = (int8_t)(-p->input_offset);
-    const int32_t in_c = p->in_c, k_w = p->k_w, row = k_w * in_c;
-    const int32_t kx_lo = x0 < 0 ? -x0 : 0, kx_hi = p->in_w - x0 < k_w ? p->in_w - x0 : k_w;
-    const int32_t left = kx_lo * in_c, inside = kx_hi > kx_lo ? (kx_hi - kx_lo) * in_c : 0;
-    const int8_t *src = input + (y0 * p->in_w + x0 + kx_lo) * in_c;
-    for (int32_t ky = 0; ky < p->k_h; ++ky, field += row, src += p->in_w * in_c) {
-        const int32_t y = y0 + ky;
-        if (y < 0 || y >= p->in_h) {
-            set_bytes(field, pad, row);
-            continue;
-        }
-        set_bytes(field, pad, left);
-        copy_bytes(field + left, src, inside);
-        set_bytes(field + left + inside, pad, row - left - inside);
-    }
-}
 
 /* ---- dense: two positions x two channels over an int16 column ---- */
 
@@ -98,7 +51,7 @@ static void column(const har_conv_params *p, const int8_t *input, int32_t y0, in
     const int32_t kx_lo = x0 < 0 ? -x0 : 0, kx_hi = p->in_w - x0 < k_w ? p->in_w - x0 : k_w;
     const int clipped = kx_lo > 0 || kx_hi < k_w;
     if ((row & 3) || (clipped && (in_c & 3))) { /* blocks straddle taps or rows: gather first */
-        gather(p, input, y0, x0, stage);
+        har_conv_gather(p, input, y0, x0, stage);
         widen(col, stage, (p->k_h * row + 3) >> 2);
         return;
     }
@@ -175,8 +128,8 @@ static HAR_ALWAYS_INLINE void finish2x2(const har_conv_params *p, har_acc4 acc, 
         out_a[c] = v0, out_b[c] = v2;
         return;
     }
-    out_a[c] = finish_one(acc.a0, p, c), out_b[c] = finish_one(acc.a2, p, c);
-    if (two) out_a[c + 1] = finish_one(acc.a1, p, c + 1), out_b[c + 1] = finish_one(acc.a3, p, c + 1);
+    out_a[c] = har_conv_finish_one(acc.a0, p, c), out_b[c] = har_conv_finish_one(acc.a2, p, c);
+    if (two) out_a[c + 1] = har_conv_finish_one(acc.a1, p, c + 1), out_b[c + 1] = har_conv_finish_one(acc.a3, p, c + 1);
 }
 
 /* every output channel of two positions from their column; ``fast``: a bias, the generator's triplets
@@ -233,20 +186,4 @@ void har_conv_s8(const har_conv_params *params, const int8_t *input, int8_t *out
         if (++ox == out_w) ox = 0, ++oy;
         run(p, col, blocks, output + pos * out_c, output + next * out_c);
     }
-}
-
-/* ---- block-sparse: groups of four channels outer (har_sparse.h) ---- */
-
-/* the receptive field at (y0, x0) as har_sparse_conv reads it: in place when the kernel spans the
- * whole input width and its rows lie inside, else gathered with its padding into the scratch */
-static const int8_t *window(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0)
-{
-    if (y0 >= 0 && y0 + p->k_h <= p->in_h && x0 == 0 && p->k_w == p->in_w) return input + y0 * p->k_w * p->in_c;
-    gather(p, input, y0, x0, p->scratch);
-    return p->scratch;
-}
-
-void har_conv_sparse_s8(const har_conv_params *p, const int8_t *input, int8_t *output)
-{
-    har_sparse_conv(p, input, output, window, finish_one);
 }

@@ -1,4 +1,5 @@
-/* The block-sparse multiply-accumulate core of FULLY_CONNECTED and CONV_2D (har_edge/codegen/sparse.py):
+/* The block-sparse multiply-accumulate core of FULLY_CONNECTED, and the group lookups CONV_2D's
+ * block-sparse kernel (conv_sparse.c) shares (har_edge/codegen/sparse.py):
  * the generator keeps only the 16-byte blocks of har_dot.h's interleaved weights (4 rows x 4 inputs)
  * that hold a non-zero weight, with per block the offset of its 4 inputs. Each kept block is the same
  * step as har_dot4's (one input word, 8 SMLADs on the DSP path), so the exact int32 sums are the dense
@@ -61,11 +62,6 @@ static inline har_sparse_group har_sparse_group_of(const int8_t *weights, const 
     return (har_sparse_group){weights + 16 * starts[g], offsets + starts[g], starts[g + 1] - starts[g]};
 }
 
-/* A border window of CONV_2D gathered with the zero-point padding (its scratch), and one output channel
- * requantized the general way: conv.c's helpers, given to har_sparse_conv. */
-typedef const int8_t *har_window_fn(const har_conv_params *p, const int8_t *input, int32_t y0, int32_t x0);
-typedef int8_t har_finish_fn(int32_t acc, const har_conv_params *p, int32_t c);
-
 /* 4 outputs through the generator's triplets (requant.h): CONV_2D's short double rounding, or
  * FULLY_CONNECTED's single rounding (``single``, a constant) */
 static HAR_ALWAYS_INLINE void har_sparse_finish4(har_acc4 acc, const int32_t *t, int single, int32_t lo, int32_t hi,
@@ -119,59 +115,6 @@ static inline void har_sparse_repeat(int8_t *first, int32_t n, int32_t count, in
         return;
     }
     for (int32_t i = 1; i < count; ++i) memcpy(first + i * stride, first, (size_t)n);
-}
-
-/* CONV_2D on block-sparse weights, groups of 4 output channels outer (har_conv_sparse_s8): a group's
- * kept blocks, biases and triplets are looked up once for all output positions, the windows inside
- * the input (1-D convolutions along time: a kernel as wide as the input) run har_sparse_run, and a
- * group without kept blocks (channels pruned whole) has the same outputs at every position:
- * requantized once, then copied. The bytes are har_conv_s8's on the dense weights. */
-static HAR_ALWAYS_INLINE void har_sparse_conv(const har_conv_params *p, const int8_t *input, int8_t *output,
-                                              har_window_fn *window, har_finish_fn *finish)
-{
-    const int32_t k = p->k_h * p->k_w * p->in_c, out_c = p->out_c, positions = p->out_h * p->out_w;
-    const int32_t group = har_group_bytes(k), row = p->k_w * p->in_c, total = p->in_h * p->in_w * p->in_c;
-    const int32_t columns = p->k_w == p->in_w && p->pad_left == 0 && p->out_w == 1; /* windows: whole rows */
-    const int32_t lo = p->act_min, hi = p->act_max, *bias = p->bias;
-    for (int32_t c = 0; c < out_c; c += 4) {
-        const int32_t n = out_c - c < 4 ? out_c - c : 4;
-        const har_sparse_group s = har_sparse_group_of(p->weights, p->block_starts, p->block_offsets, c / 4);
-        const int32_t *triplets = n == 4 && p->requant ? p->requant + 3 * c : 0;
-        /* the output rows whose windows lie in the input with their last kept block readable whole */
-        int32_t first = p->out_h, last = -1;
-        if (columns && triplets && bias && s.n > 0) {
-            const int32_t spare = total - (s.offsets[s.n - 1] + 4), top = p->in_h - p->k_h;
-            const int32_t y_last = spare < 0 ? -1 : (top < spare / row ? top : spare / row);
-            first = (p->pad_top + p->stride_h - 1) / p->stride_h;
-            last = y_last < 0 ? -1 : (y_last + p->pad_top) / p->stride_h;
-            if (last >= p->out_h) last = p->out_h - 1;
-        }
-        const har_acc4 start = har_sparse_start(bias, c, n);
-        for (int32_t at = 0; at < positions; ++at) {
-            int8_t *out = output + at * out_c + c;
-            if (s.n == 0 && at > 0) { /* the group's constant outputs, as at position 0 */
-                har_sparse_repeat(output + c, n, positions, out_c);
-                break;
-            }
-            const int32_t oy = at / p->out_w, ox = at % p->out_w;
-            if (oy == first && first <= last) {
-                const int32_t stride = p->stride_h * row, count = last - first + 1;
-                har_sparse_run(input + (first * p->stride_h - p->pad_top) * row, stride, out, out_c, count, s,
-                               bias + c, triplets, 0, lo, hi);
-                at += count - 1;
-                continue;
-            }
-            const int8_t *x = window(p, input, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left);
-            const int32_t readable = x == p->scratch ? group / 4 : total - (int32_t)(x - input);
-            const har_acc4 acc = har_sparse_dot4(x, s.w, s.offsets, s.n, k, readable, start);
-            if (triplets) {
-                har_sparse_finish4(acc, triplets, 0, lo, hi, out);
-                continue;
-            }
-            const int32_t values[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
-            for (int32_t j = 0; j < n; ++j) out[j] = finish(values[j], p, c + j);
-        }
-    }
 }
 
 typedef int8_t har_fc_finish_fn(const har_fc_params *p, int32_t acc, int32_t unit);

@@ -6,8 +6,8 @@ The rule is per C kernel, named explicitly: a kernel not listed here never overl
 rewritten kernel does not inherit a rule it may break). Every listed kernel has this property (see
 the C in ``firmware/runtime/``):
 
-*Window kernels* (``har_conv_s8``, ``har_conv_sparse_s8``, ``har_depthwise_s8``, ``har_max_pool_s8``,
-``har_avg_pool_s8``; NHWC, batch 1): output rows are written in order, one after the other, and
+*Window kernels* (``har_conv_s8``, ``har_depthwise_s8``, ``har_max_pool_s8``, ``har_avg_pool_s8``;
+NHWC, batch 1): output rows are written in order, one after the other, and
 every byte of output row ``oy`` is written after the last read of the input rows above
 ``r(oy) = clamp(oy * stride_h - pad_top, 0, in_h)``: computing rows >= oy reads input rows >= r(oy)
 only (the window of row ``oy`` starts at ``oy * stride_h - pad_top``, clipped to the input). Within
@@ -35,7 +35,7 @@ from har_edge.codegen.lower import Layer
 
 ENVIRONMENT = "HAR_EDGE_ARENA_OVERLAP"
 
-# Not har_conv_sparse_s8: it runs channel groups outer (har_sparse.h), so every input row is read again
+# Not har_conv_sparse_s8: it runs channel groups outer (conv_sparse.c), so every input row is read again
 # for each group after earlier groups wrote their outputs.
 WINDOW_KERNELS = frozenset({"har_conv_s8", "har_depthwise_s8", "har_max_pool_s8", "har_avg_pool_s8"})
 

@@ -25,7 +25,7 @@ KERNEL_FILES = {
     "har_fc_sparse_s8": "fully_connected.c",
     "har_fc_wide_s8": "fully_connected.c",
     "har_conv_s8": "conv.c",
-    "har_conv_sparse_s8": "conv.c",
+    "har_conv_sparse_s8": "conv_sparse.c",
     "har_depthwise_s8": "depthwise.c",
     "har_max_pool_s8": "pool.c",
     "har_avg_pool_s8": "pool.c",

@@ -11,9 +11,10 @@ Magnitude pruning at random leaves almost no all-zero 4x4 block (at 75 % sparsit
 block pruning (``optimize --structure block``) zeroes whole blocks, and whole-channel zeros (unit
 pruning, all-zero channels) empty whole groups, whose outputs the kernels requantize once and copy.
 The choice compares the expected DSP instructions of both forms per output position (constants fitted
-to the per-layer counts of ``firmware --run`` on the emulated Cortex-M4F); the sparse form is taken when
-it is expected to save at least ``MIN_GAIN`` of the layer's instructions. ``expected_instruction_ratio``
-is that estimate, not a measurement.
+to the per-layer counts of ``firmware --run`` on the emulated Cortex-M4F; CONV_2D's own in
+``ops_conv``); the sparse form is taken when it is expected to save at least ``MIN_GAIN`` of the layer's
+instructions and stores fewer weight bytes. ``expected_instruction_ratio`` is that estimate, not a
+measurement.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ SPARSE_GROUP = 80  # per group with kept blocks (more live values: the triplets 
 SPARSE_BLOCK = 28  # per kept block: the offset load replaces the dense loop's address step
 EMPTY_GROUP = 3  # per group without kept blocks: a copy of its constant outputs
 MIN_GAIN = 0.1
+# CONV_2D's block-sparse kernel (conv_sparse.c) sign-extends one group's kept blocks into records in its
+# scratch (an int32 input offset, then the block's 16 weights as int16), followed by what its assembly
+# position loop reads (conv_sparse.c's sparse_tail: biases, pointers and steps, the group's 4 triplets)
+RECORD_BYTES = 4 + 32
+TAIL_BYTES = 88
 MAX_INDEX = np.iinfo(np.int16).max  # block offsets and group starts are int16
 
 
@@ -65,25 +71,36 @@ def nonzero_blocks(interleaved: np.ndarray) -> np.ndarray:
     return interleaved.reshape(-1, 16).any(axis=1)
 
 
+def max_group_blocks(interleaved: np.ndarray, groups: int) -> int:
+    """The most kept blocks of one group of 4 channels (the block-sparse CONV_2D's records at a time)."""
+    return int(nonzero_blocks(interleaved).reshape(groups, -1).sum(axis=1).max())
+
+
 def choose(
-    interleaved: np.ndarray, groups: int, dense_costs: tuple[float, float] = (DENSE_GROUP, DENSE_BLOCK)
+    interleaved: np.ndarray,
+    groups: int,
+    dense_costs: tuple[float, float] = (DENSE_GROUP, DENSE_BLOCK),
+    sparse_costs: tuple[float, float, float] = (SPARSE_GROUP, SPARSE_BLOCK, EMPTY_GROUP),
 ) -> KernelChoice:
     """The form expected to run faster on the Cortex-M4F for weights interleaved in ``groups``
     (``dense_costs``: the dense kernel's expected instructions per group and per block, when it is not
-    har_dot4's)."""
+    har_dot4's; ``sparse_costs``: the sparse kernel's per group with kept blocks, per kept block and per
+    group without, when it is not FULLY_CONNECTED's), provided it also stores fewer weight bytes (weights
+    with hardly a zero block stay dense)."""
     mask = nonzero_blocks(interleaved).reshape(groups, -1)
     blocks, nonzero, live = mask.size, int(mask.sum()), int(mask.any(axis=1).sum())
     dense = groups * dense_costs[0] + blocks * dense_costs[1]
-    sparse = live * SPARSE_GROUP + (groups - live) * EMPTY_GROUP + nonzero * SPARSE_BLOCK
+    sparse = live * sparse_costs[0] + nonzero * sparse_costs[1] + (groups - live) * sparse_costs[2]
     ratio = sparse / dense
-    fits = mask.shape[1] * BLOCK <= MAX_INDEX and nonzero <= MAX_INDEX
+    sparse_bytes = 16 * nonzero + 2 * nonzero + 2 * (groups + 1)
+    fits = mask.shape[1] * BLOCK <= MAX_INDEX and nonzero <= MAX_INDEX and sparse_bytes < interleaved.size
     chosen = "block_sparse" if fits and ratio <= 1 - MIN_GAIN else "dense"
     return KernelChoice(
         format=chosen,
         blocks=blocks,
         nonzero_blocks=nonzero,
         dense_weight_bytes=interleaved.size,
-        sparse_weight_bytes=16 * nonzero + 2 * nonzero + 2 * (groups + 1),
+        sparse_weight_bytes=sparse_bytes,
         expected_instruction_ratio=round(ratio, 3) if chosen == "block_sparse" else 1.0,
     )
 
@@ -103,9 +120,10 @@ def weight_arrays(
     interleaved: np.ndarray,
     groups: int,
     dense_costs: tuple[float, float] = (DENSE_GROUP, DENSE_BLOCK),
+    sparse_costs: tuple[float, float, float] = (SPARSE_GROUP, SPARSE_BLOCK, EMPTY_GROUP),
 ) -> tuple[list[CArray], str, KernelChoice]:
     """The weight arrays of the chosen form, the params fields that name them, and the choice."""
-    choice = choose(interleaved, groups, dense_costs)
+    choice = choose(interleaved, groups, dense_costs, sparse_costs)
     if choice.format == "dense":
         return [CArray(f"{prefix}_weights", "int8_t", interleaved)], f".weights = {prefix}_weights, ", choice
     kept, starts, offsets = compress(interleaved, groups)

@@ -62,16 +62,10 @@ static inline har_sparse_group har_sparse_group_of(const int8_t *weights, const 
     return (har_sparse_group){weights + 16 * starts[g], offsets + starts[g], starts[g + 1] - starts[g]};
 }
 
-/* 4 outputs through the generator's triplets (requant.h): CONV_2D's short double rounding, or
- * FULLY_CONNECTED's single rounding (``single``, a constant) */
-static HAR_ALWAYS_INLINE void har_sparse_finish4(har_acc4 acc, const int32_t *t, int single, int32_t lo, int32_t hi,
-                                                 int8_t *out)
+/* 4 outputs through the generator's triplets (requant.h): FULLY_CONNECTED's single rounding */
+static HAR_ALWAYS_INLINE void har_sparse_finish4(har_acc4 acc, const int32_t *t, int32_t lo, int32_t hi, int8_t *out)
 {
     const int32_t full = lo == -128 && hi == 127;
-    if (!single) {
-        har_short_double4(acc.a0, acc.a1, acc.a2, acc.a3, t, full, lo, hi, out);
-        return;
-    }
     const int32_t v0 = har_requant_single_hoisted(acc.a0, t[0], t[1], t[2]);
     const int32_t v1 = har_requant_single_hoisted(acc.a1, t[3], t[4], t[5]);
     const int32_t v2 = har_requant_single_hoisted(acc.a2, t[6], t[7], t[8]);
@@ -88,11 +82,11 @@ static HAR_ALWAYS_INLINE void har_sparse_finish4(har_acc4 acc, const int32_t *t,
  * kept block readable whole: the blocks and the requantization through triplets ``t``, nothing else */
 static HAR_ALWAYS_INLINE void har_sparse_run(const int8_t *x, int32_t step, int8_t *out, int32_t out_step,
                                              int32_t count, har_sparse_group s, const int32_t *bias,
-                                             const int32_t *t, int single, int32_t lo, int32_t hi)
+                                             const int32_t *t, int32_t lo, int32_t hi)
 {
     for (; count > 0; --count, x += step, out += out_step) {
         const har_acc4 acc = har_sparse_blocks(x, s.w, s.offsets, s.n, (har_acc4){bias[0], bias[1], bias[2], bias[3]});
-        har_sparse_finish4(acc, t, single, lo, hi, out);
+        har_sparse_finish4(acc, t, lo, hi, out);
     }
 }
 
@@ -137,7 +131,7 @@ static HAR_ALWAYS_INLINE void har_sparse_fc_rows(const har_fc_params *p, const i
         if (triplets && bias && s.n > 0) {
             const int32_t spare = readable - (s.offsets[s.n - 1] + 4), whole = spare < 0 ? 0 : spare / depth + 1;
             r = whole < rows ? whole : rows;
-            har_sparse_run(input, depth, output + u, units, r, s, bias + u, triplets, 1, lo, hi);
+            har_sparse_run(input, depth, output + u, units, r, s, bias + u, triplets, lo, hi);
         }
         const har_acc4 start = har_sparse_start(bias, u, n);
         for (; r < rows; ++r) {

@@ -90,21 +90,6 @@ static inline int8_t har_sat_s8(int32_t x)
 #endif
 }
 
-/* four outputs (consecutive channels) through their triplets (har_short_double), with SSAT when the
- * activation range is all of int8 (``full``) */
-static inline void har_short_double4(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const int32_t *t, int full,
-                                     int32_t lo, int32_t hi, int8_t *out)
-{
-    const int32_t v0 = har_short_double(a0, t), v1 = har_short_double(a1, t + 3);
-    const int32_t v2 = har_short_double(a2, t + 6), v3 = har_short_double(a3, t + 9);
-    if (full) {
-        out[0] = har_sat_s8(v0), out[1] = har_sat_s8(v1), out[2] = har_sat_s8(v2), out[3] = har_sat_s8(v3);
-    } else {
-        out[0] = har_clamp_s8(v0, lo, hi), out[1] = har_clamp_s8(v1, lo, hi);
-        out[2] = har_clamp_s8(v2, lo, hi), out[3] = har_clamp_s8(v3, lo, hi);
-    }
-}
-
 /* har_requant_single_hoisted in two instructions on a core with the DSP extension: SMMLA gives the high
  * word of x * multiplier + (round << 32), i.e. round + ((x * multiplier) >> 32) (the low word cannot
  * carry into it), then one arithmetic shift; the same bits as har_requant_single_hoisted. */

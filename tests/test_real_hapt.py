@@ -40,6 +40,21 @@ def test_real_hapt_benchmark_scores_every_model_and_variant_on_held_out_users(tm
     assert f"test users {results['test_users'][0]}" in table and "| dense | 20,004 |" in table
 
 
+def test_real_hapt_benchmark_with_the_gyroscope_fits_knn_on_six_channels(tmp_path):
+    archive = shared_file("data", "hapt-users03-28.tar.xz")
+    common = ["--archive", str(archive), "--users", "3,4,5", "--models", ""]
+    assert main(common + ["--channels", "acc+gyro", "--out", str(tmp_path / "gyro")]) == 0
+    assert main(common + ["--out", str(tmp_path / "acc")]) == 0
+    gyro, acc = (json.loads((tmp_path / k / "real_hapt.json").read_text()) for k in ("gyro", "acc"))
+    assert gyro["channels"] == ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+    assert acc["channels"] == ["acc_x", "acc_y", "acc_z"]
+    assert gyro["knn"]["accuracy_by_fit"] != acc["knn"]["accuracy_by_fit"]
+    assert (
+        "channels acc_x, acc_y, acc_z, gyro_x, gyro_y, gyro_z;"
+        in (tmp_path / "gyro" / "real_hapt.md").read_text()
+    )
+
+
 def test_one_real_hapt_user_is_split_by_disjoint_occurrences_covering_every_activity(tmp_path):
     raw = extract_users(shared_file("data", "hapt-users03-28.tar.xz"), tmp_path, (3,))
     dataset = load_dataset(str(raw), "hapt")

@@ -170,7 +170,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--clip-norm",
         type=positive_number,
-        help="clip each gradient to this global norm (on real HAPT the lstm trains with 1.0 at "
+        help="clip each weight's gradient to this norm (on real HAPT the lstm trains with 1.0 at "
         "--learning-rate 0.003)",
     )
     group.add_argument(

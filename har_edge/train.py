@@ -27,7 +27,7 @@ measured on real HAPT (``benchmarks/real_hapt.py``):
 - options, off by default: ``augment`` (``har_edge.data.augment``: on real HAPT it gave cnn +1.5 and
   +3.4 points with the gyroscope, two seeds, and cost it 1.5 on the accelerometer alone and dense 4-5
   on one user, mean of users 3-6), ``clipnorm`` (per-weight gradient clipping: with a rate of 3e-3 and
-  12 epochs instead of 8 the lstm went from 0.697 to 0.853 on the accelerometer) and ``weight_decay`` (decoupled, AdamW's).
+  12 epochs instead of 8 the lstm went from 0.697 to 0.853 on the accelerometer).
 """
 
 from __future__ import annotations
@@ -58,16 +58,13 @@ class TrainConfig:
     monitor: Literal["val_loss", "val_accuracy"] = "val_accuracy"
     augment: str = "none"
     clipnorm: float | None = None
-    weight_decay: float | None = None
 
     def __post_init__(self) -> None:
         from har_edge.data.augment import parse_augment
 
         parse_augment(self.augment)
-        for name in ("clipnorm", "weight_decay"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise InputError(f"train config: {name} must be positive or None, got {value}")
+        if self.clipnorm is not None and not self.clipnorm > 0:
+            raise InputError(f"train config: clipnorm must be positive or None, got {self.clipnorm}")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.patience < 0:
             raise InputError(f"train config: epochs, batch_size, learning_rate must be positive, got {self}")
         if self.min_steps_per_epoch < 0:
@@ -221,11 +218,10 @@ def fit(
     progress: bool = False,
     normalizer: Normalizer | None = None,
 ):
-    """Compile with Adam (the config's schedule, per-variable gradient clipping, decoupled weight
-    decay) and fit with the config's class
-    weights, augmentation and minimum steps per epoch; restores the weights of the best epoch by
-    ``config.monitor``. ``normalizer`` is what standardized ``train`` (augmentation rotates and
-    scales the physical signal; without it the windows are taken as physical).
+    """Compile with Adam (the config's schedule, per-weight gradient clipping) and fit with the
+    config's class weights, augmentation and minimum steps per epoch; restores the weights of the best
+    epoch by ``config.monitor``. ``normalizer`` is what standardized ``train`` (augmentation rotates
+    and scales the physical signal; without it the windows are taken as physical).
 
     Returns (history dict, best epoch index).
     """
@@ -238,7 +234,7 @@ def fit(
     if config.schedule == "cosine":
         rate = k.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps, alpha=0.1)
     model.compile(
-        optimizer=k.optimizers.Adam(rate, clipnorm=config.clipnorm, weight_decay=config.weight_decay),
+        optimizer=k.optimizers.Adam(rate, clipnorm=config.clipnorm),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         weighted_metrics=[],

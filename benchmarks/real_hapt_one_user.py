@@ -76,11 +76,17 @@ def render_markdown(results: dict) -> str:
         sizes = " / ".join(str(r["sizes"][k]) for k in ("train", "val", "test"))
         lines.append(
             f"| {r['user']} | {sizes} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | {r['knn_accuracy']:.3f} "
-            f"| {r['knn_macro_f1']:.3f} | {'yes' if r['win'] else 'no'} |"
+            f"| {r['knn_macro_f1']:.3f} | {_outcome(r)} |"
         )
     mean = {k: float(np.mean([r[k] for r in rows])) for k in ("accuracy", "knn_accuracy")}
     lines.append(f"| mean | | {mean['accuracy']:.3f} | | {mean['knn_accuracy']:.3f} | | |")
     return "\n".join(lines) + "\n"
+
+
+def _outcome(row: dict) -> str:
+    if row["win"]:
+        return "yes"
+    return "tie" if row["accuracy"] == row["knn_accuracy"] else "no"
 
 
 def main(argv: list[str] | None = None) -> int:

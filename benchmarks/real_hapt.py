@@ -3,10 +3,11 @@
 default: the seed's 20,004-parameter dense) or of the accelerometer and gyroscope (``acc+gyro``),
 split by user as ``har-edge train --format hapt`` splits it (seed 0; the test users are printed),
 trained with ``har_edge.train``'s recipe (training windows every 25 samples; ``RECIPES``: the lstm's
-rate and gradient clipping). Per model: accuracy, macro-F1, per-class recall, the kNN baseline on the
-same channels (the better on the test windows of kNN fitted on the training windows at hop 100 and at
-hop 25), and the accuracy drops of int8, pruned 50 % + int8 and QAT + int8
-against the float32 TFLite model (``har_edge.bench.variants``), then the goals, met or not.
+rate and gradient clipping, the cnn's augmentation with the gyroscope). Per model: accuracy,
+macro-F1, per-class recall, the kNN baseline on the same channels (the better on the test windows of
+kNN fitted on the training windows at hop 100 and at hop 25), and the accuracy drops of int8, pruned
+50 % + int8 and QAT + int8 against the float32 TFLite model (``har_edge.bench.variants``), then the
+goals, met or not.
 
     python benchmarks/real_hapt.py --out runs/real-hapt [--models dense,cnn,lstm] [--epochs 30]
         [--lstm-epochs 12] [--users 3,4,5] [--channels acc|acc+gyro] [--archive PATH]

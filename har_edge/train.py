@@ -23,7 +23,11 @@ measured on real HAPT (``benchmarks/real_hapt.py``):
 - early stopping on validation accuracy (``monitor``; the validation loss of one subject's ~45
   validation windows rises from the first epoch, while accuracy still climbs for 20) with the best
   epoch's weights restored, after ``patience`` epochs without improvement (the validation split covers
-  every class that can spare an occurrence: ``har_edge.data.splits``).
+  every class that can spare an occurrence: ``har_edge.data.splits``);
+- options, off by default: ``augment`` (``har_edge.data.augment``: on real HAPT it gave cnn +1.5 and
+  +3.4 points with the gyroscope, two seeds, and cost it 1.5 on the accelerometer alone and dense 4-5
+  on one user, mean of users 3-6), ``clipnorm`` (per-weight gradient clipping: with a rate of 3e-3 and
+  12 epochs instead of 8 the lstm went from 0.697 to 0.853 on the accelerometer).
 """
 
 from __future__ import annotations
@@ -52,8 +56,15 @@ class TrainConfig:
     class_weighting: Literal["sqrt", "balanced", "none"] = "none"
     schedule: Literal["cosine", "constant"] = "cosine"
     monitor: Literal["val_loss", "val_accuracy"] = "val_accuracy"
+    augment: str = "none"
+    clipnorm: float | None = None
 
     def __post_init__(self) -> None:
+        from har_edge.data.augment import parse_augment
+
+        parse_augment(self.augment)
+        if self.clipnorm is not None and not self.clipnorm > 0:
+            raise InputError(f"train config: clipnorm must be positive or None, got {self.clipnorm}")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.patience < 0:
             raise InputError(f"train config: epochs, batch_size, learning_rate must be positive, got {self}")
         if self.min_steps_per_epoch < 0:
@@ -121,7 +132,9 @@ def train_model(
         **options,
     )
     normalized, normalizer = normalize_splits(splits)
-    history, best_epoch = fit(model, normalized.train, normalized.val, config, progress=progress)
+    history, best_epoch = fit(
+        model, normalized.train, normalized.val, config, progress=progress, normalizer=normalizer
+    )
     card = model_card(model, architecture, options, splits, normalizer, config)
     test = evaluate(model, normalized.test) if len(normalized.test) else None
     return TrainedModel(model, card, normalizer, history, best_epoch, test)
@@ -196,9 +209,19 @@ def class_weights(train: WindowSet, weighting: str) -> dict[int, float] | None:
     return {int(k): float(w) for k, w in enumerate(weights)}
 
 
-def fit(model, train: WindowSet, val: WindowSet, config: TrainConfig, *, progress: bool = False):
-    """Compile with Adam (the config's schedule) and fit with the config's class weights and minimum
-    steps per epoch; restores the weights of the best epoch by ``config.monitor``.
+def fit(
+    model,
+    train: WindowSet,
+    val: WindowSet,
+    config: TrainConfig,
+    *,
+    progress: bool = False,
+    normalizer: Normalizer | None = None,
+):
+    """Compile with Adam (the config's schedule, per-weight gradient clipping) and fit with the
+    config's class weights, augmentation and minimum steps per epoch; restores the weights of the best
+    epoch by ``config.monitor``. ``normalizer`` is what standardized ``train`` (augmentation rotates
+    and scales the physical signal; without it the windows are taken as physical).
 
     Returns (history dict, best epoch index).
     """
@@ -211,7 +234,7 @@ def fit(model, train: WindowSet, val: WindowSet, config: TrainConfig, *, progres
     if config.schedule == "cosine":
         rate = k.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps, alpha=0.1)
     model.compile(
-        optimizer=k.optimizers.Adam(rate),
+        optimizer=k.optimizers.Adam(rate, clipnorm=config.clipnorm),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         weighted_metrics=[],
@@ -231,7 +254,7 @@ def fit(model, train: WindowSet, val: WindowSet, config: TrainConfig, *, progres
     if weights is not None:
         validation += (np.array([weights[int(y)] for y in val.y], dtype=np.float32),)
     result = model.fit(
-        _training_batches(model, train, config),
+        _training_batches(model, train, config, normalizer),
         steps_per_epoch=steps_per_epoch,
         validation_data=validation,
         epochs=config.epochs,
@@ -251,17 +274,24 @@ def epoch_windows(train: WindowSet, val: WindowSet) -> int:
     return max(1, math.ceil(len(train) * train.hop / max(val.hop, train.hop)))
 
 
-def _training_batches(model, train: WindowSet, config: TrainConfig):
+def _training_batches(model, train: WindowSet, config: TrainConfig, normalizer: Normalizer | None = None):
     """A tf.data pipeline: the training windows, reshuffled on every pass (seeded) and repeated
-    without end (``fit`` takes ``steps_per_epoch`` batches an epoch), in the model's input layout and
-    batched."""
+    without end (``fit`` takes ``steps_per_epoch`` batches an epoch), batched, augmented
+    (``config.augment``) and in the model's input layout."""
+    from har_edge.data.augment import batch_augmenter, parse_augment
     from har_edge.tfcompat import tensorflow
 
     tf = tensorflow()
     data = tf.data.Dataset.from_tensor_slices((train.x, train.y))
     data = data.shuffle(len(train), seed=config.seed, reshuffle_each_iteration=True).repeat()
-    shape = tuple(model.input_shape[1:])
-    return data.map(lambda x, y: (tf.reshape(x, shape), y)).batch(config.batch_size).prefetch(2)
+    data = data.batch(config.batch_size)
+    channels = train.x.shape[-1]
+    mean, std = (normalizer.mean, normalizer.std) if normalizer else ([0.0] * channels, [1.0] * channels)
+    augment = batch_augmenter(parse_augment(config.augment), train.channels, mean, std, config.seed)
+    if augment is not None:
+        data = data.map(augment)
+    shape = (-1, *model.input_shape[1:])
+    return data.map(lambda x, y: (tf.reshape(x, shape), y)).prefetch(2)
 
 
 def predict_proba(model, windows: WindowSet, batch_size: int = 512) -> np.ndarray:

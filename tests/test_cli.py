@@ -49,6 +49,13 @@ def test_csv_without_column_mapping_is_refused(tmp_path, capsys):
     assert "--column CHANNEL=COLUMN" in capsys.readouterr().err
 
 
+def test_an_unknown_augmentation_is_exit_2_naming_the_valid_ones_before_any_output(tmp_path, capsys):
+    argv = ["train", "--data", "synthetic", "--augment", "scale+shift", "--out", str(tmp_path / "o")]
+    assert main(argv) == EXIT_BAD_INPUT
+    assert "unknown shift (expected 'none' or a +-list of scale, rotate, jitter)" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_existing_output_without_overwrite_is_exit_2_and_left_untouched(tmp_path, capsys):
     out = tmp_path / "o"
     out.mkdir()

@@ -81,6 +81,26 @@ def test_every_training_window_is_fed_once_per_pass_with_its_label_in_the_models
     assert not np.array_equal(fed[: len(windows)], fed[len(windows) :])  # reshuffled every pass
 
 
+def test_augmented_pipeline_feeds_perturbed_windows_with_their_labels_and_plain_ones_untouched(rng):
+    windows = _windows(rng)
+    model = models.build("dense", window=50, channels=3, classes=3, seed=0)
+    config = TrainConfig(seed=1, batch_size=16, augment="rotate")
+    fed, labels = _first(_training_batches(model, windows, config), len(windows))
+    plain, plain_labels = _first(
+        _training_batches(model, windows, TrainConfig(seed=1, batch_size=16)), len(windows)
+    )
+    assert np.array_equal(labels, plain_labels)  # the same shuffle, only the signal changes
+    turned = fed.reshape(-1, 50, 3)
+    original = plain.reshape(-1, 50, 3)
+    assert not np.allclose(turned, original, atol=1e-3)
+    np.testing.assert_allclose(np.linalg.norm(turned, axis=2), np.linalg.norm(original, axis=2), rtol=1e-4)
+
+
+def test_gradient_clipping_reaches_the_optimizer_only_when_asked(rng):
+    assert _fitted(_windows(rng), epochs=1, clipnorm=0.5).optimizer.clipnorm == pytest.approx(0.5)
+    assert _fitted(_windows(rng), epochs=1).optimizer.clipnorm is None
+
+
 def _first(batches, n: int):
     """The first ``n`` windows and labels an endless batched pipeline feeds."""
     pairs = list(batches.unbatch().take(n).as_numpy_iterator())

@@ -167,6 +167,18 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--schedule", choices=("cosine", "constant"), default="cosine", help="learning-rate schedule"
     )
+    group.add_argument(
+        "--clip-norm",
+        type=positive_number,
+        help="clip each weight's gradient to this norm (on real HAPT the lstm trains with 1.0 at "
+        "--learning-rate 0.003)",
+    )
+    group.add_argument(
+        "--augment",
+        default="none",
+        help="training-window augmentation: none or a +-list of scale, rotate, jitter (on real HAPT it "
+        "did not help dense or cnn)",
+    )
     group.add_argument("--seed", type=seed, default=0, help="seed of the split, the weights and the shuffle")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -288,6 +300,8 @@ def train_config(args: argparse.Namespace):
         class_weighting=args.class_weighting,
         schedule=args.schedule,
         monitor=args.monitor,
+        augment=args.augment,
+        clipnorm=args.clip_norm,
     )
 
 

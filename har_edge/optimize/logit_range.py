@@ -37,9 +37,10 @@ def classifier_logits(model, samples: np.ndarray) -> np.ndarray | None:
     inner = unwrap_layer(last)
     if type(inner).__name__ != "Dense" or activation_name(inner) != "softmax":
         return None
-    features = keras().Model(model.inputs, last.input).predict(samples, verbose=0, batch_size=256)
+    features = keras().Model(model.inputs, last.input)
     kernel, bias = dense_weights(last)
-    return features.reshape(len(samples), -1) @ kernel + bias
+    batches = [features(samples[i : i + 256], training=False).numpy() for i in range(0, len(samples), 256)]
+    return np.concatenate(batches).reshape(len(samples), -1) @ kernel + bias
 
 
 def logit_range(logits: np.ndarray) -> tuple[float, float]:

@@ -210,7 +210,9 @@ def test_qat_dense_model_converts_to_an_int8_model_matching_its_simulation_and_t
 def test_qat_handles_the_cnn_reshape_batch_norm_add_and_relu(splits):
     cnn = models.build("cnn", window=200, channels=3, classes=12, blocks=(4,), stem_multiplier=1)
     quantized = qat(cnn, splits.train, splits.val, epochs=1)
-    int8 = convert(quantized, Precision.INT8, representative=splits.train.x[:16])
+    # The simulation quantizes the logits over QAT's learned range, which fit_logit_range replaces (on
+    # this one-epoch model, whose near-ties it then splits differently, agreement 0.89).
+    int8 = convert(quantized, Precision.INT8, representative=splits.train.x[:16], fit_logit_range=False)
     assert_builtin_ops_only(int8)
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN"} <= op_names(int8)
     probabilities = run_model(int8, splits.test.x)

@@ -75,8 +75,8 @@ def _replay_after(model, cut, head_input, valid: tuple[str, ...]):
 
 def trainable_head_weights(head) -> HeadWeights:
     """The head's dense weights as ``HeadWeights`` (one or two dense layers after pass-through layers)."""
-    layers = [layer for layer in head.layers if type(_unwrap(layer)).__name__ not in PASS_THROUGH_LAYERS]
-    kinds = [(type(_unwrap(layer)).__name__, _activation(_unwrap(layer))) for layer in layers]
+    layers = [layer for layer in head.layers if type(unwrap_layer(layer)).__name__ not in PASS_THROUGH_LAYERS]
+    kinds = [(type(unwrap_layer(layer)).__name__, activation_name(unwrap_layer(layer))) for layer in layers]
     if kinds not in ([("Dense", "softmax")], [("Dense", "relu"), ("Dense", "softmax")]):
         described = ", ".join(
             f"{layer.name} ({kind}/{act})" for layer, (kind, act) in zip(layers, kinds, strict=True)
@@ -87,7 +87,7 @@ def trainable_head_weights(head) -> HeadWeights:
         )
     if any(len(layer.input_shape) != 2 for layer in layers):
         raise InputError("a trainable head's dense layers must see flat features; split at a later layer")
-    return HeadWeights(tuple(_dense_weights(layer) for layer in layers))
+    return HeadWeights(tuple(dense_weights(layer) for layer in layers))
 
 
 def new_head(n_features: int, n_classes: int, *, hidden: int | None = None, seed: int = 0) -> HeadWeights:
@@ -97,18 +97,18 @@ def new_head(n_features: int, n_classes: int, *, hidden: int | None = None, seed
     return HeadWeights.random(n_features, n_classes, hidden=hidden, seed=seed)
 
 
-def _unwrap(layer):
+def unwrap_layer(layer):
     """The layer inside a tfmot QuantizeWrapper (quantization-aware training), else the layer."""
     return layer.layer if type(layer).__name__.startswith("QuantizeWrapper") else layer
 
 
-def _activation(layer) -> str:
+def activation_name(layer) -> str:
     activation = getattr(layer, "activation", None)
     activation = getattr(activation, "activation", activation)  # QAT's QuantizeAwareActivation wraps it
     return getattr(activation, "__name__", "none")
 
 
-def _dense_weights(layer) -> tuple[np.ndarray, np.ndarray]:
+def dense_weights(layer) -> tuple[np.ndarray, np.ndarray]:
     """(kernel, bias) of a Dense layer or of the float variables inside its QAT wrapper."""
     by_suffix = {w.name.rsplit("/", 1)[-1]: w for w in layer.weights}
     kernel, bias = by_suffix["kernel:0"], by_suffix["bias:0"]

@@ -295,12 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="real-hapt-") as tmp:
         raw = extract_users(args.archive, Path(tmp), users)
         results = run(raw, settings, Path(tmp) / "work")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "real_hapt.json").write_text(json.dumps(results, indent=2))
-    table = render_markdown(results)
-    (args.out / "real_hapt.md").write_text(table)
-    print(table)
+    write_results(args.out, "real_hapt", results, render_markdown(results))
     return 0
+
+
+def write_results(out: Path, stem: str, results: dict, table: str) -> None:
+    """``out/STEM.json`` (the results) and ``out/STEM.md`` (the table), which is also printed."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=2))
+    (out / f"{stem}.md").write_text(table)
+    print(table)
 
 
 if __name__ == "__main__":

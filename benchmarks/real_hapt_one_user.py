@@ -14,7 +14,6 @@ Writes ``one_user.json`` and ``one_user.md`` into ``--out``; also run by ``tox -
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -23,7 +22,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark, also when imported
 
-from real_hapt import ARCHIVE, CHANNEL_SETTINGS, extract_users, knn_baseline, recipe  # noqa: E402
+from real_hapt import (  # noqa: E402
+    ARCHIVE,
+    CHANNEL_SETTINGS,
+    extract_users,
+    knn_baseline,
+    recipe,
+    write_results,
+)
 
 # ~600 training windows: 40 optimizer steps an epoch instead of 10 (cnn on acc+gyro, users 3-6: mean
 # 0.748 -> 0.944; dense on acc: 0.801 -> 0.838), no augmentation (cnn on acc+gyro, user 5: 1.000 ->
@@ -115,11 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(one_user(raw, args.model, args.channels, args.seed))
         print(rows[-1], flush=True)
     results = {"model": args.model, "channels": args.channels, "seed": args.seed, "users": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "one_user.json").write_text(json.dumps(results, indent=2))
-    table = render_markdown(results)
-    (args.out / "one_user.md").write_text(table)
-    print(table)
+    write_results(args.out, "one_user", results, render_markdown(results))
     return 0
 
 

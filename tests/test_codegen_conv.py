@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from har_edge.codegen.emit import generate
-from har_edge.codegen.ops_conv import conv_scratch_bytes, interleave_pairs, sparse_scratch_bytes
+from har_edge.codegen.kernel_costs import conv_scratch_bytes, sparse_scratch_bytes
+from har_edge.codegen.ops_conv import interleave_pairs
 from har_edge.firmware.boards import FIRMWARE_DIR
 from tests.arm_tools import require_arm_tools
 from tests.firmware_support import host_cross_check, int8_model, random_inputs

@@ -211,7 +211,7 @@ def test_conv_sparse_costs_take_time_convolutions_and_leave_gathered_2d_windows_
     """The same block-pruned weights (16 channels, k = 72, 30 % of the blocks kept): a (3, 1) kernel
     along time reads its windows in place and runs sparse; a 3x3 window on 8 channels is gathered for
     every group and position and stays dense (measured: 233k sparse against 224k dense)."""
-    from har_edge.codegen.ops_conv import CONV_DENSE_COSTS, sparse_conv_costs
+    from har_edge.codegen.kernel_costs import CONV_DENSE_COSTS, sparse_conv_costs
 
     rows = _zero_blocks(rng.integers(-127, 128, size=(16, 72)), 0.3, seed=8).astype(np.int8)
     along_time = sparse_conv_costs((1, 50, 1, 24), (1, 50, 1, 16), (3, 1), 0)
@@ -221,7 +221,7 @@ def test_conv_sparse_costs_take_time_convolutions_and_leave_gathered_2d_windows_
 
 
 def test_weights_without_zero_blocks_stay_dense_even_where_the_sparse_loop_would_be_faster(rng):
-    from har_edge.codegen.ops_conv import CONV_DENSE_COSTS, sparse_conv_costs
+    from har_edge.codegen.kernel_costs import CONV_DENSE_COSTS, sparse_conv_costs
 
     rows = rng.integers(1, 128, size=(8, 60)).astype(np.int8)  # no zero weight
     costs = sparse_conv_costs((1, 200, 1, 12), (1, 100, 1, 8), (5, 1), 0)

@@ -36,7 +36,7 @@ static HAR_ALWAYS_INLINE void fill(int16_t *col, int8_t value, int32_t blocks)
 
 /* whether column() gathers some field through the stage: blocks straddle rows, or taps while some
  * field is clipped at the left or right edge. The generator sizes the scratch by the same test
- * (ops_conv.conv_scratch_bytes). */
+ * (kernel_costs.conv_scratch_bytes). */
 static int staged(const har_conv_params *p)
 {
     const int clipping = p->pad_left > 0 || (p->out_w - 1) * p->stride_w - p->pad_left + p->k_w > p->in_w;

@@ -235,7 +235,7 @@ static void run_general(const har_conv_params *p, const int8_t *x, int32_t step,
  * field. 1-D convolutions along time (a kernel as wide as the input, ``columns``) read the windows of
  * the output rows [first, last] in place (inside the input, their k inputs rounded up to 4 readable),
  * and those of the other rows (the padded borders) gathered once for all groups at the scratch's start
- * (ops_conv.sparse_scratch_bytes sizes it by the same rule); other convolutions gather each window. A
+ * (kernel_costs.sparse_scratch_bytes sizes it by the same rule); other convolutions gather each window. A
  * group without kept blocks (channels pruned whole) has the same outputs at every position:
  * requantized once, then copied. The bytes are har_conv_s8's on the dense weights. */
 void har_conv_sparse_s8(const har_conv_params *params, const int8_t *input, int8_t *output)

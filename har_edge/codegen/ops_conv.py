@@ -8,7 +8,7 @@ import dataclasses
 
 import numpy as np
 
-from har_edge.codegen import depthwise, fc_wide, quant, sparse
+from har_edge.codegen import depthwise, fc_wide, kernel_costs, quant, sparse
 from har_edge.codegen.graph import Graph, Op, Tensor
 from har_edge.codegen.lower import (
     CArray,
@@ -21,29 +21,6 @@ from har_edge.codegen.lower import (
 
 SAME, VALID = 0, 1
 SCRATCH_ROWS = 8  # rows of an in-place per-time-step FULLY_CONNECTED computed per pass
-# CONV_2D's dense kernel (two positions x two channels, conv.c): expected DSP instructions per output
-# position, per group of 4 channels and per 4x4 block (sparse.choose), fitted to the per-layer counts
-# of pointwise layers of the MLPerf Tiny models on the emulated Cortex-M4F (within ~3 %; 3x3 layers
-# add ~15 % for gathering their fields)
-CONV_DENSE_COSTS = (83, 17)
-# CONV_2D's block-sparse kernel (conv_sparse.c): expected DSP instructions per output position, per group of 4
-# channels with kept blocks, per kept block and per group without; and per call, per group with kept
-# blocks and per kept block (their records and tail); fitted to the per-layer counts of the block-pruned
-# (50, 75, 90 %) cnn models on the emulated Cortex-M4F (within ~4 %). A convolution that is not along
-# time gathers every window for every group: per group and position, the fit of three 3x3 and 1x1
-# layers adds 92 + 44 per kernel row + 0.8 per byte of the window.
-SPARSE_CONV_COSTS = (44, 15, 5)
-SPARSE_CONV_CALL = (170, 44)
-SPARSE_CONV_GATHER = (92, 44, 0.8)
-# FULLY_CONNECTED's dense kernels per row (per group of 4 units, per 4x4 block), fitted to the dense
-# seed model's and ad01's layers on the emulated Cortex-M4F: the wide form (int16 weights, written-out
-# loops) and the int8 rows; the sparse form must beat these, not har_dot4's C loop
-FC_WIDE_COSTS = (75, 11)
-FC_INT8_COSTS = (30, 20)
-# the wide form's rows of one block (depth <= 4) at the whole int8 range (fully_connected.c's
-# wide_one_block_rows: the input word extended once a row), fitted the same way (3->4..32 per time step:
-# 37 per group and 37 per row, the row's share put on the groups)
-FC_WIDE_ONE_BLOCK_COSTS = (41, 0)
 
 
 def interleave(rows: np.ndarray) -> np.ndarray:
@@ -180,7 +157,7 @@ def fully_connected(graph: Graph, op: Op) -> Layer:
     prefix = f"l{op.index}"
     interleaved = interleave(weights.data)
     weight_arrays, weight_fields, choice = sparse.weight_arrays(
-        prefix, interleaved, -(-units // 4), _fc_costs(interleaved, depth, _full_range(op, out))
+        prefix, interleaved, -(-units // 4), kernel_costs.fc_costs(interleaved, depth, _full_range(op, out))
     )
     requant = _requant_arrays(
         prefix,
@@ -224,20 +201,13 @@ def _full_range(op: Op, out: Tensor) -> bool:
     return quant.activation_range(activation, out.single_scale(), out.single_zero_point()) == (-128, 127)
 
 
-def _fc_costs(interleaved: np.ndarray, depth: int, full: bool) -> tuple[float, float]:
-    """The expected costs of the dense form FULLY_CONNECTED's weights would take (sparse.choose)."""
-    if interleaved.size > fc_wide.WIDE_MAX_BYTES:
-        return FC_INT8_COSTS
-    return FC_WIDE_ONE_BLOCK_COSTS if depth <= 4 and full else FC_WIDE_COSTS
-
-
 def fc_expected_instructions(op: Op, out: Tensor, weights: np.ndarray, rows: int) -> float:
     """Expected DSP instructions of FULLY_CONNECTED ``op`` (output ``out``) with these (units, depth)
     int8 weights applied to ``rows`` time steps, in the form ``sparse.choose`` takes (its fitted
     per-group and per-block costs)."""
     interleaved = interleave(weights)
     groups = -(-weights.shape[0] // 4)
-    costs = _fc_costs(interleaved, weights.shape[1], _full_range(op, out))
+    costs = kernel_costs.fc_costs(interleaved, weights.shape[1], _full_range(op, out))
     dense = groups * costs[0] + interleaved.size // 16 * costs[1]
     return rows * dense * sparse.choose(interleaved, groups, costs).expected_instruction_ratio
 
@@ -298,9 +268,9 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
     pad_left = padding(op, x.shape[2], k_w, stride_w, out.shape[2])
     prefix = f"l{op.index}"
     groups, interleaved = -(-out_c // 4), interleave(weights.data.reshape(out_c, -1))
-    costs = sparse_conv_costs(x.shape, out.shape, (k_h, k_w), pad_left)
+    costs = kernel_costs.sparse_conv_costs(x.shape, out.shape, (k_h, k_w), pad_left)
     weight_arrays, weight_fields, choice = sparse.weight_arrays(
-        prefix, interleaved, groups, CONV_DENSE_COSTS, costs
+        prefix, interleaved, groups, kernel_costs.CONV_DENSE_COSTS, costs
     )
     if choice.format == "dense":  # the dense kernel takes its channels by pairs
         pairs = interleave_pairs(weights.data.reshape(out_c, -1))
@@ -333,9 +303,9 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
         params=("har_conv_params", fields),
         arrays=arrays,
         macs=macs,
-        scratch=conv_scratch_bytes(x.shape, out.shape, (k_h, k_w), (stride_w, pad_left))
+        scratch=kernel_costs.conv_scratch_bytes(x.shape, out.shape, (k_h, k_w), (stride_w, pad_left))
         if choice.format == "dense"
-        else sparse_scratch_bytes(
+        else kernel_costs.sparse_scratch_bytes(
             x.shape,
             out.shape,
             (k_h, k_w),
@@ -344,59 +314,6 @@ def conv_2d(graph: Graph, op: Op) -> Layer:
         ),
         kernel=choice.to_dict(),
     )
-
-
-def time_convolution(in_shape, out_shape, k_w: int, pad_left: int) -> bool:
-    """Whether conv_sparse.c's kernel reads windows in place: a kernel as wide as the input, one
-    output column (a 1-D convolution along time)."""
-    return k_w == in_shape[2] and pad_left == 0 and out_shape[2] == 1
-
-
-def sparse_conv_costs(in_shape, out_shape, kernel, pad_left: int) -> tuple[float, float, float]:
-    """The block-sparse kernel's expected instructions per output position for ``sparse.choose``: per
-    group with kept blocks, per kept block, per group without (the per-call costs spread over the
-    positions)."""
-    positions, (k_h, k_w) = out_shape[1] * out_shape[2], kernel
-    group = SPARSE_CONV_COSTS[0] + SPARSE_CONV_CALL[0] / positions
-    if not time_convolution(in_shape, out_shape, k_w, pad_left):
-        base, per_row, per_byte = SPARSE_CONV_GATHER
-        group += base + per_row * k_h + per_byte * k_h * k_w * in_shape[3]
-    return group, SPARSE_CONV_COSTS[1] + SPARSE_CONV_CALL[1] / positions, SPARSE_CONV_COSTS[2]
-
-
-def sparse_scratch_bytes(in_shape, out_shape, kernel, window, group_blocks: int) -> int:
-    """Scratch bytes of conv_sparse.c's kernel: int8 receptive fields (k inputs rounded up to 4),
-    then one group's ``group_blocks`` (its most) kept blocks as records (``sparse.RECORD_BYTES`` each)
-    and their tail.
-    A 1-D convolution along time (the kernel as wide as the input, one output column) keeps one field
-    per output row whose window it does not read in place (rows whose window starts above the input or
-    whose k inputs rounded up to 4 pass its end); another convolution gathers every window into one
-    field. ``window`` is (stride_h, pad_top, pad_left)."""
-    (_, in_h, _, in_c), (_, out_h, _, _) = in_shape, out_shape
-    k_h, k_w = kernel
-    stride_h, pad_top, pad_left = window
-    row = k_w * in_c
-    k4 = -(-k_h * row // 4) * 4
-    fields = 1
-    if time_convolution(in_shape, out_shape, k_w, pad_left):
-        starts = [oy * stride_h - pad_top for oy in range(out_h)]
-        fields = sum(1 for y0 in starts if y0 < 0 or y0 * row + k4 > in_h * row)
-    return fields * k4 + sparse.RECORD_BYTES * group_blocks + sparse.TAIL_BYTES
-
-
-def conv_scratch_bytes(in_shape, out_shape, kernel, window) -> int:
-    """Scratch bytes of conv.c's dense kernel: it widens two fields to int16 (16 bytes per block of 4 inputs)
-    (+ 4 to align them to 8 bytes) and, when some field must first be gathered as int8 (conv.c's
-    ``staged``: kernel rows that are not a multiple of 4 bytes, or taps that are not while a field is
-    clipped at the left or right edge), a stage of k rounded up to 4 after them. ``window`` is
-    (stride_w, pad_left)."""
-    (_, _, in_w, in_c), (_, _, out_w, _) = in_shape, out_shape
-    k_h, k_w = kernel
-    stride_w, pad_left = window
-    k4 = -(-k_h * k_w * in_c // 4) * 4
-    clipping = pad_left > 0 or (out_w - 1) * stride_w - pad_left + k_w > in_w
-    staged = (k_w * in_c) % 4 != 0 or (clipping and in_c % 4 != 0)
-    return 4 + 4 * k4 + (k4 if staged else 0)
 
 
 @lowering("DEPTHWISE_CONV_2D")

@@ -192,10 +192,15 @@ def test_lstm_mac_count_of_the_tflite_file_equals_the_models_true_count():
     assert models.summarize(lstm).macs > lstm_macs
 
 
+@pytest.fixture(scope="module")
+def qat_dense(dense, splits):
+    return qat(dense, splits.train, splits.val, epochs=2)
+
+
 def test_qat_dense_model_converts_to_an_int8_model_matching_its_simulation_and_the_float_accuracy(
-    dense, splits, calibration, float_probabilities
+    qat_dense, splits, calibration, float_probabilities
 ):
-    quantized = qat(dense, splits.train, splits.val, epochs=2)
+    quantized = qat_dense
     int8 = convert(quantized, Precision.INT8, representative=calibration)
     assert_builtin_ops_only(int8)
     assert tensor_dtypes(int8, (12, 1600)) == {np.int8}
@@ -205,6 +210,20 @@ def test_qat_dense_model_converts_to_an_int8_model_matching_its_simulation_and_t
     y = np.concatenate([splits.val.y, splits.test.y])
     float_accuracy = (float_probabilities.argmax(axis=1) == y).mean()
     assert (probabilities.argmax(axis=1) == y).mean() >= float_accuracy - 0.05  # measured -0.013
+
+
+def test_qat_relu_outputs_keep_the_whole_int8_range_from_zero(qat_dense, calibration):
+    # the demo's qat+int8: tfmot's moving-average ranges still began at -0.44 after fine-tuning, so
+    # the ReLU outputs got zero points -12 to -19 and lost the MCU kernels' full-range loops
+    mins = [w.numpy() for w in qat_dense.weights if w.name.endswith("post_activation_min:0")]
+    assert len(mins) == 3 and min(mins) == 0.0
+    details = Interpreter(model_content=convert(qat_dense, Precision.INT8, representative=calibration))
+    relu_outputs = [
+        d["quantization_parameters"]["zero_points"][0]
+        for d in details.get_tensor_details()
+        if "Relu" in d["name"] and d["dtype"] == np.int8
+    ]
+    assert len(relu_outputs) == 3 and set(relu_outputs) == {-128}
 
 
 def test_qat_handles_the_cnn_reshape_batch_norm_add_and_relu(splits):

@@ -267,8 +267,8 @@ def _quantize_aware(model, preserve_sparsity: bool = False):
 def _relu_ranges_from_zero(model) -> None:
     """Start the learned output range of every ReLU-activated layer at 0. tfmot's moving-average
     quantizers start at -6 and drift towards the batches' minimum (0 after a ReLU) only slowly: after
-    the demo's fine-tuning the ranges still began at -0.44, which made the int8 zero points -12 to -19.
-    Those layers then lost their full int8 range (levels below 0 never used) and, on the MCU, the
+    the demo's fine-tuning the ranges still began at about -4.3, so the int8 zero points were -12 to
+    -19. Those layers lost 45 % of their int8 levels (those below 0, never used) and, on the MCU, the
     kernels' full-range loops: the demo's qat+int8 dense took 440,840 instructions against int8's
     261,720. A ReLU output has no negative value, so the range [0, max] quantizes the same outputs
     on a finer grid."""
